@@ -1,0 +1,109 @@
+"""The ``wsgiscope`` command: a lazy click group and the error boundary.
+
+Each command lives in its own module of this package and is imported only
+when it runs or when ``--help`` lists it; command modules import nothing
+heavier than click at module level, so ``wsgiscope --help`` and shell
+completion stay fast. :func:`main` is the one place where wsgiscope's errors
+become output and exit codes: a :class:`~wsgiscope.errors.WsgiscopeError`
+prints one line (and a hint), Ctrl-C exits 130, a closed pipe exits quietly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import typing as t
+
+import click
+
+from wsgiscope import __version__
+from wsgiscope.errors import ExitCode, WsgiscopeError
+
+#: Command name -> "module:attribute" of its click command, in help order.
+COMMANDS: dict[str, str] = {
+    "info": "wsgiscope.cli.info:info",
+    "completion": "wsgiscope.cli.completion:completion",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when it is needed."""
+
+    def __init__(self, *args: t.Any, lazy: dict[str, str], **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.lazy)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except WsgiscopeError as exc:
+            if ctx.meta.get("wsgiscope.traceback"):
+                raise
+            report_error(exc)
+            ctx.exit(int(exc.exit_code))
+
+
+def report_error(exc: WsgiscopeError) -> None:
+    """Write ``exc`` to stderr as ``wsgiscope: error: ...`` plus a hint."""
+    from wsgiscope.render.text import safe
+
+    click.echo(f"wsgiscope: error: {safe(exc.message)}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {safe(exc.hint)}", err=True)
+
+
+def _show_traceback(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    ctx.meta["wsgiscope.traceback"] = value or bool(os.environ.get("WSGISCOPE_TRACEBACK"))
+    return value
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="wsgiscope")
+@click.option(
+    "--traceback",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_show_traceback,
+    help="Show wsgiscope's own Python traceback on errors (for bug reports).",
+)
+def cli() -> None:
+    """A microscope for WSGI apps: what happens inside a request.
+
+    APP is an import path such as 'app:app', 'shop.wsgi:application',
+    'app:create_app("prod")' or 'path/to/app.py'. Without one, wsgiscope
+    uses --app, $WSGISCOPE_APP, [tool.wsgiscope] app in pyproject.toml,
+    or finds wsgi.py / app.py in the current directory.
+    """
+
+
+def main(args: t.Sequence[str] | None = None) -> None:
+    """Run the CLI; the ``wsgiscope`` console script."""
+    try:
+        cli.main(args=args, prog_name="wsgiscope")
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away: drop the rest of the output
+        # quietly instead of printing a traceback while Python flushes stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)
+    except KeyboardInterrupt:
+        click.echo("wsgiscope: interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))

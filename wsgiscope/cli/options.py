@@ -1,0 +1,65 @@
+"""Options shared by the commands, and the plumbing from them to the core.
+
+``app_option`` adds ``--app``; :func:`load` resolves and loads the APP the
+documented way. ``output_options`` adds ``--json``, ``--color`` and
+``--width``; :func:`console` makes the one Console a command prints through.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import click
+
+if t.TYPE_CHECKING:
+    from rich.console import Console
+
+    from wsgiscope.loading import LoadedApp
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+app_option = click.option(
+    "--app",
+    "app_option",
+    metavar="IMPORT",
+    help="The app, when not given as APP (also $WSGISCOPE_APP).",
+)
+
+
+def output_options(function: F) -> F:
+    """``--json``, ``--color`` and ``--width``."""
+    function = click.option(
+        "--width", type=click.IntRange(40, 1000), help="Output width (default: the terminal's)."
+    )(function)
+    function = click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help="Colour output; 'auto' colours a terminal unless NO_COLOR is set.",
+    )(function)
+    function = click.option(
+        "--json", "as_json", is_flag=True, help="Machine-readable JSON output."
+    )(function)
+    return function
+
+
+def load(argument: str | None, option: str | None) -> LoadedApp:
+    """Resolve APP (argument, --app, env, pyproject, discovery) and load it."""
+    from wsgiscope.loading import load_app, resolve_app_ref
+
+    return load_app(resolve_app_ref(argument, option))
+
+
+def console(color: str = "auto", width: int | None = None) -> Console:
+    """The Console for this command's stdout."""
+    from wsgiscope.render.console import make_console
+
+    return make_console(t.cast("t.Literal['auto', 'always', 'never']", color), width)
+
+
+def print_json(data: t.Any) -> None:
+    """Write ``data`` as JSON to stdout (no rich, no colour)."""
+    from wsgiscope.render.jsonout import dumps
+
+    click.echo(dumps(data))

@@ -1,0 +1,504 @@
+"""From an import path to a WSGI callable.
+
+This module owns where the APP comes from (:func:`resolve_app_ref`: the
+argument, ``--app``, ``WSGISCOPE_APP``, ``pyproject.toml``, discovery in the
+current directory), how an import string is parsed (:func:`parse_import_path`,
+literal arguments through :mod:`ast`, never ``eval``) and how the module is
+imported and the object found (:func:`load_app`). Every way this can fail has
+its own message here: a user always learns what was looked for, where, and
+what to do.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import importlib
+import inspect
+import os
+import sys
+import traceback
+import types
+import typing as t
+from pathlib import Path
+
+from wsgiscope.errors import AppLoadError
+
+#: Module-level names tried, in order, when an import path names no attribute.
+APP_NAMES = ("application", "app")
+#: Factory names tried after :data:`APP_NAMES`.
+FACTORY_NAMES = ("create_app", "make_app")
+#: Files tried, in order, when no APP is given at all.
+DISCOVERY_FILES = ("wsgi.py", "app.py")
+
+_HINT_FORMS = (
+    "use 'module:attr', 'module:factory()', 'module', 'path/to/file.py[:attr]' "
+    "or 'package.module:obj.attr'"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AppRef:
+    """Which app to load and how wsgiscope learnt of it.
+
+    :param import_path: the import string, e.g. ``"shop.wsgi:app"``.
+    :param source: ``"argument"``, ``"--app"``, ``"WSGISCOPE_APP"``,
+        ``"pyproject"`` (with the file) or ``"discovery"``.
+    :param base_dir: the directory the import is resolved from.
+    """
+
+    import_path: str
+    source: str
+    base_dir: Path = dataclasses.field(default_factory=Path.cwd)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportSpec:
+    """A parsed import path.
+
+    :param module: dotted module name, or ``None`` for a file path.
+    :param file: the ``.py`` file named by a file path, else ``None``.
+    :param attrs: attribute chain after ``:`` (empty: discover).
+    :param call: ``(args, kwargs)`` when the last attribute is called.
+    """
+
+    module: str | None
+    file: Path | None
+    attrs: tuple[str, ...]
+    call: tuple[tuple[t.Any, ...], dict[str, t.Any]] | None
+
+
+@dataclasses.dataclass
+class LoadedApp:
+    """The result of :func:`load_app`.
+
+    :param ref: what was asked for.
+    :param app: the WSGI callable.
+    :param module: the imported module.
+    :param attr_path: how the object was reached, e.g. ``"create_app()"``.
+    """
+
+    ref: AppRef
+    app: t.Any
+    module: types.ModuleType
+    attr_path: str
+
+    @property
+    def file(self) -> str | None:
+        """The module's source file, if it has one."""
+        return getattr(self.module, "__file__", None)
+
+
+def resolve_app_ref(
+    argument: str | None = None,
+    option: str | None = None,
+    cwd: Path | None = None,
+    environ: t.Mapping[str, str] | None = None,
+) -> AppRef:
+    """Find which app to load, in the documented order.
+
+    The positional argument wins, then ``--app``, then ``WSGISCOPE_APP``,
+    then ``app = "..."`` under ``[tool.wsgiscope]`` in the nearest
+    ``pyproject.toml``, then discovery (``wsgi.py``, ``app.py``, a Django
+    project's ``*/wsgi.py`` beside ``manage.py``) in ``cwd``.
+
+    :raises AppLoadError: when none of these names an app.
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    environ = os.environ if environ is None else environ
+    if argument:
+        return AppRef(argument, "argument", cwd)
+    if option:
+        return AppRef(option, "--app", cwd)
+    if environ.get("WSGISCOPE_APP"):
+        return AppRef(environ["WSGISCOPE_APP"], "WSGISCOPE_APP", cwd)
+    found = _app_from_pyproject(cwd)
+    if found is not None:
+        return found
+    discovered = _discover_file(cwd)
+    if discovered is not None:
+        return AppRef(discovered, "discovery", cwd)
+    raise AppLoadError(
+        f"no app given and none found in {cwd} (looked for {', '.join(DISCOVERY_FILES)})",
+        hint="pass APP (e.g. 'app:app'), use --app, set WSGISCOPE_APP, "
+        "or set app = \"module:attr\" under [tool.wsgiscope] in pyproject.toml",
+    )
+
+
+def _app_from_pyproject(cwd: Path) -> AppRef | None:
+    for directory in (cwd, *cwd.parents):
+        pyproject = directory / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise AppLoadError(f"cannot read {pyproject}: {exc}") from None
+        app = data.get("tool", {}).get("wsgiscope", {}).get("app")
+        if app is None:
+            return None
+        if not isinstance(app, str) or not app:
+            raise AppLoadError(
+                f"{pyproject}: [tool.wsgiscope] app must be a non-empty string, "
+                f"got {app!r}"
+            )
+        return AppRef(app, f"pyproject ({pyproject})", directory)
+    return None
+
+
+def _discover_file(cwd: Path) -> str | None:
+    for name in DISCOVERY_FILES:
+        if (cwd / name).is_file():
+            return name[: -len(".py")]
+    if (cwd / "manage.py").is_file():
+        candidates = sorted(p.parent.name for p in cwd.glob("*/wsgi.py"))
+        if len(candidates) == 1:
+            return f"{candidates[0]}.wsgi"
+    return None
+
+
+def parse_import_path(import_path: str) -> ImportSpec:
+    """Parse ``module[:expr]`` or ``path/to/file.py[:expr]``.
+
+    ``expr`` is a dotted attribute chain, optionally called with literal
+    arguments: ``create_app("prod", debug=True)``.
+
+    :raises AppLoadError: for a malformed string, naming what is wrong.
+    """
+    text = import_path.strip()
+    if not text:
+        raise AppLoadError("the import path is empty", hint=_HINT_FORMS)
+    target, sep, expr = text.partition(":")
+    if sep and not expr:
+        raise AppLoadError(
+            f"malformed import path {import_path!r}: nothing after ':'", hint=_HINT_FORMS
+        )
+    if ":" in expr and "(" not in expr.split(":", 1)[0]:
+        raise AppLoadError(
+            f"malformed import path {import_path!r}: more than one ':'", hint=_HINT_FORMS
+        )
+    attrs, call = _parse_expr(import_path, expr) if expr else ((), None)
+    if target.endswith(".py") or "/" in target or os.sep in target:
+        return ImportSpec(None, Path(target), attrs, call)
+    if not all(part.isidentifier() for part in target.split(".")):
+        raise AppLoadError(
+            f"malformed import path {import_path!r}: {target!r} is not a module name",
+            hint=_HINT_FORMS,
+        )
+    return ImportSpec(target, None, attrs, call)
+
+
+def _parse_expr(
+    import_path: str, expr: str
+) -> tuple[tuple[str, ...], tuple[tuple[t.Any, ...], dict[str, t.Any]] | None]:
+    try:
+        node = ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        raise AppLoadError(
+            f"malformed import path {import_path!r}: {expr!r} is not an attribute "
+            "name or a call",
+            hint=_HINT_FORMS,
+        ) from None
+    call = None
+    if isinstance(node, ast.Call):
+        try:
+            args = tuple(ast.literal_eval(arg) for arg in node.args)
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+        except ValueError:
+            raise AppLoadError(
+                f"malformed import path {import_path!r}: the arguments of {expr!r} "
+                "must be literals (strings, numbers, True/False/None, lists, dicts)",
+            ) from None
+        if any(kw.arg is None for kw in node.keywords) or any(
+            isinstance(a, ast.Starred) for a in node.args
+        ):
+            raise AppLoadError(
+                f"malformed import path {import_path!r}: *args and **kwargs are not allowed"
+            )
+        call = (args, kwargs)
+        node = node.func
+    names: list[str] = []
+    while isinstance(node, ast.Attribute):
+        names.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        raise AppLoadError(
+            f"malformed import path {import_path!r}: {expr!r} is not an attribute "
+            "name or a call",
+            hint=_HINT_FORMS,
+        )
+    names.append(node.id)
+    return tuple(reversed(names)), call
+
+
+def load_app(ref: AppRef) -> LoadedApp:
+    """Import the module ``ref`` names and return its WSGI callable.
+
+    The base directory (normally the current one) is put on ``sys.path``;
+    a file path puts the root of its package there instead, as Flask does.
+
+    :raises AppLoadError: with a message that tells the failure apart from
+        all the others (see the module docstring).
+    """
+    spec = parse_import_path(ref.import_path)
+    base = str(ref.base_dir)
+    if base not in sys.path:
+        sys.path.insert(0, base)
+    if spec.file is not None:
+        module_name = _prepare_file_import(ref.base_dir, spec.file)
+    else:
+        assert spec.module is not None
+        module_name = spec.module
+    module = import_module(module_name, ref.base_dir)
+    if spec.attrs:
+        app, attr_path = _find_attr(module, spec)
+    else:
+        app, attr_path = _discover_attr(module)
+    _check_wsgi(module, attr_path, app)
+    return LoadedApp(ref, app, module, attr_path)
+
+
+def _prepare_file_import(base_dir: Path, file: Path) -> str:
+    path = file if file.is_absolute() else base_dir / file
+    if path.suffix != ".py":
+        path = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path
+    if not path.is_file():
+        raise AppLoadError(
+            f"file not found: {file} (looked in {path.parent.resolve()})",
+            hint="check the path, or use a module name such as 'app:app'",
+        )
+    path = path.resolve()
+    names = [path.stem] if path.stem != "__init__" else []
+    directory = path.parent
+    while (directory / "__init__.py").is_file():
+        names.append(directory.name)
+        directory = directory.parent
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    return ".".join(reversed(names))
+
+
+def import_module(name: str, base_dir: Path) -> types.ModuleType:
+    """Import ``name``, telling "not found" from "raised while importing"."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if name == missing or name.startswith(missing + "."):
+            if not _user_frames(exc.__traceback__):
+                raise AppLoadError(
+                    f"module {name!r} not found (looked for {missing!r} from {base_dir})",
+                    hint="run wsgiscope from the project directory, or pass a file path",
+                ) from None
+        where = _raise_site(exc)
+        raise AppLoadError(
+            f"importing {name!r} failed: it imports {missing!r}, which is not "
+            f"installed or not found{where}",
+            hint=f"install {missing.split('.')[0]!r} or fix the import",
+        ) from exc
+    except SyntaxError as exc:
+        raise AppLoadError(
+            f"syntax error in {exc.filename}:{exc.lineno}: {exc.msg}",
+            hint=(exc.text or "").strip() or None,
+        ) from exc
+    except Exception as exc:
+        raise AppLoadError(
+            f"importing {name!r} raised {_describe_exception(exc)}{_raise_site(exc)}",
+        ) from exc
+
+
+def _user_frames(tb: types.TracebackType | None) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(tb) if not f.filename.startswith("<frozen")]
+
+
+def _raise_site(exc: BaseException) -> str:
+    frames = _user_frames(exc.__traceback__)
+    frames = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at {frame.filename}:{frame.lineno}"
+
+
+def _describe_exception(exc: BaseException) -> str:
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _find_attr(module: types.ModuleType, spec: ImportSpec) -> tuple[t.Any, str]:
+    obj: t.Any = module
+    walked: list[str] = []
+    for name in spec.attrs:
+        if not hasattr(obj, name):
+            where = module.__name__ + (":" + ".".join(walked) if walked else "")
+            raise AppLoadError(
+                f"{where} has no attribute {name!r}{_suggest(obj, name)}",
+                hint=_wsgi_names_hint(module) if not walked else None,
+            )
+        obj = getattr(obj, name)
+        walked.append(name)
+    attr_path = ".".join(spec.attrs)
+    if spec.call is not None:
+        args, kwargs = spec.call
+        return _call_factory(module, attr_path, obj, args, kwargs)
+    if _is_factory(obj):
+        return _call_factory(module, attr_path, obj, (), {})
+    return obj, attr_path
+
+
+def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
+    for name in APP_NAMES:
+        obj = getattr(module, name, None)
+        if obj is not None and callable(obj) and not _is_factory(obj):
+            return obj, name
+    for name in FACTORY_NAMES:
+        obj = getattr(module, name, None)
+        if obj is not None and callable(obj):
+            return _call_factory(module, name, obj, (), {})
+    raise AppLoadError(
+        f"module {module.__name__!r} has no 'application', 'app', 'create_app' or "
+        "'make_app'",
+        hint=_wsgi_names_hint(module) or "name the object: 'module:attr'",
+    )
+
+
+def _is_factory(obj: t.Any) -> bool:
+    """A plain function that needs no argument is a factory, not a WSGI app."""
+    if not isinstance(obj, types.FunctionType):
+        return False
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return False
+    required = [
+        p
+        for p in signature.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return not required and obj.__name__ in FACTORY_NAMES
+
+
+def _call_factory(
+    module: types.ModuleType,
+    name: str,
+    factory: t.Any,
+    args: tuple[t.Any, ...],
+    kwargs: dict[str, t.Any],
+) -> tuple[t.Any, str]:
+    shown = f"{module.__name__}:{name}()"
+    if not callable(factory):
+        raise AppLoadError(f"{module.__name__}:{name} is {_what(factory)}, it cannot be called")
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            missing = [
+                p.name
+                for p in signature.parameters.values()
+                if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
+            raise AppLoadError(
+                f"factory {shown} cannot be called with these arguments: {exc}",
+                hint=(
+                    f"it needs {', '.join(missing)}: e.g. '{module.__name__}:{name}("
+                    + ", ".join(f"{m}=..." for m in missing)
+                    + ")'"
+                )
+                if missing
+                else None,
+            ) from None
+    try:
+        app = factory(*args, **kwargs)
+    except Exception as exc:
+        raise AppLoadError(
+            f"factory {shown} raised {_describe_exception(exc)}{_raise_site(exc)}"
+        ) from exc
+    call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    return app, f"{name}({call})"
+
+
+def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
+    where = f"{module.__name__}:{attr_path}"
+    if app is None:
+        raise AppLoadError(f"{where} is None, not a WSGI application")
+    if not callable(app):
+        raise AppLoadError(
+            f"{where} is {_what(app)}, not a WSGI application",
+            hint="a WSGI app is a callable taking (environ, start_response)",
+        )
+    target = app if inspect.isroutine(app) else getattr(type(app), "__call__", None)
+    if target is None or isinstance(app, type):
+        if isinstance(app, type):
+            raise AppLoadError(
+                f"{where} is the class {app.__qualname__}, not an instance of it",
+                hint=f"create the app in the module (app = {app.__qualname__}(...)) "
+                "or name a factory",
+            )
+        return
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(object(), object())
+    except TypeError:
+        raise AppLoadError(
+            f"{where} is {_what(app)} with signature {signature}, which cannot take "
+            "(environ, start_response)",
+            hint="a WSGI app is a callable taking (environ, start_response)",
+        ) from None
+
+
+def _what(obj: t.Any) -> str:
+    kind = type(obj)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else (
+        f"{kind.__module__}.{kind.__qualname__}"
+    )
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    if inspect.isfunction(obj):
+        return f"the function {obj.__qualname__}"
+    return f"{article} {name}"
+
+
+def _suggest(obj: t.Any, name: str) -> str:
+    names = [n for n in dir(obj) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def wsgi_looking_names(module: types.ModuleType) -> list[str]:
+    """Names in ``module`` that could be a WSGI app or an app factory."""
+    found = []
+    for name, value in vars(module).items():
+        if name.startswith("_") or isinstance(value, (type, types.ModuleType)):
+            continue
+        if name in FACTORY_NAMES and callable(value):
+            found.append(name)
+            continue
+        if not callable(value) or isinstance(value, types.BuiltinFunctionType):
+            continue
+        if inspect.isfunction(value) and getattr(value, "__module__", None) != module.__name__:
+            continue
+        try:
+            inspect.signature(value).bind(object(), object())
+        except (TypeError, ValueError):
+            continue
+        found.append(name)
+    return found
+
+
+def _wsgi_names_hint(module: types.ModuleType) -> str | None:
+    names = wsgi_looking_names(module)
+    if not names:
+        return f"{module.__name__!r} defines nothing that looks like a WSGI app"
+    return f"WSGI-looking names in {module.__name__!r}: {', '.join(names)}"

@@ -1,0 +1,43 @@
+"""Make untrusted text safe for a terminal, without importing rich.
+
+Text from an app or a request is data. :func:`escape_control` turns every
+character that a terminal would act on (C0 and C1 controls, DEL, ESC, bidi
+overrides, line and paragraph separators) into a visible escape, so a header
+value can neither forge a line of the tree nor retitle the terminal.
+:func:`cap` shortens long values and says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(value: str) -> str:
+    """Replace terminal-active characters in ``value`` by visible escapes."""
+    return _UNSAFE.sub(_escape, value)
+
+
+def cap(value: str, limit: int) -> str:
+    """``value`` cut to ``limit`` characters, saying how much was cut."""
+    if limit <= 0 or len(value) <= limit:
+        return value
+    return f"{value[:limit]}… [{len(value) - limit} more characters]"
+
+
+def safe(value: object, limit: int = 0) -> str:
+    """``str(value)`` escaped and, with ``limit``, capped."""
+    text = value if isinstance(value, str) else str(value)
+    return escape_control(cap(text, limit) if limit else text)
