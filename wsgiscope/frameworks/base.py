@@ -1,0 +1,115 @@
+"""What every framework adapter provides, and the data it returns.
+
+An adapter is a module ``wsgiscope.frameworks.<name>`` (imported lazily, see
+:func:`adapter_for`) with these functions, each taking the framework's app
+object as found by :func:`wsgiscope.structure.inspect_app`:
+
+``routes(app) -> list[Route]``
+    the app's own route table, paths relative to the app (no mount prefix),
+    each with ``url`` built by the framework's own URL builder from sample
+    arguments, or ``url=None`` and ``url_error`` saying why.
+``build_url(app, endpoint, values, *, external=False, method=None,
+anchor=None, scheme=None) -> str``
+    the URL the framework builds for ``endpoint``; unknown values become the
+    query string where the framework does that.
+``match(app, method, path, host=None) -> Match``
+    what the framework's router answers for a request to ``path``.
+
+Adapters raise :class:`wsgiscope.errors.RouteNotFound` for an unknown
+endpoint or path, :class:`wsgiscope.errors.AdapterError` when the framework
+raises while being introspected, and import their framework only inside
+their functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import types
+import typing as t
+
+#: framework name -> adapter module (dotted path, imported on first use).
+ADAPTERS: dict[str, str] = {
+    "flask": "wsgiscope.frameworks.flask",
+    "werkzeug": "wsgiscope.frameworks.werkzeug",
+    "django": "wsgiscope.frameworks.django",
+    "bottle": "wsgiscope.frameworks.bottle",
+    "falcon": "wsgiscope.frameworks.falcon",
+    "pyramid": "wsgiscope.frameworks.pyramid",
+}
+
+
+@dataclasses.dataclass
+class Argument:
+    """A rule argument: ``name`` and its converter (``int``, ``path``, ``sku``...)."""
+
+    name: str
+    converter: str
+    regex: str | None = None
+
+
+@dataclasses.dataclass
+class View:
+    """The function that answers: ``module:qualname`` and ``file:line``."""
+
+    name: str
+    location: str | None = None
+
+
+@dataclasses.dataclass
+class Route:
+    """One rule of a route table.
+
+    ``path`` is the full path a client uses (mount prefix + rule); adapters
+    fill it with ``rule`` and the routing core adds the prefix. ``group`` is
+    the blueprint / namespace / include the rule belongs to (``None`` for the
+    app itself).
+    """
+
+    rule: str
+    endpoint: str
+    methods: list[str]
+    view: View | None
+    framework: str
+    app: str
+    path: str = ""
+    mount: str = ""
+    group: str | None = None
+    arguments: list[Argument] = dataclasses.field(default_factory=list)
+    defaults: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    host: str | None = None
+    subdomain: str | None = None
+    strict_slashes: bool | None = None
+    redirect_to: str | None = None
+    url: str | None = None
+    url_error: str | None = None
+    sample_values: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, t.Any]:
+        """The documented JSON object of ``routes --json``."""
+        data = dataclasses.asdict(self)
+        data["view"] = dataclasses.asdict(self.view) if self.view else None
+        return data
+
+
+@dataclasses.dataclass
+class Match:
+    """What a router answered for one request.
+
+    ``status`` is 200 for a match, 404, 405 (``allowed`` filled) or a
+    redirect code (``location`` filled); ``nearest`` holds the closest rules
+    for a 404.
+    """
+
+    status: int
+    route: Route | None = None
+    arguments: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    allowed: list[str] = dataclasses.field(default_factory=list)
+    location: str | None = None
+    nearest: list[str] = dataclasses.field(default_factory=list)
+
+
+def adapter_for(framework: str) -> types.ModuleType | None:
+    """The adapter module for ``framework``, or ``None`` if there is none."""
+    target = ADAPTERS.get(framework)
+    return importlib.import_module(target) if target else None
