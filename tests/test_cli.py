@@ -192,3 +192,25 @@ def test_completion_command_prints_the_script() -> None:
 def test_completion_completes_commands() -> None:
     result = run(_WSGISCOPE_COMPLETE="bash_complete", COMP_WORDS="wsgiscope in", COMP_CWORD="1")
     assert result.stdout.split() == ["plain,info"]
+
+
+def test_installed_console_script() -> None:
+    script = Path(sys.executable).parent / "wsgiscope"
+    if not script.exists():
+        pytest.skip("wsgiscope is not installed in this environment (pip install -e .)")
+    result = subprocess.run(
+        [str(script), "info", "wsgiscope.demo", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"framework": "dispatcher"' in result.stdout
+    result = subprocess.run(
+        [str(script), "info", "a:b:c"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        2,
+        "wsgiscope: error: malformed import path 'a:b:c': more than one ':'",
+    )
