@@ -10,7 +10,8 @@ import click
 from wsgiscope.cli.options import app_option, console, output_options, print_json
 
 if t.TYPE_CHECKING:
-    from wsgiscope.loading import LoadedApp
+    from wsgiscope.replay.plan import Mode
+    from wsgiscope.replay.runner import AppHandle
     from wsgiscope.replay.sources import ReplayRequest, SourceResult
 
 #: Source file suffixes told apart from an APP given as a file path.
@@ -131,8 +132,11 @@ def replay(
         modes = [parse_mode(item, processes, not no_patch) for item in compare.split(",") if item]
     else:
         modes = [mode_from_options(threads, greenlets, processes, not no_patch)]
-    loaded = _load(app_word, app_option)
-    sources, requests = _requests(loaded, source_words, skip_invalid, host_filter)
+    from wsgiscope.loading import resolve_app_ref
+    from wsgiscope.replay.runner import AppHandle
+
+    target = AppHandle(resolve_app_ref(app_word, app_option))
+    sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
     seconds = parse_duration(duration) if duration is not None else None
     plan = ReplayPlan(
         requests=None if seconds is not None else (count or max(DEFAULT_REQUESTS, len(requests))),
@@ -141,7 +145,7 @@ def replay(
         warmup=warmup,
         check=not no_check,
     )
-    summaries, interrupted = _run(loaded, requests, modes, plan, as_json, color, width)
+    summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
     notes = _source_notes(sources, source_words)
     if as_json:
         document: dict[str, t.Any] = (
@@ -174,14 +178,9 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
     return first, list(words[1:])
 
 
-def _load(app_word: str | None, app_option: str | None) -> LoadedApp:
-    from wsgiscope.cli.options import load
-
-    return load(app_word, app_option)
-
-
 def _requests(
-    loaded: LoadedApp,
+    target: AppHandle,
+    modes: list[Mode],
     source_words: list[str],
     skip_invalid: bool,
     host_filter: tuple[str, ...],
@@ -205,9 +204,15 @@ def _requests(
                 hint="check the file, or --host-filter '*' to replay every host of a HAR",
             )
         return sources, sources.requests
-    from wsgiscope.routing import discover_routes
+    if all(mode.in_subprocess for mode in modes):
+        # Keep the app out of this process (it may monkey-patch on import).
+        from wsgiscope.replay.runner import routes_in_worker
 
-    requests = requests_from_routes(discover_routes(loaded.app))
+        requests = routes_in_worker(target.ref, modes[0].kind == "greenlets" and modes[0].patch)
+    else:
+        from wsgiscope.routing import discover_routes
+
+        requests = requests_from_routes(discover_routes(target.loaded.app))
     if not requests:
         raise SourceError(
             "no request source given and no route of the app can be built with sample arguments",
@@ -231,9 +236,9 @@ def _source_notes(sources: SourceResult | None, words: list[str]) -> dict[str, t
 
 
 def _run(
-    loaded: LoadedApp,
+    target: AppHandle,
     requests: list[ReplayRequest],
-    modes: list[t.Any],
+    modes: list[Mode],
     plan: t.Any,
     as_json: bool,
     color: str,
@@ -252,7 +257,7 @@ def _run(
     for mode in modes:
         with progress_bar(err, mode.label, plan.requests, plan.duration, show) as update:
             try:
-                result = run_mode(loaded, requests, mode, plan, update)
+                result = run_mode(target, requests, mode, plan, update)
             except KeyboardInterrupt:  # between polls: nothing measured for this mode
                 return summaries, True
         summary = summarize(result)

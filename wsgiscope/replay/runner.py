@@ -28,7 +28,7 @@ from wsgiscope.replay.isolation import Findings
 from wsgiscope.replay.stats import Stats
 
 if t.TYPE_CHECKING:
-    from wsgiscope.loading import LoadedApp
+    from wsgiscope.loading import AppRef, LoadedApp
     from wsgiscope.replay.plan import Mode, ReplayPlan
     from wsgiscope.replay.sources import ReplayRequest
 
@@ -40,6 +40,28 @@ POLL = 0.1
 
 class WorkerError(WsgiscopeError):
     """A replay worker process failed before it could report."""
+
+
+class AppHandle:
+    """The app to replay: its reference, loaded in this process only if needed.
+
+    Greenlet and multi-process modes load the app in their worker processes
+    only, so an app that monkey-patches when imported (as gevent apps often
+    do) never patches the process that draws the progress bar.
+    """
+
+    def __init__(self, ref: AppRef, loaded: LoadedApp | None = None) -> None:
+        self.ref = ref
+        self._loaded = loaded
+
+    @property
+    def loaded(self) -> LoadedApp:
+        """The app, imported on first use."""
+        if self._loaded is None:
+            from wsgiscope.loading import load_app
+
+            self._loaded = load_app(self.ref)
+        return self._loaded
 
 
 @dataclasses.dataclass
@@ -56,20 +78,20 @@ class ModeResult:
 
 
 def run_mode(
-    loaded: LoadedApp,
+    target: AppHandle,
     requests: t.Sequence[ReplayRequest],
     mode: Mode,
     plan: ReplayPlan,
     progress: Progress | None = None,
 ) -> ModeResult:
-    """Replay ``requests`` against ``loaded`` in ``mode``.
+    """Replay ``requests`` against the app in ``mode``.
 
     :raises WorkerError: when a worker process dies or cannot load the app.
     """
     if mode.in_subprocess:
-        result = _run_processes(loaded, requests, mode, plan, progress)
+        result = _run_processes(target.ref, requests, mode, plan, progress)
     else:
-        result = _run_here(loaded, requests, mode, plan, progress)
+        result = _run_here(target.loaded, requests, mode, plan, progress)
     stats = result.stats
     if mode.kind == "greenlets" and mode.workers > 1 and stats.count > 1:
         _warn_no_concurrency(result)
@@ -138,7 +160,7 @@ def _child_env() -> dict[str, str]:
 
 
 def _run_processes(
-    loaded: LoadedApp,
+    ref: AppRef,
     requests: t.Sequence[ReplayRequest],
     mode: Mode,
     plan: ReplayPlan,
@@ -152,7 +174,7 @@ def _run_processes(
         try:
             for index in range(mode.processes):
                 workers.append(
-                    _spawn(Path(directory), index, loaded, requests, mode, plan, BOOTSTRAP[patch])
+                    _spawn(Path(directory), index, ref, requests, mode, plan, BOOTSTRAP[patch])
                 )
             interrupted = _watch(workers, progress)
         finally:
@@ -167,19 +189,19 @@ def _run_processes(
 def _spawn(
     directory: Path,
     index: int,
-    loaded: LoadedApp,
+    ref: AppRef,
     requests: t.Sequence[ReplayRequest],
-    mode: Mode,
-    plan: ReplayPlan,
+    mode: Mode | None,
+    plan: ReplayPlan | None,
     program: str,
 ) -> _Worker:
     job = {
-        "ref": loaded.ref,
+        "ref": ref,
         "requests": list(requests),
         "mode": mode,
         "plan": plan,
         "offset": index,
-        "stride": mode.processes,
+        "stride": mode.processes if mode is not None else 1,
     }
     job_path = directory / f"job-{index}.pickle"
     job_path.write_bytes(pickle.dumps(job))
@@ -194,7 +216,7 @@ def _spawn(
             stderr=subprocess.STDOUT,
             pass_fds=(write_fd,),
             env=_child_env(),
-            cwd=str(loaded.ref.base_dir),
+            cwd=str(ref.base_dir),
         )
     os.close(write_fd)
     os.set_blocking(read_fd, False)
@@ -241,6 +263,42 @@ def _parse_progress(worker: _Worker, chunk: bytes) -> None:
         worker.done, worker.errors = int(done), int(errors)
 
 
+def _result(index: int, worker: _Worker) -> dict[str, t.Any]:
+    """A worker's result; its error raised as a :class:`WorkerError`."""
+    if not worker.result_path.exists():
+        log = worker.log_path.read_text("utf-8", "replace").strip().splitlines()
+        tail = log[-1] if log else "no output"
+        raise WorkerError(
+            f"replay worker {index} exited with status {worker.process.returncode} "
+            f"without a result: {tail}"
+        )
+    result: dict[str, t.Any] = pickle.loads(worker.result_path.read_bytes())
+    if "error" in result:
+        error = WorkerError(result["error"], result.get("hint"))
+        if "exit_code" in result:
+            error.exit_code = type(error.exit_code)(result["exit_code"])
+        raise error
+    return result
+
+
+def routes_in_worker(ref: AppRef, patch: bool) -> list[ReplayRequest]:
+    """GET/HEAD for every buildable route, discovered in a worker process.
+
+    Used when every mode runs in worker processes, so that this process
+    never imports the app (see :class:`AppHandle`).
+    """
+    from wsgiscope.replay.worker import BOOTSTRAP
+
+    with tempfile.TemporaryDirectory(prefix="wsgiscope-replay-") as directory:
+        worker = _spawn(Path(directory), 0, ref, [], None, None, BOOTSTRAP[patch])
+        try:
+            worker.process.wait()
+        finally:
+            os.close(worker.read_fd)
+        requests: list[ReplayRequest] = _result(0, worker)["requests"]
+        return requests
+
+
 def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     stats = Stats()
     findings = Findings()
@@ -248,19 +306,7 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     patched: bool | None = None
     peaks = []
     for index, worker in enumerate(workers):
-        if not worker.result_path.exists():
-            log = worker.log_path.read_text("utf-8", "replace").strip().splitlines()
-            tail = log[-1] if log else "no output"
-            raise WorkerError(
-                f"replay worker {index} exited with status {worker.process.returncode} "
-                f"without a result: {tail}"
-            )
-        result = pickle.loads(worker.result_path.read_bytes())
-        if "error" in result:
-            error = WorkerError(result["error"], result.get("hint"))
-            if "exit_code" in result:
-                error.exit_code = type(error.exit_code)(result["exit_code"])
-            raise error
+        result = _result(index, worker)
         stats.merge(Stats.from_payload(result["stats"]))
         findings.merge(Findings.from_payload(result["findings"]))
         duration = max(duration, result["duration_s"])

@@ -32,7 +32,11 @@ BOOTSTRAP = {
 
 
 def main(argv: list[str]) -> int:
-    """``JOB RESULT FD``: run the job, write the result; exit status 0."""
+    """``JOB RESULT FD``: run the job, write the result; exit status 0.
+
+    A job without a mode only lists the route table's requests (the
+    runner's ``routes_in_worker``).
+    """
     job_path, result_path, fd = argv[0], argv[1], int(argv[2])
     with open(job_path, "rb") as file:
         job = pickle.load(file)
@@ -55,8 +59,13 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
     from wsgiscope.replay import engine
 
     loaded = load_app(job["ref"])
-    entries = engine.prepare(job["requests"], loaded.app)
     mode, plan = job["mode"], job["plan"]
+    if mode is None:
+        from wsgiscope.replay.sources import requests_from_routes
+        from wsgiscope.routing import discover_routes
+
+        return {"requests": requests_from_routes(discover_routes(loaded.app))}
+    entries = engine.prepare(job["requests"], loaded.app)
     last = [0.0]
 
     def report(done: int, errors: int) -> None:

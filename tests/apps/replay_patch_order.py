@@ -1,0 +1,22 @@
+"""Fails to import unless gevent patched first and no rich / futures came before.
+
+``wsgiscope replay --greenlets`` must patch before the app, ``concurrent.futures``
+and any rich ``Live`` thread are imported (gunicorn issue 3482).
+"""
+
+import sys
+
+from gevent import monkey
+
+PROBLEMS = [
+    name for name in ("rich", "concurrent.futures", "wsgiscope.render") if name in sys.modules
+]
+if not monkey.is_module_patched("threading"):
+    PROBLEMS.append("threading not patched")
+if PROBLEMS:
+    raise RuntimeError("imported in the wrong order: " + ", ".join(PROBLEMS))
+
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"patched first"]
