@@ -173,8 +173,8 @@ def _read_jsonl(path: Path, text: str, result: SourceResult, skip_invalid: bool)
         try:
             try:
                 record = json.loads(line)
-            except ValueError as exc:
-                raise InvalidRequest(f"invalid JSON: {exc}") from None
+            except json.JSONDecodeError as exc:
+                raise InvalidRequest(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
             result.requests.append(request_from_record(record, where))
         except InvalidRequest as exc:
             if not skip_invalid:
