@@ -191,7 +191,9 @@ def test_skip_invalid_reads_the_rest_and_counts(tmp_path: Path) -> None:
     assert [r.path for r in result.requests] == ["/a", "/ok", "/x", "/z"]
     assert result.requests[-1].headers == ()
     assert result.invalid == 5
-    assert result.invalid_examples[0].endswith("mixed.jsonl:2: invalid JSON: Expecting value (column 1)")
+    assert result.invalid_examples[0].endswith(
+        "mixed.jsonl:2: invalid JSON: Expecting value (column 1)"
+    )
 
 
 def test_detect_kind(tmp_path: Path) -> None:
