@@ -8,8 +8,10 @@ Two checks, both on by default:
   keyed by the greenlet it runs in (``greenlet.getcurrent()`` is distinct
   for every thread and every greenlet, patched or not). At every
   ``before_request``, ``after_request``, ``teardown_request`` and
-  ``teardown_appcontext`` function, at the view and at hooks of wsgiscope's
-  own, :class:`ContextChecker` checks that ``flask.request`` carries that
+  ``teardown_appcontext`` function of the app and its blueprints and at
+  every view (wherever the app's own code runs: wsgiscope adds no hooks of
+  its own, which would cost Flask's hook dispatch on every request),
+  :class:`ContextChecker` checks that ``flask.request`` carries that
   id, that ``g`` is the one this request started with and so is
   ``session``. A mismatch is a *leak*, reported with both requests.
 * **Divergence check** (any WSGI app): :func:`baseline` runs each distinct
@@ -145,13 +147,14 @@ class ContextChecker:
     """
 
     def __init__(self, apps: list[t.Any], findings: Findings) -> None:
-        import flask
+        from flask import globals as flask_globals
         from greenlet import getcurrent
 
         self.apps = apps
         self.findings = findings
         self.owners: dict[t.Any, Slot] = {}
-        self._flask = flask
+        self._request_var = flask_globals._cv_request
+        self._app_var = flask_globals._cv_app
         self._current = getcurrent
         self._undo: list[t.Callable[[], None]] = []
 
@@ -208,17 +211,6 @@ class ContextChecker:
         ]
         for endpoint, view in list(app.view_functions.items()):
             app.view_functions[endpoint] = self._wrap("view", view)
-        # Checks of our own, so an app without hooks is still checked at
-        # the start and at both teardowns.
-        app.before_request_funcs.setdefault(None, []).insert(0, self._own("before_request"))
-        app.teardown_request_funcs.setdefault(None, []).append(self._own("teardown_request"))
-        app.teardown_appcontext_funcs.append(self._own("teardown_appcontext"))
-
-    def _own(self, hook: str) -> t.Callable[..., None]:
-        def check(*args: t.Any) -> None:
-            self.check(hook, "wsgiscope")
-
-        return check
 
     def _wrap(self, hook: str, function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         name = f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', '?')}"
@@ -231,28 +223,35 @@ class ContextChecker:
         return wrapper
 
     def check(self, hook: str, function: str) -> None:
-        """Check ``request``, ``g`` and ``session`` against the worker's request."""
+        """Check ``request``, ``g`` and ``session`` against the worker's request.
+
+        Reads Flask's context variables directly: the proxies cost about a
+        microsecond per attribute, and ``flask.session`` would mark the
+        session as accessed (adding ``Vary: Cookie``), changing the response.
+        """
         slot = self.owners.get(self._current())
         if slot is None:
             return
         slot.checks += 1
-        flask = self._flask
         # A context without our id (an internal redirect's nested request, a
         # test_request_context inside a view) is not a replayed request: it
         # is neither checked nor a leak.
-        if flask.has_request_context():
-            environ = flask.request.environ
+        ctx = self._request_var.get(None)
+        if ctx is not None:
+            environ = ctx.request.environ
             seen = environ.get(REQUEST_ID, _MISSING)
-            if seen is not _MISSING and seen != slot.request_id:
-                self._leak(slot, hook, function, "request", seen, environ)
-            elif seen is not _MISSING:
-                session = flask.session._get_current_object()
-                if slot.session is None:
-                    slot.session = session
-                elif slot.session is not session:
-                    self._leak(slot, hook, function, "session", None, None)
-        if flask.has_app_context():
-            g = flask.g._get_current_object()
+            if seen is not _MISSING:
+                if seen != slot.request_id:
+                    self._leak(slot, hook, function, "request", seen, environ)
+                else:
+                    session = _session_of(ctx)
+                    if slot.session is None:
+                        slot.session = session
+                    elif session is not None and slot.session is not session:
+                        self._leak(slot, hook, function, "session", None, None)
+        app_ctx = self._app_var.get(None)
+        if app_ctx is not None:
+            g = app_ctx.g
             owner = getattr(g, _G_ATTRIBUTE, _MISSING)
             if owner is _MISSING:
                 if slot.g is None:
@@ -292,6 +291,13 @@ class ContextChecker:
                 "worker": slot.ident,
             }
         )
+
+
+def _session_of(ctx: t.Any) -> t.Any:
+    """The request context's session object, without marking it accessed."""
+    if "_session" in vars(ctx):
+        return ctx._session
+    return vars(ctx).get("session")
 
 
 def flask_apps(app: t.Any) -> list[t.Any]:
