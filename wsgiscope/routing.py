@@ -115,6 +115,52 @@ def discover_routes(app: t.Any) -> list[Route]:
     return routes
 
 
+#: Methods hidden unless asked for, as ``flask routes`` does.
+IMPLIED_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+_SORT_KEYS: dict[str, t.Callable[[Route], tuple[str, ...]]] = {
+    "mount": lambda r: (r.mount, r.rule, r.endpoint or ""),
+    "rule": lambda r: (r.path, r.endpoint or ""),
+    "endpoint": lambda r: (r.endpoint or "", r.path),
+    "methods": lambda r: (",".join(r.methods), r.path),
+}
+
+
+def select_routes(
+    routes: list[Route],
+    *,
+    sort: str = "mount",
+    method: str | None = None,
+    endpoint_glob: str | None = None,
+    all_methods: bool = False,
+) -> list[Route]:
+    """Filter and order a route table the way ``routes`` options ask.
+
+    :param sort: ``mount`` (mount prefix, then rule), ``rule`` (full path),
+        ``endpoint`` or ``methods``.
+    :param method: keep rules accepting this method (opaque mounts accept all).
+    :param endpoint_glob: keep endpoints matching this :mod:`fnmatch` pattern.
+    :param all_methods: keep HEAD and OPTIONS in ``methods`` (hidden otherwise).
+    """
+    import fnmatch
+
+    selected = []
+    wanted = method.upper() if method else None
+    for route in routes:
+        if wanted and wanted not in route.methods and "*" not in route.methods:
+            continue
+        if endpoint_glob is not None and (
+            route.endpoint is None or not fnmatch.fnmatchcase(route.endpoint, endpoint_glob)
+        ):
+            continue
+        if not all_methods:
+            shown = [m for m in route.methods if m not in IMPLIED_METHODS]
+            route.methods = shown or route.methods
+        selected.append(route)
+    selected.sort(key=_SORT_KEYS[sort])
+    return selected
+
+
 def build_url(
     app: t.Any,
     endpoint: str,
@@ -222,6 +268,44 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
         result.nearest = _nearest_rules(node, path_info, script_name)
     resolution.result = result
     return resolution
+
+
+def resolution_json(resolution: Resolution) -> dict[str, t.Any]:
+    """The documented JSON object of ``match --json``.
+
+    Converted arguments are ``{"value": ..., "type": "int", "repr": "3"}``:
+    the value as JSON (its ``repr`` when JSON cannot carry it) and its Python
+    type.
+    """
+    result = resolution.result
+    data: dict[str, t.Any] = {
+        "method": resolution.method,
+        "path": resolution.path,
+        "host": resolution.host,
+        "steps": [dataclasses.asdict(step) for step in resolution.steps],
+        "mount": resolution.mount,
+        "script_name": resolution.mount,
+        "path_info": resolution.path_info,
+        "app": resolution.app,
+        "framework": resolution.framework,
+        "status": result.status if result else None,
+        "route": result.route.to_json() if result and result.route else None,
+        "arguments": {
+            name: {"value": _json_value(value), "type": type(value).__name__, "repr": repr(value)}
+            for name, value in (result.arguments if result else {}).items()
+        },
+        "allowed": result.allowed if result else [],
+        "location": result.location if result else None,
+        "nearest": result.nearest if result else [],
+        "note": resolution.note,
+    }
+    return data
+
+
+def _json_value(value: t.Any) -> t.Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
 
 
 def normalise_mount(mount: str) -> str:
@@ -385,7 +469,7 @@ def _nearest_rules(node: AppNode, path_info: str, script_name: str) -> list[str]
         if route.url and route.url.startswith("/"):
             by_key.setdefault(route.url, script_name + route.rule)
     found: list[str] = []
-    for key in nearest(path_info, by_key, n=10):
+    for key in nearest(path_info, by_key, n=10, cutoff=0.3):
         if by_key[key] not in found:
             found.append(by_key[key])
     return found[:5]

@@ -128,11 +128,11 @@ class Match:
     nearest: list[str] = dataclasses.field(default_factory=list)
 
 
-def nearest(word: str, candidates: t.Iterable[str], n: int = 5) -> list[str]:
+def nearest(word: str, candidates: t.Iterable[str], n: int = 5, cutoff: float = 0.5) -> list[str]:
     """The candidates closest to ``word`` (difflib), best first."""
     import difflib
 
-    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.5)
+    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=cutoff)
 
 
 def adapter_for(framework: str) -> types.ModuleType | None:
