@@ -105,7 +105,7 @@ def discover_routes(app: t.Any) -> list[Route]:
         if adapter is None:
             routes.append(_opaque_route(prefix, node))
             continue
-        table = _call_adapter(node, "list the routes of", adapter.routes, node.obj)
+        table = _call_adapter(node, "listing its routes", adapter.routes, node.obj)
         for route in table:
             route.mount = prefix
             route.path = prefix + (route.path or route.rule)
@@ -253,7 +253,7 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
         return resolution
     result = _call_adapter(
         node,
-        "match a path with",
+        "matching a path",
         adapter.match,
         node.obj,
         method,
@@ -303,7 +303,16 @@ def resolution_json(resolution: Resolution) -> dict[str, t.Any]:
 
 
 def _json_value(value: t.Any) -> t.Any:
+    """``value`` when JSON carries it as is (containers too), else its ``repr``."""
+    import json
+
     if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return repr(value)
         return value
     return repr(value)
 
@@ -419,7 +428,7 @@ def _call_adapter(
         raise
     except Exception as exc:
         raise AdapterError(
-            f"{node.label} raised {type(exc).__name__} while wsgiscope tried to {doing} it: {exc}",
+            f"{node.label} raised {type(exc).__name__} while wsgiscope was {doing}: {exc}",
             hint="run with --traceback to see where",
         ) from exc
     if prefix_later and script_name:
@@ -435,7 +444,7 @@ def _node_routes(node: AppNode) -> list[Route]:
     if adapter is None:
         return []
     return t.cast(
-        "list[Route]", _call_adapter(node, "list the routes of", adapter.routes, node.obj)
+        "list[Route]", _call_adapter(node, "listing its routes", adapter.routes, node.obj)
     )
 
 
@@ -450,7 +459,7 @@ def _build(
         )
     url = _call_adapter(
         node,
-        "build a URL with",
+        "building a URL",
         adapter.build_url,
         node.obj,
         endpoint,
