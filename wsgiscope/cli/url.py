@@ -26,7 +26,7 @@ def split_url_arguments(tokens: tuple[str, ...]) -> tuple[str | None, str, dict[
         if _VALUE.match(token) and "(" not in token.partition("=")[0]:
             name, _, value = token.partition("=")
             values[name] = value
-        elif values:
+        elif values or ("=" in token and "(" not in token):
             raise UsageError(
                 f"malformed value {token!r}: expected NAME=VALUE",
                 hint="values come after the endpoint, e.g. id=3",
