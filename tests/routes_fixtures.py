@@ -30,6 +30,7 @@ def fails(*args: str) -> str:
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
-    assert lines and lines[0].startswith("wsgiscope: error: "), result.stderr
+    assert lines, result.stderr
+    assert lines[0].startswith("wsgiscope: error: "), result.stderr
     assert len(lines) <= 2
     return result.stderr

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from routes_fixtures import fails, run
+
 from wsgiscope.cli.match import split_match_arguments
 from wsgiscope.cli.url import split_url_arguments
 from wsgiscope.errors import UsageError

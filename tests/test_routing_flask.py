@@ -6,7 +6,6 @@ import typing as t
 from pathlib import Path
 
 import pytest
-
 from routes_fixtures import fails, run, run_json
 
 flask = pytest.importorskip("flask")
@@ -169,11 +168,13 @@ def test_url_errors(apps_dir: Path) -> None:
     assert "no endpoint 'api.v1.itme'" in error
     assert "did you mean: api.v1.item" in error
     error = fails("url", SHOP, "api.v1.item")
-    assert "<int:item_id>" in error and "missing: item_id" in error
+    assert "<int:item_id>" in error
+    assert "missing: item_id" in error
     error = fails("url", SHOP, "api.v1.item", "item_id=seven")
     assert "'seven' is not a valid <int:item_id>" in error
     error = fails("url", SHOP, "shop.product", "sku=nope")
-    assert "<sku:sku>" in error and r"SKU-\d{4}" in error
+    assert "<sku:sku>" in error
+    assert r"SKU-\d{4}" in error
     error = fails("url", SHOP, "home", "a=1", "b")
     assert "malformed value 'b'" in error
     error = fails("url", SHOP, "api.v1.create_item", "--method", "DELETE")
@@ -213,12 +214,14 @@ def test_match_404_405_redirects(apps_dir: Path) -> None:
     assert moved["location"] == real.location
     text = run("match", SHOP, "post", "/api/v1/items/7", "--width", "120")
     assert text.exit_code == 1
-    assert "405 method not allowed" in text.stdout and "GET, HEAD, OPTIONS" in text.stdout
+    assert "405 method not allowed" in text.stdout
+    assert "GET, HEAD, OPTIONS" in text.stdout
 
 
 def test_match_path_shapes(apps_dir: Path) -> None:
     answer = run_json("match", SHOP, "api/status")
-    assert answer["path"] == "/api/status" and answer["status"] == 200
+    assert answer["path"] == "/api/status"
+    assert answer["status"] == 200
     fails("match", SHOP, "GET", "POST", "/x")
     fails("match", "GET")
     fails("match", SHOP, "GET", "/", "/x", "/y")

@@ -7,7 +7,6 @@ import typing as t
 from pathlib import Path
 
 import pytest
-
 from routes_fixtures import fails, run, run_json
 
 pytest.importorskip("flask")

@@ -12,10 +12,9 @@ from __future__ import annotations
 import typing as t
 
 from flask import Flask, jsonify, request
+from routes_werkzeug_map import application as wiki
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-from routes_werkzeug_map import application as wiki
 
 
 def echo() -> t.Any:
