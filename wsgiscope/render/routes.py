@@ -3,9 +3,9 @@
 The tree groups rules by mount prefix, then blueprint / namespace (nested
 groups nested), with each group's rules as one aligned grid; ``--table`` is
 one flat table. Both are laid out by :mod:`wsgiscope.render.lines` (fast on
-thousands of rules). Every value shown comes from the app and is escaped
-(:func:`~wsgiscope.render.lines.piece`, :func:`~wsgiscope.render.console.data`),
-never parsed as markup.
+thousands of rules), and so is the ``match`` answer. Every value shown comes
+from the app and is escaped by :func:`~wsgiscope.render.lines.piece`, never
+parsed as markup.
 """
 
 from __future__ import annotations
@@ -13,16 +13,9 @@ from __future__ import annotations
 import os
 import typing as t
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-from rich.tree import Tree
-
-from wsgiscope.render.console import data, label
 from wsgiscope.render.lines import Cell, Lines, Node, Piece, grid_lines, piece, tree_lines
 
 if t.TYPE_CHECKING:
-    from rich.console import RenderableType
 
     from wsgiscope.frameworks.base import Route, View
     from wsgiscope.routing import Resolution
@@ -165,87 +158,80 @@ def render_routes_table(routes: list[Route]) -> Lines:
     return Lines(lines)
 
 
-def render_match(resolution: Resolution) -> RenderableType:
+def render_match(resolution: Resolution) -> Lines:
     """The way through the dispatchers, then the router's answer."""
-    title = label(
-        (resolution.method, "bold"),
-        " ",
-        (resolution.path, "cyan"),
-        ("  host " if resolution.host else "", "dim"),
-        (resolution.host or "", ""),
-    )
-    tree = Tree(title, guide_style="dim")
-    branch = tree
+    title: list[Piece] = [
+        piece(resolution.method, "bold"),
+        (" ", ""),
+        piece(resolution.path, "cyan"),
+    ]
+    if resolution.host:
+        title += [("  host ", "dim"), piece(resolution.host)]
+    root = Node(title)
+    branch = root
     for step in resolution.steps:
         branch = branch.add(
-            label(
-                (step.dispatcher, "bold"),
-                "  mount ",
-                (step.prefix or "(default app)", "green bold"),
-                "  SCRIPT_NAME ",
-                (repr(step.script_name), "cyan"),
-                "  PATH_INFO ",
-                (repr(step.path_info), "cyan"),
-            )
+            [
+                piece(step.dispatcher, "bold"),
+                ("  mount ", ""),
+                piece(step.prefix or "(default app)", "green bold"),
+                ("  SCRIPT_NAME ", ""),
+                piece(repr(step.script_name), "cyan"),
+                ("  PATH_INFO ", ""),
+                piece(repr(step.path_info), "cyan"),
+            ]
         )
     node = branch.add(
-        label(
-            (resolution.app, "bold"),
-            "  ",
-            (resolution.framework, "magenta"),
-            "  mounted at ",
-            (resolution.mount or "/", "green"),
-            "  PATH_INFO ",
-            (repr(resolution.path_info), "cyan"),
-        )
+        [
+            piece(resolution.app, "bold"),
+            ("  ", ""),
+            piece(resolution.framework, "magenta"),
+            ("  mounted at ", ""),
+            piece(resolution.mount or "/", "green"),
+            ("  PATH_INFO ", ""),
+            piece(repr(resolution.path_info), "cyan"),
+        ]
     )
     result = resolution.result
     if result is None:
-        node.add(data(resolution.note or "no router", "yellow italic"))
-        return tree
+        node.add([piece(resolution.note or "no router", "yellow italic")])
+        return Lines(tree_lines(root))
     node.add(_status_line(result.status))
     if result.status == 200 and result.route is not None:
         route = result.route
-        facts = Table.grid(padding=(0, 2))
-        facts.add_column(style="bold")
-        facts.add_column()
-        facts.add_row("rule", data(route.path, "cyan"))
-        facts.add_row("endpoint", data(route.endpoint or "", "yellow"))
-        facts.add_row("view", _text(_view(route)))
-        facts.add_row("methods", _text(_methods(route)))
+        facts: list[list[Cell]] = [
+            [[("rule", "bold")], [piece(route.path, "cyan")]],
+            [[("endpoint", "bold")], [piece(route.endpoint or "", "yellow")]],
+            [[("view", "bold")], _view(route)],
+            [[("methods", "bold")], _methods(route)],
+        ]
         notes = _notes(route)
         if notes:
-            facts.add_row("notes", _text(notes))
+            facts.append([[("notes", "bold")], notes])
         for name, value in result.arguments.items():
-            facts.add_row(
-                label(("arg ", "dim"), (name, "bold")),
-                label((repr(value), ""), "  ", (type(value).__name__, "magenta")),
+            facts.append(
+                [
+                    [("arg ", "dim"), piece(name, "bold")],
+                    [piece(repr(value)), ("  ", ""), piece(type(value).__name__, "magenta")],
+                ]
             )
-        node.add(facts)
+        node.add(rows=facts)
     elif result.status == 405:
-        node.add(label(("allowed: ", "bold"), (", ".join(result.allowed), "")))
+        node.add([("allowed: ", "bold"), piece(", ".join(result.allowed))])
     elif result.location:
-        node.add(label(("redirects to ", "bold"), (result.location, "green")))
+        node.add([("redirects to ", "bold"), piece(result.location, "green")])
     if result.status == 404:
         if result.nearest:
-            near = node.add(Text("nearest rules", style="bold"))
+            near = node.add([("nearest rules", "bold")])
             for rule in result.nearest:
-                near.add(data(rule, "cyan"))
+                near.add([piece(rule, "cyan")])
         else:
-            node.add(Text("no rule is close", style="dim"))
-    return Group(tree)
+            node.add([("no rule is close", "dim")])
+    return Lines(tree_lines(root))
 
 
-def _text(cell: Cell) -> Text:
-    """A cell (already escaped pieces) as one Text."""
-    text = Text()
-    for value, style in cell:
-        text.append(value, style=style)
-    return text
-
-
-def _status_line(status: int) -> Text:
+def _status_line(status: int) -> list[Piece]:
     words = {200: "matched", 404: "no rule matches", 405: "method not allowed"}
     word = words.get(status, "redirect")
     style = "green bold" if status == 200 else "yellow bold" if status < 400 else "red bold"
-    return label((str(status), style), " ", (word, style))
+    return [(f"{status} {word}", style)]
