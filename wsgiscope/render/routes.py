@@ -16,7 +16,6 @@ import typing as t
 from wsgiscope.render.lines import Cell, Lines, Node, Piece, grid_lines, piece, tree_lines
 
 if t.TYPE_CHECKING:
-
     from wsgiscope.frameworks.base import Route, View
     from wsgiscope.routing import Resolution
 
