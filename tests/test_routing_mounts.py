@@ -173,3 +173,30 @@ def test_introspection_raising(apps_dir: Path) -> None:
     )
     assert "--traceback" in error
     fails("url", "routes_broken", "index")
+
+
+def test_flask_wsgi_app_replaced_by_a_dispatcher(apps_dir: Path) -> None:
+    target = "routes_mounts:combined"
+    routes = run_json("routes", target)
+    assert sorted((r["mount"], r["endpoint"]) for r in routes) == [
+        ("", "index"),
+        ("/api", "api_index"),
+        ("/api", "user"),
+    ]
+    top = run_json("match", target, "/")
+    assert (top["app"], top["route"]["endpoint"]) == ("Flask app 'combined'", "index")
+    assert [s["prefix"] for s in top["steps"]] == [""]
+    mounted = run_json("match", target, "/api/users/2")
+    assert (mounted["mount"], mounted["route"]["endpoint"]) == ("/api", "user")
+    with client(target).get("/api/users/2") as response:
+        assert response.json["script_root"] == "/api"
+
+
+def test_werkzeug_tutorial_class(apps_dir: Path) -> None:
+    target = "routes_werkzeug_map:wiki"
+    routes = {r["endpoint"]: r for r in run_json("routes", target)}
+    assert routes["page"]["view"]["name"] == "routes_werkzeug_map:Wiki.on_page"
+    assert routes["page"]["url"] == "/1"
+    with client(target).get("/1") as response:
+        assert response.get_data(as_text=True) == "page 1"
+    assert run_json("match", target, "/7")["arguments"]["page_id"]["type"] == "int"
