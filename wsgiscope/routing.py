@@ -235,7 +235,8 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
     method = method.upper()
     node = inspect_app(app)
     steps: list[Step] = []
-    script_name, path_info = "", path
+    # routing never looks at the query string; the server splits it off first
+    script_name, path_info = "", path.partition("?")[0]
     while node.mounts:
         prefix, chosen, script, rest = _dispatch(node, path_info)
         script_name += script
