@@ -200,8 +200,9 @@ def build_url(
         return _build(candidates[0], endpoint, values, options)
     routable = [(p, n) for p, n in nodes if _adapter(n) is not None]
     if not routable:
+        prefix, node = nodes[0]
         raise RouteNotFound(
-            "the app has no named routes (it is a plain WSGI callable)",
+            f"the app at {prefix or '/'} has no named routes ({_opaque_note(node)})",
             hint="wsgiscope routes shows what it can see",
         )
     try:
