@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 
 import pytest
 
-from wsgiscope.frameworks.base import Argument
+from wsgiscope.frameworks.base import Argument, Route, View
 from wsgiscope.frameworks.samples import (
     SAMPLE_UUID,
     NotBuildable,
@@ -79,3 +80,10 @@ def test_sample_values_names_the_argument() -> None:
     }
     with pytest.raises(NotBuildable, match="no regex"):
         sample_for("mystery")
+
+
+def test_route_json_has_every_field_in_the_documented_order() -> None:
+    route = Route("/x", "x", ["GET"], View("m:f", "m.py:1"), "flask", "app")
+    data = route.to_json()
+    assert data == dataclasses.asdict(route)
+    assert list(data)[:5] == ["path", "rule", "mount", "endpoint", "methods"]

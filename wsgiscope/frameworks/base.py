@@ -127,7 +127,6 @@ _ROUTE_FIELDS = (
     "host", "subdomain", "framework", "app", "url", "url_error", "group",
     "strict_slashes", "redirect_to", "sample_values", "opaque", "note",
 )  # fmt: skip
-assert set(_ROUTE_FIELDS) == {field.name for field in dataclasses.fields(Route)}
 
 
 @dataclasses.dataclass
