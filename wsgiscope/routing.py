@@ -105,7 +105,7 @@ def discover_routes(app: t.Any) -> list[Route]:
         if adapter is None:
             routes.append(_opaque_route(prefix, node))
             continue
-        table = _call_adapter(node, "list the routes of", adapter.routes, node.obj)
+        table = _call_adapter(node, "listing its routes", adapter.routes, node.obj)
         for route in table:
             route.mount = prefix
             route.path = prefix + (route.path or route.rule)
@@ -113,6 +113,52 @@ def discover_routes(app: t.Any) -> list[Route]:
                 route.url = with_prefix(route.url, prefix)
         routes.extend(table)
     return routes
+
+
+#: Methods hidden unless asked for, as ``flask routes`` does.
+IMPLIED_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+_SORT_KEYS: dict[str, t.Callable[[Route], tuple[str, ...]]] = {
+    "mount": lambda r: (r.mount, r.rule, r.endpoint or ""),
+    "rule": lambda r: (r.path, r.endpoint or ""),
+    "endpoint": lambda r: (r.endpoint or "", r.path),
+    "methods": lambda r: (",".join(r.methods), r.path),
+}
+
+
+def select_routes(
+    routes: list[Route],
+    *,
+    sort: str = "mount",
+    method: str | None = None,
+    endpoint_glob: str | None = None,
+    all_methods: bool = False,
+) -> list[Route]:
+    """Filter and order a route table the way ``routes`` options ask.
+
+    :param sort: ``mount`` (mount prefix, then rule), ``rule`` (full path),
+        ``endpoint`` or ``methods``.
+    :param method: keep rules accepting this method (opaque mounts accept all).
+    :param endpoint_glob: keep endpoints matching this :mod:`fnmatch` pattern.
+    :param all_methods: keep HEAD and OPTIONS in ``methods`` (hidden otherwise).
+    """
+    import fnmatch
+
+    selected = []
+    wanted = method.upper() if method else None
+    for route in routes:
+        if wanted and wanted not in route.methods and "*" not in route.methods:
+            continue
+        if endpoint_glob is not None and (
+            route.endpoint is None or not fnmatch.fnmatchcase(route.endpoint, endpoint_glob)
+        ):
+            continue
+        if not all_methods:
+            shown = [m for m in route.methods if m not in IMPLIED_METHODS]
+            route.methods = shown or route.methods
+        selected.append(route)
+    selected.sort(key=_SORT_KEYS[sort])
+    return selected
 
 
 def build_url(
@@ -154,8 +200,9 @@ def build_url(
         return _build(candidates[0], endpoint, values, options)
     routable = [(p, n) for p, n in nodes if _adapter(n) is not None]
     if not routable:
+        prefix, node = nodes[0]
         raise RouteNotFound(
-            "the app has no named routes (it is a plain WSGI callable)",
+            f"the app at {prefix or '/'} has no named routes ({_opaque_note(node)})",
             hint="wsgiscope routes shows what it can see",
         )
     try:
@@ -189,7 +236,8 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
     method = method.upper()
     node = inspect_app(app)
     steps: list[Step] = []
-    script_name, path_info = "", path
+    # routing never looks at the query string; the server splits it off first
+    script_name, path_info = "", path.partition("?")[0]
     while node.mounts:
         prefix, chosen, script, rest = _dispatch(node, path_info)
         script_name += script
@@ -207,7 +255,7 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
         return resolution
     result = _call_adapter(
         node,
-        "match a path with",
+        "matching a path",
         adapter.match,
         node.obj,
         method,
@@ -222,6 +270,53 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
         result.nearest = _nearest_rules(node, path_info, script_name)
     resolution.result = result
     return resolution
+
+
+def resolution_json(resolution: Resolution) -> dict[str, t.Any]:
+    """The documented JSON object of ``match --json``.
+
+    Converted arguments are ``{"value": ..., "type": "int", "repr": "3"}``:
+    the value as JSON (its ``repr`` when JSON cannot carry it) and its Python
+    type.
+    """
+    result = resolution.result
+    data: dict[str, t.Any] = {
+        "method": resolution.method,
+        "path": resolution.path,
+        "host": resolution.host,
+        "steps": [dataclasses.asdict(step) for step in resolution.steps],
+        "mount": resolution.mount,
+        "script_name": resolution.mount,
+        "path_info": resolution.path_info,
+        "app": resolution.app,
+        "framework": resolution.framework,
+        "status": result.status if result else None,
+        "route": result.route.to_json() if result and result.route else None,
+        "arguments": {
+            name: {"value": _json_value(value), "type": type(value).__name__, "repr": repr(value)}
+            for name, value in (result.arguments if result else {}).items()
+        },
+        "allowed": result.allowed if result else [],
+        "location": result.location if result else None,
+        "nearest": result.nearest if result else [],
+        "note": resolution.note,
+    }
+    return data
+
+
+def _json_value(value: t.Any) -> t.Any:
+    """``value`` when JSON carries it as is (containers too), else its ``repr``."""
+    import json
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return repr(value)
+        return value
+    return repr(value)
 
 
 def normalise_mount(mount: str) -> str:
@@ -335,7 +430,7 @@ def _call_adapter(
         raise
     except Exception as exc:
         raise AdapterError(
-            f"{node.label} raised {type(exc).__name__} while wsgiscope tried to {doing} it: {exc}",
+            f"{node.label} raised {type(exc).__name__} while wsgiscope was {doing}: {exc}",
             hint="run with --traceback to see where",
         ) from exc
     if prefix_later and script_name:
@@ -351,7 +446,7 @@ def _node_routes(node: AppNode) -> list[Route]:
     if adapter is None:
         return []
     return t.cast(
-        "list[Route]", _call_adapter(node, "list the routes of", adapter.routes, node.obj)
+        "list[Route]", _call_adapter(node, "listing its routes", adapter.routes, node.obj)
     )
 
 
@@ -366,7 +461,7 @@ def _build(
         )
     url = _call_adapter(
         node,
-        "build a URL with",
+        "building a URL",
         adapter.build_url,
         node.obj,
         endpoint,
@@ -385,7 +480,7 @@ def _nearest_rules(node: AppNode, path_info: str, script_name: str) -> list[str]
         if route.url and route.url.startswith("/"):
             by_key.setdefault(route.url, script_name + route.rule)
     found: list[str] = []
-    for key in nearest(path_info, by_key, n=10):
+    for key in nearest(path_info, by_key, n=10, cutoff=0.3):
         if by_key[key] not in found:
             found.append(by_key[key])
     return found[:5]
