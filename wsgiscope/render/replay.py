@@ -141,6 +141,15 @@ def render_summary(
         if histogram is not None:
             parts.extend([Text(""), Text("latency", style="bold"), histogram])
     parts.extend(_findings(summary))
+    errors_log = summary.get("wsgi_errors") or {}
+    if errors_log.get("chars") and not findings_only:
+        parts.append(
+            Text(
+                f"the app wrote {errors_log['chars']:,} characters to wsgi.errors "
+                "(not shown; the first lines are in --json)",
+                style="yellow",
+            )
+        )
     if source is not None and not findings_only:
         parts.extend(_source_lines(source))
     if summary.get("interrupted"):
@@ -190,8 +199,8 @@ def _findings(summary: dict[str, t.Any]) -> list[RenderableType]:
                     (example["function"], "dim"),
                     f": request #{example['request']['id']} ",
                     (example["request"]["request"] or "?", "bold"),
-                    f" saw request #{seen.get('id')} ",
-                    (seen.get("request") or "", "bold"),
+                    f" saw one of request #{seen.get('id')}",
+                    (f" {seen['request']}" if seen.get("request") else "", "bold"),
                     f" (worker {example['worker']})",
                 )
             )

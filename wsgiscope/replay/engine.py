@@ -65,10 +65,41 @@ class Entry:
         self.expected: tuple[str, int, str] | None = None
 
 
+class ErrorsSink:
+    """``wsgi.errors`` for replayed requests: counted, not printed.
+
+    A server hands the app its own error log; a replay of thousands of
+    failing requests must not flood the terminal with the app's logged
+    tracebacks (Flask logs to ``wsgi.errors``). The first few lines are kept.
+    """
+
+    def __init__(self, keep: int = 20) -> None:
+        self.written = 0
+        self.head: list[str] = []
+        self._keep = keep
+
+    def write(self, text: str) -> int:
+        self.written += len(text)
+        if len(self.head) < self._keep:
+            self.head.extend(text.splitlines()[: self._keep - len(self.head)])
+        return len(text)
+
+    def writelines(self, lines: t.Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        return None
+
+
 def prepare(requests: t.Sequence[ReplayRequest], app: t.Any) -> list[Entry]:
-    """One :class:`Entry` per request; identical requests share one."""
+    """One :class:`Entry` per request; identical requests share one.
+
+    Every environ gets the same :class:`ErrorsSink` as ``wsgi.errors``.
+    """
     from wsgiscope.request import RequestSpec, build_environ
 
+    sink = ErrorsSink()
     distinct: dict[ReplayRequest, Entry] = {}
     entries = []
     for request in requests:
@@ -90,6 +121,7 @@ def prepare(requests: t.Sequence[ReplayRequest], app: t.Any) -> list[Entry]:
             body = environ["wsgi.input"].read()
             # Present in the template, so the per-request copy never resizes.
             environ[REQUEST_ID] = -1
+            environ["wsgi.errors"] = sink
             entry = distinct[key] = Entry(request, environ, body)
         entries.append(entry)
     return entries
@@ -181,7 +213,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
             environ["wsgi.input"] = bytes_io(entry.body)
             environ[REQUEST_ID] = number
             if slot is not None:
-                slot.request_id, slot.entry, slot.g, slot.session = number, entry, None, None
+                slot.request_id, slot.entry, slot.g = number, entry, None
             if track:
                 with lock:
                     shared.in_flight += 1
@@ -326,6 +358,10 @@ def finish(shared: Shared, stats: list[Stats], interrupted: bool) -> LocalResult
     for item in stats:
         merged.merge(item)
     merged.max_in_flight = shared.max_in_flight if shared.track else min(1, merged.count)
+    sink = shared.entries[0].environ.get("wsgi.errors") if shared.entries else None
+    if isinstance(sink, ErrorsSink):
+        merged.wsgi_errors = sink.written
+        merged.wsgi_errors_head = list(sink.head)
     return LocalResult(merged, shared.findings, duration, interrupted)
 
 

@@ -27,6 +27,7 @@ across worker processes like :class:`~wsgiscope.replay.stats.Stats`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import typing as t
@@ -107,7 +108,7 @@ class Findings:
 class Slot:
     """What one worker is serving right now; only that worker writes it."""
 
-    __slots__ = ("checks", "entry", "g", "ident", "request_id", "session")
+    __slots__ = ("checks", "entry", "g", "ident", "request_id")
 
     def __init__(self, ident: int) -> None:
         self.ident = ident
@@ -115,7 +116,6 @@ class Slot:
         self.entry: Entry | None = None
         self.checks = 0
         self.g: t.Any = None
-        self.session: t.Any = None
 
 
 def preview(body: bytes) -> str:
@@ -244,11 +244,17 @@ class ContextChecker:
                 if seen != slot.request_id:
                     self._leak(slot, hook, function, "request", seen, environ)
                 else:
+                    # Tagged like g: a session object first seen by another
+                    # replayed request is a leak (an internal redirect's
+                    # nested context has its own session, tagged alike).
                     session = _session_of(ctx)
-                    if slot.session is None:
-                        slot.session = session
-                    elif session is not None and slot.session is not session:
-                        self._leak(slot, hook, function, "session", None, None)
+                    if session is not None:
+                        owner = getattr(session, _G_ATTRIBUTE, _MISSING)
+                        if owner is _MISSING:
+                            with contextlib.suppress(AttributeError):
+                                setattr(session, _G_ATTRIBUTE, seen)
+                        elif owner != seen:
+                            self._leak(slot, hook, function, "session", owner, None)
         app_ctx = self._app_var.get(None)
         if app_ctx is not None:
             g = app_ctx.g

@@ -337,6 +337,7 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
         "status": stats.status_classes(),
         "exceptions": stats.exceptions,
         "error_examples": stats.examples,
+        "wsgi_errors": {"chars": stats.wsgi_errors, "head": stats.wsgi_errors_head},
         "duration_s": round(result.duration_s, 6),
         "throughput_rps": round(stats.count / result.duration_s, 1) if result.duration_s else 0.0,
         "latency_ms": {k: round(v, 3) for k, v in stats.latency_ms().items()},

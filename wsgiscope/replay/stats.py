@@ -54,6 +54,9 @@ class Stats:
         self.examples: list[str] = []
         self.max_in_flight = 0
         self.idents: set[tuple[int, int]] = set()
+        #: Characters the app wrote to ``wsgi.errors``, and the first lines.
+        self.wsgi_errors = 0
+        self.wsgi_errors_head: list[str] = []
 
     def record(self, latency_s: float, status_code: int) -> None:
         """One response: its latency and status code."""
@@ -84,6 +87,9 @@ class Stats:
         self.examples.extend(other.examples[: max(0, 5 - len(self.examples))])
         self.max_in_flight = max(self.max_in_flight, other.max_in_flight)
         self.idents |= other.idents
+        self.wsgi_errors += other.wsgi_errors
+        if not self.wsgi_errors_head:
+            self.wsgi_errors_head = list(other.wsgi_errors_head)
 
     def to_payload(self) -> dict[str, t.Any]:
         """Picklable and compact: the histogram as its HDR encoding."""
@@ -96,6 +102,8 @@ class Stats:
             "examples": self.examples,
             "max_in_flight": self.max_in_flight,
             "idents": sorted(self.idents),
+            "wsgi_errors": self.wsgi_errors,
+            "wsgi_errors_head": self.wsgi_errors_head,
         }
 
     @classmethod
@@ -111,6 +119,8 @@ class Stats:
         stats.examples = list(payload["examples"])
         stats.max_in_flight = payload["max_in_flight"]
         stats.idents = {tuple(i) for i in payload["idents"]}
+        stats.wsgi_errors = payload["wsgi_errors"]
+        stats.wsgi_errors_head = list(payload["wsgi_errors_head"])
         return stats
 
     def status_classes(self) -> dict[str, int]:
