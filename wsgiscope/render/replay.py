@@ -212,11 +212,11 @@ def _findings(summary: dict[str, t.Any]) -> list[RenderableType]:
                     f" #{example['request_id']} (worker {example['worker']}): expected ",
                     (example["expected"]["status"], ""),
                     " ",
-                    (example["expected"]["body"], "green"),
-                    " got ",
+                    (repr(example["expected"]["body"]), "green"),
+                    ", got ",
                     (example["got"]["status"], ""),
                     " ",
-                    (example["got"]["body"], "red"),
+                    (repr(example["got"]["body"]), "red"),
                 )
             )
     return lines
