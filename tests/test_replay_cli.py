@@ -278,3 +278,13 @@ def test_progress_bar_on_a_terminal() -> None:
     assert "3 errors" in output
     with progress_bar(console, "hidden", 10, None, show=False) as update:
         assert update is None
+
+
+def test_unstable_answers_are_not_compared_and_said(apps_dir: Path, tmp_path: Path) -> None:
+    source = lines_file(tmp_path, "GET /")
+    result = invoke("replay_counter", source, "--threads", "4", "-n", "200", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert (data["isolation"]["stable"], data["isolation"]["unstable"]) == (0, 1)
+    assert data["isolation"]["compared"] == 0
+    assert "divergence check compared nothing" in result.stderr

@@ -253,7 +253,7 @@ def _run(
 
     err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
     show = err.is_terminal and not as_json
-    summaries = []
+    summaries: list[dict[str, t.Any]] = []
     for mode in modes:
         with progress_bar(err, mode.label, plan.requests, plan.duration, show) as update:
             try:

@@ -442,8 +442,8 @@ def run_greenlets(
     Ctrl-C stops the loops and returns what was measured; ``created`` is
     given the :class:`Shared` state (to set ``stop`` from a signal handler).
     """
-    import gevent
-    from gevent.pool import Pool
+    import gevent  # type: ignore[import-untyped]
+    from gevent.pool import Pool  # type: ignore[import-untyped]
 
     shared = make_shared(app, entries, mode, plan, offset, stride)
     # Greenlets never preempt each other between two bytecodes: the in-flight

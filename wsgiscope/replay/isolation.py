@@ -148,7 +148,7 @@ class ContextChecker:
 
     def __init__(self, apps: list[t.Any], findings: Findings) -> None:
         from flask import globals as flask_globals
-        from greenlet import getcurrent
+        from greenlet import getcurrent  # type: ignore[import-untyped]
 
         self.apps = apps
         self.findings = findings
@@ -310,7 +310,7 @@ def flask_apps(app: t.Any) -> list[t.Any]:
     """Every Flask app in ``app``'s structure (middleware and mounts walked)."""
     from wsgiscope.structure import inspect_app
 
-    found = []
+    found: list[t.Any] = []
     for _, node in inspect_app(app).walk():
         if node.framework == "flask" and all(node.obj is not a for a in found):
             found.append(node.obj)

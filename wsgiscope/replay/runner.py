@@ -95,6 +95,11 @@ def run_mode(
     stats = result.stats
     if mode.kind == "greenlets" and mode.workers > 1 and stats.count > 1:
         _warn_no_concurrency(result)
+    if plan.check and stats.count and not result.findings.stable:
+        result.warnings.append(
+            f"{mode.label}: no request got the same answer twice in a row (status and body), "
+            "so the divergence check compared nothing"
+        )
     return result
 
 

@@ -17,7 +17,7 @@ import typing as t
 from wsgiscope.errors import MissingDependency
 
 if t.TYPE_CHECKING:
-    from hdrh.histogram import HdrHistogram
+    from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 #: Highest latency the histogram tracks, in microseconds (one hour).
 HIGHEST_US = 3_600_000_000
