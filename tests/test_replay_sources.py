@@ -40,6 +40,8 @@ def test_json_lines_trace_records_and_flat_objects() -> None:
     assert ("X-Trace", "1") in first.headers
     assert ("Host", "localhost") in first.headers
     assert first.origin.endswith("replay_traces.jsonl:1")
+    # a redacted secret is not replayed as its placeholder
+    assert all(name != "Cookie" for name, _ in first.headers)
     assert (second.method, second.query_string) == ("POST", "draft=1")
     assert second.body == b'{"note": "hi"}'
     assert third.describe() == "GET /whoami?user=bob"

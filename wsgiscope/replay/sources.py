@@ -45,6 +45,9 @@ METHODS = frozenset(
 #: Headers a replay recomputes rather than copies (the body may differ in size).
 _DROPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
+#: What trace records hold in place of a secret (see ``wsgiscope.redact``).
+REDACTED = "[redacted]"
+
 _HINT = "fix the source, or pass --skip-invalid to replay the valid requests only"
 
 
@@ -265,7 +268,9 @@ def _record_headers(headers: t.Any, environ: t.Any) -> tuple[tuple[str, str], ..
                 pairs.append((key[5:].replace("_", "-").title(), value))
             elif key == "CONTENT_TYPE" and value:
                 pairs.append(("Content-Type", value))
-    return tuple((n, v) for n, v in pairs if n.lower() not in _DROPPED_HEADERS)
+    # A secret redacted in the record (Cookie, Authorization...) cannot be
+    # replayed: sending the placeholder would be a different request.
+    return tuple((n, v) for n, v in pairs if n.lower() not in _DROPPED_HEADERS and v != REDACTED)
 
 
 def _record_body(fields: dict[str, t.Any], record: dict[str, t.Any]) -> bytes:
