@@ -288,3 +288,25 @@ def test_unstable_answers_are_not_compared_and_said(apps_dir: Path, tmp_path: Pa
     assert (data["isolation"]["stable"], data["isolation"]["unstable"]) == (0, 1)
     assert data["isolation"]["compared"] == 0
     assert "divergence check compared nothing" in result.stderr
+
+
+def test_progress_is_relayed_from_worker_processes(tmp_path: Path) -> None:
+    from wsgiscope.loading import AppRef
+    from wsgiscope.replay.plan import Mode, ReplayPlan
+    from wsgiscope.replay.runner import AppHandle, run_mode
+    from wsgiscope.replay.sources import ReplayRequest
+
+    seen: list[tuple[int, int]] = []
+    handle = AppHandle(AppRef("replay_sleepy", "argument", APPS))
+    result = run_mode(
+        handle,
+        [ReplayRequest("GET", "/slow")],
+        Mode("greenlets", 10, processes=2),
+        ReplayPlan(requests=400),
+        lambda done, errors: seen.append((done, errors)),
+    )
+    assert result.stats.count == 400
+    assert len(seen) >= 2
+    assert seen == sorted(seen)
+    assert seen[-1] == (400, 0)
+    assert "replay_sleepy" not in sys.modules  # loaded by the workers only

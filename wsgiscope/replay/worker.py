@@ -68,9 +68,9 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
     entries = engine.prepare(job["requests"], loaded.app)
     last = [0.0]
 
-    def report(done: int, errors: int) -> None:
+    def report(done: int, errors: int, force: bool = False) -> None:
         now = time.monotonic()
-        if now - last[0] >= engine.REPORT_EVERY:
+        if force or now - last[0] >= engine.REPORT_EVERY:
             last[0] = now
             os.write(fd, f"{done} {errors}\n".encode())
 
@@ -96,7 +96,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         while not run.wait(engine.REPORT_EVERY):
             report(*run.progress())
         result = run.result()
-    report(result.stats.count, result.stats.errors)
+    report(result.stats.count, result.stats.errors, force=True)
     return {
         "stats": result.stats.to_payload(),
         "findings": result.findings.to_payload(),
