@@ -35,7 +35,7 @@ _SECRET_HEADER = re.compile(
 )
 _SECRET_FIELD = re.compile(
     r"pass(word|wd|phrase)?$|pwd|token|secret|api[-_]?key|apikey|auth(?!or)|credential|"
-    r"session|csrf|xsrf|signature|private[-_]?key|otp|pin$|cvv|ssn",
+    r"session|csrf|xsrf|signature|private[-_]?key|cvv|(?:^|[-_])(?:otp|pin|ssn)(?:$|[-_])",
     re.IGNORECASE,
 )
 #: Longest text kept for one non-string value (its repr), in characters.

@@ -167,7 +167,7 @@ class RequestTrace:
     closed = False
     finished = False
     ended: float | None = None
-    lint: list[dict[str, str]] = []  # noqa: RUF012 - replaced, never mutated
+    lint: list[dict[str, str]] = []  # replaced per request, never mutated
     record: Record | None = None
     on_finish: t.Callable[[RequestTrace], None] | None = None
 
