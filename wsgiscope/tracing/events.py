@@ -287,7 +287,7 @@ class HookCall(Event):
             else {str(k): _cap(repr(v)) for k, v in view_args.items()},
             "exception": None if exc is None else describe_exception(exc),
             "raised": None if raised is None else describe_exception(raised),
-            "duration_ms": None if duration is None else round(duration * 1000, 3),
+            "duration_ms": None if duration is None else int(duration * 1e6 + 0.5) / 1000,
         }
 
 

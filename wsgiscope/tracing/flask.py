@@ -103,7 +103,7 @@ def _recorder() -> Recorder | None:
     return rec
 
 
-def _notify(rec: Recorder, row: list[t.Any]) -> None:
+def _notify(rec: Recorder, row: RawEvent) -> None:
     global _listener_failed
     listeners = _listeners
     if not listeners:
@@ -169,8 +169,8 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     flask_cls = flask.app.Flask
     app_ctx_cls = flask.ctx.AppContext
     req_ctx_cls = flask.ctx.RequestContext
-    cv_app = flask.globals._cv_app
-    cv_req = flask.globals._cv_request
+    cv_app: t.Any = flask.globals._cv_app
+    cv_req: t.Any = flask.globals._cv_request
 
     # -- contexts --------------------------------------------------------
 
