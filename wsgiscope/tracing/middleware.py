@@ -316,31 +316,45 @@ def _run_checks(checks: Checks, rec: Recorder) -> list[dict[str, str]]:
 class TracedIterable:
     """The response iterable the server gets: passes chunks through, records them."""
 
-    __slots__ = ("_iterator", "trace")
+    __slots__ = ("_chunks", "trace")
 
     def __init__(self, trace: RequestTrace, app_iter: t.Iterable[bytes]) -> None:
         self.trace = trace
-        self._iterator: t.Iterator[bytes] | None = None
+        self._chunks: t.Iterator[bytes] | None = None
 
-    def __iter__(self) -> TracedIterable:
-        return self
+    def __iter__(self) -> t.Iterator[bytes]:
+        # One generator per response, however often iter() is called.
+        if self._chunks is None:
+            self._chunks = self._generate()
+        return self._chunks
 
     def __next__(self) -> bytes:
+        return next(iter(self))
+
+    def _generate(self) -> t.Iterator[bytes]:
+        # A generator, and a for loop over the app's iterable: the end of the
+        # body then costs no StopIteration objects (one per layer otherwise).
+        # The recorder is current while the app's code produces a chunk
+        # (stream_with_context pushes contexts then), not while suspended.
         trace = self.trace
-        token = _current.set(trace.rec)
+        rec = trace.rec
+        var = _current
+        token: t.Any = var.set(rec)
         try:
-            if self._iterator is None:
-                self._iterator = iter(trace.app_iter)
-            chunk = next(self._iterator)
-        except StopIteration:
+            for chunk in trace.app_iter:
+                var.reset(token)
+                token = None
+                trace.body(chunk, "iter")
+                yield chunk
+                token = var.set(rec)
+        except GeneratorExit:
             raise
         except BaseException as exc:
             trace.exception(exc, "iter")
             raise
         finally:
-            _current.reset(token)
-        trace.body(chunk, "iter")
-        return chunk
+            if token is not None:
+                var.reset(token)
 
     def close(self) -> None:
         """Close the app's iterable (once) and end the trace."""
