@@ -73,7 +73,8 @@ class TraceMiddleware:
         the epoch).
     :param checks: a callable run once per request after ``close()`` with the
         request's :class:`~wsgiscope.tracing.recorder.Recorder` (live values:
-        ``recorder.events()``, ``recorder.environ``); it returns PEP 3333
+        ``recorder.events()``, ``recorder.environ``, ``recorder.body_bytes``);
+        it returns PEP 3333
         findings, each ``{"rule": ..., "message": ...}``, which become the
         record's ``lint`` list (empty without ``checks``). ``wsgiscope.lint``
         supplies one.
@@ -267,6 +268,7 @@ class RequestTrace:
         self.ended = self.rec.clock()
         mw = self.mw
         if mw.checks is not None:
+            self.rec.body_bytes = self.body_bytes
             self.lint = _run_checks(mw.checks, self.rec)
         if mw.only_errors and not is_error(self):
             return
