@@ -410,3 +410,14 @@ def test_failing_checks_leave_lint_empty(caplog: pytest.LogCaptureFixture) -> No
     Server().run(mw)
     assert [r["lint"] for r in records] == [[], []]
     assert len([r for r in caplog.records if "lint checks failed" in r.getMessage()]) <= 1
+
+
+def test_a_server_that_never_closes_still_gets_a_record() -> None:
+    app = plain.Streaming()
+    mw, records = traced(app)
+    result = mw(environ(), Server().start_response)
+    assert next(iter(result)) == b"chunk1\n"
+    del result  # dropped without close(), against PEP 3333
+    assert len(records) == 1
+    assert records[0]["response"]["closed"] is False
+    assert app.closes == 0  # wsgiscope does not close on the server's behalf

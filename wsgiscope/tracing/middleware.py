@@ -315,6 +315,31 @@ def _run_checks(checks: Checks, rec: Recorder) -> list[dict[str, str]]:
         return []
 
 
+def _generate(trace: RequestTrace) -> t.Iterator[bytes]:
+    # A generator, and a for loop over the app's iterable: the end of the
+    # body then costs no StopIteration objects (one per layer otherwise).
+    # The recorder is current while the app's code produces a chunk
+    # (stream_with_context pushes contexts then), not while suspended.
+    rec = trace.rec
+    var = _current
+    token: t.Any = var.set(rec)
+    try:
+        for chunk in trace.app_iter:
+            var.reset(token)
+            token = None
+            trace.body(chunk, "iter")
+            yield chunk
+            token = var.set(rec)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        trace.exception(exc, "iter")
+        raise
+    finally:
+        if token is not None:
+            var.reset(token)
+
+
 class TracedIterable:
     """The response iterable the server gets: passes chunks through, records them."""
 
@@ -327,36 +352,13 @@ class TracedIterable:
     def __iter__(self) -> t.Iterator[bytes]:
         # One generator per response, however often iter() is called.
         if self._chunks is None:
-            self._chunks = self._generate()
+            # Not a method: the generator must not hold the iterable, or the
+            # pair would form a cycle that only the cyclic GC frees.
+            self._chunks = _generate(self.trace)
         return self._chunks
 
     def __next__(self) -> bytes:
         return next(iter(self))
-
-    def _generate(self) -> t.Iterator[bytes]:
-        # A generator, and a for loop over the app's iterable: the end of the
-        # body then costs no StopIteration objects (one per layer otherwise).
-        # The recorder is current while the app's code produces a chunk
-        # (stream_with_context pushes contexts then), not while suspended.
-        trace = self.trace
-        rec = trace.rec
-        var = _current
-        token: t.Any = var.set(rec)
-        try:
-            for chunk in trace.app_iter:
-                var.reset(token)
-                token = None
-                trace.body(chunk, "iter")
-                yield chunk
-                token = var.set(rec)
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            trace.exception(exc, "iter")
-            raise
-        finally:
-            if token is not None:
-                var.reset(token)
 
     def close(self) -> None:
         """Close the app's iterable (once) and end the trace."""
