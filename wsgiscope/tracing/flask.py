@@ -31,6 +31,16 @@ after the push (an internal redirect's request context is at depth 2, a
 chained second app's contexts too); any other event has the depth of the
 innermost current context.
 
+Limits
+------
+
+Methods are replaced on Flask's own classes: an app class that overrides one
+of them without calling ``super()`` (a custom ``ensure_sync``, say) hides what
+that method does from the trace. ``url_value_preprocessors`` are called by
+Flask directly rather than through ``ensure_sync``, so while tracing,
+``preprocess_request`` runs this module's copy of Flask 3.1's loop (the same
+calls in the same order) to observe them.
+
 Listeners (for isolation checks)
 --------------------------------
 
