@@ -227,3 +227,23 @@ def test_requests_from_routes_get_and_head() -> None:
         "HEAD /h?x=1",
     ]
     assert requests[-1].host == "api.local"
+
+
+def test_records_written_by_trace_middleware_replay_as_recorded(tmp_path: Path) -> None:
+    from werkzeug.test import Client
+
+    from wsgiscope.tracing.middleware import TraceMiddleware
+
+    app = load_app(AppRef("replay_echo:app", "argument", APPS)).app
+    sink = tmp_path / "traces.jsonl"
+    traced = TraceMiddleware(app, sink=str(sink))
+    client = Client(traced)
+    client.get("/items/7?page=2", headers={"X-Trace-Me": "yes", "Cookie": "session=secret"})
+    client.delete("/items/7")
+    requests = load_sources([sink]).requests
+    assert [r.describe() for r in requests] == ["GET /items/7?page=2", "DELETE /items/7"]
+    assert ("X-Trace-Me", "yes") in requests[0].headers
+    assert all(name != "Cookie" for name, _ in requests[0].headers)
+    seen = echo(requests)
+    assert seen[0]["headers"] == {"X-Trace-Me": "yes"}
+    assert seen[1]["method"] == "DELETE"
