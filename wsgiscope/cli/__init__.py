@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "routes": "wsgiscope.cli.routes:routes",
     "url": "wsgiscope.cli.url:url",
     "match": "wsgiscope.cli.match:match",
+    "replay": "wsgiscope.cli.replay:replay",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",
 }
