@@ -174,3 +174,23 @@ def test_follows_a_live_file_through_rotation_and_partial_writes(tmp_path):
             _, err = proc.communicate()
     assert "was replaced (rotated); following the new file" in err
     assert "skipped" not in err
+
+
+@pytest.mark.parametrize("command", ["tail", "serve"])
+def test_help_imports_nothing_heavy(command):
+    code = (
+        "import sys\n"
+        "from wsgiscope.cli import main\n"
+        "try:\n"
+        f"    main(['{command}', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'rich', 'werkzeug', 'gevent', 'flask', 'gunicorn', 'wsgiscope.tailing'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    assert "--no-follow" in result.stdout or "--server" in result.stdout
+    assert result.stdout.splitlines()[-1] == "[]"

@@ -373,7 +373,9 @@ class TraceTail:
 def record_status(record: t.Mapping[str, t.Any]) -> int | None:
     """The response status code (``None`` when no response started)."""
     response = record.get("response") or {}
-    status = response.get("status") if isinstance(response, dict) else None
+    if not isinstance(response, dict):
+        return None
+    status = response.get("status_code", response.get("status"))
     if isinstance(status, int):
         return status
     if isinstance(status, str):

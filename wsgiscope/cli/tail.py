@@ -45,7 +45,7 @@ def filter_options(function: F) -> F:
     """``--status``, ``--method``, ``--path``, ``--slower-than``, ``--errors``, ``--worker``."""
     options = [
         click.option(
-            "--worker", "workers", type=int, multiple=True, metavar="PID",
+            "--worker", "worker_pids", type=int, multiple=True, metavar="PID",
             help="Only requests served by this process (repeatable).",
         ),
         click.option(
@@ -79,7 +79,7 @@ def make_filter(
     path_glob: str | None,
     slower_than: float | None,
     errors: bool,
-    workers: tuple[int, ...],
+    worker_pids: tuple[int, ...],
 ) -> RecordFilter:
     """The :class:`~wsgiscope.tailing.RecordFilter` for the filter options' values."""
     from wsgiscope.tailing import RecordFilter
@@ -91,7 +91,7 @@ def make_filter(
         path=path_glob,
         slower_than_ms=slower_than,
         errors=errors,
-        workers=frozenset(workers),
+        workers=frozenset(worker_pids),
     )
 
 

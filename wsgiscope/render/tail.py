@@ -70,10 +70,11 @@ def worker_ident(record: t.Mapping[str, t.Any]) -> str:
     if not isinstance(worker, dict):
         return "?"
     pid = worker.get("pid", "?")
-    ident = worker.get("greenlet") or worker.get("thread")
-    if isinstance(ident, int):
-        return f"{pid}:{ident & 0xFFFF:04x}"
-    return f"{pid}:{ident}" if ident else str(pid)
+    for key in ("greenlet", "thread_ident", "thread"):
+        ident = worker.get(key)
+        if isinstance(ident, int) and not isinstance(ident, bool):
+            return f"{pid}:{ident & 0xFFFF:04x}"
+    return str(pid)
 
 
 def request_line(record: t.Mapping[str, t.Any]) -> Text:
