@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from serve_fixtures import append, make_record, record_line
@@ -221,3 +222,26 @@ def test_record_filter():
     assert record_error(raised) == ("raised", "KeyError: 'x'")
     assert record_error(torn) == ("teardown", "ValueError: db")
     assert record_error(plain) is None
+
+
+def test_writers_still_on_the_rotated_file_are_read_for_a_while(tmp_path):
+    path = tmp_path / "t.jsonl"
+    write_records(path, [0])
+    late_writer = os.open(path, os.O_WRONLY | os.O_APPEND)  # a worker not yet reopened
+    try:
+        with TraceTail(path) as tail:
+            tail.backlog(10)
+            tail.linger = 0.3
+            os.rename(path, tmp_path / "t.jsonl.1")
+            write_records(path, [1])
+            assert ids(tail.poll()) == ["req-1"]
+            os.write(late_writer, record_line(make_record(2)))
+            write_records(path, [3])
+            assert sorted(ids(tail.poll())) == ["req-2", "req-3"]
+            time.sleep(0.35)
+            os.write(late_writer, record_line(make_record(4)))
+            assert ids(tail.poll()) == ["req-4"]  # read once more, then closed
+            os.write(late_writer, record_line(make_record(5)))
+            assert tail.poll() == []
+    finally:
+        os.close(late_writer)

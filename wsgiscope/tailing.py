@@ -133,135 +133,55 @@ class _LineCounter:
         return self.count + 1
 
 
-class TraceTail:
-    """One trace file, read from a position and followed like ``tail -F``.
+class _Reader:
+    """One open file: the read position and a line still being written."""
 
-    Call :meth:`backlog` (or :meth:`seek_end`) once, then :meth:`poll` or
-    :meth:`follow`; :meth:`finish` reads a last line that has no newline.
-
-    :param path: the JSON Lines file.
-    :param wait: when the file does not exist yet, wait for it to appear
-        instead of raising :class:`FileNotFoundError`.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], *, wait: bool = False) -> None:
-        self.path = os.fspath(path)
-        self._fd: int | None = None
-        self._identity: tuple[int, int] | None = None
-        self._pos = 0
-        self._buffer = b""
-        self._counter: _LineCounter | None = None
-        self._missing_reported = False
-        try:
-            self._open()
-        except FileNotFoundError:
-            if not wait:
-                raise
-
-    # -- opening and closing -------------------------------------------
-
-    def _open(self) -> None:
-        fd = os.open(self.path, os.O_RDONLY)
-        info = os.fstat(fd)
-        self._fd = fd
-        self._identity = (info.st_dev, info.st_ino)
-        self._pos = 0
-        self._buffer = b""
-        self._counter = _LineCounter(fd)
-
-    @property
-    def exists(self) -> bool:
-        """Whether a file is open (false while waiting for it to appear)."""
-        return self._fd is not None
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+        info = os.fstat(self.fd)
+        self.identity = (info.st_dev, info.st_ino)
+        self.pos = 0
+        self.buffer = b""
+        self.counter = _LineCounter(self.fd)
 
     def close(self) -> None:
-        """Close the file; the tail can no longer be read."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        os.close(self.fd)
 
-    def __enter__(self) -> TraceTail:
-        return self
+    def restart(self) -> None:
+        """Read from the first byte again (the file was truncated)."""
+        self.pos = 0
+        self.buffer = b""
+        self.counter = _LineCounter(self.fd)
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
 
-    # -- reading -----------------------------------------------------------
-
-    def seek_end(self) -> None:
-        """Skip everything the file holds now but a partial last line."""
-        if self._fd is None:
-            return
-        self._pos = self._last_line_end(os.fstat(self._fd).st_size)
-        self._buffer = b""
-
-    def _last_line_end(self, size: int) -> int:
+    def last_line_end(self, size: int) -> int:
         """The offset just after the last newline before ``size``."""
-        assert self._fd is not None
         end = size
         while end > 0:
             begin = max(0, end - _BLOCK)
-            chunk = os.pread(self._fd, end - begin, begin)
+            chunk = os.pread(self.fd, end - begin, begin)
             index = chunk.rfind(b"\n")
             if index >= 0:
                 return begin + index + 1
             end = begin
         return 0
 
-    def backlog(
-        self, count: int | None, match: t.Callable[[dict[str, t.Any]], bool] | None = None
-    ) -> list[TailItem]:
-        """The last ``count`` matching records now in the file (all with ``None``).
-
-        Bad lines among the lines read are returned too, in file order. The
-        tail is left just after the last complete line, ready to
-        :meth:`poll`; a partial last line is left to be completed.
-        """
-        if self._fd is None:
-            return []
-        size = os.fstat(self._fd).st_size
-        end = self._last_line_end(size)
-        if count is None:
-            self._pos = 0
-            self._buffer = b""
-            items = self._read_lines(end)
-            return [
-                i for i in items if not isinstance(i, TraceLine) or not match or match(i.record)
-            ]
-        self._pos = end
-        self._buffer = b""
-        found: list[tuple[int, TraceLine | BadLine]] = []
-        matched = 0
-        for offset, data in self._lines_backwards(end):
-            if matched >= count:
-                break
-            item = parse_line(data, 0)
-            if item is None:
-                continue
-            if isinstance(item, TraceLine):
-                if match is not None and not match(item.record):
-                    continue
-                matched += 1
-            found.append((offset, item))
-        found.reverse()
-        return [self._numbered(offset, item) for offset, item in found]
-
-    def _numbered(self, offset: int, item: TraceLine | BadLine) -> TraceLine | BadLine:
+    def numbered(self, offset: int, item: TraceLine | BadLine) -> TraceLine | BadLine:
         if isinstance(item, BadLine):
-            assert self._counter is not None
-            return dataclasses.replace(item, line=self._counter.number_at(offset))
+            return dataclasses.replace(item, line=self.counter.number_at(offset))
         return item
 
-    def _lines_backwards(self, end: int) -> t.Iterator[tuple[int, bytes]]:
+    def lines_backwards(self, end: int) -> t.Iterator[tuple[int, bytes]]:
         """``(offset, line)`` of the lines before ``end`` (just after a newline), last first."""
-        assert self._fd is not None
         if end <= 0:
             return
         position = end - 1  # the last line's newline is not part of it
         carry = b""
         while True:
             begin = max(0, position - _BLOCK)
-            data = os.pread(self._fd, position - begin, begin) + carry
+            data = os.pread(self.fd, position - begin, begin) + carry
             parts = data.split(b"\n")
             offset = begin + len(data)
             for part in reversed(parts[1:]):
@@ -275,52 +195,142 @@ class TraceTail:
                 return
             position = begin
 
-    def _read_lines(self, limit: int | None = None) -> list[TailItem]:
-        """Read from the current position (to ``limit``) and parse complete lines."""
-        assert self._fd is not None
+    def read_lines(self, limit: int | None = None) -> list[TailItem]:
+        """Read from the position (up to ``limit``) and parse the complete lines."""
         items: list[TailItem] = []
         while True:
-            want = _BLOCK * 16 if limit is None else min(_BLOCK * 16, limit - self._pos)
+            want = _BLOCK * 16 if limit is None else min(_BLOCK * 16, limit - self.pos)
             if want <= 0:
                 break
-            chunk = os.pread(self._fd, want, self._pos)
+            chunk = os.pread(self.fd, want, self.pos)
             if not chunk:
                 break
-            line_start = self._pos - len(self._buffer)
-            self._pos += len(chunk)
-            data = self._buffer + chunk
-            lines = data.split(b"\n")
-            self._buffer = lines.pop()
+            line_start = self.pos - len(self.buffer)
+            self.pos += len(chunk)
+            lines = (self.buffer + chunk).split(b"\n")
+            self.buffer = lines.pop()
             for line in lines:
                 item = parse_line(line, 0)
                 if item is not None:
-                    items.append(self._numbered(line_start, item))
+                    items.append(self.numbered(line_start, item))
                 line_start += len(line) + 1
         return items
 
-    def _finish_buffer(self) -> list[TailItem]:
+    def finish_buffer(self) -> list[TailItem]:
         """Parse a last line that never got its newline."""
-        if not self._buffer.strip():
-            self._buffer = b""
+        data, self.buffer = self.buffer, b""
+        item = parse_line(data, 0)
+        if item is None:
             return []
-        start = self._pos - len(self._buffer)
-        item = parse_line(self._buffer, 0)
-        self._buffer = b""
-        assert item is not None
         if isinstance(item, BadLine):
             item = BadLine(0, "incomplete last line (a writer stopped mid-record?)", item.preview)
-        return [self._numbered(start, item)]
+        return [self.numbered(self.pos - len(data), item)]
+
+
+class TraceTail:
+    """One trace file, read from a position and followed like ``tail -F``.
+
+    Call :meth:`backlog` (or :meth:`seek_end`) once, then :meth:`poll` or
+    :meth:`follow`; :meth:`finish` reads a last line that has no newline.
+
+    After a rotation the old file stays open for :attr:`linger` seconds and
+    is read on every poll: writers in other processes move to the new file
+    one by one, and what they append to the old one meanwhile is theirs to
+    see too.
+
+    :param path: the JSON Lines file.
+    :param wait: when the file does not exist yet, wait for it to appear
+        instead of raising :class:`FileNotFoundError`.
+    """
+
+    #: Seconds a rotated-away file is still read.
+    linger = 5.0
+
+    def __init__(self, path: str | os.PathLike[str], *, wait: bool = False) -> None:
+        self.path = os.fspath(path)
+        self._file: _Reader | None = None
+        self._retired: list[tuple[_Reader, float]] = []
+        self._missing_reported = False
+        try:
+            self._file = _Reader(self.path)
+        except FileNotFoundError:
+            if not wait:
+                raise
+
+    @property
+    def exists(self) -> bool:
+        """Whether a file is open (false while waiting for it to appear)."""
+        return self._file is not None
+
+    def close(self) -> None:
+        """Close the files; the tail can no longer be read."""
+        for reader, _ in self._retired:
+            reader.close()
+        self._retired = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> TraceTail:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def seek_end(self) -> None:
+        """Skip everything the file holds now but a partial last line."""
+        if self._file is not None:
+            self._file.pos = self._file.last_line_end(self._file.size())
+            self._file.buffer = b""
+
+    def backlog(
+        self, count: int | None, match: t.Callable[[dict[str, t.Any]], bool] | None = None
+    ) -> list[TailItem]:
+        """The last ``count`` matching records now in the file (all with ``None``).
+
+        Bad lines among the lines read are returned too, in file order. The
+        tail is left just after the last complete line, ready to
+        :meth:`poll`; a partial last line is left to be completed.
+        """
+        reader = self._file
+        if reader is None:
+            return []
+        end = reader.last_line_end(reader.size())
+        reader.buffer = b""
+        if count is None:
+            reader.pos = 0
+            items = reader.read_lines(end)
+            return [
+                i for i in items if not isinstance(i, TraceLine) or not match or match(i.record)
+            ]
+        reader.pos = end
+        found: list[tuple[int, TraceLine | BadLine]] = []
+        matched = 0
+        for offset, data in reader.lines_backwards(end):
+            if matched >= count:
+                break
+            item = parse_line(data, 0)
+            if item is None:
+                continue
+            if isinstance(item, TraceLine):
+                if match is not None and not match(item.record):
+                    continue
+                matched += 1
+            found.append((offset, item))
+        found.reverse()
+        return [reader.numbered(offset, item) for offset, item in found]
 
     def poll(self) -> list[TailItem]:
         """Everything completed since the last call; follows rotation and truncation."""
-        items: list[TailItem] = []
-        if self._fd is None:
+        items = self._poll_retired()
+        if self._file is None:
             try:
-                self._open()
+                self._file = _Reader(self.path)
             except FileNotFoundError:
                 return items
             items.append(FileNotice("appeared", self.path))
-        items.extend(self._read_lines())
+        reader = self._file
+        items.extend(reader.read_lines())
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
@@ -329,32 +339,42 @@ class TraceTail:
                 items.append(FileNotice("missing", self.path))
             return items
         self._missing_reported = False
-        if (info.st_dev, info.st_ino) != self._identity:
-            # rotated: what the writer put in the old file before it moved
-            # on is still ours, then the new file from its first byte
-            items.extend(self._read_lines())
-            items.extend(self._finish_buffer())
-            self.close()
+        if (info.st_dev, info.st_ino) != reader.identity:
             try:
-                self._open()
+                self._file = _Reader(self.path)
             except FileNotFoundError:
                 return items
+            self._retired.append((reader, time.monotonic() + self.linger))
             items.append(FileNotice("rotated", self.path))
-            items.extend(self._read_lines())
-        elif info.st_size < self._pos:
-            self._pos = 0
-            self._buffer = b""
-            assert self._fd is not None
-            self._counter = _LineCounter(self._fd)
+            items.extend(self._file.read_lines())
+        elif info.st_size < reader.pos:
+            reader.restart()
             items.append(FileNotice("truncated", self.path))
-            items.extend(self._read_lines())
+            items.extend(reader.read_lines())
+        return items
+
+    def _poll_retired(self) -> list[TailItem]:
+        items: list[TailItem] = []
+        now = time.monotonic()
+        keep = []
+        for reader, until in self._retired:
+            items.extend(reader.read_lines())
+            if now < until:
+                keep.append((reader, until))
+            else:
+                items.extend(reader.finish_buffer())
+                reader.close()
+        self._retired = keep
         return items
 
     def finish(self) -> list[TailItem]:
-        """The rest of the file, a last line without newline included."""
-        if self._fd is None:
-            return []
-        return [*self._read_lines(), *self._finish_buffer()]
+        """The rest of the files, last lines without newline included."""
+        items: list[TailItem] = []
+        for reader, _ in self._retired:
+            items.extend([*reader.read_lines(), *reader.finish_buffer()])
+        if self._file is not None:
+            items.extend([*self._file.read_lines(), *self._file.finish_buffer()])
+        return items
 
     def follow(
         self, interval: float = 0.1, stop: t.Callable[[], bool] | None = None
