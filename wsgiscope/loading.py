@@ -122,7 +122,7 @@ def resolve_app_ref(
     raise AppLoadError(
         f"no app given and none found in {cwd} (looked for {', '.join(DISCOVERY_FILES)})",
         hint="pass APP (e.g. 'app:app'), use --app, set WSGISCOPE_APP, "
-        "or set app = \"module:attr\" under [tool.wsgiscope] in pyproject.toml",
+        'or set app = "module:attr" under [tool.wsgiscope] in pyproject.toml',
     )
 
 
@@ -144,8 +144,7 @@ def _app_from_pyproject(cwd: Path) -> AppRef | None:
             return None
         if not isinstance(app, str) or not app:
             raise AppLoadError(
-                f"{pyproject}: [tool.wsgiscope] app must be a non-empty string, "
-                f"got {app!r}"
+                f"{pyproject}: [tool.wsgiscope] app must be a non-empty string, got {app!r}"
             )
         return AppRef(app, f"pyproject ({pyproject})", directory)
     return None
@@ -200,8 +199,7 @@ def _parse_expr(
         node = ast.parse(expr.strip(), mode="eval").body
     except SyntaxError:
         raise AppLoadError(
-            f"malformed import path {import_path!r}: {expr!r} is not an attribute "
-            "name or a call",
+            f"malformed import path {import_path!r}: {expr!r} is not an attribute name or a call",
             hint=_HINT_FORMS,
         ) from None
     call = None
@@ -228,8 +226,7 @@ def _parse_expr(
         node = node.value
     if not isinstance(node, ast.Name):
         raise AppLoadError(
-            f"malformed import path {import_path!r}: {expr!r} is not an attribute "
-            "name or a call",
+            f"malformed import path {import_path!r}: {expr!r} is not an attribute name or a call",
             hint=_HINT_FORMS,
         )
     names.append(node.id)
@@ -289,12 +286,12 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
-        if name == missing or name.startswith(missing + "."):
-            if not _user_frames(exc.__traceback__):
-                raise AppLoadError(
-                    f"module {name!r} not found (looked for {missing!r} from {base_dir})",
-                    hint="run wsgiscope from the project directory, or pass a file path",
-                ) from None
+        itself = name == missing or name.startswith(missing + ".")
+        if itself and not _user_frames(exc.__traceback__):
+            raise AppLoadError(
+                f"module {name!r} not found (looked for {missing!r} from {base_dir})",
+                hint="run wsgiscope from the project directory, or pass a file path",
+            ) from None
         where = _raise_site(exc)
         raise AppLoadError(
             f"importing {name!r} failed: it imports {missing!r}, which is not "
@@ -312,16 +309,25 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
         ) from exc
 
 
+_MACHINERY = (str(Path(importlib.__file__).parent), str(Path(__file__).parent), "<frozen")
+
+
 def _user_frames(tb: types.TracebackType | None) -> list[traceback.FrameSummary]:
-    return [f for f in traceback.extract_tb(tb) if not f.filename.startswith("<frozen")]
+    """Frames of the app's code: not the import machinery, not wsgiscope."""
+    return [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_MACHINERY)]
 
 
 def _raise_site(exc: BaseException) -> str:
+    """`` at file:line`` of the app's own code that raised (not a library's)."""
     frames = _user_frames(exc.__traceback__)
-    frames = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
     if not frames:
         return ""
-    frame = frames[-1]
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    libraries = tuple({paths["stdlib"], paths["purelib"], paths["platlib"]})
+    own = [f for f in frames if not f.filename.startswith(libraries)]
+    frame = (own or frames)[-1]
     return f" at {frame.filename}:{frame.lineno}"
 
 
@@ -361,8 +367,7 @@ def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
         if obj is not None and callable(obj):
             return _call_factory(module, name, obj, (), {})
     raise AppLoadError(
-        f"module {module.__name__!r} has no 'application', 'app', 'create_app' or "
-        "'make_app'",
+        f"module {module.__name__!r} has no 'application', 'app', 'create_app' or 'make_app'",
         hint=_wsgi_names_hint(module) or "name the object: 'module:attr'",
     )
 
@@ -404,8 +409,7 @@ def _call_factory(
             missing = [
                 p.name
                 for p in signature.parameters.values()
-                if p.default is p.empty
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
             ]
             raise AppLoadError(
                 f"factory {shown} cannot be called with these arguments: {exc}",
@@ -436,15 +440,11 @@ def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
             f"{where} is {_what(app)}, not a WSGI application",
             hint="a WSGI app is a callable taking (environ, start_response)",
         )
-    target = app if inspect.isroutine(app) else getattr(type(app), "__call__", None)
-    if target is None or isinstance(app, type):
-        if isinstance(app, type):
-            raise AppLoadError(
-                f"{where} is the class {app.__qualname__}, not an instance of it",
-                hint=f"create the app in the module (app = {app.__qualname__}(...)) "
-                "or name a factory",
-            )
-        return
+    if isinstance(app, type):
+        raise AppLoadError(
+            f"{where} is the class {app.__qualname__}, not an instance of it",
+            hint=f"create the app in the module (app = {app.__qualname__}(...)) or name a factory",
+        )
     try:
         signature = inspect.signature(app)
     except (TypeError, ValueError):
@@ -461,8 +461,10 @@ def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
 
 def _what(obj: t.Any) -> str:
     kind = type(obj)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else (
-        f"{kind.__module__}.{kind.__qualname__}"
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
     )
     article = "an" if name[:1].lower() in "aeiou" else "a"
     if inspect.isfunction(obj):
