@@ -188,3 +188,21 @@ def test_missing_gunicorn_says_what_to_install(monkeypatch):
         "wsgiscope: error: --server gunicorn needs the 'gunicorn' package, which is not installed",
         "hint: install it with: pip install gunicorn",
     ]
+
+
+@pytest.mark.slow
+def test_record_file_rotated_mid_stream(tmp_path):
+    record = tmp_path / "rec.jsonl"
+    first, second = request_plan(600), request_plan(600)
+    args = ["--server", "gunicorn", "--workers", "2", "--record", str(record), "--json"]
+    with ServeRun(tmp_path, *args) as run:
+        base = run.wait_ready()
+        hammer(base, first)
+        record.rename(tmp_path / "rec.jsonl.1")  # logrotate's first step
+        hammer(base, second)
+        assert run.stop() == 130
+    files = [tmp_path / "rec.jsonl.1", record]
+    written = [r for f in files if f.exists() for r in read_records(f)]
+    assert len(written) == len(first) + len(second)
+    printed = [json.loads(line)["id"] for line in run.stdout.splitlines()]
+    assert sorted(printed) == sorted(r["id"] for r in written)
