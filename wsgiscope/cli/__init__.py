@@ -22,6 +22,7 @@ from wsgiscope.errors import ExitCode, WsgiscopeError
 
 #: Command name -> "module:attribute" of its click command, in help order.
 COMMANDS: dict[str, str] = {
+    "trace": "wsgiscope.cli.trace:trace",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",
 }
