@@ -66,7 +66,7 @@ def create_shop() -> Flask:
 
     @shop.before_request
     def load_user() -> None:
-        g.user = USERS.get(request.args.get("user", ""), None)
+        g.user = USERS.get(request.args.get("user", ""))
         session["visits"] = session.get("visits", 0) + 1
 
     @shop.teardown_request

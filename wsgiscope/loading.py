@@ -122,7 +122,7 @@ def resolve_app_ref(
     raise AppLoadError(
         f"no app given and none found in {cwd} (looked for {', '.join(DISCOVERY_FILES)})",
         hint="pass APP (e.g. 'app:app'), use --app, set WSGISCOPE_APP, "
-        "or set app = \"module:attr\" under [tool.wsgiscope] in pyproject.toml",
+        'or set app = "module:attr" under [tool.wsgiscope] in pyproject.toml',
     )
 
 
@@ -144,8 +144,7 @@ def _app_from_pyproject(cwd: Path) -> AppRef | None:
             return None
         if not isinstance(app, str) or not app:
             raise AppLoadError(
-                f"{pyproject}: [tool.wsgiscope] app must be a non-empty string, "
-                f"got {app!r}"
+                f"{pyproject}: [tool.wsgiscope] app must be a non-empty string, got {app!r}"
             )
         return AppRef(app, f"pyproject ({pyproject})", directory)
     return None
@@ -200,8 +199,7 @@ def _parse_expr(
         node = ast.parse(expr.strip(), mode="eval").body
     except SyntaxError:
         raise AppLoadError(
-            f"malformed import path {import_path!r}: {expr!r} is not an attribute "
-            "name or a call",
+            f"malformed import path {import_path!r}: {expr!r} is not an attribute name or a call",
             hint=_HINT_FORMS,
         ) from None
     call = None
@@ -228,8 +226,7 @@ def _parse_expr(
         node = node.value
     if not isinstance(node, ast.Name):
         raise AppLoadError(
-            f"malformed import path {import_path!r}: {expr!r} is not an attribute "
-            "name or a call",
+            f"malformed import path {import_path!r}: {expr!r} is not an attribute name or a call",
             hint=_HINT_FORMS,
         )
     names.append(node.id)
@@ -361,8 +358,7 @@ def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
         if obj is not None and callable(obj):
             return _call_factory(module, name, obj, (), {})
     raise AppLoadError(
-        f"module {module.__name__!r} has no 'application', 'app', 'create_app' or "
-        "'make_app'",
+        f"module {module.__name__!r} has no 'application', 'app', 'create_app' or 'make_app'",
         hint=_wsgi_names_hint(module) or "name the object: 'module:attr'",
     )
 
@@ -404,8 +400,7 @@ def _call_factory(
             missing = [
                 p.name
                 for p in signature.parameters.values()
-                if p.default is p.empty
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
             ]
             raise AppLoadError(
                 f"factory {shown} cannot be called with these arguments: {exc}",
@@ -461,8 +456,10 @@ def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
 
 def _what(obj: t.Any) -> str:
     kind = type(obj)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else (
-        f"{kind.__module__}.{kind.__qualname__}"
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
     )
     article = "an" if name[:1].lower() in "aeiou" else "a"
     if inspect.isfunction(obj):

@@ -172,7 +172,8 @@ def split_target(
     """Split ``[APP] [METHOD] PATH [ITEM ...]`` by the shape of each word.
 
     PATH starts with ``/`` (or is an ``http(s)://`` URL); METHOD is an HTTP
-    method word; APP is the word before them that is neither.
+    method word; APP is the word before them that is neither, or an absolute
+    path to an existing ``.py`` file followed by a PATH.
 
     :returns: ``(app, method, path, items)``; ``method`` is upper-cased.
     :raises UsageError: when there is no PATH or a word is out of place.
@@ -181,7 +182,12 @@ def split_target(
     app: str | None = None
     method: str | None = None
     for position, word in enumerate(words):
-        if is_path(word):
+        if is_path(word) and not (
+            app is None
+            and method is None
+            and app_allowed
+            and _is_app_file(word, words[position + 1 :])
+        ):
             return app, method, word, words[position + 1 :]
         if method is None and is_method(word):
             method = word.upper()
@@ -198,6 +204,12 @@ def split_target(
         "no PATH given",
         hint="the order is [APP] [METHOD] PATH [ITEM ...], e.g. 'app:app GET /users'",
     )
+
+
+def _is_app_file(word: str, rest: list[str]) -> bool:
+    """An absolute ``/path/to/app.py[:attr]`` naming a file, with a PATH after it."""
+    found = re.match(r"^(/.*\.py)(:.*)?$", word)
+    return bool(found and rest and any(map(is_path, rest)) and Path(found.group(1)).is_file())
 
 
 def _looks_like_item(word: str) -> bool:

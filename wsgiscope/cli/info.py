@@ -11,8 +11,9 @@ from wsgiscope.cli.options import app_option, console, load, output_options, pri
 @click.argument("app", required=False, metavar="[APP]")
 @app_option
 @output_options
-def info(app: str | None, app_option: str | None, as_json: bool, color: str,
-         width: int | None) -> None:
+def info(
+    app: str | None, app_option: str | None, as_json: bool, color: str, width: int | None
+) -> None:
     """Show what APP resolves to: import path, module, framework, middleware, mounts."""
     from wsgiscope.appinfo import describe_loaded
 

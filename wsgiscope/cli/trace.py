@@ -9,6 +9,7 @@ answered 5xx, 2 for usage and loading errors, 130 on Ctrl-C.
 
 from __future__ import annotations
 
+import io
 import re
 import typing as t
 
@@ -28,7 +29,9 @@ class ByteSize(click.ParamType):
 
     name = "bytes"
 
-    def convert(self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+    def convert(
+        self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
         if isinstance(value, int):
             return value
         found = _SIZE.match(str(value))
@@ -81,9 +84,7 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Stop capturing the response body after this many bytes (closing the iterable).",
 )
 @click.option("--save", metavar="FILE", help="Append the record to FILE as JSON Lines.")
-@click.option(
-    "--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted."
-)
+@click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
 @output_options
 def trace(
     words: tuple[str, ...],
@@ -123,6 +124,10 @@ def trace(
     spec = parse_request(path, items, method=method, mode=_mode(mode), raw=raw)
     loaded = load(app_word, app_option)
     environ = build_environ(spec, loaded.app)
+    # What the app logs to wsgi.errors (Flask's logger does, with the
+    # traceback of a failing view) is shown with the trace, not mixed into it.
+    errors = io.StringIO()
+    environ["wsgi.errors"] = errors
     try:
         result = _run(loaded.app, environ, max_body=max_body, show_secrets=show_secrets)
     except KeyboardInterrupt:
@@ -131,8 +136,11 @@ def trace(
     record = result.record
     if save:
         _save(save, record)
+    log = errors.getvalue()
     if as_json:
         print_json(record)
+        if log:
+            click.echo(log, err=True, nl=not log.endswith("\n"))
     else:
         from wsgiscope.render.trace import RenderOptions, render_trace
 
@@ -142,12 +150,14 @@ def trace(
             app_label=loaded.ref.import_path,
             exc_info=result.exc_info,
             width=out.width,
+            max_body=max_body,
+            log=log,
         )
         if sections is not None:
             options.sections = sections
             options.environ_whole = "environ" in sections
         out.print(render_trace(record, options))
-    if app_failed(record):
+    if result.exc_info is not None or app_failed(record):
         click.get_current_context().exit(int(ExitCode.PROBLEM))
 
 

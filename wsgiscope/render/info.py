@@ -17,10 +17,20 @@ def render_info(report: dict[str, t.Any]) -> Group:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("app", label((report["import_path"], "cyan"), " ", (f"({report['source']})", "dim")))
+    table.add_row(
+        "app", label((report["import_path"], "cyan"), " ", (f"({report['source']})", "dim"))
+    )
     table.add_row("module", label((report["module"], ""), "  ", (report["file"] or "?", "dim")))
-    table.add_row("object", label((report["attribute"], "cyan"), ": ", (report["object"], ""),
-                                  " ", (f"({report['type']})", "dim")))
+    table.add_row(
+        "object",
+        label(
+            (report["attribute"], "cyan"),
+            ": ",
+            (report["object"], ""),
+            " ",
+            (f"({report['type']})", "dim"),
+        ),
+    )
     table.add_row("framework", data(report["framework"], "magenta"))
     tree = Tree(Text("structure", style="bold"), guide_style="dim")
     _add_chain(tree, report["chain"], report["mounts"])
@@ -32,8 +42,12 @@ def _add_chain(tree: Tree, chain: list[dict[str, t.Any]], mounts: list[dict[str,
     for link in chain:
         text = label((link["object"], "bold"), " ", (link["type"], "dim"))
         if link["via"] == "wsgi_app":
-            text = label(("wsgi_app wrapped in place by ", "yellow"), (link["object"], "bold"),
-                         " ", (link["type"], "dim"))
+            text = label(
+                ("wsgi_app wrapped in place by ", "yellow"),
+                (link["object"], "bold"),
+                " ",
+                (link["type"], "dim"),
+            )
         branch = branch.add(text)
     for mount in mounts:
         prefix = mount["prefix"] or "/ (default)"

@@ -24,6 +24,7 @@ markup), and a traceback's messages are escaped the same way.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import types
@@ -37,7 +38,6 @@ from rich.tree import Tree
 from wsgiscope.render.console import label
 from wsgiscope.render.sections import SECTIONS
 from wsgiscope.render.text import escape_control
-
 
 #: Environ keys of the request line and CGI variables, in display order.
 REQUEST_KEYS = (
@@ -65,6 +65,9 @@ SUMMARY_VALUE_LIMIT = 120
 FULL_VALUE_LIMIT = 4000
 #: Lines of body preview shown (all with verbose).
 BODY_LINES = 40
+#: Lines of the app's log shown (all with verbose): its tracebacks repeat
+#: the one shown below the tree.
+LOG_LINES = 4
 #: Bytes shown by the hex dump of a binary body.
 HEX_BYTES = 128
 
@@ -80,6 +83,8 @@ class RenderOptions:
     :param environ_whole: the whole environ instead of a summary.
     :param verbose: whole environ and every body line.
     :param app_label: how the app was named on the command line.
+    :param max_body: the body capture cap the trace ran with, if known.
+    :param log: what the app wrote to ``wsgi.errors``, shown after the tree.
     :param exc_info: the live exception, to render a rich traceback; a
         record read from a file has only its text.
     """
@@ -88,6 +93,8 @@ class RenderOptions:
     environ_whole: bool = False
     verbose: bool = False
     app_label: str | None = None
+    max_body: int | None = None
+    log: str = ""
     exc_info: tuple[type[BaseException], BaseException, types.TracebackType | None] | None = None
     width: int | None = None
 
@@ -107,9 +114,12 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
     if record.get("lint"):
         tree.children.append(lint_tree(record["lint"]))
     parts: list[RenderableType] = [tree]
+    if options.log:
+        parts.append(log_tree(options.log, options.verbose))
     error = record.get("error")
     if error:
         parts.append(Text())
+        parts.append(error_heading(error, record.get("response") or {}))
         parts.append(error_renderable(error, options))
     return Group(*parts)
 
@@ -130,14 +140,17 @@ def format_size(size: int | float | None) -> str:
 
 
 def format_ms(value: float | None) -> str:
-    """Milliseconds with a precision that suits their size."""
+    """Milliseconds with a precision that suits their size.
+
+    No space before the unit: a wrapped line never separates them.
+    """
     if value is None:
         return "?"
     if value >= 100:
-        return f"{value:.0f} ms"
+        return f"{value:.0f}ms"
     if value >= 10:
-        return f"{value:.1f} ms"
-    return f"{value:.2f} ms"
+        return f"{value:.1f}ms"
+    return f"{value:.2f}ms"
 
 
 def status_style(status: str | None) -> str:
@@ -193,7 +206,7 @@ def _response_size(response: dict[str, t.Any]) -> str:
 def _worker(worker: dict[str, t.Any]) -> str:
     parts = [f"pid {worker.get('pid', '?')}"]
     if worker.get("thread") is not None:
-        parts.append(f"thread {worker['thread']}")
+        parts.append(str(worker["thread"]))
     if worker.get("greenlet") is not None:
         parts.append(f"greenlet {worker['greenlet']}")
     return " ".join(parts)
@@ -311,7 +324,6 @@ def _push_label(event: dict[str, t.Any]) -> Text:
         (_context_name(event), "bold"),
         " ",
         (event.get("app") or "?", "magenta"),
-        (f"  depth {event.get('depth', '?')}", "dim"),
         _at(event),
     )
 
@@ -344,8 +356,9 @@ def event_label(event: dict[str, t.Any]) -> Text:
         return label(("close()", "dim"), _at(event))
     if kind == "exception":
         where = f" in {event['where']}" if event.get("where") else ""
-        return label((f"exception{where} ", "bold red"), (_exception_text(event), "red"),
-                     _at(event))
+        return label(
+            (f"exception{where} ", "bold red"), (_exception_text(event), "red"), _at(event)
+        )
     if kind == "dispatch":
         return _dispatch_label(event)
     return _generic_label(event)
@@ -353,15 +366,13 @@ def event_label(event: dict[str, t.Any]) -> Text:
 
 def _hook_label(event: dict[str, t.Any]) -> Text:
     hook = event.get("hook") or "?"
-    text = label((hook, "bold green" if hook == "view" else "green"), " ",
-                 (event.get("function") or "?", ""))
-    if hook == "view":
-        endpoint = event.get("endpoint")
-        if endpoint:
-            text.append_text(label("  endpoint ", (endpoint, "cyan")))
-        args = event.get("view_args")
-        if args:
-            text.append_text(label("  ", (_inline(args), "cyan")))
+    text = label((hook, "bold green" if hook == "view" else "green"), " ")
+    if hook == "view" and event.get("endpoint"):
+        text.append_text(label((event["endpoint"], "bold cyan")))
+        if event.get("view_args"):
+            text.append_text(label(" ", (_inline(event["view_args"]), "cyan")))
+        text.append(" → ", style="dim")
+    text.append_text(label((event.get("function") or "?", "")))
     if event.get("duration_ms") is not None:
         text.append_text(label("  ", (format_ms(event["duration_ms"]), "yellow")))
     text.append_text(label(_at(event)))
@@ -394,8 +405,10 @@ def event_details(event: dict[str, t.Any]) -> list[Text]:
         if changed:
             environ = event.get("environ") or {}
             details.append(
-                label(("environ as this app saw it: ", "dim"),
-                      (_pairs({k: environ.get(k, "?") for k in changed}), ""))
+                label(
+                    ("environ as this app saw it: ", "dim"),
+                    (_pairs({k: environ.get(k, "?") for k in changed}), ""),
+                )
             )
     return details
 
@@ -415,9 +428,9 @@ def _dispatch_label(event: dict[str, t.Any]) -> Text:
         " → ",
         (event.get("app") or "?", "magenta"),
         ("  SCRIPT_NAME=", "dim"),
-        (event.get("script_name") or "", ""),
+        _value(event.get("script_name") or ""),
         (" PATH_INFO=", "dim"),
-        (event.get("path_info") or "", ""),
+        _value(event.get("path_info") or ""),
         _at(event),
     )
 
@@ -459,8 +472,12 @@ _SKIP_KEYS = frozenset({"kind", "seq", "t_ms", "depth", "parent"})
 
 def _generic_label(event: dict[str, t.Any]) -> Text:
     fields = {k: v for k, v in event.items() if k not in _SKIP_KEYS}
-    return label((event.get("kind") or "event", "cyan"), " ",
-                 (_inline(fields, limit=SUMMARY_VALUE_LIMIT), ""), _at(event))
+    return label(
+        (event.get("kind") or "event", "cyan"),
+        " ",
+        (_inline(fields, limit=SUMMARY_VALUE_LIMIT), ""),
+        _at(event),
+    )
 
 
 def _inline(value: t.Any, limit: int = 0) -> str:
@@ -486,7 +503,10 @@ def _short(value: t.Any) -> str:
 def group_environ(environ: dict[str, t.Any]) -> dict[str, list[tuple[str, t.Any]]]:
     """Environ items by group: ``request``, ``headers``, ``wsgi``, ``other``."""
     groups: dict[str, list[tuple[str, t.Any]]] = {
-        "request": [], "headers": [], "wsgi": [], "other": []
+        "request": [],
+        "headers": [],
+        "wsgi": [],
+        "other": [],
     }
     order = {key: index for index, key in enumerate(REQUEST_KEYS)}
     for key, value in environ.items():
@@ -527,8 +547,9 @@ def environ_tree(environ: dict[str, t.Any], whole: bool) -> Tree:
             # The summary names these keys only: their values are rarely the
             # question, and reprs of streams are long.
             names = _cap(", ".join(key for key, _ in items), limit)
-            tree.add(label((_GROUP_TITLES[name], "bold"), (f"  {len(items)}  ", "dim"),
-                           (names, "dim")))
+            tree.add(
+                label((_GROUP_TITLES[name], "bold"), (f"  {len(items)}  ", "dim"), (names, "dim"))
+            )
             continue
         branch = tree.add(heading)
         shown = items
@@ -544,10 +565,16 @@ def environ_tree(environ: dict[str, t.Any], whole: bool) -> Tree:
 
 
 def _key_value(key: str, value: t.Any, limit: int) -> Text:
-    style = "dim italic" if value == "[redacted]" else ""
-    return label((key, "cyan"), " = ", (_short(value), style)) if limit <= 0 else label(
-        (key, "cyan"), " = ", (_cap(_short(value), limit), style)
-    )
+    return label((key, "cyan"), " = ", _value(value, limit))
+
+
+def _value(value: t.Any, limit: int = FULL_VALUE_LIMIT) -> tuple[str, str]:
+    """A value and its style: secrets and empty strings stand out as such."""
+    if value == "":
+        return '""', "dim"
+    if value == "[redacted]":
+        return "[redacted]", "dim italic"
+    return _cap(_short(value), limit), ""
 
 
 def _cap(text: str, limit: int) -> str:
@@ -571,11 +598,10 @@ def response_tree(
         branch = tree.add(label(("headers", "bold"), (f"  {len(headers)}", "dim")))
         for header in headers:
             name, value = (header[0], header[1]) if len(header) >= 2 else (header, "")
-            style = "dim italic" if value == "[redacted]" else ""
-            branch.add(label((name, "cyan"), ": ", (_cap(_short(value), FULL_VALUE_LIMIT), style)))
+            branch.add(label((name, "cyan"), ": ", _value(value)))
         tree.add(label(("size ", "bold"), (_size_line(response), "")))
     if response.get("truncated"):
-        tree.add(_truncated_line(response))
+        tree.add(_truncated_line(response, options.max_body))
     if "body" in sections:
         preview = body_preview(response, options.verbose)
         if preview is not None:
@@ -591,13 +617,16 @@ def _size_line(response: dict[str, t.Any]) -> str:
     return text
 
 
-def _truncated_line(response: dict[str, t.Any]) -> Text:
-    at = response.get("truncated_at") or response.get("max_body") or response.get("body_bytes")
-    where = f" at {format_size(at)}" if isinstance(at, int) else ""
-    return Text(
-        f"truncated{where}: capture stopped at --max-body and the iterable was closed",
-        style="bold yellow",
-    )
+def _truncated_line(response: dict[str, t.Any], max_body: int | None) -> Text:
+    if max_body is not None:
+        # In-process runs (trace, replay) stop reading at the cap.
+        message = (
+            f"truncated at {format_size(max_body)} (--max-body): reading stopped there "
+            "and the iterable was closed"
+        )
+    else:
+        message = "truncated: the body preview stops at the recorder's cap"
+    return Text(message, style="bold yellow")
 
 
 def _header(headers: list[t.Any], name: str) -> str | None:
@@ -610,6 +639,9 @@ def _header(headers: list[t.Any], name: str) -> str | None:
 def _preview_bytes(response: dict[str, t.Any]) -> tuple[bytes | None, str | None]:
     """The preview as bytes when it is binary, or as text."""
     preview = response.get("body_preview")
+    encoding = response.get("body_encoding")
+    if isinstance(preview, str) and encoding in ("base64", "hex"):
+        preview = {"encoding": encoding, "data": preview}
     if isinstance(preview, dict):
         encoding = preview.get("encoding")
         payload = preview.get("data") or ""
@@ -633,23 +665,20 @@ def body_preview(response: dict[str, t.Any], verbose: bool = False) -> Text | No
         return Text("body not recorded", style="dim") if response.get("body_bytes") else None
     if raw is None and text is not None and _looks_binary(text, content_type):
         raw = text.encode("latin-1", "replace")
-    if raw is not None:
-        if _is_textual(content_type):
-            try:
-                text = raw.decode(_charset(content_type) or "utf-8")
-                raw = None
-            except (UnicodeDecodeError, LookupError):
-                pass
+    if raw is not None and _is_textual(content_type):
+        try:
+            text = raw.decode(_charset(content_type) or "utf-8")
+            raw = None
+        except (UnicodeDecodeError, LookupError):
+            pass
     if raw is not None:
         return _hex_dump(raw, response.get("body_bytes"))
     assert text is not None
     if not text:
         return Text("empty body", style="dim")
     if "json" in content_type:
-        try:
+        with contextlib.suppress(ValueError):
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except ValueError:
-            pass
     return _text_lines(text, verbose)
 
 
@@ -677,9 +706,11 @@ def _looks_binary(text: str, content_type: str) -> bool:
     return "\x00" in text
 
 
-def _text_lines(text: str, verbose: bool) -> Text:
+def _text_lines(text: str, verbose: bool, limit: int = BODY_LINES) -> Text:
     lines = text.split("\n")
-    shown = lines if verbose else lines[:BODY_LINES]
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # the final newline ends the last line, it adds none
+    shown = lines if verbose else lines[:limit]
     body = Text()
     for index, line in enumerate(shown):
         if index:
@@ -711,9 +742,34 @@ def lint_tree(findings: list[dict[str, t.Any]]) -> Tree:
     """The record's PEP 3333 findings."""
     tree = Tree(label(("lint", "bold yellow"), (f"  {len(findings)}", "dim")), guide_style="dim")
     for finding in findings:
-        tree.add(label((finding.get("rule") or "?", "yellow"), "  ",
-                       (finding.get("message") or "", "")))
+        tree.add(
+            label((finding.get("rule") or "?", "yellow"), "  ", (finding.get("message") or "", ""))
+        )
     return tree
+
+
+def log_tree(log: str, verbose: bool = False) -> Tree:
+    """What the app wrote to ``wsgi.errors`` (its logger's output)."""
+    tree = Tree(Text("app log (wsgi.errors)", style="bold"), guide_style="dim")
+    tree.add(_text_lines(log, verbose, LOG_LINES))
+    return tree
+
+
+def error_heading(error: dict[str, t.Any], response: dict[str, t.Any]) -> Text:
+    """One line: what the app raised and what became of it."""
+    message = error.get("message")
+    exception = f"{error.get('type') or '?'}: {message}" if message else error.get("type") or "?"
+    text = label(("the app raised ", "bold red"), (exception, "red"))
+    if error.get("propagated") is False and response.get("status"):
+        text.append_text(
+            label(
+                ("; the framework answered ", ""),
+                (response["status"], status_style(response["status"])),
+            )
+        )
+    elif error.get("propagated"):
+        text.append("; it propagated out of the app (a server answers 500)")
+    return text
 
 
 def error_renderable(error: dict[str, t.Any], options: RenderOptions) -> RenderableType:
@@ -721,13 +777,11 @@ def error_renderable(error: dict[str, t.Any], options: RenderOptions) -> Rendera
     if options.exc_info is not None:
         return app_traceback(options.exc_info, width=options.width)
     text = Text()
-    text.append("the app raised ", style="bold red")
-    text.append(escape_control(f"{error.get('type')}: {error.get('message')}"), style="red")
-    traceback_text = error.get("traceback")
-    if traceback_text:
-        for line in str(traceback_text).rstrip("\n").split("\n"):
+    lines = str(error.get("traceback") or "").rstrip("\n").split("\n")
+    for index, line in enumerate(lines):
+        if index:
             text.append("\n")
-            text.append(escape_control(line))
+        text.append(escape_control(line))
     return text
 
 
@@ -740,12 +794,27 @@ def app_traceback(
     Exception messages and notes are escaped first: rich prints them as text
     but passes control characters through.
     """
-    import wsgiscope
-
     exc_type, exc_value, tb = exc_info
     trace = Traceback.extract(exc_type, exc_value, tb)
     _escape_trace(trace)
-    return Traceback(trace, suppress=[wsgiscope], width=width or 100, max_frames=40)
+    return Traceback(trace, suppress=own_paths(), width=width or 100, max_frames=40)
+
+
+def own_paths() -> list[str]:
+    """wsgiscope's own source paths, for rich to suppress in tracebacks.
+
+    The whole package except the demo app, whose frames are the app's.
+    """
+    import os
+
+    import wsgiscope
+
+    root = os.path.dirname(os.path.abspath(wsgiscope.__file__))
+    return [
+        os.path.join(root, name)
+        for name in sorted(os.listdir(root))
+        if name not in ("demo.py", "__pycache__")
+    ]
 
 
 def _escape_trace(trace: Trace) -> None:
