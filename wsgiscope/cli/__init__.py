@@ -22,6 +22,7 @@ from wsgiscope.errors import ExitCode, WsgiscopeError
 
 #: Command name -> "module:attribute" of its click command, in help order.
 COMMANDS: dict[str, str] = {
+    "trace": "wsgiscope.cli.trace:trace",
     "serve": "wsgiscope.cli.serve:serve",
     "tail": "wsgiscope.cli.tail:tail",
     "info": "wsgiscope.cli.info:info",
