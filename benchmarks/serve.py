@@ -103,7 +103,7 @@ def stop(proc: subprocess.Popen[bytes], variant: str) -> None:
             proc.wait()
 
 
-def measure(variant: str, seconds: float, connections: int, scratch: str) -> tuple[float, int]:
+def measure(variant: str, seconds: int, connections: int, scratch: str) -> tuple[float, int]:
     """Requests/s of one run, and the records the sink holds afterwards."""
     port = free_port()
     sink = os.path.join(scratch, f"{variant}.jsonl")
@@ -134,7 +134,7 @@ def measure(variant: str, seconds: float, connections: int, scratch: str) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     options = parser.parse_args()

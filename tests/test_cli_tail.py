@@ -194,3 +194,45 @@ def test_help_imports_nothing_heavy(command):
     )  # fmt: skip
     assert "--no-follow" in result.stdout or "--server" in result.stdout
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def write_real_records(path):
+    """Records written by TraceMiddleware around the serve test app."""
+    from pathlib import Path
+
+    from werkzeug.test import Client
+
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.tracing import TraceMiddleware
+
+    root = Path(__file__).parent.parent
+    app = load_app(AppRef("tests/apps/serve_flask.py:app", "argument", root)).app
+    client = Client(TraceMiddleware(app, sink=str(path)))
+    for url, status in (("/items/4", 200), ("/fail", 500)):
+        response = client.get(url)
+        assert response.status_code == status
+        response.close()  # the trace ends, and the record is written, at close()
+
+
+def test_verbose_prints_the_trace_tree_of_real_records(tmp_path):
+    path = tmp_path / "t.jsonl"
+    write_real_records(path)
+    result = run(str(path), "--no-follow", "-v", "--errors", "--width", "100")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("GET /fail → 500 INTERNAL SERVER ERROR")
+    assert "teardown_request serve_flask.remember" in out
+    assert "received ZeroDivisionError: integer division or modulo by zero" in out
+    assert "/items/4" not in out
+
+
+def test_compact_lines_of_real_records(tmp_path):
+    path = tmp_path / "t.jsonl"
+    write_real_records(path)
+    result = run(str(path), "--no-follow")
+    ok, failed = result.stdout.splitlines()
+    assert ok.split()[2:5] == ["GET", "/items/4", "200"]
+    assert ok.endswith("20 B")
+    assert failed.split()[2:5] == ["GET", "/fail", "500"]
+    assert failed.endswith("RAISED ZeroDivisionError: integer division or modulo by zero")
+    assert ok.split()[1].split(":")[0] == str(os.getpid())

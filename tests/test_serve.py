@@ -206,3 +206,12 @@ def test_record_file_rotated_mid_stream(tmp_path):
     assert len(written) == len(first) + len(second)
     printed = [json.loads(line)["id"] for line in run.stdout.splitlines()]
     assert sorted(printed) == sorted(r["id"] for r in written)
+
+
+def test_verbose_shows_each_request_as_a_tree(tmp_path):
+    with ServeRun(tmp_path, "-v", "--width", "100") as run:
+        base = run.wait_ready()
+        assert httpx.get(base + "items/9").status_code == 200
+        run.stop()
+    assert run.stdout.startswith("GET /items/9 → 200 OK")
+    assert "view item n=9 → serve_flask.item" in run.stdout
