@@ -19,10 +19,11 @@ import os
 import signal
 import sys
 import threading
+import traceback
 import typing as t
 from pathlib import Path
 
-from wsgiscope.errors import MissingDependency, UsageError, WsgiscopeError
+from wsgiscope.errors import AppLoadError, MissingDependency, UsageError, WsgiscopeError
 from wsgiscope.serving import ERROR, READY, WORKER, ServePlan, host_port, message
 
 #: How long SIGTERM lets requests in flight finish.
@@ -58,7 +59,18 @@ def load_traced(plan: ServePlan) -> t.Any:
     from wsgiscope.loading import AppRef, load_app
     from wsgiscope.tracing import TraceMiddleware
 
-    loaded = load_app(AppRef(plan.import_path, plan.source, Path(plan.base_dir)))
+    try:
+        loaded = load_app(AppRef(plan.import_path, plan.source, Path(plan.base_dir)))
+    except WsgiscopeError:
+        raise
+    except Exception as exc:
+        # the loader reports the app's own failures itself; anything else
+        # still becomes one line for the user, its traceback above it
+        traceback.print_exc()
+        raise AppLoadError(
+            f"loading {plan.import_path} failed: {type(exc).__name__}: {exc}",
+            hint="the traceback above shows where",
+        ) from None
     return TraceMiddleware(loaded.app, sink=plan.record)
 
 
