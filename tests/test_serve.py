@@ -65,7 +65,19 @@ def test_gevent_serves_concurrent_requests(tmp_path):
         base = run.wait_ready()
         assert "gevent's WSGIServer" in run.stderr
         statuses = hammer(base, plan, concurrency=16)
-        check_run(run, record, plan, statuses, {run.server_pid})
+        records = check_run(run, record, plan, statuses, {run.server_pid})
+    greenlets = {r["worker"]["greenlet"] for r in records}
+    assert None not in greenlets
+    assert len(greenlets) > 1
+
+
+def test_gevent_patches_before_the_app_is_imported(tmp_path):
+    app = "tests/apps/serve_gevent_probe.py:app"
+    with ServeRun(tmp_path, "--server", "gevent", app=app) as run:
+        base = run.wait_ready()
+        assert httpx.get(base).json() == {"patched_at_import": True}
+        assert run.stop() == 130
+    assert "1 requests" in run.stderr
 
 
 @pytest.mark.slow
