@@ -380,10 +380,18 @@ class TraceTail:
         self, interval: float = 0.1, stop: t.Callable[[], bool] | None = None
     ) -> t.Iterator[TailItem]:
         """Yield items as they are written, until ``stop()`` is true (forever without)."""
+        for batch in self.follow_batches(interval, stop):
+            yield from batch
+
+    def follow_batches(
+        self, interval: float = 0.1, stop: t.Callable[[], bool] | None = None
+    ) -> t.Iterator[list[TailItem]]:
+        """Like :meth:`follow`, one non-empty list per poll that found something."""
         while stop is None or not stop():
             items = self.poll()
-            yield from items
-            if not items:
+            if items:
+                yield items
+            else:
                 time.sleep(interval)
 
 

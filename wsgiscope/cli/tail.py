@@ -120,40 +120,53 @@ class RecordPrinter:
         self.shown = 0
 
     def show(self, items: t.Iterable[TailItem]) -> None:
-        """Print ``items``, then flush so a pipe sees them at once."""
+        """Print ``items``, then flush so a pipe sees them at once.
+
+        Consecutive records are printed in one call: per-call overhead in
+        rich is most of the cost of a line, and ``serve`` may print
+        thousands per second.
+        """
         from wsgiscope.render.text import safe
         from wsgiscope.tailing import BadLine, FileNotice
 
+        pending: list[t.Mapping[str, t.Any]] = []
         for item in items:
             if isinstance(item, BadLine):
+                self.records(pending)
                 click.echo(
                     f"wsgiscope: warning: {safe(self.name)}:{item.line}: skipped, "
                     f"{safe(item.reason)}: {safe(item.preview)}",
                     err=True,
                 )
             elif isinstance(item, FileNotice):
+                self.records(pending)
                 click.echo(f"wsgiscope: {safe(self.name)} {_NOTICES[item.kind]}", err=True)
             elif self.match(item.record):
-                self.record(item.record)
+                pending.append(item.record)
+        self.records(pending)
         sys.stdout.flush()
 
-    def record(self, record: t.Mapping[str, t.Any]) -> None:
-        """Print one matching record."""
-        self.shown += 1
+    def records(self, records: list[t.Mapping[str, t.Any]]) -> None:
+        """Print matching records (and empty the list)."""
+        if not records:
+            return
+        self.shown += len(records)
         if self.as_json:
             from wsgiscope.render.jsonout import dumps_line
 
-            click.echo(dumps_line(record))
-            return
-        assert self.out is not None
-        if self.verbose:
+            click.echo("\n".join(dumps_line(record) for record in records))
+        elif self.verbose:
             from wsgiscope.render.trace import render_trace
 
-            self.out.print(render_trace(dict(record)))
-            return
-        from wsgiscope.render.tail import request_line
+            assert self.out is not None
+            for record in records:
+                self.out.print(render_trace(dict(record)))
+        else:
+            from wsgiscope.render.tail import request_lines
 
-        self.out.print(request_line(record), soft_wrap=True)
+            assert self.out is not None
+            self.out.print(request_lines(records), soft_wrap=True)
+        records.clear()
 
 
 _NOTICES = {
@@ -236,8 +249,8 @@ def tail(
             if not follow:
                 printer.show(trace_tail.finish())
                 return
-            for item in trace_tail.follow():
-                printer.show((item,))
+            for batch in trace_tail.follow_batches():
+                printer.show(batch)
         except KeyboardInterrupt:
             sys.stdout.flush()
             raise SystemExit(int(ExitCode.INTERRUPTED)) from None

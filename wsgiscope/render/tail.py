@@ -113,6 +113,11 @@ def request_line(record: t.Mapping[str, t.Any]) -> Text:
     return line
 
 
+def request_lines(records: t.Iterable[t.Mapping[str, t.Any]]) -> Text:
+    """The compact lines of several records, as one Text (printed in one call)."""
+    return Text("\n").join(request_line(record) for record in records)
+
+
 def render_summary(summary: t.Mapping[str, t.Any]) -> RenderableType:
     """serve's closing summary: requests, status counts, slowest requests.
 
