@@ -10,7 +10,8 @@ from wsgiscope.cli.options import app_option, console, output_options
 from wsgiscope.cli.tail import filter_options, make_filter
 
 if t.TYPE_CHECKING:
-    from wsgiscope.serving.process import ServerProcess
+    from wsgiscope.cli.tail import RecordPrinter
+    from wsgiscope.serving import ServePlan
 
 
 @click.command()
@@ -73,7 +74,7 @@ def serve(
     from wsgiscope.errors import MissingDependency, UsageError
     from wsgiscope.loading import resolve_app_ref
     from wsgiscope.serving import ServePlan
-    from wsgiscope.serving.process import ServerProcess, check_port_free
+    from wsgiscope.serving.process import check_port_free
 
     if server != "gunicorn":
         given = [n for n, v in (("--workers", workers), ("--worker-class", worker_class),
@@ -105,7 +106,7 @@ def serve(
             record, make_filter(**filters), as_json, verbose,
             None if as_json else console(color, width),
         )  # fmt: skip
-        interrupted = _serve(ServerProcess.start(plan), plan, printer, record, scratch is None)
+        interrupted = _serve(plan, printer, keep=scratch is None)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -124,15 +125,15 @@ def _touch(path: str) -> None:
         raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
 
 
-def _serve(child: ServerProcess, plan: t.Any, printer: t.Any, record: str, keep: bool) -> bool:
-    """Tail the record file while the child serves; True when stopped by Ctrl-C."""
+def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
+    """Start the server, tail the record file while it serves; True when stopped by Ctrl-C."""
     import signal
     import sys
 
     from wsgiscope.render.console import make_console
     from wsgiscope.render.tail import render_summary
     from wsgiscope.serving import WORKER, host_port
-    from wsgiscope.serving.process import ServerError, raise_reported
+    from wsgiscope.serving.process import ServerError, ServerProcess, raise_reported
     from wsgiscope.serving.summary import Summary
     from wsgiscope.tailing import TraceLine, TraceTail
 
@@ -145,11 +146,12 @@ def _serve(child: ServerProcess, plan: t.Any, printer: t.Any, record: str, keep:
             raise KeyboardInterrupt
         stopping.append(signum)
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     summary = Summary()
+    record = plan.record
     tail = TraceTail(record)
     tail.seek_end()
     err = make_console(stream=sys.stderr)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def show(items: list[t.Any]) -> None:
         for item in items:
@@ -159,7 +161,7 @@ def _serve(child: ServerProcess, plan: t.Any, printer: t.Any, record: str, keep:
 
     interrupted = started = False
     try:
-        with child:
+        with ServerProcess.start(plan) as child:
             ready = child.wait_ready(cancel=lambda: bool(stopping))
             started = True
             url = f"http://{host_port(plan.host, ready['port'])}/"
