@@ -6,6 +6,8 @@ import os
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serve_fixtures import append, make_record, record_line
 
 from wsgiscope.tailing import (
@@ -245,3 +247,28 @@ def test_writers_still_on_the_rotated_file_are_read_for_a_while(tmp_path):
             assert tail.poll() == []
     finally:
         os.close(late_writer)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=12), bad=st.booleans())
+def test_any_split_of_the_writes_gives_the_same_items(tmp_path_factory, cuts, bad):
+    path = tmp_path_factory.mktemp("split") / "t.jsonl"
+    data = b"".join(record_line(make_record(n)) for n in range(6))
+    if bad:
+        data = data + b"{half a record\n" + record_line(make_record(6))
+    path.write_bytes(b"")
+    seen = []
+    with TraceTail(path) as tail:
+        tail.backlog(0)
+        start = 0
+        for cut in sorted({min(c, len(data)) for c in cuts}):
+            append(path, data[start:cut])
+            start = max(start, cut)
+            seen.extend(tail.poll())
+        append(path, data[start:])
+        seen.extend(tail.poll())
+    expected = [f"req-{n}" for n in range(7 if bad else 6)]
+    assert ids(seen) == expected
+    assert [i.line for i in seen if isinstance(i, BadLine)] == ([7] if bad else [])
