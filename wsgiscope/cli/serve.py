@@ -132,7 +132,7 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
 
     from wsgiscope.render.console import make_console
     from wsgiscope.render.tail import render_summary
-    from wsgiscope.serving import WORKER, host_port
+    from wsgiscope.serving import ERROR, WORKER, host_port
     from wsgiscope.serving.process import ServerError, ServerProcess, raise_reported
     from wsgiscope.serving.summary import Summary
     from wsgiscope.tailing import TraceLine, TraceTail
@@ -159,7 +159,7 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
                 summary.add(item.record)
         printer.show(items)
 
-    interrupted = started = False
+    interrupted = started = completed = False
     try:
         with ServerProcess.start(plan) as child:
             ready = child.wait_ready(cancel=lambda: bool(stopping))
@@ -177,7 +177,11 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
                 for found in child.messages(0.1):
                     if found.get("event") == WORKER:
                         click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
-                    raise_reported(found)
+                    elif found.get("event") == ERROR:
+                        # a gunicorn worker could not load the app: the arbiter
+                        # halts by itself, a SIGTERM now would only interrupt it
+                        child.stop(wait_first=10)
+                        raise_reported(found)
             interrupted = bool(stopping)
             if interrupted:
                 click.echo("wsgiscope: stopping the server...", err=True)
@@ -185,10 +189,11 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
             show([*tail.poll(), *tail.finish()])
             if not interrupted and code != 0:
                 raise ServerError(f"the server stopped on its own (exit code {code})")
+            completed = True
     finally:
         tail.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if started:
+        if started and (completed or summary.requests):
             err.print(render_summary(summary.as_dict()))
     return interrupted

@@ -191,8 +191,15 @@ class ServerProcess:
             hint="its messages are above",
         )
 
-    def stop(self, grace: float = 15.0) -> int:
-        """Stop the child gracefully (SIGTERM), killing it after ``grace`` seconds."""
+    def stop(self, grace: float = 15.0, wait_first: float = 0.0) -> int:
+        """Stop the child gracefully (SIGTERM), killing it after ``grace`` seconds.
+
+        :param wait_first: seconds to let a child that is already on its
+            way out exit by itself before it is sent SIGTERM.
+        """
+        if wait_first and self.running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(wait_first)
         if self.running:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
