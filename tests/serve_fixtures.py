@@ -89,7 +89,13 @@ class ServeRun:
     Ctrl-C (SIGINT) and waits, killing on timeout.
     """
 
-    def __init__(self, tmp_path, *args: str, app: str = "tests/apps/serve_flask.py:app") -> None:
+    def __init__(
+        self,
+        tmp_path,
+        *args: str,
+        app: str = "tests/apps/serve_flask.py:app",
+        env: dict[str, str] | None = None,
+    ) -> None:
         import subprocess
         import sys
 
@@ -104,7 +110,7 @@ class ServeRun:
             stderr=self._err,
             stdin=subprocess.DEVNULL,
             cwd=root,
-            env={**os.environ, "PYTHONPATH": root, "NO_COLOR": "1"},
+            env={**os.environ, "PYTHONPATH": root, "NO_COLOR": "1", **(env or {})},
         )
         self.returncode: int | None = None
 

@@ -77,7 +77,7 @@ def test_gevent_patches_before_the_app_is_imported(tmp_path):
         base = run.wait_ready()
         assert httpx.get(base).json() == {"patched_at_import": True}
         assert run.stop() == 130
-    assert "1 requests" in run.stderr
+    assert "1 request in" in run.stderr
 
 
 @pytest.mark.slow
@@ -148,13 +148,26 @@ def test_filters_apply_to_the_terminal_not_to_the_record(tmp_path):
 
 
 def test_without_record_a_temporary_file_is_used_and_removed(tmp_path):
-    with ServeRun(tmp_path, "--json") as run:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with ServeRun(tmp_path, "--json", env={"TMPDIR": str(scratch)}) as run:
         base = run.wait_ready()
         assert httpx.get(base + "items/5").status_code == 200
         run.stop()
     [printed] = [json.loads(line) for line in run.stdout.splitlines()]
     assert printed["request"]["path"] == "/items/5"
     assert "temporary file" in run.stderr
+    assert list(scratch.iterdir()) == []
+
+
+def test_sigterm_stops_serve_like_ctrl_c(tmp_path):
+    with ServeRun(tmp_path, "--server", "gevent") as run:
+        base = run.wait_ready()
+        assert httpx.get(base + "slow").text == "slow"
+        run.proc.terminate()
+        assert run.proc.wait(30) == 130
+    assert "1 request in" in run.stderr
+    assert run.stdout.split()[2:5] == ["GET", "/slow", "200"]
 
 
 def test_an_app_that_does_not_load_is_one_line(tmp_path):

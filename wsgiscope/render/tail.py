@@ -125,7 +125,7 @@ def render_summary(summary: t.Mapping[str, t.Any]) -> RenderableType:
     """
     parts: list[RenderableType] = []
     head = label(
-        (f"{summary['requests']} requests", "bold"),
+        (f"{summary['requests']} request{'' if summary['requests'] == 1 else 's'}", "bold"),
         f" in {summary['seconds']:.1f} s",
     )
     if summary["errors"]:
