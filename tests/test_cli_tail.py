@@ -236,3 +236,13 @@ def test_compact_lines_of_real_records(tmp_path):
     assert failed.split()[2:5] == ["GET", "/fail", "500"]
     assert failed.endswith("RAISED ZeroDivisionError: integer division or modulo by zero")
     assert ok.split()[1].split(":")[0] == str(os.getpid())
+
+
+def test_json_re_encodes_lines_that_are_not_plain_ascii(tmp_path):
+    path = tmp_path / "t.jsonl"
+    record = make_record(1, path="/caf\u00e9\u009b[31m")
+    append(path, json.dumps(record, ensure_ascii=False).encode() + b"\n")
+    result = run(str(path), "--no-follow", "--json")
+    assert result.stdout.isascii()
+    assert "\\u009b" in result.stdout
+    assert json.loads(result.stdout) == record

@@ -50,9 +50,12 @@ class TraceLine:
     """A complete line that holds a trace record.
 
     :param record: the decoded ``wsgiscope.trace/1`` object.
+    :param raw: the line as written (without its newline and surrounding
+        blanks), to pass a record through without encoding it again.
     """
 
     record: dict[str, t.Any]
+    raw: bytes = dataclasses.field(default=b"", repr=False, compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +104,7 @@ def parse_line(data: bytes, line: int) -> TraceLine | BadLine | None:
         found = record.get("format")
         reason = f"format is {found!r}, not {TRACE_FORMAT!r}" if found else "no 'format' field"
         return BadLine(line, f"not a trace record ({reason})", _preview(text))
-    return TraceLine(record)
+    return TraceLine(record, text)
 
 
 def _preview(text: bytes) -> str:

@@ -16,7 +16,7 @@ from wsgiscope.cli.options import console, output_options
 if t.TYPE_CHECKING:
     from rich.console import Console
 
-    from wsgiscope.tailing import RecordFilter, TailItem
+    from wsgiscope.tailing import RecordFilter, TailItem, TraceLine
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -129,7 +129,7 @@ class RecordPrinter:
         from wsgiscope.render.text import safe
         from wsgiscope.tailing import BadLine, FileNotice
 
-        pending: list[t.Mapping[str, t.Any]] = []
+        pending: list[TraceLine] = []
         for item in items:
             if isinstance(item, BadLine):
                 self.records(pending)
@@ -142,31 +142,38 @@ class RecordPrinter:
                 self.records(pending)
                 click.echo(f"wsgiscope: {safe(self.name)} {_NOTICES[item.kind]}", err=True)
             elif self.match(item.record):
-                pending.append(item.record)
+                pending.append(item)
         self.records(pending)
         sys.stdout.flush()
 
-    def records(self, records: list[t.Mapping[str, t.Any]]) -> None:
+    def records(self, lines: list[TraceLine]) -> None:
         """Print matching records (and empty the list)."""
-        if not records:
+        if not lines:
             return
-        self.shown += len(records)
+        self.shown += len(lines)
         if self.as_json:
             from wsgiscope.render.jsonout import dumps_line
 
-            click.echo("\n".join(dumps_line(record) for record in records))
+            # the line as the sink wrote it when it is plain ASCII (JSON
+            # cannot hold raw control characters); anything else re-encoded
+            click.echo(
+                "\n".join(
+                    line.raw.decode("ascii") if line.raw.isascii() else dumps_line(line.record)
+                    for line in lines
+                )
+            )
         elif self.verbose:
             from wsgiscope.render.trace import render_trace
 
             assert self.out is not None
-            for record in records:
-                self.out.print(render_trace(dict(record)))
+            for line in lines:
+                self.out.print(render_trace(line.record))
         else:
             from wsgiscope.render.tail import request_lines
 
             assert self.out is not None
-            self.out.print(request_lines(records), soft_wrap=True)
-        records.clear()
+            self.out.print(request_lines(line.record for line in lines), soft_wrap=True)
+        lines.clear()
 
 
 _NOTICES = {
