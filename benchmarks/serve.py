@@ -2,7 +2,7 @@
 
 Run::
 
-    PYTHONPATH=. /work/venv/bin/python benchmarks/serve.py [--seconds 3] [--rounds 5]
+    PYTHONPATH=. /work/venv/bin/python benchmarks/serve.py [--seconds 3] [--rounds 7]
 
 The same app runs under ``gunicorn -w 2`` three ways, measured with ``wrk``
 over loopback in one run, in interleaved rounds so that drift on a shared
@@ -14,8 +14,10 @@ machine hits every variant alike:
 - **serve**: ``wsgiscope serve --server gunicorn --workers 2 --json``, which
   adds the terminal side (tailing the record file, printing every record).
 
-It prints the median requests/s of each and the ratios to bare; the goal is
-traced >= 80% of bare. Needs ``wrk`` (Debian: ``apt-get install wrk``).
+It prints the median requests/s of each, their ratio to bare, and the
+median of the per-round ratios (robust to the load of a shared machine
+drifting between rounds); the goal is traced >= 80% of bare. Needs ``wrk``
+(Debian: ``apt-get install wrk``).
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def measure(variant: str, seconds: int, connections: int, scratch: str) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--connections", type=int, default=16)
     options = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -145,7 +147,9 @@ def main() -> None:
     scratch = tempfile.mkdtemp(prefix="wsgiscope-bench-")
     try:
         for round_ in range(options.rounds):
-            for variant in variants:
+            # rotate the order so a variant is not always measured first
+            shift = round_ % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
                 rate, records = measure(variant, options.seconds, options.connections, scratch)
                 rates[variant].append(rate)
                 note = f", {records} records written" if variant != "bare" else ""
@@ -155,10 +159,14 @@ def main() -> None:
     bare = statistics.median(rates["bare"])
     print()
     print(f"gunicorn, 2 sync workers, wrk -c{options.connections}, {options.rounds} rounds x "
-          f"{options.seconds:g} s; medians:")  # fmt: skip
+          f"{options.seconds} s; medians (and of the per-round ratios to bare):")  # fmt: skip
     for variant in variants:
         median = statistics.median(rates[variant])
-        print(f"  {variant:6} {median:9.1f} req/s  {median / bare:6.1%} of bare")
+        paired = statistics.median(
+            r / b for r, b in zip(rates[variant], rates["bare"], strict=True)
+        )
+        print(f"  {variant:6} {median:9.1f} req/s  {median / bare:6.1%} of bare  "
+              f"(per round: {paired:6.1%})")  # fmt: skip
 
 
 if __name__ == "__main__":
