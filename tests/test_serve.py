@@ -152,10 +152,12 @@ def test_without_record_a_temporary_file_is_used_and_removed(tmp_path):
     scratch.mkdir()
     with ServeRun(tmp_path, "--json", env={"TMPDIR": str(scratch)}) as run:
         base = run.wait_ready()
-        assert httpx.get(base + "items/5").status_code == 200
+        assert httpx.get(base + "print").text == "printed"
         run.stop()
+    # what the app prints goes to stderr: stdout stays JSON Lines
     [printed] = [json.loads(line) for line in run.stdout.splitlines()]
-    assert printed["request"]["path"] == "/items/5"
+    assert printed["request"]["path"] == "/print"
+    assert "debug output of the app" in run.stderr
     assert "temporary file" in run.stderr
     assert list(scratch.iterdir()) == []
 

@@ -29,6 +29,12 @@ def create():
     return jsonify(created=True), 201
 
 
+@app.get("/print")
+def printing():
+    print("debug output of the app", flush=True)
+    return "printed"
+
+
 @app.get("/slow")
 def slow():
     time.sleep(0.2)

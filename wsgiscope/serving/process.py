@@ -74,6 +74,13 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def _die_with_parent() -> t.Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -120,6 +127,9 @@ class ServerProcess:
                 preexec_fn=_die_with_parent(),  # safe: serve starts no threads
                 env=_child_env(),
                 stdin=subprocess.DEVNULL,
+                # what the app prints must not mix with serve's stdout (JSON Lines
+                # with --json): the server's output all goes to stderr
+                stdout=_stderr_fd(),
             )
         except BaseException:
             os.close(read_end)
