@@ -10,7 +10,15 @@ import sys
 import httpx
 import pytest
 from click.testing import CliRunner
-from serve_fixtures import ServeRun, hammer, read_records, request_plan
+from serve_fixtures import (
+    ServeRun,
+    append,
+    hammer,
+    make_record,
+    read_records,
+    record_line,
+    request_plan,
+)
 
 from wsgiscope.cli import cli
 
@@ -136,6 +144,8 @@ def test_terminal_lines_streaming_and_raising_requests(tmp_path):
 
 def test_filters_apply_to_the_terminal_not_to_the_record(tmp_path):
     record = tmp_path / "rec.jsonl"
+    # --record appends; what the file held before is not this server's
+    append(record, record_line(make_record(0, path="/old", status=500)))
     with ServeRun(tmp_path, "--record", str(record), "--status", "5xx,404") as run:
         base = run.wait_ready()
         with httpx.Client(base_url=base) as client:
@@ -143,7 +153,7 @@ def test_filters_apply_to_the_terminal_not_to_the_record(tmp_path):
                 client.get(path)
         run.stop()
     assert sorted(line.split()[3] for line in run.stdout.splitlines()) == ["/fail", "/nope"]
-    assert len(read_records(record)) == 4
+    assert len(read_records(record)) == 5
     assert "4 requests" in run.stderr
 
 
