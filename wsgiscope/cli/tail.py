@@ -169,10 +169,10 @@ class RecordPrinter:
             for line in lines:
                 self.out.print(render_trace(line.record))
         else:
-            from wsgiscope.render.tail import request_lines
+            from wsgiscope.render.tail import print_request_lines
 
             assert self.out is not None
-            self.out.print(request_lines(line.record for line in lines), soft_wrap=True)
+            print_request_lines(self.out, [line.record for line in lines])
         lines.clear()
 
 

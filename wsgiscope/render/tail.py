@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -113,9 +113,18 @@ def request_line(record: t.Mapping[str, t.Any]) -> Text:
     return line
 
 
-def request_lines(records: t.Iterable[t.Mapping[str, t.Any]]) -> Text:
-    """The compact lines of several records, as one Text (printed in one call)."""
-    return Text("\n").join(request_line(record) for record in records)
+def print_request_lines(console: Console, records: t.Iterable[t.Mapping[str, t.Any]]) -> None:
+    """Print the compact lines of several records in one call.
+
+    rich's cost per ``print`` call is most of the cost of a line; without
+    colour the plain text (already escaped) is written directly, which
+    keeps up with thousands of requests per second.
+    """
+    lines = [request_line(record) for record in records]
+    if console.color_system is None:
+        console.file.write("".join(f"{line.plain}\n" for line in lines))
+        return
+    console.print(Text("\n").join(lines), soft_wrap=True)
 
 
 def render_summary(summary: t.Mapping[str, t.Any]) -> RenderableType:
