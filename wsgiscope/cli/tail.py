@@ -102,6 +102,7 @@ class RecordPrinter:
     :param match: the record filter.
     :param as_json: print matching records as JSON Lines.
     :param verbose: print the full trace tree of each matching record.
+    :param out: the Console lines and trees go to (``None`` with ``as_json``).
     """
 
     def __init__(
