@@ -254,3 +254,35 @@ def test_verbose_shows_each_request_as_a_tree(tmp_path):
         run.stop()
     assert run.stdout.startswith("GET /items/9 → 200 OK")
     assert "view item n=9 → serve_flask.item" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        ["werkzeug"],
+        ["gevent"],
+        ["gunicorn", "--worker-class", "gevent"],
+        ["gunicorn", "--threads", "4"],
+    ],
+    ids=["werkzeug", "gevent", "gunicorn-gevent", "gunicorn-gthread"],
+)
+def test_stopping_waits_for_requests_in_flight_not_for_idle_connections(tmp_path, server):
+    import threading
+    import time
+
+    record = tmp_path / "rec.jsonl"
+    with ServeRun(tmp_path, "--server", *server, "--record", str(record)) as run:
+        base = run.wait_ready()
+        with httpx.Client(base_url=base) as idle, httpx.Client(base_url=base) as busy:
+            assert idle.get("/").status_code == 200  # its connection stays open
+            answers = []
+            slow = threading.Thread(target=lambda: answers.append(busy.get("/slow").text))
+            slow.start()
+            time.sleep(0.1)  # /slow is being served
+            began = time.monotonic()
+            assert run.stop() == 130
+            slow.join()
+            assert time.monotonic() - began < 8  # the grace period is 10 s
+    assert answers == ["slow"]
+    assert sorted(r["request"]["path"] for r in read_records(record)) == ["/", "/slow"]
+    assert "2 requests" in run.stderr

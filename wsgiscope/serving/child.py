@@ -86,15 +86,32 @@ def run_werkzeug(plan: ServePlan, control: Control) -> None:
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     app = load_traced(plan)
+    in_flight = threading.Condition()
+    active = [0]
 
     class QuietHandler(WSGIRequestHandler):
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             pass  # serve prints a line per request from its record
 
+        def run_wsgi(self) -> None:
+            # one request, its body and the app iterable's close() included
+            with in_flight:
+                active[0] += 1
+            try:
+                super().run_wsgi()
+            finally:
+                with in_flight:
+                    active[0] -= 1
+                    in_flight.notify_all()
+
     try:
         server = make_server(plan.host, plan.port, app, threaded=True, request_handler=QuietHandler)
     except OSError as exc:
         raise _bind_error(plan, exc) from None
+    # Do not join every handler thread on close: a keep-alive connection
+    # left open by a client would block it. Requests in flight are waited
+    # for below instead; idle connection threads are daemons.
+    server.block_on_close = False
 
     def stop(signum: int, frame: object) -> None:
         # shutdown() waits for serve_forever to return: not from its own thread
@@ -103,26 +120,43 @@ def run_werkzeug(plan: ServePlan, control: Control) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     control.send(READY, port=server.server_port, pid=os.getpid())
-    # serve_forever ends with server_close(), which joins the request threads
-    # still running (ThreadingMixIn.block_on_close), so their records are written
     server.serve_forever()
+    with in_flight:
+        in_flight.wait_for(lambda: active[0] == 0, timeout=GRACE_SECONDS)
 
 
 def run_gevent(plan: ServePlan, control: Control) -> None:
     """gevent's WSGIServer; the process was patched before anything was imported."""
+    import time
+
     import gevent
-    from gevent.pywsgi import WSGIServer
+    from gevent.pywsgi import WSGIHandler, WSGIServer
 
     app = load_traced(plan)
-    server = WSGIServer((plan.host, plan.port), app, log=None)
+    active = [0]
+
+    class CountingHandler(WSGIHandler):  # type: ignore[misc]
+        def handle_one_response(self) -> t.Any:
+            active[0] += 1
+            try:
+                return super().handle_one_response()
+            finally:
+                active[0] -= 1
+
+    server = WSGIServer((plan.host, plan.port), app, log=None, handler_class=CountingHandler)
     try:
         server.start()
     except OSError as exc:
         raise _bind_error(plan, exc) from None
-    gevent.signal_handler(signal.SIGTERM, server.stop, GRACE_SECONDS)
-    gevent.signal_handler(signal.SIGINT, server.stop, GRACE_SECONDS)
+    # close() stops accepting and ends serve_forever(); requests in flight
+    # are waited for below, connections idle between requests are not
+    gevent.signal_handler(signal.SIGTERM, server.close)
+    gevent.signal_handler(signal.SIGINT, server.close)
     control.send(READY, port=server.server_port, pid=os.getpid())
     server.serve_forever()
+    deadline = time.monotonic() + GRACE_SECONDS
+    while active[0] and time.monotonic() < deadline:
+        gevent.sleep(0.05)
 
 
 def run_gunicorn(plan: ServePlan, control: Control) -> None:
