@@ -207,11 +207,13 @@ def write_real_records(path):
 
     root = Path(__file__).parent.parent
     app = load_app(AppRef("tests/apps/serve_flask.py:app", "argument", root)).app
-    client = Client(TraceMiddleware(app, sink=str(path)))
-    for url, status in (("/items/4", 200), ("/fail", 500)):
-        response = client.get(url)
-        assert response.status_code == status
-        response.close()  # the trace ends, and the record is written, at close()
+    # the with block releases Flask's instrumentation afterwards
+    with TraceMiddleware(app, sink=str(path)) as traced:
+        client = Client(traced)
+        for url, status in (("/items/4", 200), ("/fail", 500)):
+            response = client.get(url)
+            assert response.status_code == status
+            response.close()  # the trace ends, and the record is written, at close()
 
 
 def test_verbose_prints_the_trace_tree_of_real_records(tmp_path):
