@@ -286,12 +286,12 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
-        if name == missing or name.startswith(missing + "."):
-            if not _user_frames(exc.__traceback__):
-                raise AppLoadError(
-                    f"module {name!r} not found (looked for {missing!r} from {base_dir})",
-                    hint="run wsgiscope from the project directory, or pass a file path",
-                ) from None
+        itself = name == missing or name.startswith(missing + ".")
+        if itself and not _user_frames(exc.__traceback__):
+            raise AppLoadError(
+                f"module {name!r} not found (looked for {missing!r} from {base_dir})",
+                hint="run wsgiscope from the project directory, or pass a file path",
+            ) from None
         where = _raise_site(exc)
         raise AppLoadError(
             f"importing {name!r} failed: it imports {missing!r}, which is not "
@@ -309,16 +309,25 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
         ) from exc
 
 
+_MACHINERY = (str(Path(importlib.__file__).parent), str(Path(__file__).parent), "<frozen")
+
+
 def _user_frames(tb: types.TracebackType | None) -> list[traceback.FrameSummary]:
-    return [f for f in traceback.extract_tb(tb) if not f.filename.startswith("<frozen")]
+    """Frames of the app's code: not the import machinery, not wsgiscope."""
+    return [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_MACHINERY)]
 
 
 def _raise_site(exc: BaseException) -> str:
+    """`` at file:line`` of the app's own code that raised (not a library's)."""
     frames = _user_frames(exc.__traceback__)
-    frames = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
     if not frames:
         return ""
-    frame = frames[-1]
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    libraries = tuple({paths["stdlib"], paths["purelib"], paths["platlib"]})
+    own = [f for f in frames if not f.filename.startswith(libraries)]
+    frame = (own or frames)[-1]
     return f" at {frame.filename}:{frame.lineno}"
 
 
@@ -431,15 +440,11 @@ def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
             f"{where} is {_what(app)}, not a WSGI application",
             hint="a WSGI app is a callable taking (environ, start_response)",
         )
-    target = app if inspect.isroutine(app) else getattr(type(app), "__call__", None)
-    if target is None or isinstance(app, type):
-        if isinstance(app, type):
-            raise AppLoadError(
-                f"{where} is the class {app.__qualname__}, not an instance of it",
-                hint=f"create the app in the module (app = {app.__qualname__}(...)) "
-                "or name a factory",
-            )
-        return
+    if isinstance(app, type):
+        raise AppLoadError(
+            f"{where} is the class {app.__qualname__}, not an instance of it",
+            hint=f"create the app in the module (app = {app.__qualname__}(...)) or name a factory",
+        )
     try:
         signature = inspect.signature(app)
     except (TypeError, ValueError):

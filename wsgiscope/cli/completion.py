@@ -28,3 +28,15 @@ def completion_script(shell: str) -> str:
     assert completion_class is not None
     script = completion_class(cli, {}, "wsgiscope", "_WSGISCOPE_COMPLETE").source()
     return script if script.endswith("\n") else script + "\n"
+
+
+def write_completion_files(directory: str = "completions") -> None:
+    """Regenerate ``completions/`` (run ``python -m wsgiscope.cli.completion``)."""
+    from pathlib import Path
+
+    for shell in ("bash", "zsh", "fish"):
+        Path(directory, f"wsgiscope.{shell}").write_text(completion_script(shell))
+
+
+if __name__ == "__main__":
+    write_completion_files()
