@@ -18,27 +18,28 @@ import click
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
 from wsgiscope.errors import ExitCode, UsageError
 
-#: Bytes of response body captured by default.
-DEFAULT_MAX_BODY = 256 * 1024
-
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
 
 
-class ByteSize(click.ParamType):
-    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB``."""
+def parse_size(value: str) -> int:
+    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB``.
 
-    name = "bytes"
+    :raises ValueError: for anything else.
+    """
+    found = _SIZE.match(value)
+    if not found:
+        raise ValueError(f"{value!r} is not a size such as 65536, 64k or 1M")
+    number, unit = int(found.group(1)), found.group(2).lower()
+    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
-    def convert(
-        self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        if isinstance(value, int):
-            return value
-        found = _SIZE.match(str(value))
-        if not found:
-            self.fail(f"{value!r} is not a size such as 65536, 64k or 1M", param, ctx)
-        number, unit = int(found.group(1)), found.group(2).lower()
-        return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | int) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> t.Any:
@@ -78,9 +79,11 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("-v", "--verbose", is_flag=True, help="Show the whole environ and body.")
 @click.option(
     "--max-body",
-    type=ByteSize(),
-    default=DEFAULT_MAX_BODY,
-    show_default="256k",
+    metavar="BYTES",
+    type=str,
+    default="256k",
+    callback=_size,
+    show_default=True,
     help="Stop capturing the response body after this many bytes (closing the iterable).",
 )
 @click.option("--save", metavar="FILE", help="Append the record to FILE as JSON Lines.")
