@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -12,9 +13,13 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tracecli_fixtures import APPS
+from tracecli_fixtures import APPS, load
 
 from wsgiscope.cli import cli
+from wsgiscope.render.console import make_console
+from wsgiscope.render.trace import RenderOptions, render_trace
+from wsgiscope.request import RequestSpec, build_environ
+from wsgiscope.tracing import run_traced
 
 ROOT = Path(__file__).parent.parent
 MISC = str(APPS / "tracecli_misc.py")
@@ -332,15 +337,6 @@ def test_generated_requests_render_as_data_and_keep_secrets(path, value, secret)
 @settings(max_examples=25, deadline=None)
 @given(name=latin1, value=latin1, path=latin1)
 def test_generated_environ_keys_render_as_data(name, value, path):
-    import io
-
-    from tracecli_fixtures import load
-    from wsgiscope.tracing import run_traced
-
-    from wsgiscope.render.console import make_console
-    from wsgiscope.render.trace import RenderOptions, render_trace
-    from wsgiscope.request import RequestSpec, build_environ
-
     app = load("tracecli_misc.py:evil")
     environ = build_environ(RequestSpec("/x"), app)
     environ["PATH_INFO"] = "/" + path
