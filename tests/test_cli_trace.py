@@ -403,3 +403,12 @@ def test_help_imports_nothing_heavy():
     )
     assert out.stdout.splitlines()[-1] == "[]"
     assert "[APP] [METHOD] PATH [ITEM]..." in out.stdout
+
+
+def test_django_site_gets_an_allowed_host():
+    pytest.importorskip("django")
+    result = run("trace", "tests/apps/tracecli_django.py", "/where/", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["environ"]["HTTP_HOST"] == "shop.example"
+    assert '"url": "http://shop.example/where/"' in record["response"]["body_preview"]
