@@ -147,14 +147,6 @@ class RequestSpec:
             return "form"
         return "json" if self.json_fields else "form"
 
-    def header(self, name: str) -> str | None:
-        """The last value of header ``name`` (case-insensitive), if given."""
-        found = None
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                found = value
-        return found
-
 
 def is_method(word: str) -> bool:
     """Whether ``word`` looks like an HTTP method (``GET``, ``get``, ``PURGE``)."""
