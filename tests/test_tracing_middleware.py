@@ -297,7 +297,9 @@ def test_dispatcher_levels_record_what_each_app_saw() -> None:
         ("/api", "werkzeug.middleware.dispatcher.DispatcherMiddleware", "/api", "/v2/inner"),
         ("/v2", "second", "/api/v2", "/inner"),
     ]
-    assert dispatches[1]["environ"]["SCRIPT_NAME"] == "/api/v2"
+    assert dispatches[1]["changed"]["SCRIPT_NAME"] == "/api/v2"
+    assert dispatches[1]["changed"]["PATH_INFO"] == "/inner"
+    assert dispatches[1]["removed"] == []
     assert result.record["request"]["path"] == "/api/v2/inner"
     assert result.record["response"]["body_preview"] == "inner"
 

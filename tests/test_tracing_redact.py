@@ -1,0 +1,97 @@
+"""Secrets never reach a record unless asked for (fixed cases and Hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.apps import trace_plain as plain
+from tests.tracing_fixtures import environ
+from wsgiscope import TraceMiddleware
+from wsgiscope.redact import REDACTED, Redactor, is_secret_field, is_secret_header, redact_query
+from wsgiscope.render.jsonout import dumps_line
+
+
+def record_for(env: dict[str, t.Any], redact: bool = True) -> dict[str, t.Any]:
+    records: list[dict[str, t.Any]] = []
+    with TraceMiddleware(plain.secrets, sink=records.append, redact=redact) as mw:
+        result = mw(env, lambda status, headers, exc_info=None: None)
+        b"".join(result)
+        result.close()  # type: ignore[attr-defined]
+    return records[0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-Auth-Token", "X-CSRF-Token"],
+)
+def test_secret_headers(name: str) -> None:
+    assert is_secret_header(name)
+    assert is_secret_header("HTTP_" + name.upper().replace("-", "_"))
+
+
+@pytest.mark.parametrize("name", ["Accept", "User-Agent", "Content-Type", "Host", "X-Request-Id"])
+def test_plain_headers(name: str) -> None:
+    assert not is_secret_header(name)
+
+
+def test_fields_and_query() -> None:
+    for name in (
+        "password",
+        "new_password",
+        "passwd",
+        "token",
+        "api_key",
+        "client_secret",
+        "otp",
+        "user_pin",
+    ):
+        assert is_secret_field(name), name
+    for name in ("author", "user", "q", "page", "footprint", "spin", "lessness"):
+        assert not is_secret_field(name), name
+    assert redact_query("q=tea&password=x&author=me") == "q=tea&password=[redacted]&author=me"
+    assert redact_query("pass%77ord=x") == "pass%77ord=[redacted]"
+    assert Redactor().fields({"user": "ada", "password": "x"}) == {
+        "user": "ada",
+        "password": REDACTED,
+    }
+    assert Redactor(show_secrets=True).fields({"password": "x"}) == {"password": "x"}
+
+
+_token = st.text(
+    alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"),
+    min_size=1,
+    max_size=20,
+)
+_latin1 = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(headers=st.dictionaries(_token, _latin1, max_size=6), path=_latin1)
+def test_any_header_or_path_gives_a_valid_redacted_record(
+    headers: dict[str, str], path: str
+) -> None:
+    env = environ()
+    env["PATH_INFO"] = path
+    keys = {}
+    for name, value in headers.items():
+        key = "HTTP_" + name.upper().replace("-", "_")
+        env[key] = value
+        keys[key] = value
+    record = record_for(env)
+    assert json.loads(dumps_line(record))["environ"] == record["environ"]
+    assert record["request"]["path"] == path
+    for key, value in keys.items():
+        expected = REDACTED if is_secret_header(key) else value
+        assert record["environ"][key] == expected
+
+
+def test_redact_false_keeps_everything() -> None:
+    env = environ(headers={"Cookie": "sid=1"})
+    record = record_for(env, redact=False)
+    assert record["environ"]["HTTP_COOKIE"] == "sid=1"
+    assert ["Set-Cookie", "sid=abc; HttpOnly"] in record["response"]["headers"]
