@@ -212,15 +212,31 @@ def event_details(event: dict[str, t.Any]) -> list[Text]:
             if values:
                 details.append(label((f"{name}  ", "bold"), (_pairs(values), "")))
     elif kind == "dispatch":
-        changed = event.get("changed")
-        if changed:
-            environ = event.get("environ") or {}
-            details.append(
-                label(
-                    ("environ as this app saw it: ", "dim"),
-                    (_pairs({k: environ.get(k, "?") for k in changed}), ""),
-                )
-            )
+        details += _dispatch_details(event)
+    return details
+
+
+#: Characters shown of one changed environ value on a dispatch line (ProxyFix
+#: keeps a whole dict of originals under one key).
+DISPATCH_VALUE_LIMIT = 60
+
+
+def _dispatch_details(event: dict[str, t.Any]) -> list[Text]:
+    """What this level's app got that differs from the top-level environ.
+
+    SCRIPT_NAME and PATH_INFO are on the dispatch line already.
+    """
+    changed = event.get("changed") or {}
+    shown = {
+        key: cap(short(value), DISPATCH_VALUE_LIMIT)
+        for key, value in changed.items()
+        if key not in ("SCRIPT_NAME", "PATH_INFO")
+    }
+    details = []
+    if shown:
+        details.append(label(("environ changed  ", "dim"), (_pairs(shown), "")))
+    if event.get("removed"):
+        details.append(label(("environ removed  ", "dim"), (", ".join(event["removed"]), "")))
     return details
 
 

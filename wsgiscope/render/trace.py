@@ -153,8 +153,11 @@ def _worker(worker: dict[str, t.Any]) -> str:
     parts = [f"pid {worker.get('pid', '?')}"]
     if worker.get("thread") is not None:
         parts.append(str(worker["thread"]))
-    if worker.get("greenlet") is not None:
-        parts.append(f"greenlet {worker['greenlet']}")
+    greenlet = worker.get("greenlet")
+    if greenlet is not None:
+        parts.append(
+            f"greenlet {greenlet:#x}" if isinstance(greenlet, int) else f"greenlet {greenlet}"
+        )
     return " ".join(parts)
 
 
