@@ -263,7 +263,8 @@ def test_dispatch_and_exception_events():
     ]
     text = render(record(events=events))
     assert "dispatch /admin → admin  SCRIPT_NAME=/admin PATH_INFO=/  @0.00ms" in text
-    assert "environ changed  HTTP_X_MOUNT=admin\n" in text
+    assert "environ changed  HTTP_X_MOUNT  (-v for values)\n" in text
+    assert "environ changed  HTTP_X_MOUNT=admin\n" in render(record(events=events), verbose=True)
     assert "environ removed  HTTP_X_TOP\n" in text
     assert "exception in call KeyError: 'x'  @0.10ms" in text
     assert "signal got_request_exception  @0.20ms" in text

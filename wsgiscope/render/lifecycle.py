@@ -31,13 +31,16 @@ _HOOK_KINDS = frozenset({"hook", "signal", "start_response", "body", "close", "e
 _TEARDOWNS = frozenset({"teardown_request", "teardown_appcontext"})
 
 
-def lifecycle_tree(events: list[dict[str, t.Any]], sections: frozenset[str]) -> Tree:
+def lifecycle_tree(
+    events: list[dict[str, t.Any]], sections: frozenset[str], verbose: bool = False
+) -> Tree:
     """The events as a tree: pushes open branches, pops close them.
 
     An event's ``parent`` (the ``seq`` of the push or hook call it happened
     in) places it; records without ``parent`` nest by push/pop order. With
     ``contexts`` off, pushes and pops are left out and their children move up;
     with ``hooks`` off, only pushes and pops (and nested ones) remain.
+    ``verbose`` shows the values a dispatcher level changed, not only names.
     """
     tree = Tree(Text("lifecycle", style="bold"), guide_style="dim")
     nest = "contexts" in sections
@@ -63,11 +66,11 @@ def lifecycle_tree(events: list[dict[str, t.Any]], sections: frozenset[str]) -> 
                 del stack[index:]
             if nest:
                 pop = owner.add(_pop_label(event, unmatched=index is None))
-                for detail in event_details(event):
+                for detail in event_details(event, verbose):
                     pop.add(detail)
         elif show_hooks or kind not in _HOOK_KINDS:
             node = parent.add(event_label(event))
-            for detail in event_details(event):
+            for detail in event_details(event, verbose):
                 node.add(detail)
             nodes[event.get("seq")] = node
         else:
@@ -190,7 +193,7 @@ def _hook_label(event: dict[str, t.Any]) -> Text:
     return text
 
 
-def event_details(event: dict[str, t.Any]) -> list[Text]:
+def event_details(event: dict[str, t.Any], verbose: bool = False) -> list[Text]:
     """Lines under an event: exceptions received or raised, ``g`` and session."""
     kind = event.get("kind")
     details: list[Text] = []
@@ -212,29 +215,35 @@ def event_details(event: dict[str, t.Any]) -> list[Text]:
             if values:
                 details.append(label((f"{name}  ", "bold"), (_pairs(values), "")))
     elif kind == "dispatch":
-        details += _dispatch_details(event)
+        details += _dispatch_details(event, verbose)
     return details
 
 
-#: Characters shown of one changed environ value on a dispatch line (ProxyFix
-#: keeps a whole dict of originals under one key).
+#: Characters shown of one changed environ value on a dispatch line, with -v.
 DISPATCH_VALUE_LIMIT = 60
 
 
-def _dispatch_details(event: dict[str, t.Any]) -> list[Text]:
+def _dispatch_details(event: dict[str, t.Any], verbose: bool) -> list[Text]:
     """What this level's app got that differs from the top-level environ.
 
-    SCRIPT_NAME and PATH_INFO are on the dispatch line already.
+    Names only unless ``verbose`` (ProxyFix keeps a whole dict of originals
+    under one key); SCRIPT_NAME and PATH_INFO are on the dispatch line.
     """
-    changed = event.get("changed") or {}
-    shown = {
-        key: cap(short(value), DISPATCH_VALUE_LIMIT)
-        for key, value in changed.items()
+    changed = {
+        key: value
+        for key, value in (event.get("changed") or {}).items()
         if key not in ("SCRIPT_NAME", "PATH_INFO")
     }
     details = []
-    if shown:
+    if changed and verbose:
+        shown = {key: cap(short(value), DISPATCH_VALUE_LIMIT) for key, value in changed.items()}
         details.append(label(("environ changed  ", "dim"), (_pairs(shown), "")))
+    elif changed:
+        details.append(
+            label(
+                ("environ changed  ", "dim"), (", ".join(changed), ""), ("  (-v for values)", "dim")
+            )
+        )
     if event.get("removed"):
         details.append(label(("environ removed  ", "dim"), (", ".join(event["removed"]), "")))
     return details

@@ -81,7 +81,7 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
     tree = Tree(header_line(record, options.app_label), guide_style="dim")
     sections = options.sections
     if sections & {"contexts", "hooks"}:
-        tree.children.append(lifecycle_tree(record.get("events") or [], sections))
+        tree.children.append(lifecycle_tree(record.get("events") or [], sections, options.verbose))
     if "environ" in sections:
         whole = options.environ_whole or options.verbose
         tree.children.append(environ_tree(record.get("environ") or {}, whole))
