@@ -416,3 +416,11 @@ def test_django_site_gets_an_allowed_host():
     record = json.loads(result.stdout)
     assert record["environ"]["HTTP_HOST"] == "shop.example"
     assert '"url": "http://shop.example/where/"' in record["response"]["body_preview"]
+
+
+def test_app_from_option_or_environment():
+    by_option = trace("--app", "wsgiscope.demo", "/admin/", "-p", "r")
+    assert by_option.stdout.startswith("GET /admin/ → 200 OK")
+    by_env = trace("POST", "/catalog/", "a=1", "-p", "r", env={"WSGISCOPE_APP": "wsgiscope.demo"})
+    assert by_env.stdout.startswith("POST /catalog/ → 405 METHOD NOT ALLOWED")
+    assert by_env.exit_code == 0
