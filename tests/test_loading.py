@@ -316,3 +316,15 @@ def test_literal_arguments_are_never_evaluated(project: Path) -> None:
     write(project, "factory_w.py", PLAIN, "\ndef create_app(x):\n    return application\n")
     with pytest.raises(AppLoadError, match="must be literals"):
         load(project, "factory_w:create_app(__import__('os').system('false'))")
+
+
+def test_missing_attribute_beside_context_proxies(project: Path) -> None:
+    pytest.importorskip("flask")
+    write(
+        project,
+        "proxies_x.py",
+        "from flask import Flask, g, request, session\n",
+        "application = Flask('x')\n",
+    )
+    error = load_error(project, "proxies_x:app")
+    assert error.hint == "WSGI-looking names in 'proxies_x': application"

@@ -484,21 +484,28 @@ def wsgi_looking_names(module: types.ModuleType) -> list[str]:
     """Names in ``module`` that could be a WSGI app or an app factory."""
     found = []
     for name, value in vars(module).items():
-        if name.startswith("_") or isinstance(value, (type, types.ModuleType)):
-            continue
-        if name in FACTORY_NAMES and callable(value):
-            found.append(name)
-            continue
-        if not callable(value) or isinstance(value, types.BuiltinFunctionType):
-            continue
-        if inspect.isfunction(value) and getattr(value, "__module__", None) != module.__name__:
-            continue
         try:
-            inspect.signature(value).bind(object(), object())
-        except (TypeError, ValueError):
+            if _looks_like_wsgi(module, name, value):
+                found.append(name)
+        except Exception:  # a proxy such as flask.request raises outside a request
             continue
-        found.append(name)
     return found
+
+
+def _looks_like_wsgi(module: types.ModuleType, name: str, value: t.Any) -> bool:
+    if name.startswith("_") or isinstance(value, (type, types.ModuleType)):
+        return False
+    if name in FACTORY_NAMES and callable(value):
+        return True
+    if not callable(value) or isinstance(value, types.BuiltinFunctionType):
+        return False
+    if inspect.isfunction(value) and getattr(value, "__module__", None) != module.__name__:
+        return False
+    try:
+        inspect.signature(value).bind(object(), object())
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _wsgi_names_hint(module: types.ModuleType) -> str | None:
