@@ -60,6 +60,7 @@ class Recorder:
 
     __slots__ = (
         "app_error",
+        "body_bytes",
         "clock",
         "contexts",
         "depth",
@@ -90,6 +91,9 @@ class Recorder:
         #: Framework phases: (hook name, app) or None.
         self.phases: list[t.Any] = []
         self.dropped = 0
+        #: Response bytes the server got in all (set when the trace ends; body
+        #: events stop at the middleware's ``max_body``, this count does not).
+        self.body_bytes = 0
         #: The environ as the traced middleware received it (shallow copy).
         self.environ: dict[str, t.Any] = {}
         #: The exception the framework caught and turned into a 500, if any.
