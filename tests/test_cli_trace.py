@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -12,9 +13,13 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tracecli_fixtures import APPS
+from tracecli_fixtures import APPS, load
 
 from wsgiscope.cli import cli
+from wsgiscope.render.console import make_console
+from wsgiscope.render.trace import RenderOptions, render_trace
+from wsgiscope.request import RequestSpec, build_environ
+from wsgiscope.tracing import run_traced
 
 ROOT = Path(__file__).parent.parent
 MISC = str(APPS / "tracecli_misc.py")
@@ -28,7 +33,7 @@ def trace(*args: str, env: dict[str, str] | None = None):
 
 def lifecycle(text: str) -> list[str]:
     """The lifecycle lines, tree guides removed, times dropped."""
-    lines = text[text.index("lifecycle") : text.index("environ")].splitlines()[1:]
+    lines = text[text.index("lifecycle") : text.index("\n├── environ")].splitlines()[1:]
     return [re.sub(r"  @[\d.]+ms$", "", re.sub(r"^[│├└─ ]+", "", line)) for line in lines]
 
 
@@ -42,10 +47,14 @@ def test_demo_catalog():
     head = result.stdout.splitlines()[0]
     assert re.fullmatch(
         r"GET /catalog/\?user=ada → 200 OK  [\d.]+ms  \d+ B  app wsgiscope\.demo"
-        r"  pid \d+ MainThread",
+        r"  pid \d+ MainThread( greenlet 0x[0-9a-f]+)?",
         head,
     )
-    events = [line for line in lifecycle(result.stdout) if not line.startswith("signal")]
+    events = [
+        line
+        for line in lifecycle(result.stdout)
+        if not line.startswith(("signal", "environ changed"))
+    ]
     assert events[:4] == [
         'dispatch / (default) → shop  SCRIPT_NAME="" PATH_INFO=/catalog/',
         "▶ push app context shop",
@@ -255,7 +264,7 @@ def test_propagated_exception_exits_1_with_the_apps_traceback():
 def test_ctrl_c_while_the_app_runs_exits_130():
     result = trace(f"{MISC}:interrupt", "/")
     assert result.exit_code == 130
-    assert result.stderr == "wsgiscope: interrupted while the app ran\n"
+    assert result.stderr == "wsgiscope: interrupted\n"
 
 
 @pytest.mark.parametrize(
@@ -332,15 +341,6 @@ def test_generated_requests_render_as_data_and_keep_secrets(path, value, secret)
 @settings(max_examples=25, deadline=None)
 @given(name=latin1, value=latin1, path=latin1)
 def test_generated_environ_keys_render_as_data(name, value, path):
-    import io
-
-    from tracecli_fixtures import load
-    from wsgiscope.tracing import run_traced
-
-    from wsgiscope.render.console import make_console
-    from wsgiscope.render.trace import RenderOptions, render_trace
-    from wsgiscope.request import RequestSpec, build_environ
-
     app = load("tracecli_misc.py:evil")
     environ = build_environ(RequestSpec("/x"), app)
     environ["PATH_INFO"] = "/" + path
@@ -407,3 +407,20 @@ def test_help_imports_nothing_heavy():
     )
     assert out.stdout.splitlines()[-1] == "[]"
     assert "[APP] [METHOD] PATH [ITEM]..." in out.stdout
+
+
+def test_django_site_gets_an_allowed_host():
+    pytest.importorskip("django")
+    result = run("trace", "tests/apps/tracecli_django.py", "/where/", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["environ"]["HTTP_HOST"] == "shop.example"
+    assert '"url": "http://shop.example/where/"' in record["response"]["body_preview"]
+
+
+def test_app_from_option_or_environment():
+    by_option = trace("--app", "wsgiscope.demo", "/admin/", "-p", "r")
+    assert by_option.stdout.startswith("GET /admin/ → 200 OK")
+    by_env = trace("POST", "/catalog/", "a=1", "-p", "r", env={"WSGISCOPE_APP": "wsgiscope.demo"})
+    assert by_env.stdout.startswith("POST /catalog/ → 405 METHOD NOT ALLOWED")
+    assert by_env.exit_code == 0

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from tracecli_fixtures import FakeClock, assert_snapshot, mask
 
 from wsgiscope.render.console import make_console
+from wsgiscope.render.http import body_preview, format_ms, format_size
 from wsgiscope.render.sections import parse_sections
-from wsgiscope.render.trace import RenderOptions, body_preview, format_ms, format_size, render_trace
+from wsgiscope.render.trace import RenderOptions, render_trace
 
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -146,7 +147,7 @@ def record(**changes):
         },
         "error": None,
         "lint": [],
-        "worker": {"pid": 42, "thread": "MainThread", "greenlet": None},
+        "worker": {"pid": 42, "thread": "MainThread", "thread_ident": 1, "greenlet": None},
     }
     base.update(changes)
     return base
@@ -176,6 +177,11 @@ def test_tree_nests_contexts_and_shows_teardown_exceptions():
         "│   └── close()  @0.90ms\n"
         "├── "
     )
+
+
+def test_worker_with_a_greenlet():
+    head = render(record(worker={"pid": 7, "thread": "T", "greenlet": 255})).splitlines()[0]
+    assert head.endswith("  pid 7 T greenlet 0xff")
 
 
 def test_teardown_exception_is_red():
@@ -219,8 +225,8 @@ def test_dispatch_and_exception_events():
             "app": "admin",
             "script_name": "/admin",
             "path_info": "/",
-            "changed": ["SCRIPT_NAME", "PATH_INFO"],
-            "environ": {"SCRIPT_NAME": "/admin", "PATH_INFO": "/"},
+            "changed": {"SCRIPT_NAME": "/admin", "PATH_INFO": "/", "HTTP_X_MOUNT": "admin"},
+            "removed": ["HTTP_X_TOP"],
             "depth": 0,
             "parent": None,
         },
@@ -257,7 +263,9 @@ def test_dispatch_and_exception_events():
     ]
     text = render(record(events=events))
     assert "dispatch /admin → admin  SCRIPT_NAME=/admin PATH_INFO=/  @0.00ms" in text
-    assert "environ as this app saw it: SCRIPT_NAME=/admin, PATH_INFO=/" in text
+    assert "environ changed  HTTP_X_MOUNT  (-v for values)\n" in text
+    assert "environ changed  HTTP_X_MOUNT=admin\n" in render(record(events=events), verbose=True)
+    assert "environ removed  HTTP_X_TOP\n" in text
     assert "exception in call KeyError: 'x'  @0.10ms" in text
     assert "signal got_request_exception  @0.20ms" in text
     assert "exception KeyError: 'x'" in text
@@ -488,15 +496,17 @@ def test_json_output_of_a_record_has_no_ansi():
 
 
 def traced_demo(path: str, **options) -> str:
-    from wsgiscope.tracing import run_traced
-
     import wsgiscope.demo
     from wsgiscope.request import build_environ, parse_request
+    from wsgiscope.tracing import run_traced
 
     app = wsgiscope.demo.application
     environ = build_environ(parse_request(path), app)
     environ["wsgi.errors"] = io.StringIO()
     result = run_traced(app, environ, clock=FakeClock())
+    # The worker differs between runs, and has a greenlet once any test
+    # imported greenlet: pinned before rendering, so line wrapping is stable.
+    result.record["worker"].update(pid="<pid>", greenlet=None)
     text = mask(render(result.record, app_label="wsgiscope.demo", **options))
     if result.exc_info is not None:
         # The traceback names files and lines of Flask itself: not snapshotted.

@@ -82,5 +82,8 @@ def test_greenlets_record_only_their_own_events() -> None:
         assert pop["g"] == {"name": repr("/" + name)}
     # They overlapped: the last one started before the first one ended.
     starts = [datetime.datetime.fromisoformat(r["started"]) for r in records]
-    ends = [s + datetime.timedelta(milliseconds=r["duration_ms"]) for s, r in zip(starts, records)]
+    ends = [
+        s + datetime.timedelta(milliseconds=r["duration_ms"])
+        for s, r in zip(starts, records, strict=True)
+    ]
     assert max(starts) < min(ends)

@@ -297,7 +297,9 @@ def test_dispatcher_levels_record_what_each_app_saw() -> None:
         ("/api", "werkzeug.middleware.dispatcher.DispatcherMiddleware", "/api", "/v2/inner"),
         ("/v2", "second", "/api/v2", "/inner"),
     ]
-    assert dispatches[1]["environ"]["SCRIPT_NAME"] == "/api/v2"
+    assert dispatches[1]["changed"]["SCRIPT_NAME"] == "/api/v2"
+    assert dispatches[1]["changed"]["PATH_INFO"] == "/inner"
+    assert dispatches[1]["removed"] == []
     assert result.record["request"]["path"] == "/api/v2/inner"
     assert result.record["response"]["body_preview"] == "inner"
 
@@ -351,11 +353,12 @@ def test_sample_and_only_errors() -> None:
 def test_checks_fill_the_lint_list() -> None:
     def checks(recorder: t.Any) -> list[dict[str, str]]:
         starts = [e for e in recorder.events() if e.kind == "start_response"]
-        return [{"rule": "demo", "message": f"{len(starts)} start_response call(s)"}]
+        message = f"{len(starts)} start_response call(s), {recorder.body_bytes} bytes"
+        return [{"rule": "demo", "message": message}]
 
     mw, records = traced(plain.hello, checks=checks)
     Server().run(mw)
-    assert records[0]["lint"] == [{"rule": "demo", "message": "1 start_response call(s)"}]
+    assert records[0]["lint"] == [{"rule": "demo", "message": "1 start_response call(s), 5 bytes"}]
 
 
 def test_secret_headers_are_redacted() -> None:
@@ -396,3 +399,25 @@ def test_middleware_as_context_manager() -> None:
         assert instrument.active()
     assert not instrument.active()
     assert out.getvalue().count("\n") == 1
+
+
+def test_failing_checks_leave_lint_empty(caplog: pytest.LogCaptureFixture) -> None:
+    def checks(recorder: t.Any) -> list[dict[str, str]]:
+        raise RuntimeError("checker bug")
+
+    mw, records = traced(plain.hello, checks=checks)
+    Server().run(mw)
+    Server().run(mw)
+    assert [r["lint"] for r in records] == [[], []]
+    assert len([r for r in caplog.records if "lint checks failed" in r.getMessage()]) <= 1
+
+
+def test_a_server_that_never_closes_still_gets_a_record() -> None:
+    app = plain.Streaming()
+    mw, records = traced(app)
+    result = mw(environ(), Server().start_response)
+    assert next(iter(result)) == b"chunk1\n"
+    del result  # dropped without close(), against PEP 3333
+    assert len(records) == 1
+    assert records[0]["response"]["closed"] is False
+    assert app.closes == 0  # wsgiscope does not close on the server's behalf

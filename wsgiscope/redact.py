@@ -56,9 +56,17 @@ def is_secret_header(name: str) -> bool:
     return verdict
 
 
+_field_verdicts: dict[str, bool] = {}
+
+
 def is_secret_field(name: str) -> bool:
     """Whether a form field, query parameter or ``g``/JSON key is named like a secret."""
-    return _SECRET_FIELD.search(name) is not None
+    verdict = _field_verdicts.get(name)
+    if verdict is None:
+        verdict = _SECRET_FIELD.search(name) is not None
+        if len(_field_verdicts) < 4096:
+            _field_verdicts[name] = verdict
+    return verdict
 
 
 def cap(value: t.Any, limit: int = VALUE_CAP) -> str:

@@ -17,6 +17,8 @@ from wsgiscope.tracing.events import Dispatch
 from wsgiscope.tracing.instrument import Patches
 from wsgiscope.tracing.recorder import Recorder, _current
 
+_MISSING = object()
+
 
 def app_label(app: t.Any) -> str:
     """A short name for a WSGI callable: a Flask app's name, else its type."""
@@ -44,13 +46,14 @@ def _record(rec: Recorder, dispatcher: t.Any, environ: dict[str, t.Any]) -> None
         if script in mounts:
             mount = script
     app = mounts[mount] if mount is not None else dispatcher.app
-    seen = dict(environ)
-    seen["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + script
-    seen["PATH_INFO"] = path_info
+    base = rec.environ
+    script_name = environ.get("SCRIPT_NAME", "") + script
+    changed = {k: v for k, v in environ.items() if base.get(k, _MISSING) is not v}
+    changed["SCRIPT_NAME"] = script_name
+    changed["PATH_INFO"] = path_info
+    removed = [k for k in base if k not in environ]
     rec.add(
-        Dispatch,
-        0,
-        [mount or "", app_label(app), seen["SCRIPT_NAME"], path_info, seen],
+        Dispatch, rec.depth, [mount or "", app_label(app), script_name, path_info, changed, removed]
     )
 
 

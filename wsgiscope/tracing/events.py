@@ -22,7 +22,8 @@ Kinds and their fields (see ``docs/changes/trace-core.md`` for the record):
                         ``raised`` (what it raised), ``duration_ms``
 ``signal``              ``name``, ``app``, ``exception``
 ``dispatch``            ``mount``, ``app``, ``script_name``, ``path_info``,
-                        ``changed`` (environ keys that differ from the top)
+                        ``changed``/``removed`` (environ keys that differ
+                        from the environ the middleware received)
 ``start_response``      ``status``, ``headers``, ``exc_info``
 ``body``                ``size``, ``source`` ("iter" or "write")
 ``close``               ``has_close`` (whether the app's iterable had one)
@@ -287,7 +288,7 @@ class HookCall(Event):
             else {str(k): _cap(repr(v)) for k, v in view_args.items()},
             "exception": None if exc is None else describe_exception(exc),
             "raised": None if raised is None else describe_exception(raised),
-            "duration_ms": None if duration is None else round(duration * 1000, 3),
+            "duration_ms": None if duration is None else int(duration * 1e6 + 0.5) / 1000,
         }
 
 
@@ -330,14 +331,19 @@ class SignalSent(Event):
 class Dispatch(Event):
     """A ``DispatcherMiddleware`` level handed the request to a mounted app.
 
-    ``environ`` is the environ that app received (a shallow copy).
+    ``changed`` holds the environ keys whose values differ from the environ
+    the traced middleware received (``SCRIPT_NAME``/``PATH_INFO`` always, and
+    whatever middleware above this level changed or added, e.g. ProxyFix);
+    ``removed`` the keys that are gone. Together with the record's
+    ``environ`` they give the whole environ this app received.
     """
 
     mount: str
     app: str
     script_name: str
     path_info: str
-    environ: dict[str, t.Any]
+    changed: dict[str, t.Any]
+    removed: list[str]
 
     kind: t.ClassVar[str] = "dispatch"
 
@@ -351,7 +357,7 @@ class Dispatch(Event):
         values: list[t.Any],
         redactor: Redactor,
     ) -> dict[str, t.Any]:
-        mount, app, script_name, path_info, environ = values
+        mount, app, script_name, path_info, changed, removed = values
         return {
             "seq": seq,
             "t_ms": t_ms,
@@ -362,7 +368,8 @@ class Dispatch(Event):
             "app": app,
             "script_name": script_name,
             "path_info": path_info,
-            "environ": redactor.environ(environ),
+            "changed": redactor.environ(changed),
+            "removed": [str(key) for key in removed],
         }
 
 

@@ -103,7 +103,7 @@ def _recorder() -> Recorder | None:
     return rec
 
 
-def _notify(rec: Recorder, row: list[t.Any]) -> None:
+def _notify(rec: Recorder, row: RawEvent) -> None:
     global _listener_failed
     listeners = _listeners
     if not listeners:
@@ -169,8 +169,10 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     flask_cls = flask.app.Flask
     app_ctx_cls = flask.ctx.AppContext
     req_ctx_cls = flask.ctx.RequestContext
-    cv_app = flask.globals._cv_app
-    cv_req = flask.globals._cv_request
+    # The default of AppContext.pop/RequestContext.pop's ``exc`` ("not given").
+    sentinel = flask.ctx._sentinel
+    cv_app: t.Any = flask.globals._cv_app
+    cv_req: t.Any = flask.globals._cv_request
 
     # -- contexts --------------------------------------------------------
 
@@ -278,31 +280,35 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     def make_pop(orig: t.Callable[..., None], is_request: bool) -> t.Callable[..., None]:
         hook = "teardown_request" if is_request else "teardown_appcontext"
 
-        def pop(self: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        def pop(self: t.Any, exc: t.Any = sentinel) -> None:
             rec = _current.get() or _recorder()
             if rec is None:
-                return orig(self, *args, **kwargs)
+                return orig(self, exc)
             if rec.pending:
                 flush(rec)
             tokens = self._cv_tokens
-            entry = entry_of(rec, self) if tokens else None
-            if entry is not None:
-                token = tokens[-1][0] if is_request else tokens[-1]
-                if token.old_value is self:
-                    # Popping a second push of the same context: it stays current.
-                    entry = None
+            entry = None
+            if tokens:
+                for candidate in reversed(rec.contexts):
+                    if candidate[0] is self:
+                        token = tokens[-1][0] if is_request else tokens[-1]
+                        # A second push of the same context stays current: no pop.
+                        if token.old_value is not self:
+                            entry = candidate
+                        break
             if entry is not None:
                 # The state the teardowns are about to see.
                 app_ctx = cv_app.get(None)
-                g = None if app_ctx is None else dict(vars(app_ctx.g))
+                g = None if app_ctx is None else app_ctx.g.__dict__.copy()
                 session = _snapshot_session(self) if is_request else None
                 rec.pending.append([self, len(tokens), entry, g, session])
             # Teardown functions run inside pop(), through ensure_sync.
-            rec.phases.append((hook, self.app))
+            phases = rec.phases
+            phases.append((hook, self.app))
             try:
-                orig(self, *args, **kwargs)
+                orig(self, exc)
             finally:
-                rec.phases.pop()
+                phases.pop()
                 if entry is not None:
                     flush(rec)
             return None
@@ -473,7 +479,9 @@ def _signal_send(
         if _listeners:
             _notify(rec, row)
         if not signal.receivers:
-            return orig_send(*args, **kwargs)
+            # What blinker's send() returns without receivers, minus the cost
+            # of its receivers_for() generator.
+            return []
         # An async receiver goes through app.ensure_sync: not a hook.
         rec.phases.append(None)
         try:

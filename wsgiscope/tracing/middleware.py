@@ -73,7 +73,8 @@ class TraceMiddleware:
         the epoch).
     :param checks: a callable run once per request after ``close()`` with the
         request's :class:`~wsgiscope.tracing.recorder.Recorder` (live values:
-        ``recorder.events()``, ``recorder.environ``); it returns PEP 3333
+        ``recorder.events()``, ``recorder.environ``, ``recorder.body_bytes``);
+        it returns PEP 3333
         findings, each ``{"rule": ..., "message": ...}``, which become the
         record's ``lint`` list (empty without ``checks``). ``wsgiscope.lint``
         supplies one.
@@ -267,6 +268,7 @@ class RequestTrace:
         self.ended = self.rec.clock()
         mw = self.mw
         if mw.checks is not None:
+            self.rec.body_bytes = self.body_bytes
             self.lint = _run_checks(mw.checks, self.rec)
         if mw.only_errors and not is_error(self):
             return
@@ -313,34 +315,50 @@ def _run_checks(checks: Checks, rec: Recorder) -> list[dict[str, str]]:
         return []
 
 
+def _generate(trace: RequestTrace) -> t.Iterator[bytes]:
+    # A generator, and a for loop over the app's iterable: the end of the
+    # body then costs no StopIteration objects (one per layer otherwise).
+    # The recorder is current while the app's code produces a chunk
+    # (stream_with_context pushes contexts then), not while suspended.
+    rec = trace.rec
+    var = _current
+    token: t.Any = var.set(rec)
+    try:
+        for chunk in trace.app_iter:
+            var.reset(token)
+            token = None
+            trace.body(chunk, "iter")
+            yield chunk
+            token = var.set(rec)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        trace.exception(exc, "iter")
+        raise
+    finally:
+        if token is not None:
+            var.reset(token)
+
+
 class TracedIterable:
     """The response iterable the server gets: passes chunks through, records them."""
 
-    __slots__ = ("_iterator", "trace")
+    __slots__ = ("_chunks", "trace")
 
     def __init__(self, trace: RequestTrace, app_iter: t.Iterable[bytes]) -> None:
         self.trace = trace
-        self._iterator: t.Iterator[bytes] | None = None
+        self._chunks: t.Iterator[bytes] | None = None
 
-    def __iter__(self) -> TracedIterable:
-        return self
+    def __iter__(self) -> t.Iterator[bytes]:
+        # One generator per response, however often iter() is called.
+        if self._chunks is None:
+            # Not a method: the generator must not hold the iterable, or the
+            # pair would form a cycle that only the cyclic GC frees.
+            self._chunks = _generate(self.trace)
+        return self._chunks
 
     def __next__(self) -> bytes:
-        trace = self.trace
-        token = _current.set(trace.rec)
-        try:
-            if self._iterator is None:
-                self._iterator = iter(trace.app_iter)
-            chunk = next(self._iterator)
-        except StopIteration:
-            raise
-        except BaseException as exc:
-            trace.exception(exc, "iter")
-            raise
-        finally:
-            _current.reset(token)
-        trace.body(chunk, "iter")
-        return chunk
+        return next(iter(self))
 
     def close(self) -> None:
         """Close the app's iterable (once) and end the trace."""

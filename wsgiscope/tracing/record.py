@@ -118,9 +118,11 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
 
 
 def _events(trace: RequestTrace, redactor: Redactor) -> list[dict[str, t.Any]]:
+    # Milliseconds to 3 decimals as int(...) / 1000: round(x, 3) is correctly
+    # rounded through a decimal conversion and costs 3x as much, per event.
     t0 = trace.rec.t0
     return [
-        cls.to_record(seq, round((when - t0) * 1000, 3), depth, parent, values, redactor)
+        cls.to_record(seq, int((when - t0) * 1e6 + 0.5) / 1000, depth, parent, values, redactor)
         for cls, when, depth, parent, values, seq in trace.rec.rows
     ]
 
@@ -140,7 +142,7 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
         "started": datetime.datetime.fromtimestamp(trace.started, datetime.timezone.utc)
         .isoformat(timespec="microseconds")
         .replace("+00:00", "Z"),
-        "duration_ms": round((ended - rec.t0) * 1000, 3),
+        "duration_ms": int((ended - rec.t0) * 1e6 + 0.5) / 1000,
         "app": mw.app_name,
         "request": _request(environ, redactor),
         "environ": redactor.environ(environ),

@@ -60,6 +60,7 @@ class Recorder:
 
     __slots__ = (
         "app_error",
+        "body_bytes",
         "clock",
         "contexts",
         "depth",
@@ -82,7 +83,7 @@ class Recorder:
         self.rows: list[RawEvent] = []
         self.spans: list[RawEvent] = []
         #: Current framework contexts: (ctx, kind, app object, depth, push row, path).
-        self.contexts: list[list[t.Any]] = []
+        self.contexts: list[tuple[t.Any, ...]] = []
         #: Contexts being popped, whose pop is recorded once they stop being current.
         self.pending: list[t.Any] = []
         #: Depth of the innermost current framework context (0 outside any).
@@ -90,6 +91,9 @@ class Recorder:
         #: Framework phases: (hook name, app) or None.
         self.phases: list[t.Any] = []
         self.dropped = 0
+        #: Response bytes the server got in all (set when the trace ends; body
+        #: events stop at the middleware's ``max_body``, this count does not).
+        self.body_bytes = 0
         #: The environ as the traced middleware received it (shallow copy).
         self.environ: dict[str, t.Any] = {}
         #: The exception the framework caught and turned into a 500, if any.
@@ -129,13 +133,13 @@ class Recorder:
         cls, when, depth, parent, values, seq = row
         if not self.keep:
             seq = parent = -1
-        return cls(seq, round((when - self.t0) * 1000, 3), depth, parent, *values)
+        return cls(seq, int((when - self.t0) * 1e6 + 0.5) / 1000, depth, parent, *values)
 
     def events(self) -> list[Event]:
         """Every event kept so far, as frozen dataclasses."""
         t0 = self.t0
         return [
-            cls(seq, round((when - t0) * 1000, 3), depth, parent, *values)
+            cls(seq, int((when - t0) * 1e6 + 0.5) / 1000, depth, parent, *values)
             for cls, when, depth, parent, values, seq in self.rows
         ]
 

@@ -93,9 +93,10 @@ def run_traced(
         state["sent"] = True
         body.append(data)
 
-    trace = RequestTrace(mw, environ)
-    trace.on_finish = finished.append
     with instrumentation():
+        # Created after installing, so installing is not part of the timings.
+        trace = RequestTrace(mw, environ)
+        trace.on_finish = finished.append
         error = _drive(trace, environ, start_response, state, body, max_body)
     if not finished:  # pragma: no cover - finish() always runs in _drive
         trace.finish()
