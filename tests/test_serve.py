@@ -79,9 +79,12 @@ def test_gevent_serves_concurrent_requests(tmp_path):
     assert len(greenlets) > 1
 
 
-def test_gevent_patches_before_the_app_is_imported(tmp_path):
+@pytest.mark.parametrize(
+    "server", [["gevent"], ["gunicorn", "--worker-class", "gevent"]], ids=["gevent", "gunicorn"]
+)
+def test_gevent_patches_before_the_app_is_imported(tmp_path, server):
     app = "tests/apps/serve_gevent_probe.py:app"
-    with ServeRun(tmp_path, "--server", "gevent", app=app) as run:
+    with ServeRun(tmp_path, "--server", *server, app=app) as run:
         base = run.wait_ready()
         assert httpx.get(base).json() == {"patched_at_import": True}
         assert run.stop() == 130
