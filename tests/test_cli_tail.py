@@ -249,3 +249,11 @@ def test_json_re_encodes_lines_that_are_not_plain_ascii(tmp_path):
     assert result.stdout.isascii()
     assert "\\u009b" in result.stdout
     assert json.loads(result.stdout) == record
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = run(str(fifo))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"wsgiscope: error: {fifo} is not a regular file")

@@ -35,6 +35,7 @@ import fnmatch
 import json
 import os
 import re
+import stat
 import time
 import typing as t
 
@@ -43,6 +44,10 @@ TRACE_FORMAT = "wsgiscope.trace/1"
 
 _BLOCK = 1 << 16
 _PREVIEW = 80
+
+
+class NotARegularFileError(OSError):
+    """The path is a pipe, a device or a directory, not a file to follow."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +145,13 @@ class _Reader:
     """One open file: the read position and a line still being written."""
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         info = os.fstat(self.fd)
+        if not stat.S_ISREG(info.st_mode):
+            # positions, sizes and rotation only mean something for a file
+            os.close(self.fd)
+            raise NotARegularFileError(path)
         self.identity = (info.st_dev, info.st_ino)
         self.pos = 0
         self.buffer = b""

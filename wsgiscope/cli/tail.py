@@ -235,10 +235,15 @@ def tail(
     is waited for.
     """
     from wsgiscope.errors import ExitCode, SourceError
-    from wsgiscope.tailing import TraceTail
+    from wsgiscope.tailing import NotARegularFileError, TraceTail
 
     try:
         trace_tail = TraceTail(file, wait=follow)
+    except NotARegularFileError:
+        raise SourceError(
+            f"{file} is not a regular file",
+            hint="tail follows the JSON Lines file a sink appends to; for a stream, use jq",
+        ) from None
     except FileNotFoundError:
         raise SourceError(
             f"trace file not found: {file}",
