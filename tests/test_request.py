@@ -185,6 +185,16 @@ def test_split_target_errors(words, message, hint):
     assert hint in (info.value.hint or "")
 
 
+def test_split_target_absolute_app_file(tmp_path: Path):
+    app = tmp_path / "app.py"
+    app.write_text("")
+    assert split_target([str(app), "/x"]) == (str(app), None, "/x", [])
+    assert split_target([f"{app}:wsgi", "GET", "/x"]) == (f"{app}:wsgi", "GET", "/x", [])
+    # Without a PATH after it, or when no such file exists, it is the PATH.
+    assert split_target([str(app)]) == (None, None, str(app), [])
+    assert split_target([str(tmp_path / "none.py"), "/x"])[2] == str(tmp_path / "none.py")
+
+
 def test_is_method():
     for word in ("get", "OPTIONS", "PROPFIND"):
         assert is_method(word)
@@ -296,6 +306,12 @@ def test_base_url_matches_flasks_own_test_client():
         "REQUEST_METHOD",
     )
     assert {k: ours[k] for k in keys} == {k: theirs[k] for k in keys}
+
+
+def test_a_known_base_url_skips_the_app(app):
+    environ = build_environ(RequestSpec("/echo"), base="https://h.example/root")
+    assert (environ["HTTP_HOST"], environ["SCRIPT_NAME"]) == ("h.example", "/root")
+    assert echo(app, environ)["url"] == "https://h.example/root/echo"
 
 
 def test_demo_base_url_comes_from_the_dispatchers_default_app():

@@ -147,14 +147,6 @@ class RequestSpec:
             return "form"
         return "json" if self.json_fields else "form"
 
-    def header(self, name: str) -> str | None:
-        """The last value of header ``name`` (case-insensitive), if given."""
-        found = None
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                found = value
-        return found
-
 
 def is_method(word: str) -> bool:
     """Whether ``word`` looks like an HTTP method (``GET``, ``get``, ``PURGE``)."""
@@ -172,7 +164,8 @@ def split_target(
     """Split ``[APP] [METHOD] PATH [ITEM ...]`` by the shape of each word.
 
     PATH starts with ``/`` (or is an ``http(s)://`` URL); METHOD is an HTTP
-    method word; APP is the word before them that is neither.
+    method word; APP is the word before them that is neither, or an absolute
+    path to an existing ``.py`` file followed by a PATH.
 
     :returns: ``(app, method, path, items)``; ``method`` is upper-cased.
     :raises UsageError: when there is no PATH or a word is out of place.
@@ -181,7 +174,12 @@ def split_target(
     app: str | None = None
     method: str | None = None
     for position, word in enumerate(words):
-        if is_path(word):
+        if is_path(word) and not (
+            app is None
+            and method is None
+            and app_allowed
+            and _is_app_file(word, words[position + 1 :])
+        ):
             return app, method, word, words[position + 1 :]
         if method is None and is_method(word):
             method = word.upper()
@@ -198,6 +196,12 @@ def split_target(
         "no PATH given",
         hint="the order is [APP] [METHOD] PATH [ITEM ...], e.g. 'app:app GET /users'",
     )
+
+
+def _is_app_file(word: str, rest: list[str]) -> bool:
+    """An absolute ``/path/to/app.py[:attr]`` naming a file, with a PATH after it."""
+    found = re.match(r"^(/.*\.py)(:.*)?$", word)
+    return bool(found and rest and any(map(is_path, rest)) and Path(found.group(1)).is_file())
 
 
 def _looks_like_item(word: str) -> bool:
@@ -308,7 +312,6 @@ def parse_request(
     """
     if not is_path(path):
         raise UsageError(f"PATH must start with '/', got {path!r}", hint=f"try '/{path}'")
-    base_dir = Path.cwd() if base_dir is None else base_dir
     spec = RequestSpec(path=path, method=method.upper() if method else None, mode=mode)
     for item in map(parse_item, items):
         if item.kind == "header":
@@ -348,9 +351,10 @@ def parse_request(
     return spec
 
 
-def _read_file(name: str, base_dir: Path, item: str) -> bytes:
+def _read_file(name: str, base_dir: Path | None, item: str) -> bytes:
     path = Path(name).expanduser()
-    path = path if path.is_absolute() else base_dir / path
+    if not path.is_absolute():
+        path = (Path.cwd() if base_dir is None else base_dir) / path
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -436,17 +440,22 @@ def _django_host() -> str:
     return concrete[0] if concrete else "localhost"
 
 
-def build_environ(spec: RequestSpec, app: t.Any = None) -> dict[str, t.Any]:
+def build_environ(
+    spec: RequestSpec, app: t.Any = None, *, base: str | None = None
+) -> dict[str, t.Any]:
     """The WSGI environ for ``spec``, as ``app``'s test client would build it.
 
     :param spec: the request.
     :param app: the loaded WSGI callable (middleware included), used to find
         the framework's base URL; ``None`` for ``http://localhost/``.
+    :param base: the base URL, when already known: :func:`base_url` walks
+        the app's structure, so a caller building many environs for one app
+        (replay) computes it once.
     """
     from werkzeug.datastructures import Headers, MultiDict
     from werkzeug.test import EnvironBuilder
 
-    path, base = _path_and_base(spec.path, base_url(app))
+    path, base = _path_and_base(spec.path, base if base is not None else base_url(app))
     path, _, query_string = path.partition("?")
     extra = urlencode(spec.query)
     query_string = "&".join(part for part in (query_string, extra) if part)

@@ -1,0 +1,258 @@
+"""Rich rendering of one trace record (``wsgiscope.trace/1``) as a tree.
+
+:func:`render_trace` turns a record into a renderable: a header line
+(method, path, status, duration, response size, app, worker), then the
+sections a user asked for:
+
+``contexts``/``hooks``
+    the lifecycle (:mod:`wsgiscope.render.lifecycle`): each context push
+    opens a branch, the hooks, signals and nested pushes that happen while
+    it is current are its children, and its pop closes it. Teardowns show
+    the exception they received, in red.
+``environ``, ``response``/``body``
+    the environ grouped, and the response with a body preview
+    (:mod:`wsgiscope.render.http`).
+
+A ``lint`` section lists the record's PEP 3333 findings, the app's
+``wsgi.errors`` log follows the tree, and when the app raised, its traceback
+comes last, rendered by rich with wsgiscope's own frames suppressed.
+Everything taken from the record is data: it goes through
+:func:`wsgiscope.render.console.label` (control characters escaped, never
+markup), and a traceback's messages are escaped the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing as t
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from rich.traceback import Trace, Traceback
+from rich.tree import Tree
+
+from wsgiscope.render.console import label
+from wsgiscope.render.http import (
+    environ_tree,
+    format_ms,
+    format_size,
+    response_tree,
+    status_style,
+    text_lines,
+)
+from wsgiscope.render.lifecycle import lifecycle_tree
+from wsgiscope.render.sections import SECTIONS
+from wsgiscope.render.text import escape_control
+
+#: Lines of the app's log shown (all with verbose): its tracebacks repeat
+#: the one shown below the tree.
+LOG_LINES = 4
+
+
+@dataclasses.dataclass
+class RenderOptions:
+    """What to show.
+
+    :param sections: the sections to show (a subset of :data:`SECTIONS`).
+    :param environ_whole: the whole environ instead of a summary.
+    :param verbose: whole environ and every body line.
+    :param app_label: how the app was named on the command line.
+    :param max_body: the body capture cap the trace ran with, if known.
+    :param log: what the app wrote to ``wsgi.errors``, shown after the tree.
+    :param exc_info: the live exception, to render a rich traceback; a
+        record read from a file has only its text.
+    :param width: the width the traceback is drawn at (the console's).
+    """
+
+    sections: frozenset[str] = frozenset(SECTIONS)
+    environ_whole: bool = False
+    verbose: bool = False
+    app_label: str | None = None
+    max_body: int | None = None
+    log: str = ""
+    exc_info: tuple[type[BaseException], BaseException, types.TracebackType | None] | None = None
+    width: int | None = None
+
+
+def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None) -> Group:
+    """The whole rendering of ``record`` (see the module doc)."""
+    options = options or RenderOptions()
+    tree = Tree(header_line(record, options.app_label), guide_style="dim")
+    sections = options.sections
+    if sections & {"contexts", "hooks"}:
+        tree.children.append(lifecycle_tree(record.get("events") or [], sections, options.verbose))
+    if "environ" in sections:
+        whole = options.environ_whole or options.verbose
+        tree.children.append(environ_tree(record.get("environ") or {}, whole))
+    if sections & {"response", "body"}:
+        tree.children.append(
+            response_tree(record.get("response") or {}, sections, options.verbose, options.max_body)
+        )
+    if record.get("lint"):
+        tree.children.append(lint_tree(record["lint"]))
+    parts: list[RenderableType] = [tree]
+    if options.log:
+        parts.append(log_tree(options.log, options.verbose))
+    error = record.get("error")
+    if error:
+        parts.append(Text())
+        parts.append(error_heading(error, record.get("response") or {}))
+        parts.append(error_renderable(error, options))
+    return Group(*parts)
+
+
+# -- header ---------------------------------------------------------------------
+
+
+def _app_name(record: dict[str, t.Any], app_label: str | None) -> str | None:
+    if app_label:
+        return app_label
+    if record.get("app"):
+        return str(record["app"])
+    for event in record.get("events") or []:
+        if event.get("kind") == "push" and event.get("app"):
+            return str(event["app"])
+    return None
+
+
+def header_line(record: dict[str, t.Any], app_label: str | None = None) -> Text:
+    """``GET /path?q → 200 OK · 1.20 ms · 12 B · app X · pid 1 thread T``."""
+    request = record.get("request") or {}
+    response = record.get("response") or {}
+    path = f"{request.get('script_name') or ''}{request.get('path') or ''}"
+    if request.get("query_string"):
+        path += f"?{request['query_string']}"
+    status = response.get("status")
+    parts: list[tuple[object, str] | str] = [
+        (request.get("method") or "?", "bold"),
+        " ",
+        (path or "/", "bold cyan"),
+        " → ",
+        (status or "no response", status_style(status)),
+        "  ",
+        (format_ms(record.get("duration_ms")), "yellow"),
+        "  ",
+        (_response_size(response), ""),
+    ]
+    app = _app_name(record, app_label)
+    if app:
+        parts += ["  app ", (app, "magenta")]
+    worker = record.get("worker") or {}
+    if worker:
+        parts += ["  ", (_worker(worker), "dim")]
+    return label(*parts)
+
+
+def _response_size(response: dict[str, t.Any]) -> str:
+    size = format_size(response.get("body_bytes"))
+    return f"{size} (truncated)" if response.get("truncated") else size
+
+
+def _worker(worker: dict[str, t.Any]) -> str:
+    parts = [f"pid {worker.get('pid', '?')}"]
+    if worker.get("thread") is not None:
+        parts.append(str(worker["thread"]))
+    greenlet = worker.get("greenlet")
+    if greenlet is not None:
+        parts.append(
+            f"greenlet {greenlet:#x}" if isinstance(greenlet, int) else f"greenlet {greenlet}"
+        )
+    return " ".join(parts)
+
+
+# -- lint, log and error ----------------------------------------------------------
+
+
+def lint_tree(findings: list[dict[str, t.Any]]) -> Tree:
+    """The record's PEP 3333 findings."""
+    tree = Tree(label(("lint", "bold yellow"), (f"  {len(findings)}", "dim")), guide_style="dim")
+    for finding in findings:
+        tree.add(
+            label((finding.get("rule") or "?", "yellow"), "  ", (finding.get("message") or "", ""))
+        )
+    return tree
+
+
+def log_tree(log: str, verbose: bool = False) -> Tree:
+    """What the app wrote to ``wsgi.errors`` (its logger's output)."""
+    tree = Tree(Text("app log (wsgi.errors)", style="bold"), guide_style="dim")
+    tree.add(text_lines(log, verbose, LOG_LINES))
+    return tree
+
+
+def error_heading(error: dict[str, t.Any], response: dict[str, t.Any]) -> Text:
+    """One line: what the app raised and what became of it."""
+    message = error.get("message")
+    exception = f"{error.get('type') or '?'}: {message}" if message else error.get("type") or "?"
+    text = label(("the app raised ", "bold red"), (exception, "red"))
+    if error.get("propagated") is False and response.get("status"):
+        text.append_text(
+            label(
+                ("; the framework answered ", ""),
+                (response["status"], status_style(response["status"])),
+            )
+        )
+    elif error.get("propagated"):
+        text.append("; it propagated out of the app (a server answers 500)")
+    return text
+
+
+def error_renderable(error: dict[str, t.Any], options: RenderOptions) -> RenderableType:
+    """The app's traceback: rich's rendering of the live exception, or its text."""
+    if options.exc_info is not None:
+        return app_traceback(options.exc_info, width=options.width)
+    text = Text()
+    lines = str(error.get("traceback") or "").rstrip("\n").split("\n")
+    for index, line in enumerate(lines):
+        if index:
+            text.append("\n")
+        text.append(escape_control(line))
+    return text
+
+
+def app_traceback(
+    exc_info: tuple[type[BaseException], BaseException, types.TracebackType | None],
+    width: int | None = None,
+) -> Traceback:
+    """The app's exception rendered by rich, wsgiscope's frames suppressed.
+
+    Exception messages and notes are escaped first: rich prints them as text
+    but passes control characters through.
+    """
+    exc_type, exc_value, tb = exc_info
+    trace = Traceback.extract(exc_type, exc_value, tb)
+    _escape_trace(trace)
+    return Traceback(trace, suppress=own_paths(), width=width or 100, max_frames=40)
+
+
+def own_paths() -> list[str]:
+    """wsgiscope's own source paths, for rich to suppress in tracebacks.
+
+    The whole package except the demo app, whose frames are the app's.
+    """
+    import os
+
+    import wsgiscope
+
+    root = os.path.dirname(os.path.abspath(wsgiscope.__file__))
+    return [
+        os.path.join(root, name)
+        for name in sorted(os.listdir(root))
+        if name not in ("demo.py", "__pycache__")
+    ]
+
+
+def _escape_trace(trace: Trace) -> None:
+    for stack in trace.stacks:
+        stack.exc_type = escape_control(stack.exc_type)
+        stack.exc_value = escape_control(stack.exc_value)
+        stack.notes = [escape_control(note) for note in stack.notes]
+        if stack.syntax_error is not None:
+            stack.syntax_error.msg = escape_control(stack.syntax_error.msg)
+            stack.syntax_error.line = escape_control(stack.syntax_error.line)
+        for frame in stack.frames:
+            frame.name = escape_control(frame.name)
+            frame.filename = escape_control(frame.filename)
+        for group in stack.exceptions:
+            _escape_trace(group)
