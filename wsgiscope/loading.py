@@ -446,7 +446,9 @@ def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
             hint=f"create the app in the module (app = {app.__qualname__}(...)) or name a factory",
         )
     try:
-        signature = inspect.signature(app)
+        # the callable's own signature: a decorator such as werkzeug's
+        # @Request.application sets __wrapped__ to a (request) function
+        signature = inspect.signature(app, follow_wrapped=False)
     except (TypeError, ValueError):
         return
     try:

@@ -22,6 +22,9 @@ from wsgiscope.errors import ExitCode, WsgiscopeError
 
 #: Command name -> "module:attribute" of its click command, in help order.
 COMMANDS: dict[str, str] = {
+    "routes": "wsgiscope.cli.routes:routes",
+    "url": "wsgiscope.cli.url:url",
+    "match": "wsgiscope.cli.match:match",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",
 }

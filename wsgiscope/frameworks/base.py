@@ -2,23 +2,37 @@
 
 An adapter is a module ``wsgiscope.frameworks.<name>`` (imported lazily, see
 :func:`adapter_for`) with these functions, each taking the framework's app
-object as found by :func:`wsgiscope.structure.inspect_app`:
+object as found by :func:`wsgiscope.structure.inspect_app` (``node.obj``):
 
 ``routes(app) -> list[Route]``
-    the app's own route table, paths relative to the app (no mount prefix),
-    each with ``url`` built by the framework's own URL builder from sample
-    arguments, or ``url=None`` and ``url_error`` saying why.
+    the app's own route table, paths relative to the app (no mount prefix:
+    :func:`wsgiscope.routing.discover_routes` adds it to ``path`` and
+    ``url``), each with ``url`` built by the framework's own URL builder from
+    sample arguments (:func:`wsgiscope.frameworks.samples.sample_values`), or
+    ``url=None`` and ``url_error`` saying why. ``group`` is the blueprint /
+    namespace / include the rule belongs to, ``None`` for the app itself.
 ``build_url(app, endpoint, values, *, external=False, method=None,
-anchor=None, scheme=None) -> str``
-    the URL the framework builds for ``endpoint``; unknown values become the
-    query string where the framework does that.
-``match(app, method, path, host=None) -> Match``
-    what the framework's router answers for a request to ``path``.
+anchor=None, scheme=None, script_name="") -> str``
+    the URL the framework builds for ``endpoint`` from ``values`` (a dict of
+    strings as typed on the command line); unknown values become the query
+    string where the framework does that. ``script_name`` is the mount prefix
+    the app answers under; an adapter whose function has no ``script_name``
+    parameter returns URLs relative to the app and the routing core inserts
+    the prefix itself. Raise :class:`~wsgiscope.errors.RouteNotFound` for an
+    unknown endpoint (with the closest names, see :func:`nearest`) and
+    :class:`~wsgiscope.errors.UsageError` for missing or invalid values
+    (naming the arguments the rule needs and their converters).
+``match(app, method, path, host=None, script_name="") -> Match``
+    what the framework's router answers for ``method`` on ``path`` (the
+    PATH_INFO the app receives, mount prefix already removed). ``script_name``
+    is optional as for ``build_url``; a redirect ``location`` that starts with
+    ``/`` is prefixed by the core when the adapter does not take it. A 404 may
+    leave ``nearest`` empty: the core fills it from ``routes(app)``.
 
 Adapters raise :class:`wsgiscope.errors.RouteNotFound` for an unknown
-endpoint or path, :class:`wsgiscope.errors.AdapterError` when the framework
-raises while being introspected, and import their framework only inside
-their functions.
+endpoint, :class:`wsgiscope.errors.AdapterError` when the framework raises
+while being introspected (the core also wraps any other exception into one),
+and import their framework only inside their functions.
 """
 
 from __future__ import annotations
@@ -67,7 +81,7 @@ class Route:
     """
 
     rule: str
-    endpoint: str
+    endpoint: str | None  # None only for an opaque mount
     methods: list[str]
     view: View | None
     framework: str
@@ -84,6 +98,11 @@ class Route:
     url: str | None = None
     url_error: str | None = None
     sample_values: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    #: ``True`` for a plain WSGI callable (or an app of a framework without an
+    #: adapter): one mount that accepts every path, its routes unknown.
+    opaque: bool = False
+    #: A one-line remark shown with the rule (why it is opaque ...).
+    note: str | None = None
 
     def to_json(self) -> dict[str, t.Any]:
         """The documented JSON object of ``routes --json``."""
@@ -107,6 +126,13 @@ class Match:
     allowed: list[str] = dataclasses.field(default_factory=list)
     location: str | None = None
     nearest: list[str] = dataclasses.field(default_factory=list)
+
+
+def nearest(word: str, candidates: t.Iterable[str], n: int = 5, cutoff: float = 0.5) -> list[str]:
+    """The candidates closest to ``word`` (difflib), best first."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=cutoff)
 
 
 def adapter_for(framework: str) -> types.ModuleType | None:

@@ -1,0 +1,132 @@
+"""The shell of ``routes``/``url``/``match``: argument shapes, bad input, imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from routes_fixtures import fails, run
+
+from wsgiscope.cli.match import split_match_arguments
+from wsgiscope.cli.url import split_url_arguments
+from wsgiscope.errors import UsageError
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        (("/x",), (None, "GET", "/x")),
+        (("post", "/x"), (None, "POST", "/x")),
+        (("PROPFIND", "/x"), (None, "PROPFIND", "/x")),
+        (("app:app", "/x"), ("app:app", "GET", "/x")),
+        (("app:app", "delete", "/x"), ("app:app", "DELETE", "/x")),
+        (("users/1",), (None, "GET", "/users/1")),
+    ],
+)
+def test_match_argument_shapes(tokens: tuple[str, ...], expected: tuple[str, str, str]) -> None:
+    assert split_match_arguments(tokens) == expected
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [(), ("app:app",), ("app.py",), ("GET",), ("app:app", "nope", "/x"), ("a", "GET", "b", "/x")],
+)
+def test_match_bad_shapes(tokens: tuple[str, ...]) -> None:
+    with pytest.raises(UsageError):
+        split_match_arguments(tokens)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        (("home",), (None, "home", {})),
+        (("app:app", "home"), ("app:app", "home", {})),
+        (("shop.item", "id=3", "q="), (None, "shop.item", {"id": "3", "q": ""})),
+        (("app:make(debug=1)", "home", "x=a=b"), ("app:make(debug=1)", "home", {"x": "a=b"})),
+        (("/admin:dashboard",), (None, "/admin:dashboard", {})),
+    ],
+)
+def test_url_argument_shapes(
+    tokens: tuple[str, ...], expected: tuple[str | None, str, dict[str, str]]
+) -> None:
+    assert split_url_arguments(tokens) == expected
+
+
+@pytest.mark.parametrize(
+    "tokens", [("id=3",), ("a", "b", "c"), ("home", "id=3", "oops"), ("home", "=3")]
+)
+def test_url_bad_shapes(tokens: tuple[str, ...]) -> None:
+    with pytest.raises(UsageError):
+        split_url_arguments(tokens)
+
+
+def test_bad_input_is_one_line(apps_dir: Path) -> None:
+    assert "malformed value '=3'" in fails("url", "routes_flask_shop", "home", "a=1", "=3")
+    assert "missing ENDPOINT" in fails("url", "id=3")
+    assert "not an HTTP method" in fails("match", "routes_flask_shop", "FETCH?", "/")
+    assert "not found" in fails("routes", "no_such_module_here")
+    for args in (["routes", "--sort", "size"], ["match", "--bogus", "/"], ["url"]):
+        result = run(*args)
+        assert result.exit_code == 2
+        assert "Traceback" not in result.stderr
+
+
+def test_plain_callable(apps_dir: Path) -> None:
+    result = run("routes", "info_plain:application", "--json")
+    assert result.exit_code == 0, result.stderr
+    [route] = json.loads(result.stdout)
+    assert (route["opaque"], route["path"], route["framework"]) == (True, "/*", "wsgi")
+    text = run("routes", "info_plain:application", "--width", "150").stdout
+    assert "plain WSGI callable: it receives every path" in text
+    assert "no named routes" in fails("url", "info_plain:application", "home")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    env.pop("WSGISCOPE_APP", None)
+    return subprocess.run(
+        [sys.executable, "-m", "wsgiscope", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "tests" / "apps",
+        env=env,
+        timeout=60,
+    )
+
+
+def test_real_entry_point() -> None:
+    routes = _run("routes", "wsgiscope.demo", "--json")
+    assert routes.returncode == 0, routes.stderr
+    assert {r["url"] for r in json.loads(routes.stdout)} >= {"/catalog/SKU-1111", "/admin/"}
+    built = _run("url", "wsgiscope.demo", "catalog.product", "sku=SKU-1001")
+    assert (built.returncode, built.stdout) == (0, "/catalog/SKU-1001\n")
+    missing = _run("match", "wsgiscope.demo", "/catalog/nope")
+    assert missing.returncode == 1
+    assert "404 no rule matches" in missing.stdout
+    bad = _run("url", "wsgiscope.demo", "catalog.product")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("wsgiscope: error: cannot build a URL for 'catalog.product'")
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\nfrom wsgiscope.cli import main\n"
+        "for command in ('routes', 'url', 'match'):\n"
+        "    try:\n        main([command, '--help'])\n    except SystemExit:\n        pass\n"
+        "sys.stderr.write('\\n'.join(sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    heavy = ("rich", "werkzeug", "gevent", "flask", "django")
+    assert [m for m in result.stderr.split() if m.startswith(heavy)] == []
