@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "routes": "wsgiscope.cli.routes:routes",
     "url": "wsgiscope.cli.url:url",
     "match": "wsgiscope.cli.match:match",
+    "trace": "wsgiscope.cli.trace:trace",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",
 }

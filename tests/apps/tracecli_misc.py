@@ -1,0 +1,65 @@
+"""Small apps for the trace command's edge cases.
+
+- ``stream``: an endless streaming response that records its ``close()``;
+- ``unavailable``: a Flask app answering 503 without raising;
+- ``crash``: a plain WSGI app whose exception propagates out;
+- ``interrupt``: a plain WSGI app interrupted by Ctrl-C while it runs;
+- ``evil``: a Flask app that reflects the request into its response headers
+  and body, sets a session and cookies, and logs.
+"""
+
+import itertools
+
+from flask import Flask, g, jsonify, request, session
+
+CLOSED = []
+
+
+class Endless:
+    """An endless body whose close() is recorded."""
+
+    def __iter__(self):
+        for n in itertools.count():
+            yield b"chunk %08d\n" % n
+
+    def close(self):
+        CLOSED.append(True)
+
+
+def stream(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return Endless()
+
+
+unavailable = Flask("unavailable")
+
+
+@unavailable.get("/")
+def down():
+    return "try later", 503
+
+
+def crash(environ, start_response):
+    raise LookupError("no such thing: \x1b]0;pwned\x07[bold]x[/bold]")
+
+
+def interrupt(environ, start_response):
+    raise KeyboardInterrupt
+
+
+evil = Flask("evil")
+evil.config["SECRET_KEY"] = "test-only"
+
+
+@evil.route("/<path:anything>", methods=["GET", "POST"])
+@evil.route("/", methods=["GET", "POST"])
+def reflect(anything=""):
+    session["token"] = request.headers.get("X-Session-Token", "none")
+    g.api_key = request.headers.get("X-Api-Key", "none")
+    evil.logger.warning("reflecting %s", request.path)
+    response = jsonify(path=request.path, evil=request.headers.get("X-Evil", ""))
+    response.headers["X-Reflected"] = (
+        request.headers.get("X-Evil", "").encode("latin-1").decode("latin-1")
+    )
+    response.set_cookie("auth", request.headers.get("X-Session-Token", "none"))
+    return response

@@ -1,0 +1,200 @@
+"""``wsgiscope trace``: run one request in-process and show its lifecycle.
+
+The command only turns words into plain values (a
+:class:`~wsgiscope.request.RequestSpec`, render options), asks the tracing
+core to run the request and hands the record to
+:mod:`wsgiscope.render.trace`. Exit codes: 0, 1 when the app raised or
+answered 5xx, 2 for usage and loading errors, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import typing as t
+
+import click
+
+from wsgiscope.cli.options import app_option, console, load, output_options, print_json
+from wsgiscope.errors import ExitCode, UsageError
+
+#: Bytes of response body captured by default.
+DEFAULT_MAX_BODY = 256 * 1024
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+class ByteSize(click.ParamType):
+    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB``."""
+
+    name = "bytes"
+
+    def convert(
+        self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        found = _SIZE.match(str(value))
+        if not found:
+            self.fail(f"{value!r} is not a size such as 65536, 64k or 1M", param, ctx)
+        number, unit = int(found.group(1)), found.group(2).lower()
+        return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> t.Any:
+    if value is None:
+        return None
+    from wsgiscope.render.sections import parse_sections
+
+    try:
+        return parse_sections(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@click.argument("words", nargs=-1, metavar="[APP] [METHOD] PATH [ITEM]...")
+@app_option
+@click.option(
+    "-f", "--form", "mode", flag_value="form", help="Send fields as a form (the default)."
+)
+@click.option(
+    "-j",
+    "--json-body",
+    "mode",
+    flag_value="json",
+    help="Send fields as a JSON object (':=' items do so anyway).",
+)
+@click.option("--raw", metavar="BODY", help="Send BODY as the request body, as is.")
+@click.option(
+    "-p",
+    "--print",
+    "sections",
+    metavar="SECTIONS",
+    callback=_sections,
+    help="Sections to show: contexts, hooks, environ, response, body (comma separated, "
+    "or letters chebr). Default: all, environ summarised.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show the whole environ and body.")
+@click.option(
+    "--max-body",
+    type=ByteSize(),
+    default=DEFAULT_MAX_BODY,
+    show_default="256k",
+    help="Stop capturing the response body after this many bytes (closing the iterable).",
+)
+@click.option("--save", metavar="FILE", help="Append the record to FILE as JSON Lines.")
+@click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
+@output_options
+def trace(
+    words: tuple[str, ...],
+    app_option: str | None,
+    mode: str | None,
+    raw: str | None,
+    sections: frozenset[str] | None,
+    verbose: bool,
+    max_body: int,
+    save: str | None,
+    show_secrets: bool,
+    as_json: bool,
+    color: str,
+    width: int | None,
+) -> None:
+    """Run one request through APP in-process and show what happened inside.
+
+    \b
+    Items follow HTTPie:
+      Header:value     a request header
+      name==value      a query parameter
+      field=value      a form field (a JSON string with --json-body)
+      field:=json      a JSON value: n:=3 tags:='["a"]' (sends JSON)
+      field@file       a file upload (multipart form)
+      @file            the request body, read from a file
+
+    METHOD is GET, or POST when the request has a body. Exits 1 when the app
+    raised or answered 5xx.
+
+    \b
+      wsgiscope trace wsgiscope.demo /catalog/ user==ada
+      wsgiscope trace app:app POST /users name=Ada admin:=true
+    """
+    from wsgiscope.request import build_environ, parse_request, split_target
+
+    app_word, method, path, items = split_target(words)
+    spec = parse_request(path, items, method=method, mode=_mode(mode), raw=raw)
+    loaded = load(app_word, app_option)
+    environ = build_environ(spec, loaded.app)
+    # What the app logs to wsgi.errors (Flask's logger does, with the
+    # traceback of a failing view) is shown with the trace, not mixed into it.
+    errors = io.StringIO()
+    environ["wsgi.errors"] = errors
+    try:
+        result = _run(loaded.app, environ, max_body=max_body, show_secrets=show_secrets)
+    except KeyboardInterrupt:
+        click.echo("wsgiscope: interrupted while the app ran", err=True)
+        click.get_current_context().exit(int(ExitCode.INTERRUPTED))
+    record = result.record
+    if save:
+        _save(save, record)
+    log = errors.getvalue()
+    if as_json:
+        print_json(record)
+        if log:
+            click.echo(log, err=True, nl=not log.endswith("\n"))
+    else:
+        from wsgiscope.render.trace import RenderOptions, render_trace
+
+        out = console(color, width)
+        options = RenderOptions(
+            verbose=verbose,
+            app_label=loaded.ref.import_path,
+            exc_info=result.exc_info,
+            width=out.width,
+            max_body=max_body,
+            log=log,
+        )
+        if sections is not None:
+            options.sections = sections
+            options.environ_whole = "environ" in sections
+        out.print(render_trace(record, options))
+    if result.exc_info is not None or app_failed(record):
+        click.get_current_context().exit(int(ExitCode.PROBLEM))
+
+
+def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
+    if mode == "form":
+        return "form"
+    if mode == "json":
+        return "json"
+    return "auto"
+
+
+def app_failed(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether the app raised or answered with a 5xx status."""
+    if record.get("error"):
+        return True
+    status = str((record.get("response") or {}).get("status") or "")
+    return status[:1] == "5" or not status
+
+
+def _run(app: t.Any, environ: dict[str, t.Any], *, max_body: int, show_secrets: bool) -> t.Any:
+    from wsgiscope.tracing import run_traced
+
+    return run_traced(app, environ, max_body=max_body, redact=not show_secrets)
+
+
+def _save(path: str, record: t.Mapping[str, t.Any]) -> None:
+    from wsgiscope.tracing.sinks import JsonLinesFile
+
+    # The file sink itself, not the middleware's error-swallowing wrapper:
+    # here a file that cannot be written is the user's error to hear about.
+    sink = JsonLinesFile(path)
+    try:
+        sink(dict(record))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot append the record to {path!r}: {exc.strerror or exc}",
+            hint="check the directory exists and is writable",
+        ) from None
+    finally:
+        sink.close()

@@ -1,0 +1,527 @@
+"""Request specs: from command-line words to a WSGI environ.
+
+This module owns how a request is described on the command line and how it
+becomes the environ an app receives. The words follow HTTPie::
+
+    wsgiscope trace [APP] [METHOD] PATH [ITEM ...]
+
+    Header:value       a request header (``Header:`` sends it empty)
+    name==value        a query-string parameter, added to any in PATH
+    field=value        a form field (a JSON string with --json)
+    field:=<json>      a raw JSON value: ``n:=3``, ``tags:='["a","b"]'``
+    field@path         a file upload (multipart form)
+    @path              the request body, read from a file
+
+A backslash escapes a separator (``a\\=b=c`` is the field ``a=b``). METHOD
+defaults to GET, or POST when the request has a body. Fields are sent as a
+form unless ``--json`` is given or a ``:=`` item needs JSON.
+
+:func:`split_target` tells APP, METHOD and PATH apart by their shape,
+:func:`parse_request` turns words into a :class:`RequestSpec`, and
+:func:`build_environ` builds the environ with werkzeug's ``EnvironBuilder``,
+with the base URL the app's framework's own test client would use (for
+Flask: ``SERVER_NAME``, ``APPLICATION_ROOT``, ``PREFERRED_URL_SCHEME``), so
+a trace gets the answer a test would. Every malformed word is a
+:class:`~wsgiscope.errors.UsageError` that names it.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import mimetypes
+import re
+import typing as t
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from wsgiscope.errors import UsageError
+
+BodyMode = t.Literal["auto", "form", "json"]
+
+#: Methods recognised in any letter case; any other all-capitals word
+#: (``PROPFIND``, ``PURGE``) is taken as a method too.
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+#: Item separators, longest first so that ``:=`` wins over ``:`` and ``==``
+#: over ``=`` at the same position.
+SEPARATORS = (":=", "==", ":", "=", "@")
+
+#: The kinds of item :func:`parse_item` returns, keyed by separator.
+ITEM_KINDS = {":": "header", "==": "query", "=": "field", ":=": "json", "@": "file"}
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_CUSTOM_METHOD = re.compile(r"^[A-Z][A-Z_-]*$")
+
+#: The header a request gets unless an item sets one.
+USER_AGENT = "wsgiscope"
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestItem:
+    """One parsed request item.
+
+    :param kind: ``"header"``, ``"query"``, ``"field"``, ``"json"``,
+        ``"file"`` (upload ``name@path``) or ``"body"`` (``@path``).
+    :param name: header, parameter or field name (``""`` for ``"body"``).
+    :param value: the value: text, a decoded JSON value for ``"json"``, or
+        the file path for ``"file"`` and ``"body"``.
+    :param raw: the item as the user typed it, for messages.
+    """
+
+    kind: str
+    name: str
+    value: t.Any
+    raw: str
+
+
+@dataclasses.dataclass
+class Upload:
+    """A file to upload as a multipart form field."""
+
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclasses.dataclass
+class RequestSpec:
+    """A request to build, independent of any app.
+
+    :param path: the path, possibly with a query string; or a full URL
+        (``https://example.com/x``), whose scheme and host then win over the
+        app's defaults.
+    :param method: the method, or ``None`` for GET or POST (with a body).
+    :param headers: ``(name, value)`` pairs in the order given.
+    :param query: query parameters added to those in ``path``.
+    :param fields: form or JSON fields; values are text, or any JSON value
+        from ``:=`` items.
+    :param uploads: file fields for a multipart form.
+    :param body: a raw body (``@path`` or ``--raw``), exclusive of fields.
+    :param body_name: the file the body came from, to guess its type.
+    :param mode: how fields are encoded: ``"form"``, ``"json"`` or
+        ``"auto"`` (JSON when a ``:=`` item needs it, else a form).
+    :param json_fields: whether a field came from a ``:=`` item.
+    """
+
+    path: str = "/"
+    method: str | None = None
+    headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    query: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    fields: list[tuple[str, t.Any]] = dataclasses.field(default_factory=list)
+    uploads: list[tuple[str, Upload]] = dataclasses.field(default_factory=list)
+    body: bytes | None = None
+    body_name: str | None = None
+    mode: BodyMode = "auto"
+    json_fields: bool = False
+
+    @property
+    def has_body(self) -> bool:
+        """Whether the request carries a body (fields, uploads or raw)."""
+        return bool(self.fields or self.uploads or self.body is not None)
+
+    @property
+    def effective_method(self) -> str:
+        """The method sent: the given one, else POST with a body, else GET."""
+        if self.method:
+            return self.method
+        return "POST" if self.has_body else "GET"
+
+    @property
+    def encoding(self) -> t.Literal["json", "form", "multipart", "raw", "none"]:
+        """How the body is encoded."""
+        if self.body is not None:
+            return "raw"
+        if self.uploads:
+            return "multipart"
+        if not self.fields:
+            return "none"
+        if self.mode == "json":
+            return "json"
+        if self.mode == "form":
+            return "form"
+        return "json" if self.json_fields else "form"
+
+    def header(self, name: str) -> str | None:
+        """The last value of header ``name`` (case-insensitive), if given."""
+        found = None
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                found = value
+        return found
+
+
+def is_method(word: str) -> bool:
+    """Whether ``word`` looks like an HTTP method (``GET``, ``get``, ``PURGE``)."""
+    return word.upper() in HTTP_METHODS or bool(_CUSTOM_METHOD.match(word))
+
+
+def is_path(word: str) -> bool:
+    """Whether ``word`` looks like a request path or an absolute http(s) URL."""
+    return word.startswith("/") or word.lower().startswith(("http://", "https://"))
+
+
+def split_target(
+    words: t.Sequence[str], *, app_allowed: bool = True
+) -> tuple[str | None, str | None, str, list[str]]:
+    """Split ``[APP] [METHOD] PATH [ITEM ...]`` by the shape of each word.
+
+    PATH starts with ``/`` (or is an ``http(s)://`` URL); METHOD is an HTTP
+    method word; APP is the word before them that is neither, or an absolute
+    path to an existing ``.py`` file followed by a PATH.
+
+    :returns: ``(app, method, path, items)``; ``method`` is upper-cased.
+    :raises UsageError: when there is no PATH or a word is out of place.
+    """
+    words = list(words)
+    app: str | None = None
+    method: str | None = None
+    for position, word in enumerate(words):
+        if is_path(word) and not (
+            app is None
+            and method is None
+            and app_allowed
+            and _is_app_file(word, words[position + 1 :])
+        ):
+            return app, method, word, words[position + 1 :]
+        if method is None and is_method(word):
+            method = word.upper()
+            continue
+        if app is None and method is None and app_allowed:
+            app = word
+            continue
+        hint = f"did you mean '/{word}'?" if word and not _looks_like_item(word) else None
+        raise UsageError(
+            f"expected a PATH starting with '/', got {word!r}",
+            hint=hint or "the order is [APP] [METHOD] PATH [ITEM ...]",
+        )
+    raise UsageError(
+        "no PATH given",
+        hint="the order is [APP] [METHOD] PATH [ITEM ...], e.g. 'app:app GET /users'",
+    )
+
+
+def _is_app_file(word: str, rest: list[str]) -> bool:
+    """An absolute ``/path/to/app.py[:attr]`` naming a file, with a PATH after it."""
+    found = re.match(r"^(/.*\.py)(:.*)?$", word)
+    return bool(found and rest and any(map(is_path, rest)) and Path(found.group(1)).is_file())
+
+
+def _looks_like_item(word: str) -> bool:
+    return _find_separator(word) is not None
+
+
+def _find_separator(item: str) -> tuple[int, str] | None:
+    """Position and separator of the first unescaped separator in ``item``."""
+    position = 0
+    while position < len(item):
+        if item[position] == "\\":
+            position += 2
+            continue
+        for separator in SEPARATORS:
+            if item.startswith(separator, position):
+                return position, separator
+        position += 1
+    return None
+
+
+def _unescape(text: str) -> str:
+    """Drop the backslash before an escaped separator character."""
+    return re.sub(r"\\([:=@\\])", r"\1", text)
+
+
+def parse_item(item: str) -> RequestItem:
+    """Parse one HTTPie-style request item.
+
+    :raises UsageError: for an item with no separator, an empty or invalid
+        name, a header value with a line break, or bad JSON after ``:=``.
+    """
+    if item.startswith("@"):
+        if len(item) == 1:
+            raise UsageError("'@' needs a file name: '@body.json'")
+        return RequestItem("body", "", item[1:], item)
+    found = _find_separator(item)
+    if found is None:
+        raise UsageError(
+            f"request item {item!r} is not Header:value, name==value, field=value, "
+            "field:=json, field@file or @file",
+            hint="quote items with spaces; PATH must start with '/'",
+        )
+    position, separator = found
+    name, value = _unescape(item[:position]), item[position + len(separator) :]
+    kind = ITEM_KINDS[separator]
+    if not name:
+        raise UsageError(f"request item {item!r} has no name before {separator!r}")
+    if kind == "header":
+        return RequestItem(kind, _header_name(name, item), _header_value(value, item), item)
+    if kind == "json":
+        try:
+            decoded = json.loads(value)
+        except ValueError as exc:
+            raise UsageError(
+                f"invalid JSON in {item!r}: {exc}",
+                hint=f"quote strings inside the JSON: {name}:='\"text\"', or use {name}=text",
+            ) from None
+        return RequestItem(kind, name, decoded, item)
+    if kind == "file" and not value:
+        raise UsageError(f"upload item {item!r} needs a file name after '@'")
+    return RequestItem(kind, name, _unescape(value) if kind != "file" else value, item)
+
+
+def _header_name(name: str, item: str) -> str:
+    if not _TOKEN.match(name):
+        raise UsageError(
+            f"invalid header name {name!r} in {item!r}",
+            hint="header names are letters, digits and !#$%&'*+-.^_`|~ only",
+        )
+    return name
+
+
+def _header_value(value: str, item: str) -> str:
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise UsageError(
+            f"header value in {item!r} contains a line break or NUL",
+            hint="HTTP header values are one line",
+        )
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        # What a server hands the app for a UTF-8 header: its bytes as latin-1.
+        value = value.encode("utf-8").decode("latin-1")
+    return value.strip(" \t")
+
+
+def parse_request(
+    path: str,
+    items: t.Sequence[str] = (),
+    *,
+    method: str | None = None,
+    mode: BodyMode = "auto",
+    raw: str | bytes | None = None,
+    base_dir: Path | None = None,
+) -> RequestSpec:
+    """Build a :class:`RequestSpec` from PATH and request items.
+
+    :param path: the request path (or absolute URL).
+    :param items: HTTPie-style items (see the module doc).
+    :param method: the method, or ``None`` for GET/POST by body.
+    :param mode: ``"json"`` (``--json``), ``"form"`` (``--form``) or
+        ``"auto"``.
+    :param raw: a raw body (``--raw``), exclusive of fields and ``@file``.
+    :param base_dir: where relative file names are read from (the current
+        directory by default).
+    :raises UsageError: for malformed items, bad JSON, missing files, or
+        a body given twice.
+    """
+    if not is_path(path):
+        raise UsageError(f"PATH must start with '/', got {path!r}", hint=f"try '/{path}'")
+    base_dir = Path.cwd() if base_dir is None else base_dir
+    spec = RequestSpec(path=path, method=method.upper() if method else None, mode=mode)
+    for item in map(parse_item, items):
+        if item.kind == "header":
+            spec.headers.append((item.name, item.value))
+        elif item.kind == "query":
+            spec.query.append((item.name, item.value))
+        elif item.kind in ("field", "json"):
+            if item.kind == "json" and mode == "form":
+                raise UsageError(
+                    f"{item.raw!r} is a JSON value, which a form cannot carry",
+                    hint="drop --form, or send it as text: name=value",
+                )
+            spec.fields.append((item.name, item.value))
+            spec.json_fields = spec.json_fields or item.kind == "json"
+        elif item.kind == "file":
+            if mode == "json":
+                raise UsageError(f"file upload {item.raw!r} needs a form, not --json")
+            content = _read_file(item.value, base_dir, item.raw)
+            upload = Upload(Path(item.value).name, content, _guess_type(item.value))
+            spec.uploads.append((item.name, upload))
+        else:
+            if spec.body is not None:
+                raise UsageError(f"the body is given twice ({item.raw!r})")
+            spec.body = _read_file(item.value, base_dir, item.raw)
+            spec.body_name = item.value
+    if raw is not None:
+        if spec.body is not None:
+            raise UsageError("--raw and an @file body cannot be combined")
+        spec.body = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if spec.body is not None and (spec.fields or spec.uploads):
+        raise UsageError(
+            "a raw body (--raw or @file) cannot be combined with field items",
+            hint="send the fields inside the body, or drop the body",
+        )
+    if spec.uploads and spec.json_fields:
+        raise UsageError("file uploads (field@file) cannot be combined with JSON (:=) fields")
+    return spec
+
+
+def _read_file(name: str, base_dir: Path, item: str) -> bytes:
+    path = Path(name).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(
+            f"file not found: {name!r} (in {item!r}, looked in {path.parent})"
+        ) from None
+    except IsADirectoryError:
+        raise UsageError(f"{name!r} (in {item!r}) is a directory, not a file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {name!r} (in {item!r}): {exc.strerror}") from None
+
+
+def _guess_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name)
+    return guessed or "application/octet-stream"
+
+
+def _raw_content_type(spec: RequestSpec) -> str:
+    """The Content-Type of a raw body given without one."""
+    if spec.mode == "json":
+        return "application/json"
+    if spec.mode == "form":
+        return "application/x-www-form-urlencoded"
+    if spec.body_name is not None:
+        return _guess_type(spec.body_name)
+    body = spec.body or b""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    try:
+        json.loads(text)
+    except ValueError:
+        return "text/plain; charset=utf-8"
+    return "application/json"
+
+
+def base_url(app: t.Any = None) -> str:
+    """The base URL the app's framework's test client would use.
+
+    Flask (found behind middleware, as the dispatcher's default app too):
+    ``PREFERRED_URL_SCHEME://SERVER_NAME/APPLICATION_ROOT``, ``localhost``
+    without a ``SERVER_NAME``, as :class:`flask.testing.EnvironBuilder`.
+    Django: ``http://testserver/`` as its ``RequestFactory`` when
+    ``ALLOWED_HOSTS`` lets that host in, else its first concrete host.
+    Anything else: ``http://localhost/``.
+    """
+    framework, obj = _root_app(app)
+    if framework == "flask":
+        config = obj.config
+        host = config.get("SERVER_NAME") or "localhost"
+        root = str(config.get("APPLICATION_ROOT") or "/")
+        scheme = config.get("PREFERRED_URL_SCHEME") or "http"
+        return f"{scheme}://{host}/{root.lstrip('/')}"
+    if framework == "django":
+        return f"http://{_django_host()}/"
+    return "http://localhost/"
+
+
+def _root_app(app: t.Any) -> tuple[str | None, t.Any]:
+    """The framework app that answers at the root of ``app``, if any."""
+    if app is None:
+        return None, None
+    from wsgiscope.structure import inspect_app
+
+    for prefix, node in inspect_app(app).walk():
+        if prefix == "" and node.framework in ("flask", "django"):
+            return node.framework, node.obj
+    return None, None
+
+
+def _django_host() -> str:
+    try:
+        from django.conf import settings
+
+        allowed = list(getattr(settings, "ALLOWED_HOSTS", []) or [])
+    except Exception:  # settings not configured: the default host
+        return "localhost"
+    if not allowed or "*" in allowed or "testserver" in allowed:
+        # An empty ALLOWED_HOSTS admits only localhost names under DEBUG.
+        return "localhost" if not allowed else "testserver"
+    concrete = [h for h in allowed if not h.startswith(".")]
+    return concrete[0] if concrete else "localhost"
+
+
+def build_environ(spec: RequestSpec, app: t.Any = None) -> dict[str, t.Any]:
+    """The WSGI environ for ``spec``, as ``app``'s test client would build it.
+
+    :param spec: the request.
+    :param app: the loaded WSGI callable (middleware included), used to find
+        the framework's base URL; ``None`` for ``http://localhost/``.
+    """
+    from werkzeug.datastructures import Headers, MultiDict
+    from werkzeug.test import EnvironBuilder
+
+    path, base = _path_and_base(spec.path, base_url(app))
+    path, _, query_string = path.partition("?")
+    extra = urlencode(spec.query)
+    query_string = "&".join(part for part in (query_string, extra) if part)
+
+    headers = Headers()
+    for name, value in spec.headers:
+        headers.add(name, value)
+    if "User-Agent" not in headers:
+        headers["User-Agent"] = USER_AGENT
+    content_type = headers.get("Content-Type")
+    kwargs: dict[str, t.Any] = {}
+    encoding = spec.encoding
+    if encoding == "raw":
+        kwargs["data"] = spec.body
+        kwargs["content_type"] = content_type or _raw_content_type(spec)
+    elif encoding == "json":
+        kwargs["data"] = json.dumps(_json_object(spec.fields))
+        kwargs["content_type"] = content_type or "application/json"
+    elif encoding in ("form", "multipart"):
+        form: MultiDict[str, t.Any] = MultiDict(spec.fields)
+        for name, upload in spec.uploads:
+            form.add(name, (io.BytesIO(upload.content), upload.filename, upload.content_type))
+        kwargs["data"] = form
+        if content_type:
+            kwargs["content_type"] = content_type
+    elif content_type:
+        kwargs["content_type"] = content_type
+    builder = EnvironBuilder(
+        # The query stays in the path so REQUEST_URI carries it, as servers do.
+        path=f"{path}?{query_string}" if query_string else path,
+        base_url=base,
+        method=spec.effective_method,
+        headers=headers,
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        **kwargs,
+    )
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
+def _path_and_base(path: str, default_base: str) -> tuple[str, str]:
+    """Split an absolute URL into path and base; a path keeps the app's base."""
+    if path.startswith("/"):
+        return path, default_base
+    url = urlsplit(path)
+    rest = url.path or "/"
+    if url.query:
+        rest += "?" + url.query
+    return rest, f"{url.scheme}://{url.netloc}/"
+
+
+def _json_object(fields: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
+    """Fields as one JSON object; a repeated name collects a list (as HTTPie)."""
+    result: dict[str, t.Any] = {}
+    repeated: set[str] = set()
+    for name, value in fields:
+        if name not in result:
+            result[name] = value
+        elif name in repeated:
+            result[name].append(value)
+        else:
+            result[name] = [result[name], value]
+            repeated.add(name)
+    return result
