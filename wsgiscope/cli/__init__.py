@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "url": "wsgiscope.cli.url:url",
     "match": "wsgiscope.cli.match:match",
     "trace": "wsgiscope.cli.trace:trace",
+    "replay": "wsgiscope.cli.replay:replay",
+    "lint": "wsgiscope.cli.lint:lint",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",
 }
