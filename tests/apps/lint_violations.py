@@ -364,3 +364,8 @@ CASES = {
     "requires_query_string": ("WSGI702", "call", "GET"),
     "requires_content_type": ("WSGI702", "environ", "GET"),
 }
+
+
+def raises_escape(environ, start_response):
+    """An exception message with terminal escapes and a newline."""
+    raise ValueError("\x1b[2J\nforged line")
