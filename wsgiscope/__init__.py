@@ -10,10 +10,12 @@ import typing as t
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["TraceMiddleware", "__version__"]
 
 #: Public names re-exported lazily: name -> "module:attribute".
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "TraceMiddleware": "wsgiscope.tracing.middleware:TraceMiddleware",
+}
 
 
 def __getattr__(name: str) -> t.Any:

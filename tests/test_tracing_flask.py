@@ -1,0 +1,302 @@
+"""The Flask lifecycle as the tracer records it (real Flask apps)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+pytest.importorskip("flask")
+
+import flask
+import flask.app
+import flask.ctx
+import flask.signals
+
+from tests.apps import trace_flask_lifecycle as lifecycle
+from tests.tracing_fixtures import steps, trace
+from wsgiscope.tracing import instrument
+from wsgiscope.tracing.flask import instrumented
+
+APP = lifecycle.app
+
+
+@pytest.fixture(autouse=True)
+def _quiet_flask_errors() -> None:
+    # Flask logs the failing view's traceback; that is the app's own output.
+    logging.getLogger("lifecycle").disabled = True
+
+
+def test_exact_event_order() -> None:
+    record = trace(APP, "/").record
+    assert steps(record) == [
+        "push app lifecycle 1",
+        "push request lifecycle 1",
+        "before_request load_user",
+        "view index",
+        "after_request add_header",
+        "teardown_request close_db",
+        "pop request lifecycle 1",
+        "teardown_appcontext release",
+        "pop app lifecycle 1",
+    ]
+
+
+def test_signals_and_wsgi_events_in_order() -> None:
+    record = trace(APP, "/").record
+    assert steps(record, ("push", "pop", "signal", "start_response", "body", "close")) == [
+        "push app lifecycle 1",
+        "signal appcontext_pushed",
+        "push request lifecycle 1",
+        "signal request_started",
+        "signal request_finished",
+        "start_response",
+        "signal request_tearing_down",
+        "pop request lifecycle 1",
+        "signal appcontext_tearing_down",
+        "pop app lifecycle 1",
+        "signal appcontext_popped",
+        "body",
+        "close",
+    ]
+
+
+def test_event_fields_and_nesting() -> None:
+    record = trace(APP, "/").record
+    events = record["events"]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert all(e["t_ms"] >= 0 for e in events)
+    times = [e["t_ms"] for e in events]
+    assert times == sorted(times)
+    by_kind = {(e["kind"], e.get("context") or e.get("hook")): e for e in events}
+    app_push = by_kind["push", "app"]
+    req_push = by_kind["push", "request"]
+    view = by_kind["hook", "view"]
+    assert req_push["parent"] == app_push["seq"]
+    assert view["parent"] == req_push["seq"]
+    assert view["function"] == "tests.apps.trace_flask_lifecycle.create_app.<locals>.index"
+    assert view["endpoint"] == "index"
+    assert view["view_args"] == {}
+    assert view["duration_ms"] >= 0
+    assert by_kind["pop", "request"]["parent"] == req_push["seq"]
+    assert by_kind["pop", "app"]["parent"] == app_push["seq"]
+    assert record["response"]["status"] == "200 OK"
+    assert record["response"]["body_preview"] == "hello"
+    assert ["X-Traced", "yes"] in record["response"]["headers"]
+
+
+def test_blueprint_url_value_preprocessor_and_view_args() -> None:
+    record = trace(APP, "/shop/en/item/7").record
+    assert steps(record, ("hook",)) == [
+        "url_value_preprocessor pull_lang",
+        "before_request load_user",
+        "view item",
+        "after_request add_header",
+        "teardown_request close_db",
+        "teardown_appcontext release",
+    ]
+    view = next(e for e in record["events"] if e.get("hook") == "view")
+    assert view["endpoint"] == "shop.item"
+    assert view["view_args"] == {"item_id": "7"}
+    assert record["response"]["body_preview"] == "en:7"
+
+
+def test_failing_view_teardowns_receive_the_exception() -> None:
+    result = trace(APP, "/fail")
+    record = result.record
+    hooks = [e for e in record["events"] if e["kind"] == "hook"]
+    view = next(e for e in hooks if e["hook"] == "view")
+    assert view["raised"] == "RuntimeError: the view failed"
+    teardowns = [e for e in hooks if e["hook"].startswith("teardown")]
+    assert [e["hook"] for e in teardowns] == ["teardown_request", "teardown_appcontext"]
+    assert all(e["exception"] == "RuntimeError: the view failed" for e in teardowns)
+    signals = [e["name"] for e in record["events"] if e["kind"] == "signal"]
+    assert "got_request_exception" in signals
+    assert record["response"]["status_code"] == 500
+    assert record["error"]["type"] == "RuntimeError"
+    assert record["error"]["propagated"] is False
+    assert "raise RuntimeError" in record["error"]["traceback"]
+    assert "wsgiscope/tracing" not in record["error"]["traceback"]
+    assert result.exc_info is not None
+    assert result.exc_info[0] is RuntimeError
+    assert result.failed
+    # g at teardown shows what the view left; the api token is a secret.
+    pop = next(e for e in record["events"] if e["kind"] == "pop" and e["context"] == "request")
+    assert pop["g"] == {"user": "'ada'", "api_token": "[redacted]", "db": "'open'"}
+
+
+def test_errorhandler_gets_the_exception() -> None:
+    record = trace(APP, "/conflict").record
+    handler = next(e for e in record["events"] if e.get("hook") == "errorhandler")
+    assert handler["function"].endswith("conflict")
+    assert handler["exception"] == "Conflict: taken"
+    assert record["response"]["status_code"] == 409
+    assert record["error"] is None
+
+
+def test_context_processor() -> None:
+    record = trace(APP, "/template").record
+    processors = [e["function"] for e in record["events"] if e.get("hook") == "context_processor"]
+    assert processors[-1].endswith("create_app.<locals>.inject")
+    assert record["response"]["body_preview"] == "shop"
+
+
+def test_internal_redirect_nests_at_depth_2() -> None:
+    record = trace(APP, "/redirect").record
+    assert steps(record) == [
+        "push app lifecycle 1",
+        "push request lifecycle 1",
+        "before_request load_user",
+        "view internal_redirect",
+        "push request lifecycle 2",
+        "before_request load_user",
+        "view index",
+        "after_request add_header",
+        "teardown_request close_db",
+        "pop request lifecycle 2",
+        "after_request add_header",
+        "teardown_request close_db",
+        "pop request lifecycle 1",
+        "teardown_appcontext release",
+        "pop app lifecycle 1",
+    ]
+    events = record["events"]
+    outer_view = next(e for e in events if e.get("function", "").endswith("internal_redirect"))
+    inner_push = next(e for e in events if e["kind"] == "push" and e["depth"] == 2)
+    assert inner_push["parent"] == outer_view["seq"]
+    assert inner_push["path"] == "/"
+    inner_view = next(e for e in events if e.get("function", "").endswith(".index"))
+    assert inner_view["depth"] == 2
+
+
+def test_chained_second_app_nests_with_its_own_name() -> None:
+    record = trace(APP, "/chain").record
+    assert steps(record) == [
+        "push app lifecycle 1",
+        "push request lifecycle 1",
+        "before_request load_user",
+        "view chain",
+        "push app second 2",
+        "push request second 2",
+        "before_request second_before",
+        "view inner",
+        "teardown_request second_teardown",
+        "pop request second 2",
+        "pop app second 2",
+        "after_request add_header",
+        "teardown_request close_db",
+        "pop request lifecycle 1",
+        "teardown_appcontext release",
+        "pop app lifecycle 1",
+    ]
+    inner = next(e for e in record["events"] if e.get("hook") == "view" and e["app"] == "second")
+    assert inner["depth"] == 2
+
+
+def test_app_context_pushed_by_hand_in_a_view() -> None:
+    record = trace(APP, "/appctx").record
+    assert steps(record)[3:8] == [
+        "view appctx",
+        "push app lifecycle 2",
+        "teardown_appcontext release",
+        "pop app lifecycle 2",
+        "after_request add_header",
+    ]
+    pop = next(e for e in record["events"] if e["kind"] == "pop" and e["depth"] == 2)
+    assert pop["g"] == {"inside": "1"}
+
+
+def test_stream_with_context_pushes_again_while_the_body_is_read() -> None:
+    lifecycle.CLOSED.clear()
+    record = trace(APP, "/stream").record
+    kinds = ("push", "pop", "hook", "body", "close")
+    assert steps(record, kinds) == [
+        "push app lifecycle 1",
+        "push request lifecycle 1",
+        "before_request load_user",
+        "view stream",
+        "after_request add_header",
+        "teardown_request close_db",
+        "pop request lifecycle 1",
+        "teardown_appcontext release",
+        "pop app lifecycle 1",
+        "push app lifecycle 1",
+        "push request lifecycle 1",
+        "body",
+        "body",
+        "body",
+        "teardown_request close_db",
+        "pop request lifecycle 1",
+        "teardown_appcontext release",
+        "pop app lifecycle 1",
+        "close",
+    ]
+    assert record["response"]["body_preview"] == "a/streamc"
+    assert lifecycle.CLOSED == ["stream"]
+
+
+def test_session_names_redacted_values() -> None:
+    record = trace(APP, "/login").record
+    pop = next(e for e in record["events"] if e["kind"] == "pop" and e["context"] == "request")
+    assert pop["session"] == {"user_id": "[redacted]"}
+    set_cookie = [v for n, v in record["response"]["headers"] if n == "Set-Cookie"]
+    assert set_cookie == ["[redacted]"]
+
+
+def test_show_secrets_keeps_them() -> None:
+    record = trace(APP, "/login", redact=False).record
+    pop = next(e for e in record["events"] if e["kind"] == "pop" and e["context"] == "request")
+    assert pop["session"] == {"user_id": "42"}
+
+
+def test_trace_does_not_change_the_response() -> None:
+    plain = APP.test_client().get("/login")
+    traced = trace(APP, "/login", redact=False).record["response"]
+    assert traced["status"] == plain.status
+    assert [h[0] for h in traced["headers"]] == [name for name, _ in plain.headers]
+    assert "Vary" in dict(plain.headers)
+
+
+def _flask_attributes() -> dict[str, object]:
+    owners = [flask.app.Flask, flask.ctx.AppContext, flask.ctx.RequestContext]
+    state: dict[str, object] = {}
+    for owner in owners:
+        for name, value in vars(owner).items():
+            state[f"{owner.__name__}.{name}"] = value
+    for name, signal in vars(flask.signals).items():
+        if hasattr(signal, "send"):
+            state[f"signal.{name}"] = dict(vars(signal))
+    return state
+
+
+def test_instrumentation_is_removed_afterwards() -> None:
+    before = _flask_attributes()
+    result = trace(APP, "/fail")
+    assert result.record["events"]
+    assert not instrument.active()
+    assert _flask_attributes() == before
+    assert "ensure_sync" in vars(flask.app.Flask)
+    assert vars(flask.app.Flask)["ensure_sync"].__module__ == "flask.app"
+    assert "send" not in vars(flask.signals.request_started)
+
+
+def test_listener_sees_each_hook_while_the_request_is_current() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def listener(event: object) -> None:
+        if getattr(event, "kind", None) == "hook":
+            path = flask.request.path if flask.has_request_context() else None
+            seen.append((event.hook, path))  # type: ignore[attr-defined]
+
+    with instrumented(listener):
+        response = APP.test_client().get("/shop/en/item/3")
+    assert response.status_code == 200
+    assert seen == [
+        ("url_value_preprocessor", "/shop/en/item/3"),
+        ("before_request", "/shop/en/item/3"),
+        ("view", "/shop/en/item/3"),
+        ("after_request", "/shop/en/item/3"),
+        ("teardown_request", "/shop/en/item/3"),
+        ("teardown_appcontext", None),
+    ]
+    assert not instrument.active()

@@ -1,0 +1,159 @@
+"""Redaction of secrets in traces, records and output.
+
+wsgiscope shows what an app receives and sends, which includes credentials.
+Unless the user asks for them (``--show-secrets``), these become
+``"[redacted]"``:
+
+- headers (and their ``HTTP_*`` environ keys) named like ``Authorization``,
+  ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie`` or an API key/token
+  (``X-Api-Key``, ``X-Auth-Token``, ``X-Csrf-Token``, ...);
+- query parameters and form fields named like a password, token, secret,
+  API key or credential;
+- every session value (the names stay visible);
+- ``flask.g`` names that look like secrets.
+
+A :class:`Redactor` turns the live values of a trace into JSON-ready text;
+with ``show_secrets=True`` it only stringifies.
+
+    >>> Redactor().headers([("Cookie", "sid=1"), ("Accept", "*/*")])
+    [['Cookie', '[redacted]'], ['Accept', '*/*']]
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from urllib.parse import unquote_plus
+
+#: What a secret value is replaced with.
+REDACTED = "[redacted]"
+
+_SECRET_HEADER = re.compile(
+    r"authorization|cookie|api[-_]?key|auth[-_]?token|access[-_]?token|token|secret|"
+    r"password|passwd|session|csrf|xsrf|signature|credential",
+    re.IGNORECASE,
+)
+_SECRET_FIELD = re.compile(
+    r"pass(word|wd|phrase)?$|pwd|token|secret|api[-_]?key|apikey|auth(?!or)|credential|"
+    r"session|csrf|xsrf|signature|private[-_]?key|otp|pin$|cvv|ssn",
+    re.IGNORECASE,
+)
+#: Longest text kept for one non-string value (its repr), in characters.
+VALUE_CAP = 200
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header (``"X-Api-Key"``) or environ key (``"HTTP_X_API_KEY"``) is secret."""
+    if name.startswith("HTTP_"):
+        name = name[5:]
+    return _SECRET_HEADER.search(name) is not None
+
+
+def is_secret_field(name: str) -> bool:
+    """Whether a form field, query parameter or ``g``/JSON key is named like a secret."""
+    return _SECRET_FIELD.search(name) is not None
+
+
+def cap(value: t.Any, limit: int = VALUE_CAP) -> str:
+    """``value`` as text (its ``repr`` unless it is a str), cut at ``limit`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        return f"{text[:limit]}... [{len(text)} chars]"
+    return text
+
+
+def redact_query(query: str) -> str:
+    """A query string with the values of secret-named parameters redacted.
+
+    The rest of the string is kept byte for byte (no re-encoding).
+    """
+    if not query or "=" not in query:
+        return query
+    parts = query.split("&")
+    for i, part in enumerate(parts):
+        name, sep, _value = part.partition("=")
+        if sep and is_secret_field(unquote_plus(name)):
+            parts[i] = f"{name}={REDACTED}"
+    return "&".join(parts)
+
+
+def _redact_uri(uri: str) -> str:
+    path, sep, query = uri.partition("?")
+    return f"{path}?{redact_query(query)}" if sep else uri
+
+
+class Redactor:
+    """Turns live trace values into JSON-ready text, redacting secrets.
+
+    :param show_secrets: keep secrets (only stringify).
+    """
+
+    __slots__ = ("show_secrets",)
+
+    def __init__(self, show_secrets: bool = False) -> None:
+        self.show_secrets = show_secrets
+
+    def environ(self, environ: t.Mapping[str, t.Any]) -> dict[str, str]:
+        """Every environ key; non-str values as their capped ``repr``."""
+        out: dict[str, str] = {}
+        show = self.show_secrets
+        for key, value in environ.items():
+            key = key if isinstance(key, str) else repr(key)
+            if not isinstance(value, str):
+                out[key] = cap(value)
+            elif show:
+                out[key] = value
+            elif key.startswith("HTTP_") and is_secret_header(key):
+                out[key] = REDACTED
+            elif key == "QUERY_STRING":
+                out[key] = redact_query(value)
+            elif key in ("REQUEST_URI", "RAW_URI"):
+                out[key] = _redact_uri(value)
+            else:
+                out[key] = value
+        return out
+
+    def headers(self, headers: t.Any) -> list[list[str]]:
+        """``[[name, value], ...]``; odd items or types as their ``repr``."""
+        out: list[list[str]] = []
+        try:
+            items = list(headers)
+        except TypeError:
+            return [[cap(headers), ""]]
+        for item in items:
+            try:
+                name, value = item
+            except (TypeError, ValueError):
+                out.append([cap(item), ""])
+                continue
+            name_text = name if isinstance(name, str) else repr(name)
+            if not self.show_secrets and is_secret_header(name_text):
+                out.append([name_text, REDACTED])
+            else:
+                out.append([name_text, value if isinstance(value, str) else repr(value)])
+        return out
+
+    def query(self, query: str) -> str:
+        """A query string with secret parameter values redacted."""
+        return query if self.show_secrets else redact_query(query)
+
+    def fields(self, fields: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """Form fields (or JSON object keys): secret-named values redacted."""
+        if self.show_secrets:
+            return dict(fields)
+        return {k: REDACTED if is_secret_field(str(k)) else v for k, v in fields.items()}
+
+    def names(self, names: t.Mapping[str, t.Any]) -> dict[str, str]:
+        """Names in ``flask.g`` and the like: values as capped ``repr``, secret-named
+        ones redacted."""
+        show = self.show_secrets
+        return {
+            str(k): REDACTED if not show and is_secret_field(str(k)) else cap(repr(v))
+            for k, v in names.items()
+        }
+
+    def session(self, session: t.Mapping[str, t.Any]) -> dict[str, str]:
+        """Session contents: the names, and the values only with ``show_secrets``."""
+        if self.show_secrets:
+            return {str(k): cap(repr(v)) for k, v in session.items()}
+        return {str(k): REDACTED for k in session}

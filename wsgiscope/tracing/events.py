@@ -1,0 +1,366 @@
+"""The events a trace is made of, as frozen dataclasses.
+
+Every event has the fields every record event has (``seq``, ``t_ms``,
+``depth``, ``parent``) plus its kind's own. While a request runs the
+:class:`~wsgiscope.tracing.recorder.Recorder` keeps each event as a cheap raw
+row ``[cls, t, depth, parent, values]`` (``values`` in field order, holding
+the live Python objects: exceptions, functions, header lists); the frozen
+dataclasses are built from those rows only when someone asks for them
+(:meth:`Recorder.events`, listeners, lint checks), and :meth:`Event.json_values`
+turns a row straight into the JSON-ready, redacted form of the
+``wsgiscope.trace/1`` record. That split keeps the per-request cost low (a
+frozen dataclass costs about 0.4 us to build, a list 0.03 us).
+
+Kinds and their fields (see ``docs/changes/trace-core.md`` for the record):
+
+======================  ======================================================
+``push`` / ``pop``      ``context`` ("app" or "request"), ``app``, ``path``
+                        (request contexts), ``g`` and ``session`` (pops: names
+                        and capped values at teardown)
+``hook``                ``hook``, ``function``, ``app``, ``endpoint``,
+                        ``view_args``, ``exception`` (what it received),
+                        ``raised`` (what it raised), ``duration_ms``
+``signal``              ``name``, ``app``, ``exception``
+``dispatch``            ``mount``, ``app``, ``script_name``, ``path_info``,
+                        ``changed`` (environ keys that differ from the top)
+``start_response``      ``status``, ``headers``, ``exc_info``
+``body``                ``size``, ``source`` ("iter" or "write")
+``close``               ``has_close`` (whether the app's iterable had one)
+``exception``           ``type``, ``message``, ``traceback``, ``where``
+======================  ======================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import traceback
+import types
+import typing as t
+
+from wsgiscope.redact import Redactor
+
+#: A raw event row as the recorder stores it: [cls, t, depth, parent, values].
+RawEvent = list
+
+
+def describe_exception(exc: BaseException | None) -> str | None:
+    """``"Type: message"`` for an exception, ``None`` for none."""
+    if exc is None:
+        return None
+    message = str(exc)
+    name = type(exc).__qualname__
+    return f"{name}: {message}" if message else name
+
+
+#: Frames from this directory (the tracing wrappers) are left out of tracebacks.
+_TRACING_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_ours(filename: str) -> bool:
+    return filename.startswith(_TRACING_DIR)
+
+
+def format_traceback(exc: BaseException) -> str:
+    """The exception's traceback as Python prints it, minus wsgiscope's frames.
+
+    The tracing wrappers sit between the framework and the app's functions;
+    their frames say nothing about the app, so they are dropped (chained
+    exceptions included).
+    """
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    seen: set[int] = set()
+    todo = [te]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.stack = traceback.StackSummary.from_list(
+            [f for f in current.stack if not _is_ours(f.filename)]
+        )
+        todo.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+    return "".join(te.format())
+
+
+def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """A copy of a traceback chain without wsgiscope's tracing frames."""
+    frames = []
+    while tb is not None:
+        if not _is_ours(tb.tb_frame.f_code.co_filename):
+            frames.append(tb)
+        tb = tb.tb_next
+    result: types.TracebackType | None = None
+    for frame_tb in reversed(frames):
+        result = types.TracebackType(
+            result, frame_tb.tb_frame, frame_tb.tb_lasti, frame_tb.tb_lineno
+        )
+    return result
+
+
+def function_name(func: t.Any) -> str:
+    """``module.qualname`` of a hook function (or its ``repr`` when it has none)."""
+    func = getattr(func, "__func__", func)
+    qualname = getattr(func, "__qualname__", None)
+    if qualname is None:
+        return repr(func)
+    return f"{getattr(func, '__module__', None) or '?'}.{qualname}"
+
+
+def _cap(value: t.Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        return text[:limit] + f"... [{len(text)} chars]"
+    return text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """Fields every event has.
+
+    :param seq: position in the request's event list, from 0.
+    :param t_ms: milliseconds since the request started.
+    :param depth: context stack depth (see the record documentation).
+    :param parent: ``seq`` of the enclosing open push or hook, or ``None``.
+    """
+
+    seq: int
+    t_ms: float
+    depth: int
+    parent: int | None
+
+    kind: t.ClassVar[str] = ""
+    #: The names of this kind's own fields, in the order rows store them.
+    FIELDS: t.ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+        """This kind's own fields of a raw row, JSON-ready and redacted."""
+        return dict(zip(cls.FIELDS, values, strict=True))
+
+    def to_json(self, redactor: Redactor | None = None) -> dict[str, t.Any]:
+        """This event as it appears in a ``wsgiscope.trace/1`` record."""
+        out: dict[str, t.Any] = {
+            "seq": self.seq,
+            "t_ms": self.t_ms,
+            "kind": self.kind,
+            "depth": self.depth,
+            "parent": self.parent,
+        }
+        values = [getattr(self, name) for name in self.FIELDS]
+        out.update(self.json_values(values, redactor or Redactor()))
+        return out
+
+
+def _fields(cls: type[Event]) -> type[Event]:
+    base = {f.name for f in dataclasses.fields(Event)}
+    cls.FIELDS = tuple(f.name for f in dataclasses.fields(cls) if f.name not in base)
+    return cls
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContextPush(Event):
+    """A Flask application or request context became the current one."""
+
+    context: str
+    app: str
+    path: str | None
+
+    kind: t.ClassVar[str] = "push"
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContextPop(Event):
+    """A Flask context stopped being the current one.
+
+    ``g`` and ``session`` hold what the names in ``flask.g`` and the session
+    held when the context's teardown began (values as capped ``repr``).
+    """
+
+    context: str
+    app: str
+    path: str | None
+    g: dict[str, t.Any] | None
+    session: dict[str, t.Any] | None
+
+    kind: t.ClassVar[str] = "pop"
+
+    @classmethod
+    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+        context, app, path, g, session = values
+        return {
+            "context": context,
+            "app": app,
+            "path": path,
+            "g": None if g is None else redactor.names(g),
+            "session": None if session is None else redactor.session(session),
+        }
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class HookCall(Event):
+    """A framework called one of the app's functions (hook, view, middleware).
+
+    ``exception`` is the exception the function was given (teardowns and
+    error handlers), ``raised`` the one it raised, if any.
+    """
+
+    hook: str
+    function: t.Any
+    app: str
+    endpoint: str | None
+    view_args: dict[str, t.Any] | None
+    exception: BaseException | None
+    raised: BaseException | None
+    duration: float | None
+
+    kind: t.ClassVar[str] = "hook"
+
+    @property
+    def function_name(self) -> str:
+        """``module.qualname`` of the function called."""
+        return function_name(self.function)
+
+    @classmethod
+    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+        hook, func, app, endpoint, view_args, exc, raised, duration = values
+        return {
+            "hook": hook,
+            "function": function_name(func),
+            "app": app,
+            "endpoint": endpoint,
+            "view_args": None
+            if view_args is None
+            else {str(k): _cap(repr(v)) for k, v in view_args.items()},
+            "exception": describe_exception(exc),
+            "raised": describe_exception(raised),
+            "duration_ms": None if duration is None else round(duration * 1000, 3),
+        }
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class SignalSent(Event):
+    """A framework signal was sent (Flask's blinker signals, Django's)."""
+
+    name: str
+    app: str | None
+    exception: BaseException | None
+
+    kind: t.ClassVar[str] = "signal"
+
+    @classmethod
+    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+        name, app, exc = values
+        return {"name": name, "app": app, "exception": describe_exception(exc)}
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dispatch(Event):
+    """A ``DispatcherMiddleware`` level handed the request to a mounted app.
+
+    ``environ`` is the environ that app received (a shallow copy).
+    """
+
+    mount: str
+    app: str
+    script_name: str
+    path_info: str
+    environ: dict[str, t.Any]
+
+    kind: t.ClassVar[str] = "dispatch"
+
+    @classmethod
+    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+        mount, app, script_name, path_info, environ = values
+        return {
+            "mount": mount,
+            "app": app,
+            "script_name": script_name,
+            "path_info": path_info,
+            "environ": redactor.environ(environ),
+        }
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class StartResponse(Event):
+    """The app called ``start_response`` (headers exactly as it passed them)."""
+
+    status: t.Any
+    headers: t.Any
+    exc_info: BaseException | None
+
+    kind: t.ClassVar[str] = "start_response"
+
+    @classmethod
+    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+        status, headers, exc = values
+        return {
+            "status": status if isinstance(status, str) else repr(status),
+            "headers": redactor.headers(headers),
+            "exc_info": describe_exception(exc),
+        }
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class BodyChunk(Event):
+    """A chunk of the response body reached the server."""
+
+    size: int
+    source: str
+
+    kind: t.ClassVar[str] = "body"
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class Close(Event):
+    """The server closed the response; the trace ends here."""
+
+    has_close: bool
+
+    kind: t.ClassVar[str] = "close"
+
+
+@_fields
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExceptionRaised(Event):
+    """An exception left the app (``where``: call, iter, close, start_response)."""
+
+    exception: BaseException
+    where: str
+
+    kind: t.ClassVar[str] = "exception"
+
+    @classmethod
+    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+        exc, where = values
+        return {
+            "type": type(exc).__qualname__,
+            "message": str(exc),
+            "traceback": format_traceback(exc),
+            "where": where,
+        }
+
+
+#: Every event class by kind.
+KINDS: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        ContextPush,
+        ContextPop,
+        HookCall,
+        SignalSent,
+        Dispatch,
+        StartResponse,
+        BodyChunk,
+        Close,
+        ExceptionRaised,
+    )
+}

@@ -1,0 +1,447 @@
+"""Flask instrumentation: contexts, hooks and signals of every Flask app.
+
+This is the only module of the tracing core that knows Flask (3.1
+semantics; Flask 3.2 merges the two contexts and will need its own
+version of this adapter). While instrumentation is held (see
+:mod:`wsgiscope.tracing.instrument`) it replaces, on the *classes*:
+
+- ``AppContext.push/pop`` and ``RequestContext.push/pop``: a ``push`` event
+  when a context becomes the current one and a ``pop`` event when it stops
+  being current. ``RequestContext.push`` pushes the app context first, and
+  ``RequestContext.pop`` runs ``teardown_request``, removes the request
+  context and only then pops the app context (``teardown_appcontext``), so
+  the events come in that order. Pushing the context that is already
+  current (nothing changes) records nothing. ``stream_with_context`` pushes
+  both again while the body is iterated: those pushes, the second round of
+  teardowns and the pops are recorded too. The pop of a request context
+  carries the names in ``g`` and in the session when its teardown began.
+- ``Flask.ensure_sync`` plus the methods that call hooks
+  (``preprocess_request``, ``dispatch_request``, ``process_response``,
+  ``handle_*exception``, ``update_template_context``, ``do_teardown_*``):
+  a ``hook`` event for every ``url_value_preprocessor``,
+  ``before_request``, view (endpoint and view arguments), ``after_request``,
+  ``errorhandler``, ``context_processor``, ``teardown_request`` and
+  ``teardown_appcontext`` call, with ``module.qualname``, duration, the
+  exception a teardown or error handler received and the one it raised.
+- ``send`` of each signal in ``flask.signals`` (an instance attribute on the
+  signal object, deleted again afterwards): a ``signal`` event per send.
+
+``depth`` of a push/pop is the depth of that kind of context on the stack
+after the push (an internal redirect's request context is at depth 2, a
+chained second app's contexts too); a hook's depth is that of the innermost
+context of the app that runs it.
+
+Listeners (for isolation checks)
+--------------------------------
+
+:func:`instrumented` keeps the instrumentation installed for a block and
+calls ``listener(event)`` for every Flask event (a frozen
+:mod:`~wsgiscope.tracing.events` dataclass) in any thread or greenlet, traced
+or not. For a ``hook`` event the call happens right after the function
+returned, inside the framework's call, so ``flask.request``, ``flask.g`` and
+``flask.session`` are still those of the request that ran it (for
+``teardown_appcontext`` only the app context is left)::
+
+    from wsgiscope.tracing.flask import instrumented
+
+    def check(event):
+        if event.kind == "hook" and flask.has_request_context():
+            assert flask.request.headers["X-Replay-Id"] == flask.g.replay_id
+
+    with instrumented(check):
+        run_requests()
+
+A listener that raises is reported once through logging and otherwise
+ignored: it never breaks the request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import typing as t
+
+from wsgiscope.tracing import instrument
+from wsgiscope.tracing.events import ContextPop, ContextPush, Event, HookCall, SignalSent
+from wsgiscope.tracing.instrument import Patches
+from wsgiscope.tracing.recorder import Recorder, _current
+
+Listener = t.Callable[[Event], None]
+
+#: Listeners called for every Flask event (copy-on-write: replaced, never mutated).
+_listeners: tuple[Listener, ...] = ()
+_listener_failed = False
+_ambient: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
+    "wsgiscope_flask_ambient", default=None
+)
+_logger = logging.getLogger("wsgiscope")
+
+_TEARDOWN_LIKE = frozenset(("teardown_request", "teardown_appcontext", "errorhandler"))
+
+
+def _recorder() -> Recorder | None:
+    rec = _current.get()
+    if rec is None and _listeners:
+        # Untraced request with listeners: a recorder that keeps no rows,
+        # only the bookkeeping the events need.
+        rec = _ambient.get()
+        if rec is None:
+            rec = Recorder(keep=False)
+            _ambient.set(rec)
+    return rec
+
+
+def _notify(rec: Recorder, row: list[t.Any]) -> None:
+    global _listener_failed
+    listeners = _listeners
+    if not listeners:
+        return
+    event = rec.event(row)
+    for listener in listeners:
+        try:
+            listener(event)
+        except Exception:
+            if not _listener_failed:
+                _listener_failed = True
+                _logger.exception("wsgiscope: a Flask event listener failed (reported once)")
+
+
+@contextlib.contextmanager
+def instrumented(listener: Listener | None = None) -> t.Iterator[None]:
+    """Keep Flask (and all other) instrumentation installed for the block.
+
+    :param listener: called with every Flask event while the block runs,
+        from whichever thread or greenlet produced it.
+    """
+    global _listeners
+    if listener is not None:
+        _listeners = (*_listeners, listener)
+    instrument.acquire()
+    try:
+        yield
+    finally:
+        instrument.release()
+        if listener is not None:
+            remaining = list(_listeners)
+            remaining.remove(listener)
+            _listeners = tuple(remaining)
+
+
+def _depth_of(rec: Recorder, app: t.Any) -> int:
+    for entry in reversed(rec.contexts):
+        if entry[2] is app:
+            return t.cast(int, entry[3])
+    return 0
+
+
+def _app_name(app: t.Any) -> str:
+    name = getattr(app, "name", None)
+    return name if isinstance(name, str) else repr(app)
+
+
+def _snapshot_g(app_ctx: t.Any) -> dict[str, t.Any] | None:
+    g = getattr(app_ctx, "g", None)
+    if g is None:
+        return None
+    return dict(vars(g))
+
+
+def _snapshot_session(req_ctx: t.Any) -> dict[str, t.Any] | None:
+    # ctx._session, not ctx.session: the property marks the session accessed
+    # (which adds "Vary: Cookie"), and a trace must not change the response.
+    session = getattr(req_ctx, "_session", None)
+    if isinstance(session, dict):
+        return dict.copy(session)
+    return None
+
+
+def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched method
+    """Instrument Flask's classes and signals (undone by ``patches.undo()``)."""
+    import blinker
+    import flask.app
+    import flask.ctx
+    import flask.globals
+    import flask.signals
+
+    flask_cls = flask.app.Flask
+    app_ctx_cls = flask.ctx.AppContext
+    req_ctx_cls = flask.ctx.RequestContext
+    cv_app = flask.globals._cv_app
+    cv_req = flask.globals._cv_request
+
+    # -- contexts --------------------------------------------------------
+
+    def push_context(rec: Recorder, ctx: t.Any, kind: str, path: str | None) -> list[t.Any]:
+        depth = 1
+        for entry in rec.contexts:
+            if entry[1] == kind:
+                depth += 1
+        row = rec.open(ContextPush, depth, [kind, _app_name(ctx.app), path])
+        rec.contexts.append([ctx, kind, ctx.app, depth, row, path])
+        return row
+
+    def flush(rec: Recorder) -> None:
+        """Record the pops of contexts that stopped being current."""
+        keep = []
+        for pending in rec.pending:
+            ctx, tokens, entry, g, session = pending
+            if len(ctx._cv_tokens) >= tokens:
+                keep.append(pending)
+                continue
+            if entry in rec.contexts:
+                rec.contexts.remove(entry)
+            push_row = entry[4]
+            rec.close_span(push_row)
+            row = rec.add(
+                ContextPop, entry[3], [entry[1], _app_name(ctx.app), entry[5], g, session]
+            )
+            row[3] = push_row
+            _notify(rec, row)
+        rec.pending[:] = keep
+
+    def entry_of(rec: Recorder, ctx: t.Any) -> list[t.Any] | None:
+        for entry in reversed(rec.contexts):
+            if entry[0] is ctx:
+                return entry
+        return None
+
+    orig_app_push = app_ctx_cls.push
+    orig_app_pop = app_ctx_cls.pop
+    orig_req_push = req_ctx_cls.push
+    orig_req_pop = req_ctx_cls.pop
+
+    def app_push(self: t.Any) -> None:
+        rec = _recorder()
+        if rec is None or cv_app.get(None) is self:
+            return orig_app_push(self)
+        if rec.pending:
+            flush(rec)
+        # Recorded before the push so the appcontext_pushed signal it sends
+        # comes after it, as a child.
+        row = push_context(rec, self, "app", None)
+        try:
+            orig_app_push(self)
+        except BaseException:
+            entry = entry_of(rec, self)
+            if entry is not None:
+                rec.contexts.remove(entry)
+            rec.close_span(row)
+            raise
+        _notify(rec, row)
+        return None
+
+    def req_push(self: t.Any) -> None:
+        rec = _recorder()
+        if rec is None or cv_req.get(None) is self:
+            return orig_req_push(self)
+        if rec.pending:
+            flush(rec)
+        # After the push: it pushes the app context first, and that must
+        # come first in the trace.
+        orig_req_push(self)
+        path = self.request.environ.get("PATH_INFO")
+        _notify(rec, push_context(rec, self, "request", path))
+        return None
+
+    def make_pop(orig: t.Callable[..., None], is_request: bool) -> t.Callable[..., None]:
+        def pop(self: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+            rec = _recorder()
+            if rec is None:
+                return orig(self, *args, **kwargs)
+            if rec.pending:
+                flush(rec)
+            tokens = self._cv_tokens
+            entry = entry_of(rec, self)
+            if entry is None or not tokens:
+                return orig(self, *args, **kwargs)
+            token = tokens[-1][0] if is_request else tokens[-1]
+            if token.old_value is self:
+                # Popping a second push of the same context: it stays current.
+                return orig(self, *args, **kwargs)
+            rec.pending.append([self, len(tokens), entry, None, None])
+            try:
+                orig(self, *args, **kwargs)
+            finally:
+                flush(rec)
+            return None
+
+        return pop
+
+    patches.set(app_ctx_cls, "push", app_push)
+    patches.set(app_ctx_cls, "pop", make_pop(orig_app_pop, False))
+    patches.set(req_ctx_cls, "push", req_push)
+    patches.set(req_ctx_cls, "pop", make_pop(orig_req_pop, True))
+
+    # -- hooks -------------------------------------------------------------
+
+    def hooked(
+        rec: Recorder, hook: str, app: t.Any, func: t.Any, call: t.Callable[..., t.Any]
+    ) -> t.Callable[..., t.Any]:
+        def traced(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            endpoint = view_args = exc = None
+            if hook == "view":
+                req_ctx = cv_req.get(None)
+                rule = None if req_ctx is None else req_ctx.request.url_rule
+                endpoint = None if rule is None else rule.endpoint
+                view_args = kwargs
+            elif hook in _TEARDOWN_LIKE and args:
+                exc = args[0]
+            if rec.pending:
+                flush(rec)
+            values = [hook, func, _app_name(app), endpoint, view_args, exc, None, None]
+            row = rec.open(HookCall, _depth_of(rec, app), values)
+            clock = rec.clock
+            start = clock()
+            try:
+                return call(*args, **kwargs)
+            except BaseException as raised:
+                values[6] = raised
+                raise
+            finally:
+                values[7] = clock() - start
+                rec.close_span(row)
+                if _listeners:
+                    _notify(rec, row)
+
+        return traced
+
+    orig_ensure_sync = flask_cls.ensure_sync
+
+    def ensure_sync(self: t.Any, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        call = orig_ensure_sync(self, func)
+        rec = _recorder()
+        if rec is None or not rec.phases:
+            return call
+        phase = rec.phases[-1]
+        if phase is None or phase[1] is not self:
+            return call
+        return hooked(rec, phase[0], self, func, call)
+
+    patches.set(flask_cls, "ensure_sync", ensure_sync)
+
+    def phased(name: str, hook: str) -> None:
+        orig = getattr(flask_cls, name)
+
+        def method(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            rec = _recorder()
+            if rec is None:
+                return orig(self, *args, **kwargs)
+            rec.phases.append((hook, self))
+            try:
+                return orig(self, *args, **kwargs)
+            finally:
+                rec.phases.pop()
+
+        method.__name__ = name
+        patches.set(flask_cls, name, method)
+
+    phased("dispatch_request", "view")
+    phased("process_response", "after_request")
+    phased("handle_http_exception", "errorhandler")
+    phased("handle_user_exception", "errorhandler")
+    phased("update_template_context", "context_processor")
+
+    orig_handle_exception = flask_cls.handle_exception
+
+    def handle_exception(self: t.Any, e: Exception) -> t.Any:
+        rec = _recorder()
+        if rec is None:
+            return orig_handle_exception(self, e)
+        if rec.app_error is None:
+            rec.app_error = e
+        rec.phases.append(("errorhandler", self))
+        try:
+            return orig_handle_exception(self, e)
+        finally:
+            rec.phases.pop()
+
+    patches.set(flask_cls, "handle_exception", handle_exception)
+
+    def teardown(name: str, hook: str, is_request: bool) -> None:
+        orig = getattr(flask_cls, name)
+
+        def method(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            rec = _recorder()
+            if rec is None:
+                return orig(self, *args, **kwargs)
+            ctx = cv_req.get(None) if is_request else cv_app.get(None)
+            for pending in rec.pending:
+                if pending[0] is ctx:
+                    pending[3] = _snapshot_g(cv_app.get(None))
+                    if is_request:
+                        pending[4] = _snapshot_session(ctx)
+            rec.phases.append((hook, self))
+            try:
+                return orig(self, *args, **kwargs)
+            finally:
+                rec.phases.pop()
+
+        method.__name__ = name
+        patches.set(flask_cls, name, method)
+
+    teardown("do_teardown_request", "teardown_request", True)
+    teardown("do_teardown_appcontext", "teardown_appcontext", False)
+
+    orig_preprocess = flask_cls.preprocess_request
+
+    def preprocess_request(self: t.Any) -> t.Any:
+        # Flask 3.1's preprocess_request, with the url_value_preprocessors
+        # (which Flask calls directly, not through ensure_sync) observed.
+        rec = _recorder()
+        if rec is None:
+            return orig_preprocess(self)
+        req = cv_req.get().request
+        names = (None, *reversed(req.blueprints))
+        for name in names:
+            if name in self.url_value_preprocessors:
+                for url_func in self.url_value_preprocessors[name]:
+                    hooked(rec, "url_value_preprocessor", self, url_func, url_func)(
+                        req.endpoint, req.view_args
+                    )
+        rec.phases.append(("before_request", self))
+        try:
+            for name in names:
+                if name in self.before_request_funcs:
+                    for before_func in self.before_request_funcs[name]:
+                        rv = self.ensure_sync(before_func)()
+                        if rv is not None:
+                            return rv
+        finally:
+            rec.phases.pop()
+        return None
+
+    patches.set(flask_cls, "preprocess_request", preprocess_request)
+
+    # -- signals -----------------------------------------------------------
+
+    for signal_name, signal in sorted(vars(flask.signals).items()):
+        if isinstance(signal, blinker.base.Signal):
+            patches.set(signal, "send", _signal_send(signal, signal_name, flush))
+
+
+def _signal_send(
+    signal: t.Any, name: str, flush: t.Callable[[Recorder], None]
+) -> t.Callable[..., t.Any]:
+    orig_send = signal.send
+
+    def send(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        rec = _recorder()
+        if rec is None:
+            return orig_send(*args, **kwargs)
+        if rec.pending:
+            flush(rec)
+        sender = args[0] if args else None
+        exc = kwargs.get("exception", kwargs.get("exc"))
+        app = None if sender is None else _app_name(sender)
+        row = rec.add(SignalSent, _depth_of(rec, sender), [name, app, exc])
+        if _listeners:
+            _notify(rec, row)
+        # An async receiver goes through app.ensure_sync: not a hook.
+        rec.phases.append(None)
+        try:
+            return orig_send(*args, **kwargs)
+        finally:
+            rec.phases.pop()
+
+    return send

@@ -1,0 +1,397 @@
+"""``TraceMiddleware``: one ``wsgiscope.trace/1`` record per request.
+
+    from wsgiscope import TraceMiddleware
+
+    app.wsgi_app = TraceMiddleware(app.wsgi_app, sink="traces.jsonl")
+
+The middleware is transparent (PEP 3333), in the manner of werkzeug's
+``LintMiddleware`` and ``ProfilerMiddleware``:
+
+- the response iterable is wrapped, never consumed: each chunk goes to the
+  server as soon as the app yields it (a streaming response stays lazy);
+- ``close()`` of the app's iterable is called exactly once, when the server
+  closes ours, even when iteration raised; the trace ends there (not when
+  the app returns), so ``stream_with_context`` teardowns are in it;
+- ``start_response`` is called with the arguments the app gave (``exc_info``
+  included, so a server's re-raise reaches the app) and the ``write()``
+  callable it returns keeps working (its chunks are recorded too);
+- a ``wsgi.file_wrapper`` response is iterated like any other (its chunks
+  are recorded; a server's zero-copy path for it is not taken);
+- an iterable with ``len()`` keeps it (servers use ``len() == 1`` to set
+  ``Content-Length``);
+- the body is recorded up to ``max_body`` bytes (``body_preview``,
+  ``truncated``) while the server still gets every byte.
+
+Per request it keeps a shallow ``dict(environ)`` and the live objects of each
+event; turning them into text (and redacting secrets) happens once, when
+the record is built at ``close()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+import typing as t
+import weakref
+
+from wsgiscope.tracing import instrument
+from wsgiscope.tracing.dispatch import app_label
+from wsgiscope.tracing.events import BodyChunk, Close, ExceptionRaised, StartResponse
+from wsgiscope.tracing.record import build_record, is_error
+from wsgiscope.tracing.recorder import Clock, Recorder, _current
+from wsgiscope.tracing.sinks import Record, make_sink
+
+#: Bytes of response body kept in a record by default (256 KiB).
+DEFAULT_MAX_BODY = 256 * 1024
+
+_hold_lock = threading.Lock()
+
+#: ``checks(recorder)``: PEP 3333 findings for one request, see :class:`TraceMiddleware`.
+Checks = t.Callable[[Recorder], t.Iterable[t.Mapping[str, str]]]
+
+
+class TraceMiddleware:
+    """Wrap a WSGI app so that every request produces a trace record.
+
+    :param app: the WSGI application.
+    :param sink: where records go: ``None``, a path (JSON Lines, appended
+        atomically), a file-like object or a callable taking the record.
+        See :mod:`wsgiscope.tracing.sinks`.
+    :param redact: replace secrets with ``"[redacted]"`` in the record
+        (see :mod:`wsgiscope.redact`); ``False`` keeps them.
+    :param max_body: response body bytes kept in the record.
+    :param sample: fraction of requests traced (0.0 to 1.0); the others pass
+        straight through, untouched.
+    :param only_errors: give the sink only records of requests that raised,
+        answered 5xx or had a teardown receive an exception.
+    :param clock: monotonic clock for ``t_ms`` and durations (seconds).
+    :param wall_clock: clock for the ``started`` timestamp (seconds since
+        the epoch).
+    :param checks: a callable run once per request after ``close()`` with the
+        request's :class:`~wsgiscope.tracing.recorder.Recorder` (live values:
+        ``recorder.events()``, ``recorder.environ``); it returns PEP 3333
+        findings, each ``{"rule": ..., "message": ...}``, which become the
+        record's ``lint`` list (empty without ``checks``). ``wsgiscope.lint``
+        supplies one.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        app: t.Callable[..., t.Any],
+        sink: t.Any = None,
+        *,
+        redact: bool = True,
+        max_body: int = DEFAULT_MAX_BODY,
+        sample: float = 1.0,
+        only_errors: bool = False,
+        clock: Clock = time.perf_counter,
+        wall_clock: Clock = time.time,
+        checks: Checks | None = None,
+    ) -> None:
+        if not 0.0 <= sample <= 1.0:
+            raise ValueError(f"sample must be between 0 and 1, not {sample!r}")
+        if max_body < 0:
+            raise ValueError(f"max_body must not be negative, not {max_body!r}")
+        self.app = app
+        self.sink = make_sink(sink)
+        self.redact = redact
+        self.max_body = max_body
+        self.sample = sample
+        self.only_errors = only_errors
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.checks = checks
+        self.app_name = app_label(app)
+        self._release: weakref.finalize | None = None
+
+    def __call__(
+        self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]
+    ) -> t.Iterable[bytes]:
+        if self.sample < 1.0 and random.random() >= self.sample:
+            return t.cast("t.Iterable[bytes]", self.app(environ, start_response))
+        if self._release is None:
+            self._hold()
+        return RequestTrace(self, environ).run(environ, start_response)
+
+    def _hold(self) -> None:
+        with _hold_lock:
+            if self._release is None:
+                instrument.acquire()
+                # Released by close(), or when the middleware is collected.
+                self._release = weakref.finalize(self, instrument.release)
+
+    def close(self) -> None:
+        """Stop holding the framework instrumentation (restored exactly if no
+        other tracer holds it). Requests after this install it again."""
+        with _hold_lock:
+            release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def __enter__(self) -> TraceMiddleware:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def emit(self, record: Record) -> None:
+        """Hand a finished record to the sink (never raises)."""
+        if self.sink is not None:
+            self.sink(record)
+
+
+class RequestTrace:
+    """The state of one traced request, from the call to ``close()``."""
+
+    __slots__ = (
+        "app_iter",
+        "body_bytes",
+        "chunks",
+        "closed",
+        "ended",
+        "environ",
+        "error",
+        "file_wrapper",
+        "finished",
+        "has_close",
+        "headers",
+        "lint",
+        "mw",
+        "on_finish",
+        "preview",
+        "preview_len",
+        "rec",
+        "record",
+        "started",
+        "status",
+        "truncated",
+        "worker",
+    )
+
+    def __init__(self, mw: TraceMiddleware, environ: dict[str, t.Any]) -> None:
+        self.mw = mw
+        self.rec = Recorder(mw.clock)
+        self.started = mw.wall_clock()
+        #: The environ as received, shallow: values are stringified at the end.
+        self.environ = dict(environ)
+        self.rec.environ = self.environ
+        current_thread = threading.current_thread()
+        greenlet = _greenlet_module()
+        self.worker = (
+            os.getpid(),
+            current_thread.name,
+            threading.get_ident(),
+            None if greenlet is None else id(greenlet.getcurrent()),
+        )
+        self.status: t.Any = None
+        self.headers: t.Any = None
+        self.body_bytes = 0
+        self.chunks = 0
+        self.preview: list[bytes] = []
+        self.preview_len = 0
+        self.truncated = False
+        self.error: BaseException | None = None
+        self.app_iter: t.Any = None
+        self.file_wrapper = False
+        self.has_close = False
+        self.closed = False
+        self.finished = False
+        self.ended: float | None = None
+        self.lint: list[dict[str, str]] = []
+        self.record: Record | None = None
+        self.on_finish: t.Callable[[RequestTrace], None] | None = None
+
+    def run(
+        self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]
+    ) -> t.Iterable[bytes]:
+        """Call the app (with the server's own environ) and wrap what it returns."""
+        rec = self.rec
+        token = _current.set(rec)
+        try:
+            try:
+                app_iter = self.mw.app(environ, self.wrap_start_response(start_response))
+            except BaseException as exc:
+                self.exception(exc, "call")
+                self.finish()
+                raise
+        finally:
+            _current.reset(token)
+        self.app_iter = app_iter
+        wrapper_class = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper_class, type) and isinstance(app_iter, wrapper_class):
+            self.file_wrapper = True
+        cls = SizedTracedIterable if hasattr(type(app_iter), "__len__") else TracedIterable
+        return cls(self, app_iter)
+
+    def wrap_start_response(self, start_response: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        rec = self.rec
+
+        def traced_start_response(status: t.Any, headers: t.Any, *args: t.Any) -> t.Any:
+            exc_info = args[0] if args else None
+            try:
+                copied = list(headers)
+            except TypeError:
+                copied = headers
+            rec.add(StartResponse, 0, [status, copied, exc_info[1] if exc_info else None])
+            self.status = status
+            self.headers = copied
+            try:
+                write = start_response(status, headers, *args)
+            except BaseException as exc:
+                self.exception(exc, "start_response")
+                raise
+            if not callable(write):
+                return write
+
+            def traced_write(data: bytes) -> t.Any:
+                self.body(data, "write")
+                return write(data)
+
+            return traced_write
+
+        return traced_start_response
+
+    def body(self, chunk: t.Any, source: str) -> None:
+        try:
+            size = len(chunk)
+        except TypeError:
+            size = 0
+        self.body_bytes += size
+        self.chunks += 1
+        max_body = self.mw.max_body
+        if self.preview_len < max_body:
+            self.preview.append(chunk)
+            self.preview_len += size
+            self.rec.add(BodyChunk, 0, [size, source])
+            if self.preview_len > max_body:
+                self.truncated = True
+        elif size:
+            self.truncated = True
+
+    def exception(self, exc: BaseException, where: str) -> None:
+        if self.error is None:
+            self.error = exc
+        self.rec.add(ExceptionRaised, 0, [exc, where])
+
+    def finish(self) -> None:
+        """End the trace: release the instrumentation, build and emit the record."""
+        if self.finished:
+            return
+        self.finished = True
+        self.ended = self.rec.clock()
+        mw = self.mw
+        if mw.checks is not None:
+            self.lint = _run_checks(mw.checks, self.rec)
+        if mw.only_errors and not is_error(self):
+            return
+        if mw.sink is None and self.on_finish is None:
+            return
+        self.record = build_record(self)
+        mw.emit(self.record)
+        if self.on_finish is not None:
+            self.on_finish(self)
+
+
+def _greenlet_module() -> t.Any:
+    import sys
+
+    return sys.modules.get("greenlet")
+
+
+_checks_failed = False
+
+
+def _run_checks(checks: Checks, rec: Recorder) -> list[dict[str, str]]:
+    global _checks_failed
+    try:
+        return [
+            {"rule": str(f.get("rule", "")), "message": str(f.get("message", ""))}
+            for f in checks(rec)
+        ]
+    except Exception:
+        if not _checks_failed:
+            _checks_failed = True
+            import logging
+
+            logging.getLogger("wsgiscope").exception(
+                "wsgiscope: the lint checks failed (reported once); lint left empty"
+            )
+        return []
+
+
+class TracedIterable:
+    """The response iterable the server gets: passes chunks through, records them."""
+
+    __slots__ = ("_iterator", "trace")
+
+    def __init__(self, trace: RequestTrace, app_iter: t.Iterable[bytes]) -> None:
+        self.trace = trace
+        self._iterator: t.Iterator[bytes] | None = None
+
+    def __iter__(self) -> TracedIterable:
+        return self
+
+    def __next__(self) -> bytes:
+        trace = self.trace
+        token = _current.set(trace.rec)
+        try:
+            if self._iterator is None:
+                self._iterator = iter(trace.app_iter)
+            chunk = next(self._iterator)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            trace.exception(exc, "iter")
+            raise
+        finally:
+            _current.reset(token)
+        trace.body(chunk, "iter")
+        return chunk
+
+    def close(self) -> None:
+        """Close the app's iterable (once) and end the trace."""
+        trace = self.trace
+        if trace.closed:
+            return
+        trace.closed = True
+        token = _current.set(trace.rec)
+        try:
+            close = getattr(trace.app_iter, "close", None)
+            trace.has_close = close is not None
+            if close is not None:
+                try:
+                    close()
+                except BaseException as exc:
+                    trace.exception(exc, "close")
+                    raise
+        finally:
+            trace.rec.add(Close, 0, [trace.has_close])
+            _current.reset(token)
+            trace.finish()
+
+    def mark_truncated(self) -> None:
+        """Say the consumer stopped reading at the cap (an endless body)."""
+        self.trace.truncated = True
+
+    def __del__(self) -> None:
+        # A server that never calls close() (against PEP 3333) must not keep
+        # the instrumentation installed forever: end the trace without
+        # closing the app's iterable (its own finaliser does that).
+        trace = getattr(self, "trace", None)
+        if trace is not None and not trace.finished:
+            with contextlib.suppress(Exception):
+                trace.finish()
+
+
+class SizedTracedIterable(TracedIterable):
+    """A :class:`TracedIterable` for an app iterable that has ``len()``."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self.trace.app_iter)

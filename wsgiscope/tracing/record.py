@@ -1,0 +1,185 @@
+"""Building the ``wsgiscope.trace/1`` record of a finished request.
+
+The record is a JSON-ready ``dict`` (only str, int, float, bool, None, list
+and dict), secrets redacted unless the middleware was told otherwise. Its
+fields are documented in ``docs/changes/trace-core.md`` and DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import itertools
+import os
+import secrets
+import typing as t
+
+from wsgiscope.redact import Redactor
+from wsgiscope.tracing.events import HookCall, format_traceback
+
+if t.TYPE_CHECKING:
+    from wsgiscope.tracing.middleware import RequestTrace
+
+#: The record format this module writes.
+FORMAT = "wsgiscope.trace/1"
+
+_prefix = secrets.token_hex(4)
+_counter = itertools.count(1)
+
+
+def _new_prefix() -> None:
+    global _prefix, _counter
+    _prefix = secrets.token_hex(4)
+    _counter = itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    # Forked workers (gunicorn) must not hand out their parent's ids.
+    os.register_at_fork(after_in_child=_new_prefix)
+
+
+def new_id() -> str:
+    """A request id unique across processes: a per-process prefix and a counter."""
+    return f"{_prefix}-{next(_counter):06x}"
+
+
+def status_code(status: t.Any) -> int | None:
+    """The integer code of a WSGI status line (``"404 NOT FOUND"`` -> 404)."""
+    if not isinstance(status, str):
+        return None
+    code = status[:3]
+    return int(code) if code.isdigit() else None
+
+
+def is_error(trace: RequestTrace) -> bool:
+    """Whether the request raised, answered 5xx or a teardown saw an exception."""
+    if trace.error is not None or trace.rec.app_error is not None:
+        return True
+    code = status_code(trace.status)
+    if code is not None and code >= 500:
+        return True
+    return any(
+        row[0] is HookCall and (row[4][5] is not None or row[4][6] is not None)
+        for row in trace.rec.rows
+    )
+
+
+def body_preview(data: bytes) -> tuple[str, str]:
+    """``(text, encoding)``: UTF-8 text when it decodes, else base64."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the cap still counts as text.
+        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+            return data[: exc.start].decode("utf-8"), "utf-8"
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def _preview_bytes(trace: RequestTrace) -> bytes:
+    parts = []
+    for chunk in trace.preview:
+        if isinstance(chunk, (bytes, bytearray, memoryview)):
+            parts.append(bytes(chunk))
+        elif isinstance(chunk, str):
+            # Not allowed by PEP 3333, but shown rather than hidden.
+            parts.append(chunk.encode("utf-8", "backslashreplace"))
+    return b"".join(parts)[: trace.mw.max_body]
+
+
+def _error(trace: RequestTrace) -> dict[str, t.Any] | None:
+    exc = trace.error
+    propagated = exc is not None
+    if exc is None:
+        exc = trace.rec.app_error
+    if exc is None:
+        return None
+    return {
+        "type": type(exc).__qualname__,
+        "message": str(exc),
+        "traceback": format_traceback(exc),
+        "propagated": propagated,
+    }
+
+
+def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.Any]:
+    host = environ.get("HTTP_HOST")
+    if not host:
+        name = environ.get("SERVER_NAME", "")
+        port = environ.get("SERVER_PORT", "")
+        host = f"{name}:{port}" if port else name
+    return {
+        "method": environ.get("REQUEST_METHOD", ""),
+        "path": environ.get("PATH_INFO", ""),
+        "query_string": redactor.query(str(environ.get("QUERY_STRING", ""))),
+        "script_name": environ.get("SCRIPT_NAME", ""),
+        "scheme": environ.get("wsgi.url_scheme", ""),
+        "host": host,
+    }
+
+
+def _events(trace: RequestTrace, redactor: Redactor) -> list[dict[str, t.Any]]:
+    rec = trace.rec
+    t0 = rec.t0
+    index: dict[int, int] = {}
+    out: list[dict[str, t.Any]] = []
+    for seq, row in enumerate(rec.rows):
+        cls, when, depth, parent, values = row
+        index[id(row)] = seq
+        event = {
+            "seq": seq,
+            "t_ms": round((when - t0) * 1000, 3),
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": None if parent is None else index.get(id(parent)),
+        }
+        event.update(cls.json_values(values, redactor))
+        out.append(event)
+    return out
+
+
+def build_record(trace: RequestTrace) -> dict[str, t.Any]:
+    """The ``wsgiscope.trace/1`` record of a finished request."""
+    mw = trace.mw
+    rec = trace.rec
+    redactor = Redactor(show_secrets=not mw.redact)
+    environ = trace.environ
+    ended = trace.ended if trace.ended is not None else rec.clock()
+    preview, encoding = body_preview(_preview_bytes(trace))
+    pid, thread_name, thread_ident, greenlet = trace.worker
+    record: dict[str, t.Any] = {
+        "format": FORMAT,
+        "id": new_id(),
+        "started": datetime.datetime.fromtimestamp(trace.started, datetime.timezone.utc)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z"),
+        "duration_ms": round((ended - rec.t0) * 1000, 3),
+        "app": mw.app_name,
+        "request": _request(environ, redactor),
+        "environ": redactor.environ(environ),
+        "events": _events(trace, redactor),
+        "response": {
+            "status": trace.status
+            if isinstance(trace.status, str) or trace.status is None
+            else repr(trace.status),
+            "status_code": status_code(trace.status),
+            "headers": [] if trace.headers is None else redactor.headers(trace.headers),
+            "body_bytes": trace.body_bytes,
+            "chunks": trace.chunks,
+            "body_preview": preview,
+            "body_encoding": encoding,
+            "truncated": trace.truncated,
+            "file_wrapper": trace.file_wrapper,
+            "closed": trace.closed,
+        },
+        "error": _error(trace),
+        "lint": trace.lint,
+        "worker": {
+            "pid": pid,
+            "thread": thread_name,
+            "thread_ident": thread_ident,
+            "greenlet": greenlet,
+        },
+    }
+    if rec.dropped:
+        record["dropped_events"] = rec.dropped
+    return record

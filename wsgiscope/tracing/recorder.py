@@ -1,0 +1,150 @@
+"""The per-request event recorder and how instrumented code finds it.
+
+One :class:`Recorder` collects the events of one request. Instrumentation
+(the Flask and Django adapters, the dispatcher probe) finds the recorder of
+the request it runs in through :func:`current`, a :class:`contextvars.ContextVar`
+lookup: every thread and every greenlet (greenlet 1.0+ gives each greenlet
+its own context) sees only its own request, so concurrent requests never mix
+their events. :func:`recording` makes a recorder current for a block.
+
+The clock is injectable (``Recorder(clock=...)``): ``t_ms`` and durations
+come from it, so tests can pin them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+import typing as t
+
+from wsgiscope.tracing.events import Event, HookCall, RawEvent
+
+Clock = t.Callable[[], float]
+
+_current: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
+    "wsgiscope_recorder", default=None
+)
+
+#: Events kept per request at most; later ones are counted in ``dropped``.
+MAX_EVENTS = 10_000
+
+
+def current() -> Recorder | None:
+    """The recorder of the request running in this thread/greenlet, if any."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def recording(recorder: Recorder) -> t.Iterator[Recorder]:
+    """Make ``recorder`` current for the block (restoring the previous one)."""
+    token = _current.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _current.reset(token)
+
+
+class Recorder:
+    """The events of one request, in order, as raw rows (see :mod:`.events`).
+
+    Besides the rows it keeps the bookkeeping adapters need while the request
+    runs: the stack of open spans (pushes and hook calls, for ``parent``),
+    the stack of current framework contexts (for ``depth``) and the stack of
+    framework phases (which kind of hook a call is).
+
+    :param clock: a monotonic clock in seconds, ``time.perf_counter`` by default.
+    :param keep: keep the rows (``False`` for an ambient recorder that only
+        feeds listeners and must not grow).
+    """
+
+    __slots__ = (
+        "app_error",
+        "clock",
+        "contexts",
+        "dropped",
+        "environ",
+        "keep",
+        "pending",
+        "phases",
+        "rows",
+        "spans",
+        "t0",
+    )
+
+    def __init__(self, clock: Clock = time.perf_counter, keep: bool = True) -> None:
+        self.clock = clock
+        self.keep = keep
+        self.t0 = clock()
+        self.rows: list[RawEvent] = []
+        self.spans: list[RawEvent] = []
+        #: Current framework contexts: [ctx, kind, app object, depth, push row].
+        self.contexts: list[list[t.Any]] = []
+        #: Contexts being popped, whose pop is recorded once they stop being current.
+        self.pending: list[t.Any] = []
+        #: Framework phases: (hook name, app) or None.
+        self.phases: list[t.Any] = []
+        self.dropped = 0
+        #: The environ as the traced middleware received it (shallow copy).
+        self.environ: dict[str, t.Any] = {}
+        #: The exception the framework caught and turned into a 500, if any.
+        self.app_error: BaseException | None = None
+
+    def add(self, cls: type[Event], depth: int, values: list[t.Any]) -> RawEvent:
+        """Record an event of kind ``cls`` now; returns its row."""
+        spans = self.spans
+        row = [cls, self.clock(), depth, spans[-1] if spans else None, values]
+        if self.keep:
+            if len(self.rows) < MAX_EVENTS:
+                self.rows.append(row)
+            else:
+                self.dropped += 1
+        return row
+
+    def open(self, cls: type[Event], depth: int, values: list[t.Any]) -> RawEvent:
+        """Record an event that encloses the ones after it until :meth:`close_span`."""
+        row = self.add(cls, depth, values)
+        self.spans.append(row)
+        return row
+
+    def close_span(self, row: RawEvent) -> None:
+        """End the span opened by ``row`` (and any left open inside it)."""
+        spans = self.spans
+        if spans and spans[-1] is row:
+            spans.pop()
+        elif row in spans:
+            del spans[spans.index(row) :]
+
+    def seq_of(self, row: RawEvent | None) -> int | None:
+        """The ``seq`` a row has in the record (``None`` if it was not kept)."""
+        if row is None:
+            return None
+        for i in range(len(self.rows) - 1, -1, -1):
+            if self.rows[i] is row:
+                return i
+        return None
+
+    def event(self, row: RawEvent) -> Event:
+        """The frozen event for a row."""
+        cls, when, depth, parent, values = row
+        return cls(
+            self.seq_of(row) if self.keep else -1,
+            round((when - self.t0) * 1000, 3),
+            depth,
+            self.seq_of(parent),
+            *values,
+        )
+
+    def events(self) -> list[Event]:
+        """Every event kept so far, as frozen dataclasses."""
+        index = {id(row): i for i, row in enumerate(self.rows)}
+        t0 = self.t0
+        out: list[Event] = []
+        for i, (cls, when, depth, parent, values) in enumerate(self.rows):
+            parent_seq = None if parent is None else index.get(id(parent))
+            out.append(cls(i, round((when - t0) * 1000, 3), depth, parent_seq, *values))
+        return out
+
+    def hooks(self) -> list[HookCall]:
+        """The hook calls among :meth:`events`."""
+        return [e for e in self.events() if isinstance(e, HookCall)]

@@ -1,0 +1,143 @@
+"""Running one request through the tracer in-process: :func:`run_traced`.
+
+This is what ``wsgiscope trace`` and ``replay`` call. It plays the server:
+calls the app through :class:`~wsgiscope.tracing.middleware.TraceMiddleware`,
+honours ``start_response``'s ``exc_info`` contract, reads the body up to
+``max_body`` bytes (an endless streaming response is cut there, its
+iterable closed and the record says ``truncated``), always closes the
+iterable, and never lets the app's exception escape: it comes back in
+:attr:`TraceResult.exc_info` for rendering.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import types
+import typing as t
+
+from wsgiscope.tracing.events import app_traceback
+from wsgiscope.tracing.instrument import instrumentation
+from wsgiscope.tracing.middleware import (
+    DEFAULT_MAX_BODY,
+    Checks,
+    RequestTrace,
+    TracedIterable,
+    TraceMiddleware,
+)
+from wsgiscope.tracing.recorder import Clock, Recorder
+
+ExcInfo = tuple[type[BaseException], BaseException, types.TracebackType | None]
+
+
+@dataclasses.dataclass
+class TraceResult:
+    """What :func:`run_traced` found.
+
+    :param record: the ``wsgiscope.trace/1`` record (JSON-ready).
+    :param exc_info: the app's exception, if it raised (escaped the WSGI
+        call or the body, or was turned into a 500 by the framework), as
+        ``(type, value, traceback)`` for rich traceback rendering, the
+        traceback without wsgiscope's own frames. Not part of the record.
+    :param body: the response body bytes read (at most ``max_body``).
+    :param recorder: the request's recorder (live events, for checks).
+    """
+
+    record: dict[str, t.Any]
+    exc_info: ExcInfo | None
+    body: bytes
+    recorder: Recorder
+
+    @property
+    def status_code(self) -> int | None:
+        """The response's status code (``None`` if the app never started one)."""
+        return t.cast("int | None", self.record["response"]["status_code"])
+
+    @property
+    def failed(self) -> bool:
+        """The app raised or answered 5xx (``trace`` exits 1 then)."""
+        code = self.status_code
+        return self.exc_info is not None or code is None or code >= 500
+
+
+def run_traced(
+    app: t.Callable[..., t.Any],
+    environ: dict[str, t.Any],
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    redact: bool = True,
+    clock: Clock = time.perf_counter,
+    checks: Checks | None = None,
+) -> TraceResult:
+    """Run one request through ``app`` under the tracer and return its trace.
+
+    :param app: any WSGI application.
+    :param environ: the request's environ (e.g. from ``EnvironBuilder``).
+    :param max_body: body bytes read and recorded; reading stops there.
+    :param redact: redact secrets in the record.
+    :param clock: monotonic clock (for tests).
+    :param checks: PEP 3333 checks feeding the record's ``lint`` list.
+    """
+    finished: list[RequestTrace] = []
+    mw = TraceMiddleware(app, None, redact=redact, max_body=max_body, clock=clock, checks=checks)
+    state: dict[str, t.Any] = {"status": None, "sent": False}
+    body: list[bytes] = []
+
+    def start_response(status: str, headers: list[t.Any], exc_info: t.Any = None) -> t.Any:
+        if exc_info is not None and state["sent"]:
+            raise exc_info[1].with_traceback(exc_info[2])
+        state["status"] = status
+        return write
+
+    def write(data: bytes) -> None:
+        state["sent"] = True
+        body.append(data)
+
+    trace = RequestTrace(mw, environ)
+    trace.on_finish = finished.append
+    with instrumentation():
+        error = _drive(trace, environ, start_response, state, body, max_body)
+    if not finished:  # pragma: no cover - finish() always runs in _drive
+        trace.finish()
+    record = trace.record if trace.record is not None else {}
+    if error is None:
+        error = trace.rec.app_error
+    exc_info: ExcInfo | None = None
+    if error is not None:
+        exc_info = (type(error), error, app_traceback(error.__traceback__))
+    return TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec)
+
+
+def _drive(
+    trace: RequestTrace,
+    environ: dict[str, t.Any],
+    start_response: t.Callable[..., t.Any],
+    state: dict[str, t.Any],
+    body: list[bytes],
+    max_body: int,
+) -> BaseException | None:
+    """Play the server: call, iterate up to ``max_body``, close."""
+    error: BaseException | None = None
+    size = 0
+    try:
+        app_iter = trace.run(environ, start_response)
+    except Exception as exc:
+        error = exc
+    else:
+        try:
+            for chunk in app_iter:
+                state["sent"] = True
+                body.append(chunk)
+                size += len(chunk)
+                if size >= max_body:
+                    if isinstance(app_iter, TracedIterable):
+                        app_iter.mark_truncated()
+                    break
+        except Exception as exc:
+            error = exc
+        finally:
+            try:
+                t.cast(t.Any, app_iter).close()
+            except Exception as exc:
+                error = error or exc
+    return error

