@@ -1,28 +1,39 @@
-"""The lint checks a trace can run: findings from a request's recorded events.
+"""Lint checks inside a trace: the record's ``lint`` list.
 
-``TraceMiddleware(app, checks=trace_checks)`` calls :func:`trace_checks`
-once per request after ``close()`` with the request's recorder; the
-``{rule, message}`` dicts it returns become the trace record's ``lint``
-list. The trace is transparent (it never becomes a strict server), so only
-what its events show is checked: ``start_response`` arguments (status,
-headers, a second call without ``exc_info``), body data before
-``start_response``, bodies on HEAD/1xx/204/304, ``Content-Length`` against
-the recorded body, and exceptions escaping the app (``KeyError`` on an
-optional key included). ``wsgiscope lint`` runs the full set.
+``TraceMiddleware(app, checks=...)`` calls its ``checks`` once per request
+after ``close()`` with the request's recorder; the ``{rule, message}`` dicts
+returned become the trace record's ``lint`` list. Two ways to fill it:
+
+* the full checker, transparent (no strict server)::
+
+      linted = TraceLint(app)
+      traced = TraceMiddleware(linted, checks=linted.checks)
+
+  :class:`TraceLint` runs a :class:`~wsgiscope.lint.checker.LintSession`
+  between the trace and the app for every traced request (every rule but
+  the strict server's own: WSGI305 body cap, the WSGI702 re-run);
+* events only: ``TraceMiddleware(app, checks=trace_checks)``.
+  :func:`trace_checks` checks what the recorded events show:
+  ``start_response`` arguments (status, headers, a second call without
+  ``exc_info``), body data before ``start_response``, bodies on
+  HEAD/1xx/204/304, a body longer than ``Content-Length``, and exceptions
+  escaping the app (``KeyError`` on an optional key included).
 
 Events are read by duck typing (``kind`` plus the fields of the
-``wsgiscope.trace/1`` format), so this module does not import the tracing
-package.
+``wsgiscope.trace/1`` format), and the tracing package is imported only
+while a request runs.
 
 .. versionadded:: 0.1
 """
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
+from wsgiscope.lint.checker import LintSession
 from wsgiscope.lint.environ import is_missing_optional_key
-from wsgiscope.lint.findings import FindingList, exc_text
+from wsgiscope.lint.findings import Finding, FindingList, exc_text
 from wsgiscope.lint.headers import (
     check_header_list,
     check_status,
@@ -104,3 +115,59 @@ def _body_checks(
         found.add(
             "WSGI302", f"Content-Length {declared} but the body has at least {body} bytes", "body"
         )
+
+
+def _current_recorder() -> t.Any:
+    try:
+        from wsgiscope.tracing.recorder import current
+    except ImportError:  # pragma: no cover - the tracing package is part of wsgiscope
+        return None
+    return current()
+
+
+class TraceLint:
+    """A WSGI app wrapper that lints every traced request with the full
+    checker and hands the findings to the trace through :meth:`checks`.
+
+    Requests that are not traced (sampled out) pass straight through.
+
+    :param app: the WSGI application.
+    """
+
+    def __init__(self, app: t.Any) -> None:
+        self.app = app
+        self._found: dict[int, list[Finding]] = {}
+        self._lock = threading.Lock()
+        # Trace records label the app by name or module.qualname: keep the
+        # wrapped app's, so a linted trace names the same app.
+        owner = app if hasattr(app, "__qualname__") else type(app)
+        self.__qualname__ = owner.__qualname__
+        self.__module__ = getattr(owner, "__module__", "?")
+
+    @property
+    def name(self) -> str | None:
+        """The wrapped app's name (trace records label the app by it)."""
+        name = getattr(self.app, "name", None)
+        return name if isinstance(name, str) else None
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        recorder = _current_recorder()
+        if recorder is None:
+            return self.app(environ, start_response)
+        key = id(recorder)
+
+        def store(findings: list[Finding]) -> None:
+            with self._lock:
+                self._found[key] = findings
+
+        return LintSession(environ, on_done=store).call(self.app, environ, start_response)
+
+    def checks(self, recorder: t.Any) -> list[dict[str, str]]:
+        """The ``checks`` hook of ``TraceMiddleware``: this request's findings
+        (from the recorded events when the checker did not see the request,
+        e.g. a server that never called ``close()``)."""
+        with self._lock:
+            findings = self._found.pop(id(recorder), None)
+        if findings is None:
+            return trace_checks(recorder)
+        return [finding.to_record() for finding in findings]
