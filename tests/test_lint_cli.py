@@ -244,3 +244,36 @@ def test_entry_point_exit_codes() -> None:
     unknown = _entry_point("--explain", "nope", cwd=APPS)
     assert unknown.returncode == 2
     assert len(unknown.stderr.splitlines()) == 1
+
+
+@pytest.mark.usefixtures("apps_dir")
+def test_ctrl_c_prints_results_so_far_exit_130() -> None:
+    args = ["lint_nasty.py:ctrl_c_on_second", "--no-routes", "-r", "/first", "-r", "/second"]
+    code, out, _ = run(*args, "-r", "/third")
+    assert code == 130
+    assert "GET /first" in out
+    assert "/third" not in out
+    assert "interrupted: results so far" in out
+    code, out, _ = run(*args, "--json")
+    assert code == 130
+    data = json.loads(out)
+    assert data["interrupted"] is True
+    assert [r["path"] for r in data["requests"]] == ["/first"]
+
+
+@pytest.mark.usefixtures("apps_dir")
+def test_unbuildable_routes_are_reported_as_skipped() -> None:
+    code, out, _ = run("lint_flask_skipped.py", "--width", "200")
+    assert code == 0
+    assert out.splitlines() == [
+        "no findings in 6 requests",
+        "skipped /u/<user:name>  profile  ValueError: users are built from User objects only",
+    ]
+    code, out, _ = run("lint_flask_skipped.py", "--json")
+    assert json.loads(out)["skipped"] == [
+        {
+            "rule": "/u/<user:name>",
+            "endpoint": "profile",
+            "reason": "ValueError: users are built from User objects only",
+        }
+    ]

@@ -109,3 +109,11 @@ NASTY = [
     huge_header,
     generator_exit_body,
 ]
+
+
+def ctrl_c_on_second(environ, start_response):
+    """Behaves like a user pressing Ctrl-C during the second request."""
+    if environ["PATH_INFO"] == "/second":
+        raise KeyboardInterrupt
+    start_response("200 OK", [("Connection", "close"), ("Content-Type", "text/plain")])
+    return [b"x"]

@@ -133,7 +133,7 @@ def _list_rules(as_json: bool, color: str, width: int | None) -> None:
 
 def _targets(
     app: t.Any, requests: tuple[str, ...], sources: list[str], no_routes: bool
-) -> tuple[list[Target], list[dict[str, str]]]:
+) -> tuple[list[Target], list[dict[str, str | None]]]:
     from wsgiscope.errors import UsageError
     from wsgiscope.lint.runner import (
         endpoint_of,
@@ -143,7 +143,7 @@ def _targets(
     )
 
     targets: list[Target] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, str | None]] = []
     if not no_routes:
         from wsgiscope.routing import discover_routes
 

@@ -95,7 +95,7 @@ class LintReport:
 
     findings: list[Occurrence] = dataclasses.field(default_factory=list)
     requests: list[Outcome] = dataclasses.field(default_factory=list)
-    skipped: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    skipped: list[dict[str, str | None]] = dataclasses.field(default_factory=list)
     interrupted: bool = False
 
     def by_rule(self) -> list[tuple[str, list[Occurrence]]]:
@@ -132,12 +132,12 @@ def _methods(route: Route) -> list[str]:
     return methods
 
 
-def route_targets(routes: t.Iterable[Route]) -> tuple[list[Target], list[dict[str, str]]]:
+def route_targets(routes: t.Iterable[Route]) -> tuple[list[Target], list[dict[str, str | None]]]:
     """A request per route and method; routes without a URL are skipped."""
     from wsgiscope.request import RequestSpec
 
     targets: list[Target] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, str | None]] = []
     seen: set[tuple[str, str]] = set()
     for route in routes:
         if route.url is None:
