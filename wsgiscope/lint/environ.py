@@ -66,6 +66,9 @@ SERVER_KEYS = (
 _DROP_WHEN_EMPTY = ("QUERY_STRING", "CONTENT_TYPE", "REQUEST_URI", "RAW_URI")
 
 
+_MISSING = object()
+
+
 def is_optional_key(key: object) -> bool:
     """Whether a server may leave ``key`` out of the environ."""
     return isinstance(key, str) and (key.startswith("HTTP_") or key in OPTIONAL_KEYS)
@@ -125,7 +128,9 @@ def mutations(before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any]) -> li
                 f"changed {key!r} from {safe_repr(before[key])} to {safe_repr(after[key])}"
             )
     for key, value in list(after.items()):
-        cgi = isinstance(key, str) and key.isupper() and "." not in key
-        if cgi and not isinstance(value, str) and (key not in before or before[key] is not value):
+        # Most values are untouched: the identity test keeps this loop cheap.
+        if before.get(key, _MISSING) is value or isinstance(value, str):
+            continue
+        if isinstance(key, str) and key.isupper() and "." not in key:
             messages.append(f"set CGI key {key!r} to {type(value).__name__} {safe_repr(value)}")
     return messages
