@@ -130,3 +130,19 @@ def test_help_imports_nothing_heavy() -> None:
     )
     heavy = ("rich", "werkzeug", "gevent", "flask", "django")
     assert [m for m in result.stderr.split() if m.startswith(heavy)] == []
+
+
+def test_app_text_is_data(apps_dir: Path) -> None:
+    """Escapes in rules and endpoints are shown escaped, markup is not parsed."""
+    for args in (["--width", "200"], ["--table"], ["--color", "always"]):
+        result = run("routes", "routes_flask_odd", *args)
+        assert result.exit_code == 0, result.stderr
+        assert "\\x1b[31m" in result.stdout
+        assert "evil\\x1b]0;title\\x07" in result.stdout
+        assert "[bold]markup[/bold]" in result.stdout
+        assert "/line\\nbreak" in result.stdout
+        assert "\x07" not in result.stdout
+        assert "\x1b]" not in result.stdout
+    answer = run("match", "routes_flask_odd", "/red\x1b[31m/3", "--color", "never")
+    assert "\\x1b[31m" in answer.stdout
+    assert "\x1b" not in answer.stdout

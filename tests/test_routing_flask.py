@@ -91,7 +91,7 @@ def test_every_built_url_is_answered_by_its_rule(apps_dir: Path) -> None:
 
 def test_routes_filters_and_sort(apps_dir: Path) -> None:
     posts = run_json("routes", SHOP, "--method", "post")
-    assert [r["endpoint"] for r in posts] == ["api.v1.create_item"]
+    assert [r["endpoint"] for r in posts] == ["api.v1.create_item", "widgets"]
     api = run_json("routes", SHOP, "--endpoint", "api.*", "--sort", "endpoint")
     assert [r["endpoint"] for r in api] == [
         "api.status",
@@ -107,7 +107,7 @@ def test_routes_tree_and_table(apps_dir: Path) -> None:
     tree = run("routes", SHOP, "--width", "200")
     assert tree.exit_code == 0, tree.stderr
     lines = tree.stdout.splitlines()
-    assert lines[0].startswith("routes of routes_flask_shop  16 rules, 1 app")
+    assert lines[0].startswith("routes of routes_flask_shop  17 rules, 1 app")
     assert any("api.v1  (3)" in line for line in lines)
     assert any("not buildable: <odd:code>" in line for line in lines)
     assert "\x1b" not in tree.stdout
@@ -263,3 +263,34 @@ def test_host_matching(apps_dir: Path) -> None:
     assert run_json("match", target, "/dashboard/3", exit_code=1)["status"] == 404
     built = run("url", target, "dashboard", "tenant=acme", "page=2").stdout
     assert built == "http://acme.example.test/dashboard/2\n"
+
+
+def test_server_name_application_root_scheme(apps_dir: Path) -> None:
+    """url and the sample URLs follow the config as url_for in a test request does."""
+    target = "routes_flask_hosts:configured"
+    app = load(target)
+    with app.test_request_context():
+        expected = flask.url_for("item", n=3)
+        external = flask.url_for("item", n=3, _external=True)
+    assert run("url", target, "item", "n=3").stdout == expected + "\n"
+    assert run("url", target, "item", "n=3", "--external").stdout == external + "\n"
+    assert external == "https://shop.test/root/items/3"
+    [route] = run_json("routes", target)
+    assert route["url"] == "/root/items/1"
+    # deployed as APPLICATION_ROOT says: under /root
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.test import Client
+
+    deployed = Client(DispatcherMiddleware(app, {"/root": app}))
+    with deployed.get(route["url"], base_url="https://shop.test") as response:
+        assert response.status_code == 200
+    answer = run_json("match", target, "/items/5")
+    assert answer["arguments"]["n"]["value"] == 5
+
+
+def test_class_based_view(apps_dir: Path) -> None:
+    widgets = by_endpoint(run_json("routes", SHOP))["widgets"]
+    assert widgets["methods"] == ["GET", "POST"]
+    assert widgets["view"]["name"] == "routes_flask_shop:Widgets"
+    file, line = widgets["view"]["location"].rsplit(":", 1)
+    assert Path(file).read_text().splitlines()[int(line) - 1] == "class Widgets(MethodView):"

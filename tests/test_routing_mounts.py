@@ -77,6 +77,7 @@ def test_built_urls_reach_their_rule_through_the_whole_stack(apps_dir: Path) -> 
         ),
         ("/legacy/a/b", [("/legacy", "/legacy", "/a/b")], "/legacy", "/a/b"),
         ("/apix", [("", "", "/apix")], "", "/apix"),
+        ("/api?next=/legacy/x", [("/api", "/api", ""), ("", "/api", "")], "/api", ""),
     ],
 )
 def test_match_splits_like_dispatcher(
@@ -87,11 +88,14 @@ def test_match_splits_like_dispatcher(
     path_info: str,
 ) -> None:
     answer = run_json("match", MOUNTS, path, exit_code=1 if path == "/apix" else 0)
+    assert answer["path"] == path
     assert [(s["prefix"], s["script_name"], s["path_info"]) for s in answer["steps"]] == steps
     assert (answer["mount"], answer["path_info"]) == (mount, path_info)
     # the app that really answers sees the same SCRIPT_NAME and PATH_INFO
     with client(MOUNTS).get(path) as response:
-        if answer["framework"] == "flask" and answer["status"] == 200:
+        if answer["status"] == 308:
+            assert response.status_code == 308
+        elif answer["framework"] == "flask" and answer["status"] == 200:
             assert response.json["script_root"] == mount
             assert response.json["path"] == path_info
         elif answer["framework"] == "wsgi":
@@ -173,3 +177,30 @@ def test_introspection_raising(apps_dir: Path) -> None:
     )
     assert "--traceback" in error
     fails("url", "routes_broken", "index")
+
+
+def test_flask_wsgi_app_replaced_by_a_dispatcher(apps_dir: Path) -> None:
+    target = "routes_mounts:combined"
+    routes = run_json("routes", target)
+    assert sorted((r["mount"], r["endpoint"]) for r in routes) == [
+        ("", "index"),
+        ("/api", "api_index"),
+        ("/api", "user"),
+    ]
+    top = run_json("match", target, "/")
+    assert (top["app"], top["route"]["endpoint"]) == ("Flask app 'combined'", "index")
+    assert [s["prefix"] for s in top["steps"]] == [""]
+    mounted = run_json("match", target, "/api/users/2")
+    assert (mounted["mount"], mounted["route"]["endpoint"]) == ("/api", "user")
+    with client(target).get("/api/users/2") as response:
+        assert response.json["script_root"] == "/api"
+
+
+def test_werkzeug_tutorial_class(apps_dir: Path) -> None:
+    target = "routes_werkzeug_map:wiki"
+    routes = {r["endpoint"]: r for r in run_json("routes", target)}
+    assert routes["page"]["view"]["name"] == "routes_werkzeug_map:Wiki.on_page"
+    assert routes["page"]["url"] == "/1"
+    with client(target).get("/1") as response:
+        assert response.get_data(as_text=True) == "page 1"
+    assert run_json("match", target, "/7")["arguments"]["page_id"]["type"] == "int"

@@ -200,8 +200,9 @@ def build_url(
         return _build(candidates[0], endpoint, values, options)
     routable = [(p, n) for p, n in nodes if _adapter(n) is not None]
     if not routable:
+        prefix, node = nodes[0]
         raise RouteNotFound(
-            "the app has no named routes (it is a plain WSGI callable)",
+            f"the app at {prefix or '/'} has no named routes ({_opaque_note(node)})",
             hint="wsgiscope routes shows what it can see",
         )
     try:
@@ -235,7 +236,8 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
     method = method.upper()
     node = inspect_app(app)
     steps: list[Step] = []
-    script_name, path_info = "", path
+    # routing never looks at the query string; the server splits it off first
+    script_name, path_info = "", path.partition("?")[0]
     while node.mounts:
         prefix, chosen, script, rest = _dispatch(node, path_info)
         script_name += script

@@ -52,3 +52,20 @@ def create_hosts() -> Flask:
 
 subdomains = create_subdomains()
 hosts = create_hosts()
+
+
+def create_configured() -> Flask:
+    """SERVER_NAME, APPLICATION_ROOT and PREFERRED_URL_SCHEME all set."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SERVER_NAME="shop.test", APPLICATION_ROOT="/root", PREFERRED_URL_SCHEME="https"
+    )
+
+    @app.get("/items/<int:n>")
+    def item(n: int) -> t.Any:
+        return echo()
+
+    return app
+
+
+configured = create_configured()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from flask import Blueprint, Flask, jsonify, request
+from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
 
@@ -85,6 +86,16 @@ def odd(code: str) -> t.Any:
     return echo()
 
 
+class Widgets(MethodView):
+    """A class-based view."""
+
+    def get(self) -> t.Any:
+        return echo()
+
+    def post(self) -> t.Any:
+        return echo()
+
+
 def create_app() -> Flask:
     app = Flask(__name__, static_folder="routes_static")
     app.url_map.converters.update(sku=SkuConverter, list=ListConverter, odd=LookbehindConverter)
@@ -117,6 +128,7 @@ def create_app() -> Flask:
         return echo()
 
     app.add_url_rule("/old-home", endpoint="old_home", redirect_to="/")
+    app.add_url_rule("/widgets", view_func=Widgets.as_view("widgets"))
     return app
 
 

@@ -76,3 +76,10 @@ def hello(name: str) -> t.Any:
 
 
 wrapped.wsgi_app = Wrapper(wrapped.wsgi_app)  # type: ignore[method-assign]
+
+#: Flask's documented way: the app's own wsgi_app replaced by a dispatcher.
+combined = Flask("combined", static_folder=None)
+combined.add_url_rule("/", endpoint="index", view_func=echo)
+combined.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+    combined.wsgi_app, {"/api": api}
+)

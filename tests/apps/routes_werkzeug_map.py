@@ -43,3 +43,27 @@ def application(request: Request) -> t.Any:
     except HTTPException as exc:
         return exc
     return Response(globals()[endpoint](**values))
+
+
+class Wiki:
+    """The werkzeug tutorial's shape: a class with ``url_map`` and ``on_<endpoint>``."""
+
+    def __init__(self) -> None:
+        self.url_map = Map([Rule("/", endpoint="home"), Rule("/<int:page_id>", endpoint="page")])
+
+    def on_home(self, request: Request) -> Response:
+        return Response("home")
+
+    def on_page(self, request: Request, page_id: int) -> Response:
+        return Response(f"page {page_id}")
+
+    @Request.application
+    def __call__(self, request: Request) -> t.Any:
+        try:
+            endpoint, values = self.url_map.bind_to_environ(request.environ).match()
+        except HTTPException as exc:
+            return exc
+        return getattr(self, f"on_{endpoint}")(request, **values)
+
+
+wiki = Wiki()

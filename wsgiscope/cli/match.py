@@ -84,6 +84,6 @@ def match(
     else:
         from wsgiscope.render.routes import render_match
 
-        console(color, width).print(render_match(resolution))
+        console(color, width).print(render_match(resolution), crop=False)
     if resolution.result is not None and resolution.result.status in (404, 405):
         click.get_current_context().exit(int(ExitCode.PROBLEM))

@@ -106,9 +106,27 @@ class Route:
 
     def to_json(self) -> dict[str, t.Any]:
         """The documented JSON object of ``routes --json``."""
-        data = dataclasses.asdict(self)
-        data["view"] = dataclasses.asdict(self.view) if self.view else None
+        # by hand rather than dataclasses.asdict, whose deep copies cost more
+        # than everything else on a table of thousands of rules
+        data = {name: getattr(self, name) for name in _ROUTE_FIELDS}
+        data["methods"] = list(self.methods)
+        data["view"] = (
+            {"name": self.view.name, "location": self.view.location} if self.view else None
+        )
+        data["arguments"] = [
+            {"name": a.name, "converter": a.converter, "regex": a.regex} for a in self.arguments
+        ]
+        data["defaults"] = dict(self.defaults)
+        data["sample_values"] = dict(self.sample_values)
         return data
+
+
+#: ``routes --json`` key order: what a reader looks for first.
+_ROUTE_FIELDS = (
+    "path", "rule", "mount", "endpoint", "methods", "view", "arguments", "defaults",
+    "host", "subdomain", "framework", "app", "url", "url_error", "group",
+    "strict_slashes", "redirect_to", "sample_values", "opaque", "note",
+)  # fmt: skip
 
 
 @dataclasses.dataclass

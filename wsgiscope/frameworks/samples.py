@@ -28,8 +28,8 @@ try:  # the regular-expression parser of the standard library (3.11+)
     import re._constants as _const  # type: ignore[import-not-found]
     import re._parser as _sre  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _const  # type: ignore[no-redef]
-    import sre_parse as _sre  # type: ignore[no-redef]
+    import sre_constants as _const  # type: ignore[no-redef, unused-ignore]
+    import sre_parse as _sre  # type: ignore[no-redef, unused-ignore]
 
 if t.TYPE_CHECKING:
     from wsgiscope.frameworks.base import Argument
@@ -113,13 +113,13 @@ def sample_from_regex(regex: str) -> str:
     try:
         parsed = _sre.parse(regex)
     except re.error as exc:
-        raise NotBuildable(f"its regex {regex!r} is invalid: {exc}") from None
+        raise NotBuildable(f"its regex '{regex}' is invalid: {exc}") from None
     try:
         value = _generate(parsed)
     except _Unsupported as exc:
-        raise NotBuildable(f"cannot generate a value matching {regex!r} ({exc})") from None
+        raise NotBuildable(f"cannot generate a value matching '{regex}' ({exc})") from None
     if re.fullmatch(regex, value) is None:
-        raise NotBuildable(f"cannot generate a value matching {regex!r}")
+        raise NotBuildable(f"cannot generate a value matching '{regex}'")
     return value
 
 
@@ -169,7 +169,7 @@ def _generate_item(op: t.Any, arg: t.Any) -> str:
         count = max(low, _MAX_REPEAT_SAMPLE) if low == 0 else low
         if count > 1000:
             raise _Unsupported("repeat count too large")
-        return _generate(item) * count
+        return str(_generate(item) * count)
     if op is getattr(_const, "ATOMIC_GROUP", None):
         return _generate(arg)
     raise _Unsupported(f"{str(op).lower()} is not supported")

@@ -261,7 +261,7 @@ def _map(app: t.Any) -> Map:
     url_map = werkzeug_map_of(app)
     if url_map is None:
         raise AdapterError(f"no werkzeug Map found for {app!r}")
-    return url_map
+    return t.cast("Map", url_map)
 
 
 def _app_name(app: t.Any) -> str:

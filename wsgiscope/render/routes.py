@@ -2,8 +2,10 @@
 
 The tree groups rules by mount prefix, then blueprint / namespace (nested
 groups nested), with each group's rules as one aligned grid; ``--table`` is
-one flat table. Every value shown comes from the app and is rendered with
-:func:`~wsgiscope.render.console.data` (escaped, never markup).
+one flat table. Both are laid out by :mod:`wsgiscope.render.lines` (fast on
+thousands of rules), and so is the ``match`` answer. Every value shown comes
+from the app and is escaped by :func:`~wsgiscope.render.lines.piece`, never
+parsed as markup.
 """
 
 from __future__ import annotations
@@ -11,16 +13,9 @@ from __future__ import annotations
 import os
 import typing as t
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-from rich.tree import Tree
-
-from wsgiscope.render.console import data, label
+from wsgiscope.render.lines import Cell, Lines, Node, Piece, grid_lines, piece, tree_lines
 
 if t.TYPE_CHECKING:
-    from rich.console import RenderableType
-
     from wsgiscope.frameworks.base import Route, View
     from wsgiscope.routing import Resolution
 
@@ -37,105 +32,104 @@ def location(view: View | None) -> str:
     return path
 
 
-def _notes(route: Route) -> Text:
-    parts: list[tuple[object, str] | str] = []
+def _notes(route: Route) -> Cell:
+    parts: list[Piece] = []
+
+    def add(name: str, value: object) -> None:
+        if parts:
+            parts.append(("  ", ""))
+        parts.extend([(name + " ", "dim"), piece(value)])
+
     if route.host:
-        parts += [("host ", "dim"), (route.host, "")]
+        add("host", route.host)
     if route.subdomain:
-        parts += [("subdomain ", "dim"), (route.subdomain, "")]
+        add("subdomain", route.subdomain)
     if route.defaults:
-        shown = ", ".join(f"{k}={v!r}" for k, v in route.defaults.items())
-        parts += [("defaults ", "dim"), (shown, "")]
+        add("defaults", ", ".join(f"{k}={v!r}" for k, v in route.defaults.items()))
     if route.redirect_to:
-        parts += [("redirect_to ", "dim"), (route.redirect_to, "")]
+        add("redirect_to", route.redirect_to)
     if route.strict_slashes is False:
-        parts += [("strict_slashes off", "dim")]
+        parts.extend([("  ", "")] if parts else [])
+        parts.append(("strict_slashes off", "dim"))
     if route.note:
-        parts += [(route.note, "yellow italic")]
-    text = Text()
-    for index, part in enumerate(parts):
-        if index and isinstance(part, tuple) and part[1] == "dim":
-            text.append("  ")
-        text.append_text(label(part))
-    return text
+        parts.extend([("  ", "")] if parts else [])
+        parts.append(piece(route.note, "yellow italic"))
+    return parts
 
 
-def _url(route: Route) -> Text:
+def _url(route: Route) -> Cell:
     if route.url is not None:
-        return data(route.url, "green")
+        return [piece(route.url, "green")]
     if route.opaque:
-        return Text()
-    return label(("not buildable: ", "red"), (route.url_error or "?", "red dim"))
+        return []
+    return [("not buildable: ", "red"), piece(route.url_error or "?", "red dim")]
 
 
-def _view(route: Route) -> Text:
+def _view(route: Route) -> Cell:
     if route.view is None:
-        return Text()
+        return []
     where = location(route.view)
-    return label((route.view.name, ""), "  " if where else "", (where, "dim"))
+    cell = [piece(route.view.name)]
+    if where:
+        cell += [("  ", ""), piece(where, "dim")]
+    return cell
 
 
-def _methods(route: Route) -> Text:
-    return data(" ".join(route.methods), "bold")
+def _methods(route: Route) -> Cell:
+    return [piece(" ".join(route.methods), "bold")]
 
 
-def _grid(routes: list[Route]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    for _ in range(6):
-        grid.add_column(no_wrap=False)
-    for route in routes:
-        grid.add_row(
-            _methods(route),
-            data(route.path, "cyan"),
-            data(route.endpoint or "", "yellow"),
-            _url(route),
-            _view(route),
-            _notes(route),
-        )
-    return grid
+def _row(route: Route) -> list[Cell]:
+    return [
+        _methods(route),
+        [piece(route.path, "cyan")],
+        [piece(route.endpoint or "", "yellow")],
+        _url(route),
+        _view(route),
+        _notes(route),
+    ]
 
 
-def _mount_label(route: Route, count: int) -> Text:
-    rules = "opaque" if route.opaque else f"{count} rule{'s' if count != 1 else ''}"
-    return label(
-        (route.mount or "/", "green bold"),
-        "  ",
-        (route.app, "bold"),
-        "  ",
-        (route.framework, "magenta"),
-        "  ",
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _mount_label(route: Route, count: int) -> list[Piece]:
+    rules = "opaque" if route.opaque else _plural(count, "rule")
+    return [
+        piece(route.mount or "/", "green bold"),
+        ("  ", ""),
+        piece(route.app, "bold"),
+        ("  ", ""),
+        piece(route.framework, "magenta"),
+        ("  ", ""),
         (f"({rules})", "dim"),
-    )
+    ]
 
 
-def render_routes_tree(routes: list[Route], title: str = "") -> Tree:
-    """Mount prefix -> group (blueprint / namespace, nested) -> rules."""
-    mounts = len({(r.mount, r.app) for r in routes})
-    root = Tree(
-        label(
-            ("routes", "bold"),
-            " of " if title else "",
-            (title, "cyan"),
-            "  ",
-            (f"{len(routes)} rule{'s' if len(routes) != 1 else ''}, ", "dim"),
-            (f"{mounts} app{'s' if mounts != 1 else ''}", "dim"),
-        ),
-        guide_style="dim",
-    )
+def render_routes_tree(routes: list[Route], title: str = "") -> Lines:
+    """Mount prefix -> group (blueprint / namespace, nested) -> rules.
+
+    Each group's rules form one aligned grid; the tree is laid out by
+    :mod:`wsgiscope.render.lines` because rich's Tree and Table take
+    seconds on thousands of rules.
+    """
     by_mount: dict[tuple[str, str], list[Route]] = {}
     for route in routes:
         by_mount.setdefault((route.mount, route.app), []).append(route)
+    header: list[Piece] = [("routes", "bold")]
+    if title:
+        header += [(" of ", ""), piece(title, "cyan")]
+    header.append((f"  {_plural(len(routes), 'rule')}, {_plural(len(by_mount), 'app')}", "dim"))
+    root = Node(header)
     for members in by_mount.values():
-        node = root.add(_mount_label(members[0], len(members)))
-        _add_groups(node, members)
-    return root
+        _add_groups(root.add(_mount_label(members[0], len(members))), members)
+    return Lines(tree_lines(root))
 
 
-def _add_groups(node: Tree, routes: list[Route], depth: int = 0) -> None:
-    """The rules of this level as one grid, then one child per group."""
-    own = [r for r in routes if len(_group_path(r)) <= depth]
-    if own:
-        node.add(_grid(own))
+def _add_groups(node: Node, routes: list[Route], depth: int = 0) -> None:
+    """The rules of this level as the node's grid, then one child per group."""
+    node.rows = [_row(r) for r in routes if len(_group_path(r)) <= depth]
     children: dict[str, list[Route]] = {}
     for route in routes:
         path = _group_path(route)
@@ -143,7 +137,7 @@ def _add_groups(node: Tree, routes: list[Route], depth: int = 0) -> None:
             children.setdefault(path[depth], []).append(route)
     for members in children.values():
         full = ".".join(_group_path(members[0])[: depth + 1])
-        child = node.add(label((full, "blue bold"), "  ", (f"({len(members)})", "dim")))
+        child = node.add([piece(full, "blue bold"), (f"  ({len(members)})", "dim")])
         _add_groups(child, members, depth + 1)
 
 
@@ -151,97 +145,92 @@ def _group_path(route: Route) -> list[str]:
     return route.group.split(".") if route.group else []
 
 
-def render_routes_table(routes: list[Route]) -> Table:
+def render_routes_table(routes: list[Route]) -> Lines:
     """One row per rule: mount, methods, path, endpoint, URL, view, notes."""
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("Mount", "Methods", "Path", "Endpoint", "URL", "View", "Notes"):
-        table.add_column(column)
+    names = ("Mount", "Methods", "Path", "Endpoint", "URL", "View", "Notes")
+    rows: list[list[Cell]] = [[[(name, "bold")] for name in names]]
     for route in routes:
-        table.add_row(
-            data(route.mount or "/", "green"),
-            _methods(route),
-            data(route.path, "cyan"),
-            data(route.endpoint or "", "yellow"),
-            _url(route),
-            _view(route),
-            _notes(route),
-        )
-    return table
+        rows.append([[piece(route.mount or "/", "green")], *_row(route)])
+    lines = grid_lines(rows)
+    width = max((sum(len(text) for text, _ in line) for line in lines), default=0)
+    lines.insert(1, [("-" * width, "dim")])
+    return Lines(lines)
 
 
-def render_match(resolution: Resolution) -> RenderableType:
+def render_match(resolution: Resolution) -> Lines:
     """The way through the dispatchers, then the router's answer."""
-    title = label(
-        (resolution.method, "bold"),
-        " ",
-        (resolution.path, "cyan"),
-        ("  host " if resolution.host else "", "dim"),
-        (resolution.host or "", ""),
-    )
-    tree = Tree(title, guide_style="dim")
-    branch = tree
+    title: list[Piece] = [
+        piece(resolution.method, "bold"),
+        (" ", ""),
+        piece(resolution.path, "cyan"),
+    ]
+    if resolution.host:
+        title += [("  host ", "dim"), piece(resolution.host)]
+    root = Node(title)
+    branch = root
     for step in resolution.steps:
         branch = branch.add(
-            label(
-                (step.dispatcher, "bold"),
-                "  mount ",
-                (step.prefix or "(default app)", "green bold"),
-                "  SCRIPT_NAME ",
-                (repr(step.script_name), "cyan"),
-                "  PATH_INFO ",
-                (repr(step.path_info), "cyan"),
-            )
+            [
+                piece(step.dispatcher, "bold"),
+                ("  mount ", ""),
+                piece(step.prefix or "(default app)", "green bold"),
+                ("  SCRIPT_NAME ", ""),
+                piece(repr(step.script_name), "cyan"),
+                ("  PATH_INFO ", ""),
+                piece(repr(step.path_info), "cyan"),
+            ]
         )
     node = branch.add(
-        label(
-            (resolution.app, "bold"),
-            "  ",
-            (resolution.framework, "magenta"),
-            "  mounted at ",
-            (resolution.mount or "/", "green"),
-            "  PATH_INFO ",
-            (repr(resolution.path_info), "cyan"),
-        )
+        [
+            piece(resolution.app, "bold"),
+            ("  ", ""),
+            piece(resolution.framework, "magenta"),
+            ("  mounted at ", ""),
+            piece(resolution.mount or "/", "green"),
+            ("  PATH_INFO ", ""),
+            piece(repr(resolution.path_info), "cyan"),
+        ]
     )
     result = resolution.result
     if result is None:
-        node.add(data(resolution.note or "no router", "yellow italic"))
-        return tree
+        node.add([piece(resolution.note or "no router", "yellow italic")])
+        return Lines(tree_lines(root))
     node.add(_status_line(result.status))
     if result.status == 200 and result.route is not None:
         route = result.route
-        facts = Table.grid(padding=(0, 2))
-        facts.add_column(style="bold")
-        facts.add_column()
-        facts.add_row("rule", data(route.path, "cyan"))
-        facts.add_row("endpoint", data(route.endpoint or "", "yellow"))
-        facts.add_row("view", _view(route))
-        facts.add_row("methods", _methods(route))
+        facts: list[list[Cell]] = [
+            [[("rule", "bold")], [piece(route.path, "cyan")]],
+            [[("endpoint", "bold")], [piece(route.endpoint or "", "yellow")]],
+            [[("view", "bold")], _view(route)],
+            [[("methods", "bold")], _methods(route)],
+        ]
         notes = _notes(route)
         if notes:
-            facts.add_row("notes", notes)
+            facts.append([[("notes", "bold")], notes])
         for name, value in result.arguments.items():
-            facts.add_row(
-                label(("arg ", "dim"), (name, "bold")),
-                label((repr(value), ""), "  ", (type(value).__name__, "magenta")),
+            facts.append(
+                [
+                    [("arg ", "dim"), piece(name, "bold")],
+                    [piece(repr(value)), ("  ", ""), piece(type(value).__name__, "magenta")],
+                ]
             )
-        node.add(facts)
+        node.add(rows=facts)
     elif result.status == 405:
-        node.add(label(("allowed: ", "bold"), (", ".join(result.allowed), "")))
+        node.add([("allowed: ", "bold"), piece(", ".join(result.allowed))])
     elif result.location:
-        node.add(label(("redirects to ", "bold"), (result.location, "green")))
+        node.add([("redirects to ", "bold"), piece(result.location, "green")])
     if result.status == 404:
         if result.nearest:
-            near = node.add(Text("nearest rules", style="bold"))
+            near = node.add([("nearest rules", "bold")])
             for rule in result.nearest:
-                near.add(data(rule, "cyan"))
+                near.add([piece(rule, "cyan")])
         else:
-            node.add(Text("no rule is close", style="dim"))
-    return Group(tree)
+            node.add([("no rule is close", "dim")])
+    return Lines(tree_lines(root))
 
 
-def _status_line(status: int) -> Text:
+def _status_line(status: int) -> list[Piece]:
     words = {200: "matched", 404: "no rule matches", 405: "method not allowed"}
     word = words.get(status, "redirect")
     style = "green bold" if status == 200 else "yellow bold" if status < 400 else "red bold"
-    return label((str(status), style), " ", (word, style))
+    return [(f"{status} {word}", style)]
