@@ -316,3 +316,28 @@ def test_clean_django_app() -> None:
     # them, wsgiref does not): that is the one finding on a clean Django app.
     for request, rules in found.items():
         assert rules == (["WSGI303"] if request.startswith("HEAD") else []), request
+
+
+def test_required_optional_key_is_named(violations: t.Any) -> None:
+    (finding,) = lint(violations.requires_content_type).findings
+    assert finding.rule == "WSGI702"
+    assert finding.message == (
+        "fails (status 500 Internal Server Error) without CONTENT_TYPE, which a server "
+        "may leave out; answers 200 OK with it"
+    )
+    (finding,) = lint(violations.requires_query_string).findings
+    assert finding.message == "KeyError: 'QUERY_STRING' (a key the server need not provide)"
+
+
+def test_failing_route_without_key_problem_is_not_702() -> None:
+    calls: list[str] = []
+
+    def always_500(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        calls.append(environ.get("QUERY_STRING", "<absent>"))
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        return [b"down"]
+
+    result = lint(always_500)
+    assert result.findings == []
+    # The strict run, then one re-run with every optional key.
+    assert calls == ["<absent>", ""]

@@ -139,9 +139,11 @@ def lint_request(
 ) -> LintResult:
     """Lint one request: ``make_environ()`` builds a fresh full environ.
 
-    The request runs with the environ made strict; if the app then fails
-    (raises or answers 5xx) and keys were left out, it runs again with the
-    full environ, and a success there becomes finding WSGI702.
+    The request runs with the environ made strict. If the app then fails
+    (raises or answers 5xx) and keys were left out, it runs again with all
+    of them (empty where the builder had none); when that succeeds, it runs
+    once more per left-out key to name the one the app needs, and the
+    result is finding WSGI702. Only failing requests are re-run.
     """
     environ = make_environ()
     strictify(environ)
@@ -149,21 +151,37 @@ def lint_request(
     already = any(finding.rule == "WSGI702" for finding in result.findings)
     if not result.failed or already:
         return result
-    full_environ = make_environ()
-    fill_optional(full_environ)
-    removed = [key for key in full_environ if key not in environ and is_optional_key(key)]
+
+    def full_environ(only: str | None = None) -> dict[str, t.Any]:
+        full = make_environ()
+        fill_optional(full)
+        if only is not None:
+            strict = make_environ()
+            strictify(strict)
+            strict[only] = full[only]
+            return strict
+        return full
+
+    full = full_environ()
+    removed = [key for key in full if key not in environ and is_optional_key(key)]
     if not removed:
         return result
-    full = run_strict(app, full_environ, max_body=max_body, max_chunks=max_chunks)
-    if full.failed:
+    answer = run_strict(app, full, max_body=max_body, max_chunks=max_chunks)
+    if answer.failed:
         return result
+    needed = [
+        key
+        for key in removed
+        if not run_strict(app, full_environ(key), max_body=max_body, max_chunks=max_chunks).failed
+    ]
+    keys = ", ".join(needed or removed)
     failure = result.error or f"status {result.status}"
     result.findings.append(
         Finding(
             "WSGI702",
             "error",
-            f"fails ({failure}) without the optional keys {', '.join(removed)}; "
-            f"answers {full.status} with them",
+            f"fails ({failure}) without {keys}, which a server may leave out; "
+            f"answers {answer.status} with {'it' if len(needed) == 1 else 'them'}",
             "environ",
         )
     )
