@@ -152,3 +152,21 @@ def test_trace_checks_clean_and_length() -> None:
         [_Event("start_response", status="200 OK", headers=ok), _Event("body", size=9)],
     )
     assert [f["rule"] for f in trace_checks(long)] == ["WSGI302"]
+
+
+@pytest.mark.parametrize(
+    ("code", "headers", "rules"),
+    [
+        (200, [("ETag", '"abc"'), ("ETag", 'W/"abc"'), ("ETag", '""')], []),
+        (200, [("ETag", "abc")], ["WSGI215"]),
+        (200, [("ETag", 'w/"abc"')], ["WSGI215"]),
+        (200, [("ETag", '"a"b"')], ["WSGI215"]),
+        (304, [("ETag", '"a"'), ("Content-Length", "3"), ("Last-Modified", "x")], []),
+        (304, [("Content-Type", "text/html"), ("Allow", "GET")], ["WSGI216", "WSGI216"]),
+        (200, [("Content-Type", "text/html"), ("Allow", "GET")], []),
+    ],
+)
+def test_semantics(code: int, headers: list[tuple[str, str]], rules: list[str]) -> None:
+    from wsgiscope.lint.headers import check_semantics
+
+    assert [rule for rule, _ in check_semantics(code, headers)] == rules

@@ -369,3 +369,17 @@ CASES = {
 def raises_escape(environ, start_response):
     """An exception message with terminal escapes and a newline."""
     raise ValueError("\x1b[2J\nforged line")
+
+
+def etag_unquoted(environ, start_response):
+    start_response("200 OK", [*TEXT, ("ETag", "v1")])
+    return [b"x"]
+
+
+def not_modified_with_content_type(environ, start_response):
+    start_response("304 Not Modified", [("Content-Type", "text/html"), ("ETag", 'W/"v1"')])
+    return []
+
+
+CASES["etag_unquoted"] = ("WSGI215", "start_response", "GET")
+CASES["not_modified_with_content_type"] = ("WSGI216", "start_response", "GET")

@@ -36,6 +36,7 @@ from wsgiscope.lint import environ as environ_checks
 from wsgiscope.lint.findings import Finding, FindingList, Phase, exc_text, safe_repr
 from wsgiscope.lint.headers import (
     check_header_list,
+    check_semantics,
     check_status,
     content_length,
     header_value,
@@ -300,6 +301,8 @@ class LintSession:
         code = status_code(self.status)
         if code is None:
             return
+        for rule, message in check_semantics(code, self.headers):
+            self.add(rule, message, "start_response")
         if self.body_bytes and self.method == "HEAD":
             self.add("WSGI303", f"{self.body_bytes} body bytes sent for HEAD", "body")
         forbidden = code < 200 or code in (204, 304)

@@ -169,6 +169,32 @@ def check_content_length(pairs: list[tuple[str, str]]) -> list[Problem]:
     return []
 
 
+#: Representation headers a 304 should not carry (RFC 9110 15.4.5).
+_NOT_IN_304 = frozenset(
+    {
+        "content-type",
+        "content-encoding",
+        "content-language",
+        "content-range",
+        "content-md5",
+        "allow",
+    }
+)
+_ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e\x80-\xff]*"')
+
+
+def check_semantics(code: int, pairs: list[tuple[str, str]]) -> list[Problem]:
+    """HTTP problems of a response's headers given its status ``code``."""
+    problems: list[Problem] = []
+    for name, value in pairs:
+        lower = name.lower()
+        if lower == "etag" and not _ETAG.fullmatch(value.strip()):
+            problems.append(("WSGI215", f"ETag {safe_repr(value)} is not a quoted entity tag"))
+        elif code == 304 and lower in _NOT_IN_304:
+            problems.append(("WSGI216", f"304 response carries {name}"))
+    return problems
+
+
 def header_value(pairs: t.Iterable[tuple[str, str]], name: str) -> str | None:
     """The first value of header ``name`` (case-insensitive) in ``pairs``."""
     name = name.lower()

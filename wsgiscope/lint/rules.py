@@ -254,6 +254,31 @@ RULES: tuple[Rule, ...] = (
         "different values, a sign, or a non-number make the response unframeable.",
     ),
     Rule(
+        "WSGI215",
+        "etag-format",
+        "warning",
+        "an ETag is not a quoted string (with an optional W/ prefix)",
+        "RFC 9110 8.8.3 (checked by werkzeug's LintMiddleware)",
+        "An entity tag is a double-quoted string, optionally prefixed by W/\n"
+        '(upper case) for a weak one: ETag: "v1" or ETag: W/"v1". Caches and\n'
+        "clients compare the quoted form; an unquoted tag never matches\n"
+        "If-None-Match, so conditional requests always miss.",
+    ),
+    Rule(
+        "WSGI216",
+        "not-modified-headers",
+        "warning",
+        "a 304 response carries representation headers",
+        "RFC 9110 15.4.5 (checked by werkzeug's LintMiddleware)",
+        "A 304 Not Modified tells the client to reuse its stored response; it\n"
+        "should not carry representation metadata such as Content-Type,\n"
+        "Content-Encoding, Content-Language, Content-Range, Content-MD5 or\n"
+        "Allow, which a cache would wrongly merge into the stored response.\n"
+        "(Content-Length equal to the full length, Last-Modified, ETag, Date,\n"
+        "Vary, Cache-Control, Expires and Content-Location are allowed; the\n"
+        "relative Location werkzeug also warns about is allowed since RFC 7231.)",
+    ),
+    Rule(
         "WSGI301",
         "body-not-bytes",
         "error",

@@ -36,6 +36,7 @@ from wsgiscope.lint.environ import is_missing_optional_key
 from wsgiscope.lint.findings import Finding, FindingList, exc_text
 from wsgiscope.lint.headers import (
     check_header_list,
+    check_semantics,
     check_status,
     content_length,
     status_code,
@@ -103,6 +104,8 @@ def _body_checks(
 ) -> None:
     if code is None:
         return
+    for rule, message in check_semantics(code, pairs):
+        found.add(rule, message, "start_response")
     if body and method == "HEAD":
         found.add("WSGI303", f"{body} body bytes sent for HEAD", "body")
     forbidden = code < 200 or code in (204, 304)
