@@ -341,3 +341,22 @@ def test_failing_route_without_key_problem_is_not_702() -> None:
     assert result.findings == []
     # The strict run, then one re-run with every optional key.
     assert calls == ["<absent>", ""]
+
+
+def test_watched_body_keeps_len_only_when_the_result_has_it() -> None:
+    def listed(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"one chunk"]
+
+    def generated(environ: t.Any, start_response: t.Any) -> t.Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"one chunk"
+
+    for app, sized in ((listed, True), (generated, False)):
+        environ = environ_factory()()
+        body = LintSession(environ).call(app, environ, lambda *args: None)
+        assert hasattr(body, "__len__") is sized
+        if sized:
+            assert len(body) == 1
+        assert list(body) == [b"one chunk"]
+        body.close()

@@ -141,6 +141,8 @@ class LintSession:
             self.add("WSGI101", f"returned {_describe(result)}", "call")
             self.finish()
             return result
+        if hasattr(type(result), "__len__"):
+            return SizedWatchedBody(result, self)
         return WatchedBody(result, self)
 
     def raised(self, exc: BaseException, phase: Phase) -> None:
@@ -379,6 +381,14 @@ class WatchedBody:
     def __getattr__(self, name: str) -> t.Any:
         # Servers look for attributes such as ``filelike`` (file wrappers).
         return getattr(self._result, name)
+
+
+class SizedWatchedBody(WatchedBody):
+    """A :class:`WatchedBody` for an iterable with ``len()``: servers use
+    ``len(result) == 1`` to set Content-Length, so it is kept."""
+
+    def __len__(self) -> int:
+        return len(self._result)
 
 
 def lint_middleware(
