@@ -277,3 +277,10 @@ def test_unbuildable_routes_are_reported_as_skipped() -> None:
             "reason": "ValueError: users are built from User objects only",
         }
     ]
+
+
+def test_bad_request_option_fails_before_loading_the_app(tmp_path: Path) -> None:
+    code, out, err = run(str(tmp_path / "missing_app.py"), "-r", "GET nopath")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("wsgiscope: error: expected a PATH starting with '/', got 'nopath'")

@@ -79,10 +79,14 @@ def lint(
     if list_rules:
         _list_rules(as_json, color, width)
         return
+    from wsgiscope.lint.runner import parse_request_option
+
     ignored = {_rule_id(rule) for rule in ignore}
     app_word, sources = _split_words(words)
+    # Requests are checked before the app is imported: a typo costs no import.
+    extra = [parse_request_option(text) for text in requests]
     app = load(app_word, app_option).app
-    targets, skipped = _targets(app, requests, sources, no_routes)
+    targets, skipped = _targets(app, extra, sources, no_routes)
     report = _run(app, targets, ignored, max_body, as_json, color, width)
     report.skipped = skipped
     if as_json:
@@ -132,15 +136,10 @@ def _list_rules(as_json: bool, color: str, width: int | None) -> None:
 
 
 def _targets(
-    app: t.Any, requests: tuple[str, ...], sources: list[str], no_routes: bool
+    app: t.Any, extra: list[Target], sources: list[str], no_routes: bool
 ) -> tuple[list[Target], list[dict[str, str | None]]]:
     from wsgiscope.errors import UsageError
-    from wsgiscope.lint.runner import (
-        endpoint_of,
-        parse_request_option,
-        route_targets,
-        source_targets,
-    )
+    from wsgiscope.lint.runner import endpoint_of, route_targets, source_targets
 
     targets: list[Target] = []
     skipped: list[dict[str, str | None]] = []
@@ -148,7 +147,6 @@ def _targets(
         from wsgiscope.routing import discover_routes
 
         targets, skipped = route_targets(discover_routes(app))
-    extra = [parse_request_option(text) for text in requests]
     if sources:
         from wsgiscope.replay.sources import load_sources
 
