@@ -42,11 +42,18 @@ _SECRET_FIELD = re.compile(
 VALUE_CAP = 200
 
 
+_header_verdicts: dict[str, bool] = {}
+
+
 def is_secret_header(name: str) -> bool:
     """Whether a header (``"X-Api-Key"``) or environ key (``"HTTP_X_API_KEY"``) is secret."""
-    if name.startswith("HTTP_"):
-        name = name[5:]
-    return _SECRET_HEADER.search(name) is not None
+    verdict = _header_verdicts.get(name)
+    if verdict is None:
+        bare = name[5:] if name.startswith("HTTP_") else name
+        verdict = _SECRET_HEADER.search(bare) is not None
+        if len(_header_verdicts) < 4096:  # names repeat; arbitrary ones must not grow it
+            _header_verdicts[name] = verdict
+    return verdict
 
 
 def is_secret_field(name: str) -> bool:
@@ -98,16 +105,17 @@ class Redactor:
         out: dict[str, str] = {}
         show = self.show_secrets
         for key, value in environ.items():
-            key = key if isinstance(key, str) else repr(key)
-            if not isinstance(value, str):
+            if type(key) is not str:
+                key = repr(key)
+            if type(value) is not str:
                 out[key] = cap(value)
             elif show:
                 out[key] = value
-            elif key.startswith("HTTP_") and is_secret_header(key):
-                out[key] = REDACTED
+            elif key[:5] == "HTTP_":
+                out[key] = REDACTED if is_secret_header(key) else value
             elif key == "QUERY_STRING":
                 out[key] = redact_query(value)
-            elif key in ("REQUEST_URI", "RAW_URI"):
+            elif key == "REQUEST_URI" or key == "RAW_URI":
                 out[key] = _redact_uri(value)
             else:
                 out[key] = value

@@ -3,10 +3,10 @@
 Every event has the fields every record event has (``seq``, ``t_ms``,
 ``depth``, ``parent``) plus its kind's own. While a request runs the
 :class:`~wsgiscope.tracing.recorder.Recorder` keeps each event as a cheap raw
-row ``[cls, t, depth, parent, values]`` (``values`` in field order, holding
+row ``(cls, t, depth, parent, values, seq)`` (``values`` in field order, holding
 the live Python objects: exceptions, functions, header lists); the frozen
 dataclasses are built from those rows only when someone asks for them
-(:meth:`Recorder.events`, listeners, lint checks), and :meth:`Event.json_values`
+(:meth:`Recorder.events`, listeners, lint checks), and :meth:`Event.to_record`
 turns a row straight into the JSON-ready, redacted form of the
 ``wsgiscope.trace/1`` record. That split keeps the per-request cost low (a
 frozen dataclass costs about 0.4 us to build, a list 0.03 us).
@@ -40,8 +40,9 @@ import typing as t
 
 from wsgiscope.redact import Redactor
 
-#: A raw event row as the recorder stores it: [cls, t, depth, parent, values].
-RawEvent = list
+#: A raw event row as the recorder stores it:
+#: ``(cls, t, depth, parent seq or None, values, seq)``.
+RawEvent = tuple
 
 
 def describe_exception(exc: BaseException | None) -> str | None:
@@ -98,13 +99,23 @@ def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
     return result
 
 
+_names: dict[t.Any, str] = {}
+
+
 def function_name(func: t.Any) -> str:
     """``module.qualname`` of a hook function (or its ``repr`` when it has none)."""
-    func = getattr(func, "__func__", func)
-    qualname = getattr(func, "__qualname__", None)
+    try:
+        return _names[func]
+    except (KeyError, TypeError):
+        pass
+    target = getattr(func, "__func__", func)
+    qualname = getattr(target, "__qualname__", None)
     if qualname is None:
         return repr(func)
-    return f"{getattr(func, '__module__', None) or '?'}.{qualname}"
+    name = f"{getattr(target, '__module__', None) or '?'}.{qualname}"
+    if len(_names) < 4096:  # hook functions are few; closures made per call are not
+        _names[func] = name
+    return name
 
 
 def _cap(value: t.Any, limit: int = 200) -> str:
@@ -134,22 +145,35 @@ class Event:
     FIELDS: t.ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
-        """This kind's own fields of a raw row, JSON-ready and redacted."""
-        return dict(zip(cls.FIELDS, values, strict=True))
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
+        """The record form of a raw row: JSON-ready, redacted.
+
+        One dict literal per kind: this runs for every event of every record.
+        """
+        out: dict[str, t.Any] = {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
+        }
+        out.update(zip(cls.FIELDS, values, strict=True))
+        return out
 
     def to_json(self, redactor: Redactor | None = None) -> dict[str, t.Any]:
         """This event as it appears in a ``wsgiscope.trace/1`` record."""
-        out: dict[str, t.Any] = {
-            "seq": self.seq,
-            "t_ms": self.t_ms,
-            "kind": self.kind,
-            "depth": self.depth,
-            "parent": self.parent,
-        }
         values = [getattr(self, name) for name in self.FIELDS]
-        out.update(self.json_values(values, redactor or Redactor()))
-        return out
+        return self.to_record(
+            self.seq, self.t_ms, self.depth, self.parent, values, redactor or Redactor()
+        )
 
 
 def _fields(cls: type[Event]) -> type[Event]:
@@ -188,9 +212,22 @@ class ContextPop(Event):
     kind: t.ClassVar[str] = "pop"
 
     @classmethod
-    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
         context, app, path, g, session = values
         return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
             "context": context,
             "app": app,
             "path": path,
@@ -225,9 +262,22 @@ class HookCall(Event):
         return function_name(self.function)
 
     @classmethod
-    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
         hook, func, app, endpoint, view_args, exc, raised, duration = values
         return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
             "hook": hook,
             "function": function_name(func),
             "app": app,
@@ -235,8 +285,8 @@ class HookCall(Event):
             "view_args": None
             if view_args is None
             else {str(k): _cap(repr(v)) for k, v in view_args.items()},
-            "exception": describe_exception(exc),
-            "raised": describe_exception(raised),
+            "exception": None if exc is None else describe_exception(exc),
+            "raised": None if raised is None else describe_exception(raised),
             "duration_ms": None if duration is None else round(duration * 1000, 3),
         }
 
@@ -253,9 +303,26 @@ class SignalSent(Event):
     kind: t.ClassVar[str] = "signal"
 
     @classmethod
-    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
         name, app, exc = values
-        return {"name": name, "app": app, "exception": describe_exception(exc)}
+        return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": "signal",
+            "depth": depth,
+            "parent": parent,
+            "name": name,
+            "app": app,
+            "exception": None if exc is None else describe_exception(exc),
+        }
 
 
 @_fields
@@ -275,9 +342,22 @@ class Dispatch(Event):
     kind: t.ClassVar[str] = "dispatch"
 
     @classmethod
-    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
         mount, app, script_name, path_info, environ = values
         return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
             "mount": mount,
             "app": app,
             "script_name": script_name,
@@ -298,9 +378,22 @@ class StartResponse(Event):
     kind: t.ClassVar[str] = "start_response"
 
     @classmethod
-    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
         status, headers, exc = values
         return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
             "status": status if isinstance(status, str) else repr(status),
             "headers": redactor.headers(headers),
             "exc_info": describe_exception(exc),
@@ -339,9 +432,22 @@ class ExceptionRaised(Event):
     kind: t.ClassVar[str] = "exception"
 
     @classmethod
-    def json_values(cls, values: list[t.Any], redactor: Redactor) -> dict[str, t.Any]:
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
         exc, where = values
         return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
             "type": type(exc).__qualname__,
             "message": str(exc),
             "traceback": format_traceback(exc),

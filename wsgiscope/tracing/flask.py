@@ -28,8 +28,8 @@ version of this adapter). While instrumentation is held (see
 
 ``depth`` of a push/pop is the depth of that kind of context on the stack
 after the push (an internal redirect's request context is at depth 2, a
-chained second app's contexts too); a hook's depth is that of the innermost
-context of the app that runs it.
+chained second app's contexts too); any other event has the depth of the
+innermost current context.
 
 Listeners (for isolation checks)
 --------------------------------
@@ -63,7 +63,14 @@ import logging
 import typing as t
 
 from wsgiscope.tracing import instrument
-from wsgiscope.tracing.events import ContextPop, ContextPush, Event, HookCall, SignalSent
+from wsgiscope.tracing.events import (
+    ContextPop,
+    ContextPush,
+    Event,
+    HookCall,
+    RawEvent,
+    SignalSent,
+)
 from wsgiscope.tracing.instrument import Patches
 from wsgiscope.tracing.recorder import Recorder, _current
 
@@ -81,14 +88,18 @@ _TEARDOWN_LIKE = frozenset(("teardown_request", "teardown_appcontext", "errorhan
 
 
 def _recorder() -> Recorder | None:
-    rec = _current.get()
-    if rec is None and _listeners:
-        # Untraced request with listeners: a recorder that keeps no rows,
-        # only the bookkeeping the events need.
-        rec = _ambient.get()
-        if rec is None:
-            rec = Recorder(keep=False)
-            _ambient.set(rec)
+    """The ambient recorder of an untraced request, when listeners want events.
+
+    Wrappers call ``_current.get() or _recorder()``: a traced request uses
+    its own recorder; an untraced one gets a recorder that keeps no rows,
+    only the bookkeeping events need, and only while listeners exist.
+    """
+    if not _listeners:
+        return None
+    rec = _ambient.get()
+    if rec is None:
+        rec = Recorder(keep=False)
+        _ambient.set(rec)
     return rec
 
 
@@ -128,23 +139,14 @@ def instrumented(listener: Listener | None = None) -> t.Iterator[None]:
             _listeners = tuple(remaining)
 
 
-def _depth_of(rec: Recorder, app: t.Any) -> int:
-    for entry in reversed(rec.contexts):
-        if entry[2] is app:
-            return t.cast(int, entry[3])
-    return 0
-
-
 def _app_name(app: t.Any) -> str:
-    name = getattr(app, "name", None)
+    # Flask.name is a werkzeug cached_property whose __get__ runs Python code
+    # on every access; once computed it sits in the instance dict.
+    try:
+        name = app.__dict__["name"]
+    except (AttributeError, KeyError):
+        name = getattr(app, "name", None)
     return name if isinstance(name, str) else repr(app)
-
-
-def _snapshot_g(app_ctx: t.Any) -> dict[str, t.Any] | None:
-    g = getattr(app_ctx, "g", None)
-    if g is None:
-        return None
-    return dict(vars(g))
 
 
 def _snapshot_session(req_ctx: t.Any) -> dict[str, t.Any] | None:
@@ -172,35 +174,58 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
     # -- contexts --------------------------------------------------------
 
-    def push_context(rec: Recorder, ctx: t.Any, kind: str, path: str | None) -> list[t.Any]:
+    def push_context(rec: Recorder, ctx: t.Any, kind: str, path: str | None) -> RawEvent:
+        contexts = rec.contexts
         depth = 1
-        for entry in rec.contexts:
+        for entry in contexts:
             if entry[1] == kind:
                 depth += 1
-        row = rec.open(ContextPush, depth, [kind, _app_name(ctx.app), path])
-        rec.contexts.append([ctx, kind, ctx.app, depth, row, path])
+        app = ctx.app
+        spans = rec.spans
+        rows = rec.rows
+        seq = len(rows)
+        row = (
+            ContextPush,
+            rec.clock(),
+            depth,
+            spans[-1][5] if spans else None,
+            [kind, _app_name(app), path],
+            seq,
+        )
+        if seq < rec.limit:
+            rows.append(row)
+        spans.append(row)
+        contexts.append((ctx, kind, app, depth, row, path))
+        rec.depth = depth
         return row
 
     def flush(rec: Recorder) -> None:
         """Record the pops of contexts that stopped being current."""
         keep = []
+        contexts = rec.contexts
         for pending in rec.pending:
             ctx, tokens, entry, g, session = pending
             if len(ctx._cv_tokens) >= tokens:
                 keep.append(pending)
                 continue
-            if entry in rec.contexts:
-                rec.contexts.remove(entry)
+            for i in range(len(contexts) - 1, -1, -1):
+                if contexts[i] is entry:
+                    del contexts[i]
+                    break
             push_row = entry[4]
             rec.close_span(push_row)
-            row = rec.add(
-                ContextPop, entry[3], [entry[1], _app_name(ctx.app), entry[5], g, session]
-            )
-            row[3] = push_row
-            _notify(rec, row)
+            rec.depth = contexts[-1][3] if contexts else 0
+            values = [entry[1], _app_name(entry[2]), entry[5], g, session]
+            rows = rec.rows
+            seq = len(rows)
+            row = (ContextPop, rec.clock(), entry[3], push_row[5], values, seq)
+            if seq < rec.limit:
+                rows.append(row)
+            if _listeners:
+                _notify(rec, row)
         rec.pending[:] = keep
 
-    def entry_of(rec: Recorder, ctx: t.Any) -> list[t.Any] | None:
+    def entry_of(rec: Recorder, ctx: t.Any) -> tuple[t.Any, ...] | None:
         for entry in reversed(rec.contexts):
             if entry[0] is ctx:
                 return entry
@@ -212,8 +237,10 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     orig_req_pop = req_ctx_cls.pop
 
     def app_push(self: t.Any) -> None:
-        rec = _recorder()
-        if rec is None or cv_app.get(None) is self:
+        rec = _current.get() or _recorder()
+        if rec is None:
+            return orig_app_push(self)
+        if cv_app.get(None) is self:
             return orig_app_push(self)
         if rec.pending:
             flush(rec)
@@ -228,42 +255,56 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 rec.contexts.remove(entry)
             rec.close_span(row)
             raise
-        _notify(rec, row)
+        if _listeners:
+            _notify(rec, row)
         return None
 
     def req_push(self: t.Any) -> None:
-        rec = _recorder()
-        if rec is None or cv_req.get(None) is self:
+        rec = _current.get() or _recorder()
+        if rec is None:
+            return orig_req_push(self)
+        if cv_req.get(None) is self:
             return orig_req_push(self)
         if rec.pending:
             flush(rec)
         # After the push: it pushes the app context first, and that must
         # come first in the trace.
         orig_req_push(self)
-        path = self.request.environ.get("PATH_INFO")
-        _notify(rec, push_context(rec, self, "request", path))
+        row = push_context(rec, self, "request", self.request.environ.get("PATH_INFO"))
+        if _listeners:
+            _notify(rec, row)
         return None
 
     def make_pop(orig: t.Callable[..., None], is_request: bool) -> t.Callable[..., None]:
+        hook = "teardown_request" if is_request else "teardown_appcontext"
+
         def pop(self: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-            rec = _recorder()
+            rec = _current.get() or _recorder()
             if rec is None:
                 return orig(self, *args, **kwargs)
             if rec.pending:
                 flush(rec)
             tokens = self._cv_tokens
-            entry = entry_of(rec, self)
-            if entry is None or not tokens:
-                return orig(self, *args, **kwargs)
-            token = tokens[-1][0] if is_request else tokens[-1]
-            if token.old_value is self:
-                # Popping a second push of the same context: it stays current.
-                return orig(self, *args, **kwargs)
-            rec.pending.append([self, len(tokens), entry, None, None])
+            entry = entry_of(rec, self) if tokens else None
+            if entry is not None:
+                token = tokens[-1][0] if is_request else tokens[-1]
+                if token.old_value is self:
+                    # Popping a second push of the same context: it stays current.
+                    entry = None
+            if entry is not None:
+                # The state the teardowns are about to see.
+                app_ctx = cv_app.get(None)
+                g = None if app_ctx is None else dict(vars(app_ctx.g))
+                session = _snapshot_session(self) if is_request else None
+                rec.pending.append([self, len(tokens), entry, g, session])
+            # Teardown functions run inside pop(), through ensure_sync.
+            rec.phases.append((hook, self.app))
             try:
                 orig(self, *args, **kwargs)
             finally:
-                flush(rec)
+                rec.phases.pop()
+                if entry is not None:
+                    flush(rec)
             return None
 
         return pop
@@ -278,6 +319,8 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     def hooked(
         rec: Recorder, hook: str, app: t.Any, func: t.Any, call: t.Callable[..., t.Any]
     ) -> t.Callable[..., t.Any]:
+        app_name = _app_name(app)
+
         def traced(*args: t.Any, **kwargs: t.Any) -> t.Any:
             endpoint = view_args = exc = None
             if hook == "view":
@@ -289,10 +332,16 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 exc = args[0]
             if rec.pending:
                 flush(rec)
-            values = [hook, func, _app_name(app), endpoint, view_args, exc, None, None]
-            row = rec.open(HookCall, _depth_of(rec, app), values)
+            values = [hook, func, app_name, endpoint, view_args, exc, None, None]
+            spans = rec.spans
             clock = rec.clock
             start = clock()
+            rows = rec.rows
+            seq = len(rows)
+            row = (HookCall, start, rec.depth, spans[-1][5] if spans else None, values, seq)
+            if seq < rec.limit:
+                rows.append(row)
+            spans.append(row)
             try:
                 return call(*args, **kwargs)
             except BaseException as raised:
@@ -300,7 +349,10 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 raise
             finally:
                 values[7] = clock() - start
-                rec.close_span(row)
+                if spans and spans[-1] is row:
+                    spans.pop()
+                else:
+                    rec.close_span(row)
                 if _listeners:
                     _notify(rec, row)
 
@@ -310,7 +362,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
     def ensure_sync(self: t.Any, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         call = orig_ensure_sync(self, func)
-        rec = _recorder()
+        rec = _current.get() or _recorder()
         if rec is None or not rec.phases:
             return call
         phase = rec.phases[-1]
@@ -324,7 +376,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
         orig = getattr(flask_cls, name)
 
         def method(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-            rec = _recorder()
+            rec = _current.get() or _recorder()
             if rec is None:
                 return orig(self, *args, **kwargs)
             rec.phases.append((hook, self))
@@ -345,7 +397,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     orig_handle_exception = flask_cls.handle_exception
 
     def handle_exception(self: t.Any, e: Exception) -> t.Any:
-        rec = _recorder()
+        rec = _current.get() or _recorder()
         if rec is None:
             return orig_handle_exception(self, e)
         if rec.app_error is None:
@@ -358,37 +410,12 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
     patches.set(flask_cls, "handle_exception", handle_exception)
 
-    def teardown(name: str, hook: str, is_request: bool) -> None:
-        orig = getattr(flask_cls, name)
-
-        def method(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-            rec = _recorder()
-            if rec is None:
-                return orig(self, *args, **kwargs)
-            ctx = cv_req.get(None) if is_request else cv_app.get(None)
-            for pending in rec.pending:
-                if pending[0] is ctx:
-                    pending[3] = _snapshot_g(cv_app.get(None))
-                    if is_request:
-                        pending[4] = _snapshot_session(ctx)
-            rec.phases.append((hook, self))
-            try:
-                return orig(self, *args, **kwargs)
-            finally:
-                rec.phases.pop()
-
-        method.__name__ = name
-        patches.set(flask_cls, name, method)
-
-    teardown("do_teardown_request", "teardown_request", True)
-    teardown("do_teardown_appcontext", "teardown_appcontext", False)
-
     orig_preprocess = flask_cls.preprocess_request
 
     def preprocess_request(self: t.Any) -> t.Any:
         # Flask 3.1's preprocess_request, with the url_value_preprocessors
         # (which Flask calls directly, not through ensure_sync) observed.
-        rec = _recorder()
+        rec = _current.get() or _recorder()
         if rec is None:
             return orig_preprocess(self)
         req = cv_req.get().request
@@ -426,17 +453,27 @@ def _signal_send(
     orig_send = signal.send
 
     def send(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        rec = _recorder()
+        rec = _current.get() or _recorder()
         if rec is None:
             return orig_send(*args, **kwargs)
         if rec.pending:
             flush(rec)
         sender = args[0] if args else None
-        exc = kwargs.get("exception", kwargs.get("exc"))
-        app = None if sender is None else _app_name(sender)
-        row = rec.add(SignalSent, _depth_of(rec, sender), [name, app, exc])
+        values = [
+            name,
+            None if sender is None else _app_name(sender),
+            kwargs.get("exception") or kwargs.get("exc"),
+        ]
+        spans = rec.spans
+        rows = rec.rows
+        seq = len(rows)
+        row = (SignalSent, rec.clock(), rec.depth, spans[-1][5] if spans else None, values, seq)
+        if seq < rec.limit:
+            rows.append(row)
         if _listeners:
             _notify(rec, row)
+        if not signal.receivers:
+            return orig_send(*args, **kwargs)
         # An async receiver goes through app.ensure_sync: not a hook.
         rec.phases.append(None)
         try:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
 import threading
 import time
 import typing as t
@@ -146,65 +147,44 @@ class TraceMiddleware:
 
 
 class RequestTrace:
-    """The state of one traced request, from the call to ``close()``."""
+    """The state of one traced request, from the call to ``close()``.
 
-    __slots__ = (
-        "app_iter",
-        "body_bytes",
-        "chunks",
-        "closed",
-        "ended",
-        "environ",
-        "error",
-        "file_wrapper",
-        "finished",
-        "has_close",
-        "headers",
-        "lint",
-        "mw",
-        "on_finish",
-        "preview",
-        "preview_len",
-        "rec",
-        "record",
-        "started",
-        "status",
-        "truncated",
-        "worker",
-    )
+    Per-request state starts as these class-level defaults; only what a
+    request changes is stored on the instance (cheaper than setting two
+    dozen attributes on every request).
+    """
+
+    status: t.Any = None
+    headers: t.Any = None
+    body_bytes = 0
+    chunks = 0
+    preview_len = 0
+    truncated = False
+    error: BaseException | None = None
+    app_iter: t.Any = None
+    file_wrapper = False
+    has_close = False
+    closed = False
+    finished = False
+    ended: float | None = None
+    lint: list[dict[str, str]] = []  # noqa: RUF012 - replaced, never mutated
+    record: Record | None = None
+    on_finish: t.Callable[[RequestTrace], None] | None = None
 
     def __init__(self, mw: TraceMiddleware, environ: dict[str, t.Any]) -> None:
         self.mw = mw
-        self.rec = Recorder(mw.clock)
+        rec = self.rec = Recorder(mw.clock)
         self.started = mw.wall_clock()
         #: The environ as received, shallow: values are stringified at the end.
-        self.environ = dict(environ)
-        self.rec.environ = self.environ
-        current_thread = threading.current_thread()
-        greenlet = _greenlet_module()
+        self.environ = rec.environ = dict(environ)
+        greenlet = _modules.get("greenlet")
         self.worker = (
-            os.getpid(),
-            current_thread.name,
+            _pid,
+            threading.current_thread(),
             threading.get_ident(),
             None if greenlet is None else id(greenlet.getcurrent()),
         )
-        self.status: t.Any = None
-        self.headers: t.Any = None
-        self.body_bytes = 0
-        self.chunks = 0
         self.preview: list[bytes] = []
-        self.preview_len = 0
-        self.truncated = False
-        self.error: BaseException | None = None
-        self.app_iter: t.Any = None
-        self.file_wrapper = False
-        self.has_close = False
-        self.closed = False
-        self.finished = False
-        self.ended: float | None = None
-        self.lint: list[dict[str, str]] = []
-        self.record: Record | None = None
-        self.on_finish: t.Callable[[RequestTrace], None] | None = None
 
     def run(
         self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]
@@ -237,7 +217,7 @@ class RequestTrace:
                 copied = list(headers)
             except TypeError:
                 copied = headers
-            rec.add(StartResponse, 0, [status, copied, exc_info[1] if exc_info else None])
+            rec.add(StartResponse, rec.depth, [status, copied, exc_info[1] if exc_info else None])
             self.status = status
             self.headers = copied
             try:
@@ -267,7 +247,8 @@ class RequestTrace:
         if self.preview_len < max_body:
             self.preview.append(chunk)
             self.preview_len += size
-            self.rec.add(BodyChunk, 0, [size, source])
+            rec = self.rec
+            rec.add(BodyChunk, rec.depth, [size, source])
             if self.preview_len > max_body:
                 self.truncated = True
         elif size:
@@ -276,7 +257,7 @@ class RequestTrace:
     def exception(self, exc: BaseException, where: str) -> None:
         if self.error is None:
             self.error = exc
-        self.rec.add(ExceptionRaised, 0, [exc, where])
+        self.rec.add(ExceptionRaised, self.rec.depth, [exc, where])
 
     def finish(self) -> None:
         """End the trace: release the instrumentation, build and emit the record."""
@@ -297,10 +278,18 @@ class RequestTrace:
             self.on_finish(self)
 
 
-def _greenlet_module() -> t.Any:
-    import sys
+_modules = sys.modules
+_pid = os.getpid()
 
-    return sys.modules.get("greenlet")
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    # os.getpid() is a system call; the pid only changes in a forked child.
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 _checks_failed = False
@@ -370,7 +359,7 @@ class TracedIterable:
                     trace.exception(exc, "close")
                     raise
         finally:
-            trace.rec.add(Close, 0, [trace.has_close])
+            trace.rec.add(Close, trace.rec.depth, [trace.has_close])
             _current.reset(token)
             trace.finish()
 

@@ -118,23 +118,11 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
 
 
 def _events(trace: RequestTrace, redactor: Redactor) -> list[dict[str, t.Any]]:
-    rec = trace.rec
-    t0 = rec.t0
-    index: dict[int, int] = {}
-    out: list[dict[str, t.Any]] = []
-    for seq, row in enumerate(rec.rows):
-        cls, when, depth, parent, values = row
-        index[id(row)] = seq
-        event = {
-            "seq": seq,
-            "t_ms": round((when - t0) * 1000, 3),
-            "kind": cls.kind,
-            "depth": depth,
-            "parent": None if parent is None else index.get(id(parent)),
-        }
-        event.update(cls.json_values(values, redactor))
-        out.append(event)
-    return out
+    t0 = trace.rec.t0
+    return [
+        cls.to_record(seq, round((when - t0) * 1000, 3), depth, parent, values, redactor)
+        for cls, when, depth, parent, values, seq in trace.rec.rows
+    ]
 
 
 def build_record(trace: RequestTrace) -> dict[str, t.Any]:
@@ -145,7 +133,7 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     environ = trace.environ
     ended = trace.ended if trace.ended is not None else rec.clock()
     preview, encoding = body_preview(_preview_bytes(trace))
-    pid, thread_name, thread_ident, greenlet = trace.worker
+    pid, thread, thread_ident, greenlet = trace.worker
     record: dict[str, t.Any] = {
         "format": FORMAT,
         "id": new_id(),
@@ -175,7 +163,7 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
         "lint": trace.lint,
         "worker": {
             "pid": pid,
-            "thread": thread_name,
+            "thread": thread.name,
             "thread_ident": thread_ident,
             "greenlet": greenlet,
         },

@@ -62,9 +62,11 @@ class Recorder:
         "app_error",
         "clock",
         "contexts",
+        "depth",
         "dropped",
         "environ",
         "keep",
+        "limit",
         "pending",
         "phases",
         "rows",
@@ -75,13 +77,16 @@ class Recorder:
     def __init__(self, clock: Clock = time.perf_counter, keep: bool = True) -> None:
         self.clock = clock
         self.keep = keep
+        self.limit = MAX_EVENTS if keep else 0
         self.t0 = clock()
         self.rows: list[RawEvent] = []
         self.spans: list[RawEvent] = []
-        #: Current framework contexts: [ctx, kind, app object, depth, push row].
+        #: Current framework contexts: (ctx, kind, app object, depth, push row, path).
         self.contexts: list[list[t.Any]] = []
         #: Contexts being popped, whose pop is recorded once they stop being current.
         self.pending: list[t.Any] = []
+        #: Depth of the innermost current framework context (0 outside any).
+        self.depth = 0
         #: Framework phases: (hook name, app) or None.
         self.phases: list[t.Any] = []
         self.dropped = 0
@@ -93,12 +98,13 @@ class Recorder:
     def add(self, cls: type[Event], depth: int, values: list[t.Any]) -> RawEvent:
         """Record an event of kind ``cls`` now; returns its row."""
         spans = self.spans
-        row = [cls, self.clock(), depth, spans[-1] if spans else None, values]
-        if self.keep:
-            if len(self.rows) < MAX_EVENTS:
-                self.rows.append(row)
-            else:
-                self.dropped += 1
+        rows = self.rows
+        seq = len(rows)
+        row = (cls, self.clock(), depth, spans[-1][5] if spans else None, values, seq)
+        if seq < self.limit:
+            rows.append(row)
+        elif self.keep:
+            self.dropped += 1
         return row
 
     def open(self, cls: type[Event], depth: int, values: list[t.Any]) -> RawEvent:
@@ -112,38 +118,26 @@ class Recorder:
         spans = self.spans
         if spans and spans[-1] is row:
             spans.pop()
-        elif row in spans:
-            del spans[spans.index(row) :]
-
-    def seq_of(self, row: RawEvent | None) -> int | None:
-        """The ``seq`` a row has in the record (``None`` if it was not kept)."""
-        if row is None:
-            return None
-        for i in range(len(self.rows) - 1, -1, -1):
-            if self.rows[i] is row:
-                return i
-        return None
+            return
+        for i in range(len(spans) - 1, -1, -1):
+            if spans[i] is row:
+                del spans[i:]
+                return
 
     def event(self, row: RawEvent) -> Event:
-        """The frozen event for a row."""
-        cls, when, depth, parent, values = row
-        return cls(
-            self.seq_of(row) if self.keep else -1,
-            round((when - self.t0) * 1000, 3),
-            depth,
-            self.seq_of(parent),
-            *values,
-        )
+        """The frozen event for a row (``seq`` is -1 for rows not kept)."""
+        cls, when, depth, parent, values, seq = row
+        if not self.keep:
+            seq = parent = -1
+        return cls(seq, round((when - self.t0) * 1000, 3), depth, parent, *values)
 
     def events(self) -> list[Event]:
         """Every event kept so far, as frozen dataclasses."""
-        index = {id(row): i for i, row in enumerate(self.rows)}
         t0 = self.t0
-        out: list[Event] = []
-        for i, (cls, when, depth, parent, values) in enumerate(self.rows):
-            parent_seq = None if parent is None else index.get(id(parent))
-            out.append(cls(i, round((when - t0) * 1000, 3), depth, parent_seq, *values))
-        return out
+        return [
+            cls(seq, round((when - t0) * 1000, 3), depth, parent, *values)
+            for cls, when, depth, parent, values, seq in self.rows
+        ]
 
     def hooks(self) -> list[HookCall]:
         """The hook calls among :meth:`events`."""
