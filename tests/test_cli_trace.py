@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -12,9 +13,13 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tracecli_fixtures import APPS
+from tracecli_fixtures import APPS, load
 
 from wsgiscope.cli import cli
+from wsgiscope.render.console import make_console
+from wsgiscope.render.trace import RenderOptions, render_trace
+from wsgiscope.request import RequestSpec, build_environ
+from wsgiscope.tracing import run_traced
 
 ROOT = Path(__file__).parent.parent
 MISC = str(APPS / "tracecli_misc.py")
@@ -255,7 +260,7 @@ def test_propagated_exception_exits_1_with_the_apps_traceback():
 def test_ctrl_c_while_the_app_runs_exits_130():
     result = trace(f"{MISC}:interrupt", "/")
     assert result.exit_code == 130
-    assert result.stderr == "wsgiscope: interrupted while the app ran\n"
+    assert result.stderr == "wsgiscope: interrupted\n"
 
 
 @pytest.mark.parametrize(
@@ -332,15 +337,6 @@ def test_generated_requests_render_as_data_and_keep_secrets(path, value, secret)
 @settings(max_examples=25, deadline=None)
 @given(name=latin1, value=latin1, path=latin1)
 def test_generated_environ_keys_render_as_data(name, value, path):
-    import io
-
-    from tracecli_fixtures import load
-    from wsgiscope.tracing import run_traced
-
-    from wsgiscope.render.console import make_console
-    from wsgiscope.render.trace import RenderOptions, render_trace
-    from wsgiscope.request import RequestSpec, build_environ
-
     app = load("tracecli_misc.py:evil")
     environ = build_environ(RequestSpec("/x"), app)
     environ["PATH_INFO"] = "/" + path
@@ -407,3 +403,12 @@ def test_help_imports_nothing_heavy():
     )
     assert out.stdout.splitlines()[-1] == "[]"
     assert "[APP] [METHOD] PATH [ITEM]..." in out.stdout
+
+
+def test_django_site_gets_an_allowed_host():
+    pytest.importorskip("django")
+    result = run("trace", "tests/apps/tracecli_django.py", "/where/", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["environ"]["HTTP_HOST"] == "shop.example"
+    assert '"url": "http://shop.example/where/"' in record["response"]["body_preview"]

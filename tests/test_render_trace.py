@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from tracecli_fixtures import FakeClock, assert_snapshot, mask
 
 from wsgiscope.render.console import make_console
+from wsgiscope.render.http import body_preview, format_ms, format_size
 from wsgiscope.render.sections import parse_sections
-from wsgiscope.render.trace import RenderOptions, body_preview, format_ms, format_size, render_trace
+from wsgiscope.render.trace import RenderOptions, render_trace
 
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -488,10 +489,9 @@ def test_json_output_of_a_record_has_no_ansi():
 
 
 def traced_demo(path: str, **options) -> str:
-    from wsgiscope.tracing import run_traced
-
     import wsgiscope.demo
     from wsgiscope.request import build_environ, parse_request
+    from wsgiscope.tracing import run_traced
 
     app = wsgiscope.demo.application
     environ = build_environ(parse_request(path), app)

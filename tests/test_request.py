@@ -308,6 +308,12 @@ def test_base_url_matches_flasks_own_test_client():
     assert {k: ours[k] for k in keys} == {k: theirs[k] for k in keys}
 
 
+def test_a_known_base_url_skips_the_app(app):
+    environ = build_environ(RequestSpec("/echo"), base="https://h.example/root")
+    assert (environ["HTTP_HOST"], environ["SCRIPT_NAME"]) == ("h.example", "/root")
+    assert echo(app, environ)["url"] == "https://h.example/root/echo"
+
+
 def test_demo_base_url_comes_from_the_dispatchers_default_app():
     import wsgiscope.demo
 

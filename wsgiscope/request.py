@@ -147,14 +147,6 @@ class RequestSpec:
             return "form"
         return "json" if self.json_fields else "form"
 
-    def header(self, name: str) -> str | None:
-        """The last value of header ``name`` (case-insensitive), if given."""
-        found = None
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                found = value
-        return found
-
 
 def is_method(word: str) -> bool:
     """Whether ``word`` looks like an HTTP method (``GET``, ``get``, ``PURGE``)."""
@@ -320,7 +312,6 @@ def parse_request(
     """
     if not is_path(path):
         raise UsageError(f"PATH must start with '/', got {path!r}", hint=f"try '/{path}'")
-    base_dir = Path.cwd() if base_dir is None else base_dir
     spec = RequestSpec(path=path, method=method.upper() if method else None, mode=mode)
     for item in map(parse_item, items):
         if item.kind == "header":
@@ -360,9 +351,10 @@ def parse_request(
     return spec
 
 
-def _read_file(name: str, base_dir: Path, item: str) -> bytes:
+def _read_file(name: str, base_dir: Path | None, item: str) -> bytes:
     path = Path(name).expanduser()
-    path = path if path.is_absolute() else base_dir / path
+    if not path.is_absolute():
+        path = (Path.cwd() if base_dir is None else base_dir) / path
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -448,17 +440,22 @@ def _django_host() -> str:
     return concrete[0] if concrete else "localhost"
 
 
-def build_environ(spec: RequestSpec, app: t.Any = None) -> dict[str, t.Any]:
+def build_environ(
+    spec: RequestSpec, app: t.Any = None, *, base: str | None = None
+) -> dict[str, t.Any]:
     """The WSGI environ for ``spec``, as ``app``'s test client would build it.
 
     :param spec: the request.
     :param app: the loaded WSGI callable (middleware included), used to find
         the framework's base URL; ``None`` for ``http://localhost/``.
+    :param base: the base URL, when already known: :func:`base_url` walks
+        the app's structure, so a caller building many environs for one app
+        (replay) computes it once.
     """
     from werkzeug.datastructures import Headers, MultiDict
     from werkzeug.test import EnvironBuilder
 
-    path, base = _path_and_base(spec.path, base_url(app))
+    path, base = _path_and_base(spec.path, base if base is not None else base_url(app))
     path, _, query_string = path.partition("?")
     extra = urlencode(spec.query)
     query_string = "&".join(part for part in (query_string, extra) if part)

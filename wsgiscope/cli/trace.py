@@ -18,27 +18,28 @@ import click
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
 from wsgiscope.errors import ExitCode, UsageError
 
-#: Bytes of response body captured by default.
-DEFAULT_MAX_BODY = 256 * 1024
-
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
 
 
-class ByteSize(click.ParamType):
-    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB``."""
+def parse_size(value: str) -> int:
+    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB``.
 
-    name = "bytes"
+    :raises ValueError: for anything else.
+    """
+    found = _SIZE.match(value)
+    if not found:
+        raise ValueError(f"{value!r} is not a size such as 65536, 64k or 1M")
+    number, unit = int(found.group(1)), found.group(2).lower()
+    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
-    def convert(
-        self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        if isinstance(value, int):
-            return value
-        found = _SIZE.match(str(value))
-        if not found:
-            self.fail(f"{value!r} is not a size such as 65536, 64k or 1M", param, ctx)
-        number, unit = int(found.group(1)), found.group(2).lower()
-        return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | int) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> t.Any:
@@ -78,9 +79,11 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("-v", "--verbose", is_flag=True, help="Show the whole environ and body.")
 @click.option(
     "--max-body",
-    type=ByteSize(),
-    default=DEFAULT_MAX_BODY,
-    show_default="256k",
+    metavar="BYTES",
+    type=str,
+    default="256k",
+    callback=_size,
+    show_default=True,
     help="Stop capturing the response body after this many bytes (closing the iterable).",
 )
 @click.option("--save", metavar="FILE", help="Append the record to FILE as JSON Lines.")
@@ -118,21 +121,58 @@ def trace(
       wsgiscope trace wsgiscope.demo /catalog/ user==ada
       wsgiscope trace app:app POST /users name=Ada admin:=true
     """
+    try:
+        failed = _trace(
+            words=words,
+            app_option=app_option,
+            mode=_mode(mode),
+            raw=raw,
+            sections=sections,
+            verbose=verbose,
+            max_body=max_body,
+            save=save,
+            show_secrets=show_secrets,
+            as_json=as_json,
+            color=color,
+            width=width,
+        )
+    except KeyboardInterrupt:
+        # click would turn this into "Aborted!" and exit 1.
+        click.echo("wsgiscope: interrupted", err=True)
+        click.get_current_context().exit(int(ExitCode.INTERRUPTED))
+    if failed:
+        click.get_current_context().exit(int(ExitCode.PROBLEM))
+
+
+def _trace(
+    *,
+    words: tuple[str, ...],
+    app_option: str | None,
+    mode: t.Literal["auto", "form", "json"],
+    raw: str | None,
+    sections: frozenset[str] | None,
+    verbose: bool,
+    max_body: int,
+    save: str | None,
+    show_secrets: bool,
+    as_json: bool,
+    color: str,
+    width: int | None,
+) -> bool:
+    """Build, run, save and show the request; whether the app failed."""
     from wsgiscope.request import build_environ, parse_request, split_target
+    from wsgiscope.tracing import run_traced
 
     app_word, method, path, items = split_target(words)
-    spec = parse_request(path, items, method=method, mode=_mode(mode), raw=raw)
+    # Items are checked before the app is imported: a typo costs no import.
+    spec = parse_request(path, items, method=method, mode=mode, raw=raw)
     loaded = load(app_word, app_option)
     environ = build_environ(spec, loaded.app)
     # What the app logs to wsgi.errors (Flask's logger does, with the
     # traceback of a failing view) is shown with the trace, not mixed into it.
     errors = io.StringIO()
     environ["wsgi.errors"] = errors
-    try:
-        result = _run(loaded.app, environ, max_body=max_body, show_secrets=show_secrets)
-    except KeyboardInterrupt:
-        click.echo("wsgiscope: interrupted while the app ran", err=True)
-        click.get_current_context().exit(int(ExitCode.INTERRUPTED))
+    result = run_traced(loaded.app, environ, max_body=max_body, redact=not show_secrets)
     record = result.record
     if save:
         _save(save, record)
@@ -157,8 +197,7 @@ def trace(
             options.sections = sections
             options.environ_whole = "environ" in sections
         out.print(render_trace(record, options))
-    if result.exc_info is not None or app_failed(record):
-        click.get_current_context().exit(int(ExitCode.PROBLEM))
+    return result.failed
 
 
 def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
@@ -167,20 +206,6 @@ def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
     if mode == "json":
         return "json"
     return "auto"
-
-
-def app_failed(record: t.Mapping[str, t.Any]) -> bool:
-    """Whether the app raised or answered with a 5xx status."""
-    if record.get("error"):
-        return True
-    status = str((record.get("response") or {}).get("status") or "")
-    return status[:1] == "5" or not status
-
-
-def _run(app: t.Any, environ: dict[str, t.Any], *, max_body: int, show_secrets: bool) -> t.Any:
-    from wsgiscope.tracing import run_traced
-
-    return run_traced(app, environ, max_body=max_body, redact=not show_secrets)
 
 
 def _save(path: str, record: t.Mapping[str, t.Any]) -> None:

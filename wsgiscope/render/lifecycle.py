@@ -1,0 +1,291 @@
+"""The lifecycle of a trace record as a tree: contexts, hooks, signals.
+
+:func:`lifecycle_tree` places every event of a ``wsgiscope.trace/1`` record:
+a context push opens a branch, the hooks, signals and nested pushes that
+happen while it is current are its children (by the event's ``parent``, or
+by push/pop order for records without it), and its pop closes it, with the
+names left in ``g`` and the session. Teardowns show the exception they
+received, in red; runs of body chunks collapse into one line.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from rich.text import Text
+from rich.tree import Tree
+
+from wsgiscope.render.console import label
+from wsgiscope.render.http import (
+    SUMMARY_VALUE_LIMIT,
+    cap,
+    format_ms,
+    format_size,
+    inline,
+    short,
+    status_style,
+    styled_value,
+)
+
+_HOOK_KINDS = frozenset({"hook", "signal", "start_response", "body", "close", "exception"})
+_TEARDOWNS = frozenset({"teardown_request", "teardown_appcontext"})
+
+
+def lifecycle_tree(events: list[dict[str, t.Any]], sections: frozenset[str]) -> Tree:
+    """The events as a tree: pushes open branches, pops close them.
+
+    An event's ``parent`` (the ``seq`` of the push or hook call it happened
+    in) places it; records without ``parent`` nest by push/pop order. With
+    ``contexts`` off, pushes and pops are left out and their children move up;
+    with ``hooks`` off, only pushes and pops (and nested ones) remain.
+    """
+    tree = Tree(Text("lifecycle", style="bold"), guide_style="dim")
+    nest = "contexts" in sections
+    show_hooks = "hooks" in sections
+    # seq -> the node its children go under (a hidden event maps to its own).
+    nodes: dict[t.Any, Tree] = {}
+    # Open pushes, innermost last: (context, app, node).
+    stack: list[tuple[str | None, str | None, Tree]] = []
+    for event in _collapse_body_events(events):
+        kind = event.get("kind")
+        if "parent" in event:
+            parent = nodes.get(event["parent"], tree) if event["parent"] is not None else tree
+        else:
+            parent = stack[-1][2] if stack and nest else tree
+        if kind == "push":
+            node = parent.add(_push_label(event), guide_style="dim") if nest else parent
+            nodes[event.get("seq")] = node
+            stack.append((event.get("context"), event.get("app"), node))
+        elif kind == "pop":
+            index = _find_open(stack, event)
+            owner = stack[index][2] if index is not None else parent
+            if index is not None:
+                del stack[index:]
+            if nest:
+                pop = owner.add(_pop_label(event, unmatched=index is None))
+                for detail in event_details(event):
+                    pop.add(detail)
+        elif show_hooks or kind not in _HOOK_KINDS:
+            node = parent.add(event_label(event))
+            for detail in event_details(event):
+                node.add(detail)
+            nodes[event.get("seq")] = node
+        else:
+            nodes[event.get("seq")] = parent
+    if not tree.children:
+        tree.add(Text("no events recorded", style="dim"))
+    return tree
+
+
+def _find_open(
+    stack: list[tuple[str | None, str | None, Tree]], event: dict[str, t.Any]
+) -> int | None:
+    for index in range(len(stack) - 1, -1, -1):
+        context, app, _ = stack[index]
+        if context == event.get("context") and app == event.get("app"):
+            return index
+    return None
+
+
+def _collapse_body_events(events: list[dict[str, t.Any]]) -> t.Iterator[dict[str, t.Any]]:
+    """Runs of ``body`` events become one (a stream may have thousands)."""
+    run: list[dict[str, t.Any]] = []
+    for event in events:
+        if event.get("kind") == "body":
+            run.append(event)
+            continue
+        if run:
+            yield _body_run(run)
+            run = []
+        yield event
+    if run:
+        yield _body_run(run)
+
+
+def _body_run(run: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    if len(run) == 1:
+        return run[0]
+    sizes = [_chunk_size(e) for e in run]
+    return {
+        "kind": "body",
+        "t_ms": run[0].get("t_ms"),
+        "t_end_ms": run[-1].get("t_ms"),
+        "chunks": len(run),
+        "size": sum(sizes),
+    }
+
+
+def _chunk_size(event: dict[str, t.Any]) -> int:
+    size = event.get("size")
+    return size if isinstance(size, int) else 0
+
+
+def _context_name(event: dict[str, t.Any]) -> str:
+    context = event.get("context") or "?"
+    return f"{context} context"
+
+
+def _at(event: dict[str, t.Any]) -> tuple[str, str]:
+    return (f"  @{format_ms(event.get('t_ms'))}", "dim")
+
+
+def _push_label(event: dict[str, t.Any]) -> Text:
+    return label(
+        ("▶ push ", "bold blue"),
+        (_context_name(event), "bold"),
+        " ",
+        (event.get("app") or "?", "magenta"),
+        _at(event),
+    )
+
+
+def _pop_label(event: dict[str, t.Any], unmatched: bool = False) -> Text:
+    text = label(
+        ("◀ pop ", "blue"),
+        (_context_name(event), ""),
+        " ",
+        (event.get("app") or "?", "magenta"),
+        _at(event),
+    )
+    if unmatched:
+        text.append("  (no matching push)", style="yellow")
+    return text
+
+
+def event_label(event: dict[str, t.Any]) -> Text:
+    """One line for a non-context event."""
+    kind = event.get("kind")
+    if kind == "hook":
+        return _hook_label(event)
+    if kind == "signal":
+        return label(("signal ", "dim"), (event.get("name") or "?", "cyan"), _at(event))
+    if kind == "start_response":
+        return _start_response_label(event)
+    if kind == "body":
+        return _body_label(event)
+    if kind == "close":
+        return label(("close()", "dim"), _at(event))
+    if kind == "exception":
+        where = f" in {event['where']}" if event.get("where") else ""
+        return label(
+            (f"exception{where} ", "bold red"), (_exception_text(event), "red"), _at(event)
+        )
+    if kind == "dispatch":
+        return _dispatch_label(event)
+    return _generic_label(event)
+
+
+def _hook_label(event: dict[str, t.Any]) -> Text:
+    hook = event.get("hook") or "?"
+    text = label((hook, "bold green" if hook == "view" else "green"), " ")
+    if hook == "view" and event.get("endpoint"):
+        text.append_text(label((event["endpoint"], "bold cyan")))
+        if event.get("view_args"):
+            text.append_text(label(" ", (inline(event["view_args"]), "cyan")))
+        text.append(" → ", style="dim")
+    text.append_text(label((event.get("function") or "?", "")))
+    if event.get("duration_ms") is not None:
+        text.append_text(label("  ", (format_ms(event["duration_ms"]), "yellow")))
+    text.append_text(label(_at(event)))
+    return text
+
+
+def event_details(event: dict[str, t.Any]) -> list[Text]:
+    """Lines under an event: exceptions received or raised, ``g`` and session."""
+    kind = event.get("kind")
+    details: list[Text] = []
+    if kind == "hook":
+        hook = event.get("hook")
+        received, raised = event.get("exception"), event.get("raised")
+        if received:
+            verb = "handling " if hook == "errorhandler" else "received "
+            details.append(label((verb, "red"), (received, "bold red")))
+        elif hook in _TEARDOWNS:
+            details.append(Text("received no exception", style="dim"))
+        if raised:
+            details.append(label(("raised ", "red"), (raised, "bold red")))
+    elif kind == "signal" and event.get("exception"):
+        details.append(label(("exception ", "red"), (event["exception"], "red")))
+    elif kind == "pop":
+        for name in ("g", "session"):
+            values = event.get(name)
+            if values:
+                details.append(label((f"{name}  ", "bold"), (_pairs(values), "")))
+    elif kind == "dispatch":
+        changed = event.get("changed")
+        if changed:
+            environ = event.get("environ") or {}
+            details.append(
+                label(
+                    ("environ as this app saw it: ", "dim"),
+                    (_pairs({k: environ.get(k, "?") for k in changed}), ""),
+                )
+            )
+    return details
+
+
+def _pairs(values: t.Any) -> str:
+    if not isinstance(values, dict):
+        return short(values)
+    text = ", ".join(f"{key}={short(value)}" for key, value in values.items())
+    return cap(text, SUMMARY_VALUE_LIMIT * 2)
+
+
+def _dispatch_label(event: dict[str, t.Any]) -> Text:
+    mount = event.get("mount") or "/ (default)"
+    return label(
+        ("dispatch ", "dim"),
+        (mount, "green bold"),
+        " → ",
+        (event.get("app") or "?", "magenta"),
+        ("  SCRIPT_NAME=", "dim"),
+        styled_value(event.get("script_name") or ""),
+        (" PATH_INFO=", "dim"),
+        styled_value(event.get("path_info") or ""),
+        _at(event),
+    )
+
+
+def _start_response_label(event: dict[str, t.Any]) -> Text:
+    headers = event.get("headers")
+    text = label(
+        ("start_response ", "dim"),
+        (event.get("status") or "?", status_style(event.get("status"))),
+    )
+    if isinstance(headers, list):
+        text.append(f"  {len(headers)} headers", style="dim")
+    if event.get("exc_info"):
+        text.append_text(label("  exc_info ", (event["exc_info"], "red")))
+    text.append_text(label(_at(event)))
+    return text
+
+
+def _body_label(event: dict[str, t.Any]) -> Text:
+    if "chunks" in event and isinstance(event["chunks"], int):
+        span = f"  @{format_ms(event.get('t_ms'))}..{format_ms(event.get('t_end_ms'))}"
+        return label(
+            ("body ", "dim"),
+            (f"{event['chunks']} chunks, {format_size(event.get('size'))}", ""),
+            (span, "dim"),
+        )
+    return label(("body ", "dim"), (f"chunk {format_size(_chunk_size(event))}", ""), _at(event))
+
+
+def _exception_text(event: dict[str, t.Any]) -> str:
+    if event.get("exception"):
+        return str(event["exception"])
+    kind, message = event.get("type"), event.get("message")
+    return f"{kind}: {message}" if message else str(kind or "?")
+
+
+_SKIP_KEYS = frozenset({"kind", "seq", "t_ms", "depth", "parent"})
+
+
+def _generic_label(event: dict[str, t.Any]) -> Text:
+    fields = {k: v for k, v in event.items() if k not in _SKIP_KEYS}
+    return label(
+        (event.get("kind") or "event", "cyan"),
+        " ",
+        (inline(fields, limit=SUMMARY_VALUE_LIMIT), ""),
+        _at(event),
+    )
