@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import typing as t
 
 import pytest
@@ -97,3 +98,18 @@ def test_untraced_requests_pass_straight_through(apps: t.Any) -> None:
     assert linted._found == {}
     # No checker between: the app got the server's own input stream.
     assert type(seen[0]).__module__ != "wsgiscope.lint.streams"
+
+
+def test_trace_rendering_shows_the_lint_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wsgiscope.render.console import make_console
+    from wsgiscope.render.trace import RenderOptions, render_trace
+
+    monkeypatch.syspath_prepend(str(APPS))
+    bad = importlib.import_module("lint_flask_bad").app
+    linted = TraceLint(bad)
+    result = run_traced(linted, _environ("GET", "/download"), checks=linted.checks)
+    out = io.StringIO()
+    make_console("never", 120, stream=out).print(render_trace(result.record, RenderOptions()))
+    text = out.getvalue()
+    assert "lint  1" in text
+    assert "WSGI209  hop-by-hop header 'Connection' set by the application" in text
