@@ -360,3 +360,8 @@ def test_watched_body_keeps_len_only_when_the_result_has_it() -> None:
             assert len(body) == 1
         assert list(body) == [b"one chunk"]
         body.close()
+
+
+def test_messages_are_one_line(violations: t.Any) -> None:
+    (finding,) = lint(violations.raises_escape).findings
+    assert finding.message == "ValueError: \\x1b[2J\\nforged line"

@@ -15,6 +15,7 @@ import dataclasses
 import typing as t
 
 from wsgiscope.lint.rules import Severity, get_rule
+from wsgiscope.render.text import escape_control
 
 #: Messages quote app data (header values, reprs); longer ones are cut.
 MESSAGE_LIMIT = 240
@@ -75,6 +76,9 @@ class FindingList:
 
     def add(self, rule: str, message: str, phase: Phase) -> None:
         """Record that ``rule`` was violated (again)."""
+        # One line whatever the app put in it (exception texts can hold
+        # newlines and escapes): control characters become visible escapes.
+        message = escape_control(message)
         if len(message) > MESSAGE_LIMIT:
             message = f"{message[:MESSAGE_LIMIT]}… [{len(message) - MESSAGE_LIMIT} more characters]"
         key = (rule, message)
