@@ -365,3 +365,19 @@ def test_watched_body_keeps_len_only_when_the_result_has_it() -> None:
 def test_messages_are_one_line(violations: t.Any) -> None:
     (finding,) = lint(violations.raises_escape).findings
     assert finding.message == "ValueError: \\x1b[2J\\nforged line"
+
+
+def test_sequence_protocol_body_is_iterable() -> None:
+    class Chunks:
+        def __getitem__(self, index: int) -> bytes:
+            if index < 2:
+                return b"ab"
+            raise IndexError(index)
+
+    def app(environ: t.Any, start_response: t.Any) -> Chunks:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return Chunks()
+
+    result = lint(app)
+    assert result.findings == []
+    assert result.body_bytes == 4

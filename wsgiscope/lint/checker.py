@@ -137,7 +137,10 @@ class LintSession:
                 "of bytes",
                 "call",
             )
-        elif result is None or not hasattr(type(result), "__iter__"):
+        elif result is None or not (
+            # iter() also accepts the old sequence protocol (__getitem__).
+            hasattr(type(result), "__iter__") or hasattr(type(result), "__getitem__")
+        ):
             self.add("WSGI101", f"returned {_describe(result)}", "call")
             self.finish()
             return result
