@@ -1,0 +1,151 @@
+"""Route adapter for Bottle apps: ``app.routes``, ``get_url``, ``router.match``.
+
+A Bottle rule such as ``/hello/<name>`` or ``/item/<id:int>`` names its
+arguments with filters (``int``, ``float``, ``path``, ``re:...``; no filter
+is ``default``); the route's ``name`` is its endpoint, and routes without a
+name are addressed as ``METHOD /rule``, which is how wsgiscope lists them.
+URLs are built with Bottle's own ``app.get_url`` for named routes, and by
+Bottle's router (``router.build``) for the others.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from wsgiscope.errors import RouteNotFound, UsageError
+from wsgiscope.frameworks.base import Argument, Match, Route, nearest
+from wsgiscope.frameworks.samples import NotBuildable, sample_values
+from wsgiscope.frameworks.werkzeug import first_line, view_of
+
+#: ``<name>``, ``<name:filter>`` or ``<name:filter:config>`` in a Bottle rule.
+_WILDCARD = re.compile(r"<([a-zA-Z_][a-zA-Z_0-9]*)?(?::([a-zA-Z_]*)(?::((?:\\.|[^\\>])+)?)?)?>")
+_FILTER_REGEX = {"int": r"-?\d+", "float": r"-?[\d.]+", "path": r".+?", "default": r"[^/]+"}
+
+
+def _endpoint(route: t.Any) -> str:
+    return str(route.name) if route.name else f"{route.method} {route.rule}"
+
+
+def _arguments(rule: str) -> list[Argument]:
+    arguments = []
+    for name, filter_name, config in _WILDCARD.findall(rule):
+        converter = filter_name or "default"
+        regex = config if converter == "re" and config else _FILTER_REGEX.get(converter)
+        if converter == "default":
+            converter = "string"
+        arguments.append(Argument(name, converter, regex))
+    return arguments
+
+
+def _route(app: t.Any, route: t.Any) -> Route:
+    arguments = _arguments(route.rule)
+    methods = ["*"] if route.method == "ANY" else [route.method]
+    return Route(
+        rule=route.rule,
+        path=route.rule,
+        endpoint=_endpoint(route),
+        methods=methods,
+        view=view_of(getattr(route.callback, "__wrapped__", route.callback)),
+        framework="bottle",
+        app="Bottle app",
+        arguments=arguments,
+        defaults=dict(getattr(route, "config", {}).get("defaults", {}) or {}),
+    )
+
+
+def _build(app: t.Any, route: t.Any, values: dict[str, t.Any]) -> str:
+    if route.name:
+        return str(app.get_url(route.name, **values))
+    # Bottle keeps builders for named routes only: fill the rule the same way
+    from urllib.parse import quote, urlencode
+
+    used = {name for name, _, _ in _WILDCARD.findall(route.rule)}
+    url = _WILDCARD.sub(lambda m: quote(str(values[m.group(1)]), safe="/"), route.rule)
+    query = {k: v for k, v in values.items() if k not in used}
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def routes(app: t.Any) -> list[Route]:
+    """Every route of ``app``, with the URL Bottle builds from sample values."""
+    table: list[Route] = []
+    seen: dict[tuple[str, str, t.Any], Route] = {}
+    for bottle_route in app.routes:
+        key = (bottle_route.rule, _endpoint(bottle_route), bottle_route.callback)
+        if key in seen:  # Bottle keeps one Route per method: show one rule
+            seen[key].methods = sorted({*seen[key].methods, bottle_route.method})
+            continue
+        route = seen[key] = _route(app, bottle_route)
+        try:
+            route.sample_values = sample_values(route.arguments)
+            route.url = _build(app, bottle_route, route.sample_values)
+        except NotBuildable as exc:
+            route.url_error = str(exc)
+        except Exception as exc:  # Bottle refused the sample: say why, keep the rule
+            route.url_error = first_line(exc)
+        table.append(route)
+    return table
+
+
+def _find(app: t.Any, endpoint: str) -> t.Any:
+    for bottle_route in app.routes:
+        if _endpoint(bottle_route) == endpoint:
+            return bottle_route
+    names = [_endpoint(r) for r in app.routes]
+    close = nearest(endpoint, names)
+    raise RouteNotFound(
+        f"Bottle app has no route named {endpoint!r}",
+        hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
+    )
+
+
+def build_url(
+    app: t.Any,
+    endpoint: str,
+    values: dict[str, t.Any],
+    *,
+    external: bool = False,
+    method: str | None = None,
+    anchor: str | None = None,
+    scheme: str | None = None,
+) -> str:
+    """``app.get_url(name, **values)``; extra values become the query string."""
+    bottle_route = _find(app, endpoint)
+    arguments = _arguments(bottle_route.rule)
+    missing = [a for a in arguments if a.name not in values]
+    if missing:
+        needs = ", ".join(f"<{a.name}:{a.converter}>" for a in arguments)
+        raise UsageError(
+            f"cannot build a URL for {endpoint!r}: {bottle_route.rule} needs {needs} "
+            f"(missing: {', '.join(a.name for a in missing)})",
+            hint="pass them as NAME=VALUE",
+        )
+    for argument in arguments:
+        if argument.regex and not re.fullmatch(argument.regex, str(values[argument.name])):
+            raise UsageError(
+                f"{values[argument.name]!r} is not a valid <{argument.name}:{argument.converter}>"
+                f" for {bottle_route.rule} (the filter accepts {argument.regex})"
+            )
+    url = _build(app, bottle_route, values)
+    if external or scheme:
+        url = f"{scheme or 'http'}://localhost{url}"
+    if anchor:
+        url = f"{url}#{anchor}"
+    return url
+
+
+def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:
+    """What Bottle's router answers for ``method path``."""
+    import bottle
+
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method.upper()}
+    try:
+        (bottle_route, arguments) = app.router.match(environ)
+    except bottle.HTTPError as exc:
+        if exc.status_code == 405:
+            allowed = exc.headers.get("Allow", "")
+            return Match(405, allowed=[m.strip() for m in allowed.split(",") if m.strip()])
+        return Match(exc.status_code)
+    except bottle.HTTPResponse as exc:  # a redirect raised by the router
+        return Match(exc.status_code, location=exc.headers.get("Location"))
+    return Match(200, route=_route(app, bottle_route), arguments=dict(arguments))

@@ -1,0 +1,192 @@
+"""Route adapter for Falcon apps: ``falcon.inspect``, URI templates, the router.
+
+Falcon routes a URI template (``/items/{item_id:int}``) to a resource whose
+``on_<method>[_<suffix>]`` responders answer. Falcon has no names for routes
+and no reverse URL builder, so wsgiscope names each route after its resource
+class (``ItemResource``, ``ItemResource:list`` for a suffixed route) and
+builds URLs by filling the URI template with the values, converted with
+Falcon's own field converters to check them; the route's note says so.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing as t
+from urllib.parse import quote, urlencode
+
+from wsgiscope.errors import RouteNotFound, UsageError
+from wsgiscope.frameworks.base import Argument, Match, Route, View, nearest
+from wsgiscope.frameworks.samples import NotBuildable, sample_values
+
+#: ``{name}`` or ``{name:converter(arguments)}`` in a URI template.
+_FIELD = re.compile(r"{([^}:]+)(?::([a-zA-Z_]+)(?:\((.*?)\))?)?}")
+_NOTE = "Falcon has no URL builder: wsgiscope fills the URI template"
+
+
+def _endpoint(resource: t.Any, suffix: str | None) -> str:
+    name = type(resource).__name__
+    return f"{name}:{suffix}" if suffix else name
+
+
+def _resource_view(resource: t.Any) -> View:
+    cls = type(resource)
+    try:
+        location = f"{inspect.getsourcefile(cls)}:{inspect.getsourcelines(cls)[1]}"
+    except (OSError, TypeError):
+        location = None
+    return View(f"{cls.__module__}:{cls.__qualname__}", location)
+
+
+def _arguments(template: str) -> list[Argument]:
+    return [Argument(name, converter or "str") for name, converter, _ in _FIELD.findall(template)]
+
+
+def _table(app: t.Any) -> list[tuple[str, t.Any, str | None, list[str]]]:
+    """``(template, resource, suffix, methods)`` for each route, in order."""
+    from falcon import inspect as falcon_inspect
+
+    found = []
+    for node in falcon_inspect.inspect_routes(app):
+        methods = sorted({m.method for m in node.methods if not m.internal})
+        suffixes = {m.suffix for m in node.methods if not m.internal}
+        suffix = next(iter(suffixes)) if len(suffixes) == 1 else None
+        resource = _resource_of(app, node.path)
+        found.append((node.path, resource, suffix or None, methods))
+    return found
+
+
+def _resource_of(app: t.Any, template: str) -> t.Any:
+    for root in app._router._roots:  # the compiled router keeps the resources here
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node.uri_template == template and node.resource is not None:
+                return node.resource
+            stack.extend(node.children)
+    return None
+
+
+def _route(
+    app: t.Any, template: str, resource: t.Any, suffix: str | None, methods: list[str]
+) -> Route:
+    return Route(
+        rule=template,
+        path=template,
+        endpoint=_endpoint(resource, suffix),
+        methods=methods,
+        view=_resource_view(resource),
+        framework="falcon",
+        app=f"Falcon {type(app).__name__}",
+        arguments=_arguments(template),
+        note=_NOTE,
+    )
+
+
+def _fill(app: t.Any, template: str, values: dict[str, t.Any]) -> str:
+    """The template with each field's value, checked by Falcon's converter."""
+    converters = app.router_options.converters
+
+    def field(match: re.Match[str]) -> str:
+        name, converter, arguments = match.groups()
+        text = str(values[name])
+        if converter:
+            from falcon.routing.converters import BaseConverter
+
+            factory = converters[converter]
+            instance: BaseConverter = eval_converter(factory, arguments)
+            if instance.convert(text) is None:
+                raise UsageError(
+                    f"{text!r} is not a valid {{{name}:{converter}}} for {template}",
+                    hint=f"Falcon's {converter!r} converter refused it",
+                )
+        return quote(text, safe="/" if converter == "path" else "")
+
+    return _FIELD.sub(field, template)
+
+
+def eval_converter(factory: t.Any, arguments: str | None) -> t.Any:
+    """A converter instance from its template arguments (literals only)."""
+    if not arguments:
+        return factory()
+    import ast
+
+    call = ast.parse(f"f({arguments})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    args = [ast.literal_eval(a) for a in call.args]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
+    return factory(*args, **kwargs)
+
+
+def routes(app: t.Any) -> list[Route]:
+    """Every route of ``app`` with a URL filled from sample values."""
+    table = []
+    for template, resource, suffix, methods in _table(app):
+        route = _route(app, template, resource, suffix, methods)
+        try:
+            route.sample_values = sample_values(route.arguments)
+            route.url = _fill(app, template, route.sample_values)
+        except NotBuildable as exc:
+            route.url_error = str(exc)
+        except UsageError as exc:
+            route.url_error = exc.message
+        table.append(route)
+    return table
+
+
+def build_url(
+    app: t.Any,
+    endpoint: str,
+    values: dict[str, t.Any],
+    *,
+    external: bool = False,
+    method: str | None = None,
+    anchor: str | None = None,
+    scheme: str | None = None,
+) -> str:
+    """The URI template of ``endpoint`` filled with ``values``; extras as query."""
+    table = _table(app)
+    found = [tpl for tpl, resource, suffix, _ in table if _endpoint(resource, suffix) == endpoint]
+    if not found:
+        close = nearest(endpoint, [_endpoint(r, s) for _, r, s, _ in table])
+        raise RouteNotFound(
+            f"Falcon app has no route for a resource named {endpoint!r}",
+            hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
+        )
+    template = found[0]
+    arguments = _arguments(template)
+    missing = [a.name for a in arguments if a.name not in values]
+    if missing:
+        needs = ", ".join(f"{{{a.name}:{a.converter}}}" for a in arguments)
+        raise UsageError(
+            f"cannot build a URL for {endpoint!r}: {template} needs {needs} "
+            f"(missing: {', '.join(missing)})",
+            hint="pass them as NAME=VALUE",
+        )
+    url = _fill(app, template, values)
+    query = {k: v for k, v in values.items() if k not in {a.name for a in arguments}}
+    if query:
+        url = f"{url}?{urlencode(query)}"
+    if external or scheme:
+        url = f"{scheme or 'http'}://localhost{url}"
+    return f"{url}#{anchor}" if anchor else url
+
+
+def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:
+    """What Falcon's compiled router finds for ``path``, then the responder."""
+    found = app._router.find(path)
+    if found is None:
+        return Match(404)
+    resource, method_map, params, template = found
+    methods = sorted(
+        m for m, responder in method_map.items() if _is_user_responder(resource, responder)
+    )
+    suffix = next((s for t_, r, s, _ in _table(app) if r is resource and t_ == template), None)
+    route = _route(app, template or path, resource, suffix, methods)
+    if method.upper() not in methods and method.upper() != "OPTIONS":
+        return Match(405, allowed=methods)
+    return Match(200, route=route, arguments=dict(params))
+
+
+def _is_user_responder(resource: t.Any, responder: t.Any) -> bool:
+    return getattr(responder, "__self__", None) is resource

@@ -1,0 +1,176 @@
+"""Route adapter for Pyramid apps: the routes mapper, view predicates, route_path.
+
+A Pyramid route is a name and a pattern (``/items/{item_id}``,
+``/items/{item_id:\\d+}``, ``/files/*subpath``). Its methods come from the
+``request_method`` predicates of the route and of the views attached to it,
+both read from the app's introspector; a route without any is shown as
+accepting every method. URLs are built with ``request.route_path`` on a
+request bound to the app's registry, exactly as a view would build them.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from wsgiscope.errors import RouteNotFound, UsageError
+from wsgiscope.frameworks.base import Argument, Match, Route, nearest
+from wsgiscope.frameworks.samples import NotBuildable, sample_values
+from wsgiscope.frameworks.werkzeug import first_line, view_of
+
+#: ``{name}``, ``{name:regex}`` and a trailing ``*star`` in a route pattern.
+_FIELD = re.compile(r"{([A-Za-z_][A-Za-z_0-9]*)(?::((?:[^{}]|{[^{}]*})*))?}|\*([A-Za-z_]\w*)$")
+
+
+def _arguments(pattern: str) -> list[Argument]:
+    arguments = []
+    for name, regex, star in _FIELD.findall(pattern):
+        if star:
+            arguments.append(Argument(star, "path", ".+"))
+        else:
+            arguments.append(Argument(name, "regex" if regex else "str", regex or "[^/]+"))
+    return arguments
+
+
+def _methods(value: t.Any) -> set[str]:
+    if not value:
+        return set()
+    return {value} if isinstance(value, str) else set(value)
+
+
+def _info(app: t.Any) -> list[tuple[t.Any, list[str], t.Any]]:
+    """``(route, methods, view callable)`` in the mapper's matching order."""
+    from pyramid.interfaces import IRoutesMapper
+
+    introspector = app.registry.introspector
+    route_methods = {
+        entry["introspectable"]["name"]: _methods(entry["introspectable"]["request_methods"])
+        for entry in introspector.get_category("routes")
+    }
+    views: dict[str, list[t.Any]] = {}
+    for entry in introspector.get_category("views"):
+        view = entry["introspectable"]
+        if view["route_name"]:
+            views.setdefault(view["route_name"], []).append(view)
+    table = []
+    for route in app.registry.getUtility(IRoutesMapper).get_routes():
+        attached = views.get(route.name, [])
+        methods = route_methods.get(route.name, set())
+        view_methods = [_methods(v["request_methods"]) for v in attached]
+        if view_methods and all(view_methods):
+            allowed = set().union(*view_methods)
+            methods = methods & allowed if methods else allowed
+        callable_ = attached[0]["callable"] if attached else None
+        table.append((route, sorted(methods) or ["*"], callable_))
+    return table
+
+
+def _route(app: t.Any, route: t.Any, methods: list[str], view: t.Any) -> Route:
+    return Route(
+        rule=route.pattern,
+        path=route.pattern,
+        endpoint=route.name,
+        methods=methods,
+        view=view_of(view),
+        framework="pyramid",
+        app="Pyramid Router",
+        arguments=_arguments(route.pattern),
+    )
+
+
+def _request(app: t.Any, path: str = "/", method: str = "GET", host: str | None = None) -> t.Any:
+    from pyramid.request import Request
+
+    request = Request.blank(path, method=method, host=host or "localhost")
+    request.registry = app.registry
+    return request
+
+
+def _path(app: t.Any, name: str, values: dict[str, t.Any], arguments: list[Argument]) -> str:
+    names = {a.name for a in arguments}
+    query = {k: v for k, v in values.items() if k not in names}
+    params = {k: v for k, v in values.items() if k in names}
+    request = _request(app)
+    if query:
+        return str(request.route_path(name, _query=query, **params))
+    return str(request.route_path(name, **params))
+
+
+def routes(app: t.Any) -> list[Route]:
+    """Every route with the path ``route_path`` builds from sample values."""
+    table = []
+    for pyramid_route, methods, view in _info(app):
+        route = _route(app, pyramid_route, methods, view)
+        try:
+            route.sample_values = sample_values(route.arguments)
+            route.url = _path(app, pyramid_route.name, route.sample_values, route.arguments)
+        except NotBuildable as exc:
+            route.url_error = str(exc)
+        except Exception as exc:  # Pyramid refused the sample: say why, keep the route
+            route.url_error = first_line(exc)
+        table.append(route)
+    return table
+
+
+def build_url(
+    app: t.Any,
+    endpoint: str,
+    values: dict[str, t.Any],
+    *,
+    external: bool = False,
+    method: str | None = None,
+    anchor: str | None = None,
+    scheme: str | None = None,
+) -> str:
+    """``request.route_path`` (``route_url`` with --external); extras as query."""
+    info = {route.name: route for route, _, _ in _info(app)}
+    if endpoint not in info:
+        close = nearest(endpoint, info)
+        raise RouteNotFound(
+            f"Pyramid app has no route named {endpoint!r}",
+            hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
+        )
+    arguments = _arguments(info[endpoint].pattern)
+    missing = [a.name for a in arguments if a.name not in values]
+    if missing:
+        needs = ", ".join(f"{{{a.name}}}" for a in arguments)
+        raise UsageError(
+            f"cannot build a URL for {endpoint!r}: {info[endpoint].pattern} needs {needs} "
+            f"(missing: {', '.join(missing)})",
+            hint="pass them as NAME=VALUE",
+        )
+    for argument in arguments:
+        if argument.regex and not re.fullmatch(argument.regex, str(values[argument.name])):
+            raise UsageError(
+                f"{values[argument.name]!r} is not a valid {{{argument.name}}} for "
+                f"{info[endpoint].pattern} (the pattern accepts {argument.regex})"
+            )
+    url = _path(app, endpoint, values, arguments)
+    if external or scheme:
+        url = f"{scheme or 'http'}://localhost{url}"
+    return f"{url}#{anchor}" if anchor else url
+
+
+def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:
+    """What Pyramid's routes mapper and view lookup answer for ``method path``.
+
+    A path whose pattern matches but whose ``request_method`` predicates do
+    not is a 404 in Pyramid (``PredicateMismatch``); ``allowed`` then lists
+    the methods the route's views accept.
+    """
+    from pyramid.interfaces import IRoutesMapper
+
+    mapper = app.registry.getUtility(IRoutesMapper)
+    request = _request(app, path, method.upper(), host)
+    info = mapper(request)
+    table = _info(app)
+    allowed = sorted(
+        {m for route, methods, _ in table if route.match(path) is not None for m in methods}
+    )
+    for route, methods, view in table:
+        if route is info["route"] and (method.upper() in methods or "*" in methods):
+            return Match(
+                200, route=_route(app, route, methods, view), arguments=dict(info["match"])
+            )
+    # Pyramid answers a request_method predicate mismatch with 404, not 405
+    return Match(404, allowed=allowed)
