@@ -421,3 +421,26 @@ def test_a_server_that_never_closes_still_gets_a_record() -> None:
     assert len(records) == 1
     assert records[0]["response"]["closed"] is False
     assert app.closes == 0  # wsgiscope does not close on the server's behalf
+
+
+def test_only_errors_keeps_a_teardown_exception_and_a_5xx() -> None:
+    from tests.apps.trace_flask_lifecycle import app
+
+    mw, records = traced(app, only_errors=True)
+    for path in ("/", "/fail", "/missing"):
+        Server().run(mw, environ(path))
+    assert [r["request"]["path"] for r in records] == ["/fail"]
+
+
+def test_sample_traces_a_fraction() -> None:
+    mw, records = traced(plain.hello, sample=0.5)
+    for _ in range(400):
+        Server().run(mw)
+    assert 100 < len(records) < 300
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="sample"):
+        TraceMiddleware(plain.hello, sample=2.0)
+    with pytest.raises(ValueError, match="max_body"):
+        TraceMiddleware(plain.hello, max_body=-1)

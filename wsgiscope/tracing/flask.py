@@ -31,6 +31,16 @@ after the push (an internal redirect's request context is at depth 2, a
 chained second app's contexts too); any other event has the depth of the
 innermost current context.
 
+Limits
+------
+
+Methods are replaced on Flask's own classes: an app class that overrides one
+of them without calling ``super()`` (a custom ``ensure_sync``, say) hides what
+that method does from the trace. ``url_value_preprocessors`` are called by
+Flask directly rather than through ``ensure_sync``, so while tracing,
+``preprocess_request`` runs this module's copy of Flask 3.1's loop (the same
+calls in the same order) to observe them.
+
 Listeners (for isolation checks)
 --------------------------------
 
@@ -149,15 +159,6 @@ def _app_name(app: t.Any) -> str:
     return name if isinstance(name, str) else repr(app)
 
 
-def _snapshot_session(req_ctx: t.Any) -> dict[str, t.Any] | None:
-    # ctx._session, not ctx.session: the property marks the session accessed
-    # (which adds "Vary: Cookie"), and a trace must not change the response.
-    session = getattr(req_ctx, "_session", None)
-    if isinstance(session, dict):
-        return dict.copy(session)
-    return None
-
-
 def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched method
     """Instrument Flask's classes and signals (undone by ``patches.undo()``)."""
     import blinker
@@ -210,10 +211,13 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             if len(ctx._cv_tokens) >= tokens:
                 keep.append(pending)
                 continue
-            for i in range(len(contexts) - 1, -1, -1):
-                if contexts[i] is entry:
-                    del contexts[i]
-                    break
+            if contexts and contexts[-1] is entry:
+                contexts.pop()
+            else:
+                for i in range(len(contexts) - 1, -1, -1):
+                    if contexts[i] is entry:
+                        del contexts[i]
+                        break
             push_row = entry[4]
             rec.close_span(push_row)
             rec.depth = contexts[-1][3] if contexts else 0
@@ -225,7 +229,10 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 rows.append(row)
             if _listeners:
                 _notify(rec, row)
-        rec.pending[:] = keep
+        if keep:
+            rec.pending[:] = keep
+        else:
+            rec.pending.clear()
 
     def entry_of(rec: Recorder, ctx: t.Any) -> tuple[t.Any, ...] | None:
         for entry in reversed(rec.contexts):
@@ -300,7 +307,13 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 # The state the teardowns are about to see.
                 app_ctx = cv_app.get(None)
                 g = None if app_ctx is None else app_ctx.g.__dict__.copy()
-                session = _snapshot_session(self) if is_request else None
+                session = None
+                if is_request:
+                    # _session, not .session: the property marks the session
+                    # accessed (adds "Vary: Cookie"); a trace must not.
+                    own = self._session
+                    if isinstance(own, dict):
+                        session = dict.copy(own)
                 rec.pending.append([self, len(tokens), entry, g, session])
             # Teardown functions run inside pop(), through ensure_sync.
             phases = rec.phases

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import sys
 import threading
 import typing as t
@@ -57,6 +58,7 @@ ADAPTERS: tuple[tuple[str, str], ...] = (
 )
 
 _lock = threading.RLock()
+_failed: set[str] = set()
 _holders = 0
 _installed: list[Patches] = []
 
@@ -72,8 +74,15 @@ def _install_all() -> list[Patches]:
             getattr(importlib.import_module(module_name), func)(patches)
         except Exception:
             # A framework version we cannot instrument is traced at the WSGI
-            # level only; never break the request for it.
+            # level only; never break the request for it, but say so once.
             patches.undo()
+            if target not in _failed:
+                _failed.add(target)
+                logging.getLogger("wsgiscope").warning(
+                    "wsgiscope: cannot instrument %s (traced at the WSGI level only)",
+                    required.split(".")[0],
+                    exc_info=True,
+                )
             continue
         installed.append(patches)
     return installed
