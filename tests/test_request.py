@@ -339,6 +339,23 @@ def test_plain_wsgi_app_and_odd_paths():
     assert environ["PATH_INFO"] == "/caf\u00e9".encode().decode("latin-1")
 
 
+@pytest.mark.parametrize(
+    ("path", "path_info", "request_uri"),
+    [
+        ("//x/%41?q=1", "//x/A", "//x/%41?q=1&a=b"),
+        ("//[", "//[", "//[?a=b"),
+        ("//a]b", "//a]b", "//a]b?a=b"),
+        ("//caf\u00e9", "//caf\u00c3\u00a9", "//caf\u00c3\u00a9?a=b"),
+    ],
+)
+def test_a_path_starting_with_two_slashes_is_a_path(path, path_info, request_uri):
+    # urlsplit would read "//x" as a host (and reject "//[").
+    environ = build_environ(parse_request(path, ["a==b"]))
+    assert (environ["PATH_INFO"], environ["REQUEST_URI"]) == (path_info, request_uri)
+    assert environ["RAW_URI"] == request_uri
+    assert (environ["HTTP_HOST"], environ["QUERY_STRING"][-3:]) == ("localhost", "a=b")
+
+
 def test_django_base_url(tmp_path: Path):
     pytest.importorskip("django")
     import subprocess

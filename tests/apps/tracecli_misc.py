@@ -49,6 +49,10 @@ def interrupt(environ, start_response):
 
 evil = Flask("evil")
 evil.config["SECRET_KEY"] = "test-only"
+# Answer every path itself: a redirect would echo the query (secrets included)
+# back in its Location and body, which is the app's output, not wsgiscope's.
+evil.url_map.merge_slashes = False
+evil.url_map.strict_slashes = False
 
 
 @evil.route("/<path:anything>", methods=["GET", "POST"])
