@@ -26,6 +26,10 @@ COMMANDS: dict[str, str] = {
     "url": "wsgiscope.cli.url:url",
     "match": "wsgiscope.cli.match:match",
     "trace": "wsgiscope.cli.trace:trace",
+    "serve": "wsgiscope.cli.serve:serve",
+    "tail": "wsgiscope.cli.tail:tail",
+    "replay": "wsgiscope.cli.replay:replay",
+    "lint": "wsgiscope.cli.lint:lint",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",
 }

@@ -1,0 +1,383 @@
+"""The checker and strict server: one violation per app, bad apps survived."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import sys
+import threading
+import typing as t
+
+import pytest
+
+from tests.conftest import APPS
+from tests.lint_fixtures import environ_factory, lint, rules_of
+from wsgiscope.lint import LintSession, lint_middleware, run_strict
+from wsgiscope.lint.environ import strictify
+
+
+@pytest.fixture
+def violations(monkeypatch: pytest.MonkeyPatch) -> t.Any:
+    monkeypatch.syspath_prepend(str(APPS))
+    return importlib.import_module("lint_violations")
+
+
+def _cases() -> list[tuple[str, str, str, str]]:
+    sys.path.insert(0, str(APPS))
+    try:
+        module = importlib.import_module("lint_violations")
+        return [(name, *case) for name, case in module.CASES.items()]
+    finally:
+        sys.path.remove(str(APPS))
+        sys.modules.pop("lint_violations", None)
+
+
+@pytest.mark.parametrize(("name", "rule", "phase", "method"), _cases())
+def test_each_violation_is_found(
+    violations: t.Any, name: str, rule: str, phase: str, method: str
+) -> None:
+    data = b"abc" if method == "POST" else None
+    result = lint(getattr(violations, name), method, "/", data)
+    assert (rule, phase) in [(f.rule, f.phase) for f in result.findings], result.findings
+
+
+def test_finding_fields(violations: t.Any) -> None:
+    (finding,) = lint(violations.hop_by_hop).findings
+    assert finding.to_json() == {
+        "rule": "WSGI209",
+        "severity": "error",
+        "message": "hop-by-hop header 'Connection' set by the application",
+        "phase": "start_response",
+        "count": 1,
+    }
+    assert finding.to_record() == {"rule": "WSGI209", "message": finding.message}
+
+
+def test_repeats_are_counted(violations: t.Any) -> None:
+    result = lint(violations.chunk_str)
+    assert [(f.rule, f.count) for f in result.findings] == [("WSGI301", 1)]
+
+    def many_str(environ: t.Any, start_response: t.Any) -> list[str]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ["a", "b", "c"]
+
+    (finding,) = lint(many_str).findings
+    assert finding.count == 3
+
+
+def test_head_only_on_head(violations: t.Any) -> None:
+    assert rules_of(lint(violations.head_with_body, "GET")) == []
+    assert rules_of(lint(violations.head_with_body, "HEAD")) == ["WSGI303"]
+
+
+def test_exc_info_before_headers_sent_is_fine() -> None:
+    def recovers(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("x")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"error"]
+
+    result = lint(recovers)
+    assert result.findings == []
+    assert result.status == "500 Internal Server Error"
+
+
+def test_exc_info_reraise_propagated_is_fine() -> None:
+    def propagates(environ: t.Any, start_response: t.Any) -> t.Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first"
+        try:
+            raise ValueError("late")
+        except ValueError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+
+    result = lint(propagates)
+    assert rules_of(result) == []
+    assert result.error == "ValueError: late"
+
+
+def test_input_reads_within_length_are_fine() -> None:
+    def reader(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        stream = environ["wsgi.input"]
+        data = stream.read(2) + stream.read(length - 2) + stream.read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [data]
+
+    result = lint(reader, "POST", "/", b"hello")
+    assert result.findings == []
+    assert result.body_bytes == 5
+
+
+def test_strict_environ_drops_optional_keys() -> None:
+    environ = environ_factory("GET", "/x")()
+    removed = strictify(environ)
+    assert {"QUERY_STRING", "REQUEST_URI", "RAW_URI"} <= set(removed)
+    assert "QUERY_STRING" not in environ
+    environ = environ_factory("GET", "/x?a=1")()
+    strictify(environ)
+    assert environ["QUERY_STRING"] == "a=1"
+
+
+def test_nasty_apps_never_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(APPS))
+    nasty = importlib.import_module("lint_nasty")
+    expected = {
+        "close_property_raises": ["WSGI402"],
+        "iter_returns_list": ["WSGI101"],
+        "exits": ["WSGI103"],
+        "yields_none": ["WSGI301", "WSGI301"],
+        "status_none_headers_none": ["WSGI203", "WSGI204"],
+        "header_triples": ["WSGI204", "WSGI204", "WSGI213"],
+        "no_arguments": ["WSGI212", "WSGI203"],
+        "everything_raises": ["WSGI101", "WSGI402"],
+        "bad_repr_return": ["WSGI101"],
+        "huge_header": ["WSGI207"],
+        "generator_exit_body": ["WSGI104"],
+    }
+    for app in nasty.NASTY:
+        result = lint(app)
+        assert rules_of(result) == expected[app.__name__], app.__name__
+        assert all(len(f.message) < 300 for f in result.findings)
+
+
+def test_endless_body_is_capped(violations: t.Any) -> None:
+    result = run_strict(violations.endless, environ_factory()(), max_body=10_000, max_chunks=50)
+    assert rules_of(result) == ["WSGI305"]
+    assert 10_000 < result.body_bytes < 12_000
+
+
+def test_app_stderr_is_captured() -> None:
+    def logs(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        environ["wsgi.errors"].write("warning from app\n")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    result = lint(logs)
+    assert result.stderr == "warning from app\n"
+    assert result.findings == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("GET", "/", None),
+        ("HEAD", "/", None),
+        ("OPTIONS", "/", None),
+        ("POST", "/form", {"name": "x"}),
+        ("GET", "/form", None),
+        ("GET", "/stream", None),
+        ("HEAD", "/stream", None),
+        ("GET", "/go", None),
+        ("GET", "/empty", None),
+        ("GET", "/file", None),
+        ("HEAD", "/file", None),
+        ("PUT", "/echo", b"raw body"),
+        ("GET", "/items/3", None),
+        ("GET", "/items/300", None),
+        ("GET", "/missing", None),
+        ("DELETE", "/", None),
+    ],
+)
+def test_clean_flask_app(
+    monkeypatch: pytest.MonkeyPatch, method: str, path: str, data: t.Any
+) -> None:
+    monkeypatch.syspath_prepend(str(APPS))
+    app = importlib.import_module("lint_flask_clean").app
+    result = lint(app, method, path, data)
+    assert result.findings == []
+    assert result.error is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("HEAD", "/"),
+        ("POST", "/form"),
+        ("GET", "/stream"),
+        ("GET", "/go"),
+        ("GET", "/hello/bob"),
+        ("GET", "/missing"),
+        ("DELETE", "/"),
+    ],
+)
+def test_clean_bottle_app(monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> None:
+    monkeypatch.syspath_prepend(str(APPS))
+    app = importlib.import_module("lint_bottle_clean").app
+    data = {"name": "x"} if method == "POST" else None
+    assert lint(app, method, path, data).findings == []
+
+
+def test_middleware_is_transparent_under_a_real_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    httpx = pytest.importorskip("httpx")
+    from werkzeug.serving import make_server
+
+    monkeypatch.syspath_prepend(str(APPS))
+    app = importlib.import_module("lint_flask_clean").app
+    violations = importlib.import_module("lint_violations")
+    reports: list[tuple[str, list[str]]] = []
+
+    def dispatch(environ: t.Any, start_response: t.Any) -> t.Any:
+        target = violations.hop_by_hop if environ["PATH_INFO"] == "/bad" else app
+        return target(environ, start_response)
+
+    linted = lint_middleware(
+        dispatch,
+        lambda environ, found: reports.append((environ["PATH_INFO"], rules_of_list(found))),
+    )
+    server = make_server("127.0.0.1", 0, linted)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with httpx.Client(base_url=base) as client:
+            assert client.get("/stream").text == "0\n1\n2\n"
+            assert client.post("/form", data={"name": "ada"}).text == "got ada"
+            assert client.get("/").json() == {"hello": "world"}
+            client.get("/bad")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert reports == [("/stream", []), ("/form", []), ("/", []), ("/bad", ["WSGI209"])]
+
+
+def rules_of_list(findings: t.Any) -> list[str]:
+    return [finding.rule for finding in findings]
+
+
+def test_session_passes_exceptions_through() -> None:
+    def app(environ: t.Any, start_response: t.Any) -> t.Any:
+        raise LookupError("nope")
+
+    environ = environ_factory()()
+    session = LintSession(environ)
+    with pytest.raises(LookupError):
+        session.call(app, environ, lambda *a: None)
+    assert session.done
+    assert [f.rule for f in session.findings] == ["WSGI103"]
+
+
+def test_stream_wrappers_delegate() -> None:
+    environ = environ_factory("POST", "/", b"line1\nline2\n")()
+    environ["wsgi.errors"] = io.StringIO()
+    session = LintSession(environ)
+    stream = environ["wsgi.input"]
+    assert stream.getvalue() == b"line1\nline2\n"  # a BytesIO method, delegated
+    assert list(stream) == [b"line1\n", b"line2\n"]
+    errors = environ["wsgi.errors"]
+    errors.writelines(["a", "b"])
+    errors.flush()
+    assert errors.getvalue() == "ab"
+    # The loop's last readline() asks past CONTENT_LENGTH: on a keep-alive
+    # socket that would block.
+    assert [f.rule for f in session.findings] == ["WSGI601"]
+
+
+DJANGO_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+import lint_django_clean
+from tests.lint_fixtures import lint
+out = {}
+for method, path in [("GET", "/"), ("HEAD", "/"), ("POST", "/form/"), ("GET", "/form/"),
+                     ("GET", "/stream/"), ("HEAD", "/stream/"), ("GET", "/go/"),
+                     ("GET", "/missing"), ("GET", "/form")]:
+    data = {"name": "x"} if method == "POST" else None
+    result = lint(lint_django_clean.application, method, path, data)
+    out[f"{method} {path}"] = [f.rule for f in result.findings]
+print(json.dumps(out))
+"""
+
+
+def test_clean_django_app() -> None:
+    """Django settings are process-global: lint it in a fresh interpreter."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("django")
+    root = Path(__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", DJANGO_SCRIPT, str(APPS), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    # Django leaves HEAD bodies to the server (runserver and gunicorn strip
+    # them, wsgiref does not): that is the one finding on a clean Django app.
+    for request, rules in found.items():
+        assert rules == (["WSGI303"] if request.startswith("HEAD") else []), request
+
+
+def test_required_optional_key_is_named(violations: t.Any) -> None:
+    (finding,) = lint(violations.requires_content_type).findings
+    assert finding.rule == "WSGI702"
+    assert finding.message == (
+        "fails (status 500 Internal Server Error) without CONTENT_TYPE, which a server "
+        "may leave out; answers 200 OK with it"
+    )
+    (finding,) = lint(violations.requires_query_string).findings
+    assert finding.message == "KeyError: 'QUERY_STRING' (a key the server need not provide)"
+
+
+def test_failing_route_without_key_problem_is_not_702() -> None:
+    calls: list[str] = []
+
+    def always_500(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        calls.append(environ.get("QUERY_STRING", "<absent>"))
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        return [b"down"]
+
+    result = lint(always_500)
+    assert result.findings == []
+    # The strict run, then one re-run with every optional key.
+    assert calls == ["<absent>", ""]
+
+
+def test_watched_body_keeps_len_only_when_the_result_has_it() -> None:
+    def listed(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"one chunk"]
+
+    def generated(environ: t.Any, start_response: t.Any) -> t.Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"one chunk"
+
+    for app, sized in ((listed, True), (generated, False)):
+        environ = environ_factory()()
+        body = LintSession(environ).call(app, environ, lambda *args: None)
+        assert hasattr(body, "__len__") is sized
+        if sized:
+            assert len(body) == 1
+        assert list(body) == [b"one chunk"]
+        body.close()
+
+
+def test_messages_are_one_line(violations: t.Any) -> None:
+    (finding,) = lint(violations.raises_escape).findings
+    assert finding.message == "ValueError: \\x1b[2J\\nforged line"
+
+
+def test_sequence_protocol_body_is_iterable() -> None:
+    class Chunks:
+        def __getitem__(self, index: int) -> bytes:
+            if index < 2:
+                return b"ab"
+            raise IndexError(index)
+
+    def app(environ: t.Any, start_response: t.Any) -> Chunks:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return Chunks()
+
+    result = lint(app)
+    assert result.findings == []
+    assert result.body_bytes == 4

@@ -1,0 +1,269 @@
+"""``wsgiscope replay``: replay requests in-process, concurrently, and check isolation."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+import click
+
+from wsgiscope.cli.options import app_option, console, output_options, print_json
+
+if t.TYPE_CHECKING:
+    from wsgiscope.replay.plan import Mode
+    from wsgiscope.replay.runner import AppHandle
+    from wsgiscope.replay.sources import ReplayRequest, SourceResult
+
+#: Source file suffixes told apart from an APP given as a file path.
+_APP_SUFFIXES = (".py",)
+
+
+@click.command()
+@click.argument("words", nargs=-1, metavar="[APP] [SOURCE]...")
+@app_option
+@click.option("--threads", type=click.IntRange(1, 10_000), help="Replay with N threads.")
+@click.option(
+    "--greenlets",
+    type=click.IntRange(1, 100_000),
+    help="Replay with a gevent pool of N greenlets (monkey-patched first).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes, each loading the app (combines with --threads/--greenlets).",
+)
+@click.option(
+    "--no-patch", is_flag=True, help="Greenlets without gevent.monkey.patch_all() (to compare)."
+)
+@click.option(
+    "-n",
+    "--requests",
+    "count",
+    type=click.IntRange(1),
+    help="Total requests, cycling the source [default: 1000, at least one pass].",
+)
+@click.option("--duration", metavar="TIME", help="Run for TIME (30s, 500ms, 2m) instead of -n.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(0, min_open=True),
+    help="Open-loop arrival rate, requests/s (latency counts from each intended start).",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Requests run first, unmeasured.",
+)
+@click.option(
+    "--compare",
+    metavar="MODES",
+    help="Run several modes on the same requests, side by side: sequential,threads=16,...",
+)
+@click.option(
+    "--host-filter",
+    "host_filter",
+    multiple=True,
+    metavar="HOST",
+    help="HAR: replay entries for HOST only ('*' for all; repeatable) "
+    "[default: the first entry's host].",
+)
+@click.option("--skip-invalid", is_flag=True, help="Skip malformed source lines/entries.")
+@click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
+@click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
+@output_options
+def replay(
+    words: tuple[str, ...],
+    app_option: str | None,
+    threads: int | None,
+    greenlets: int | None,
+    processes: int,
+    no_patch: bool,
+    count: int | None,
+    duration: str | None,
+    rate: float | None,
+    warmup: int,
+    compare: str | None,
+    host_filter: tuple[str, ...],
+    skip_invalid: bool,
+    no_check: bool,
+    fail_on_errors: bool,
+    as_json: bool,
+    color: str,
+    width: int | None,
+) -> None:
+    """Replay requests against APP in-process under threads, greenlets or processes.
+
+    SOURCE is a JSON Lines trace file, a HAR file, or a text file of
+    'GET /path' lines (headers below each); without one, every route of
+    the route table that can be built is replayed with GET and HEAD.
+    Every request gets a fresh environ; nothing goes through a socket.
+
+    Isolation is checked: Flask's request, g and session must belong to the
+    request at every hook and teardown, and every stable response must equal
+    its sequential answer. Exit status 1 when a leak or divergence is found.
+
+    \b
+      wsgiscope replay --greenlets 100
+      wsgiscope replay app:app traces.jsonl --threads 16 -n 20000
+      wsgiscope replay app:app session.har --processes 2 --greenlets 50 --duration 30s
+      wsgiscope replay app:app --compare sequential,threads=16,greenlets=100
+    """
+    from wsgiscope.errors import ExitCode, UsageError
+    from wsgiscope.replay.plan import (
+        DEFAULT_REQUESTS,
+        ReplayPlan,
+        mode_from_options,
+        parse_duration,
+        parse_mode,
+    )
+
+    app_word, source_words = _split_words(words)
+    if count is not None and duration is not None:
+        raise UsageError("-n/--requests and --duration cannot be combined", hint="pick one")
+    if compare:
+        if threads or greenlets:
+            raise UsageError(
+                "--compare lists the modes itself: drop --threads/--greenlets",
+                hint="e.g. --compare sequential,threads=16,greenlets=100",
+            )
+        modes = [parse_mode(item, processes, not no_patch) for item in compare.split(",") if item]
+    else:
+        modes = [mode_from_options(threads, greenlets, processes, not no_patch)]
+    from wsgiscope.loading import resolve_app_ref
+    from wsgiscope.replay.runner import AppHandle
+
+    target = AppHandle(resolve_app_ref(app_word, app_option))
+    sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
+    seconds = parse_duration(duration) if duration is not None else None
+    plan = ReplayPlan(
+        requests=None if seconds is not None else (count or max(DEFAULT_REQUESTS, len(requests))),
+        duration=seconds,
+        rate=rate,
+        warmup=warmup,
+        check=not no_check,
+    )
+    summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
+    notes = _source_notes(sources, source_words)
+    if as_json:
+        document: dict[str, t.Any] = (
+            summaries[0] if len(summaries) == 1 and not compare else {"compare": summaries}
+        )
+        document["source"] = notes
+        print_json(document)
+    else:
+        from wsgiscope.render.replay import render_compare, render_summary
+
+        out = console(color, width)
+        out.print(render_compare(summaries) if compare else render_summary(summaries[0], notes))
+        if compare:
+            for summary in summaries:
+                out.print(render_summary(summary, notes, findings_only=True))
+    if interrupted:
+        raise SystemExit(int(ExitCode.INTERRUPTED))
+    problems = sum(s["isolation"]["leaks"] + s["isolation"]["divergent"] for s in summaries)
+    if problems or (fail_on_errors and any(s["errors"] for s in summaries)):
+        raise SystemExit(int(ExitCode.PROBLEM))
+
+
+def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """``[APP] [SOURCE]...``: a first word naming an existing non-.py file is a SOURCE."""
+    if not words:
+        return None, []
+    first = words[0]
+    if os.path.isfile(first) and not first.endswith(_APP_SUFFIXES):
+        return None, list(words)
+    return first, list(words[1:])
+
+
+def _requests(
+    target: AppHandle,
+    modes: list[Mode],
+    source_words: list[str],
+    skip_invalid: bool,
+    host_filter: tuple[str, ...],
+) -> tuple[SourceResult | None, list[ReplayRequest]]:
+    from wsgiscope.errors import SourceError
+    from wsgiscope.replay.sources import load_sources, requests_from_routes
+
+    if source_words:
+        sources = load_sources(
+            source_words, skip_invalid=skip_invalid, host_filter=host_filter or None
+        )
+        if not sources.requests:
+            raise SourceError(
+                f"no requests to replay in {', '.join(source_words)}"
+                + (f" ({sources.invalid} invalid skipped)" if sources.invalid else "")
+                + (
+                    f" ({sources.other_hosts} for other hosts skipped)"
+                    if sources.other_hosts
+                    else ""
+                ),
+                hint="check the file, or --host-filter '*' to replay every host of a HAR",
+            )
+        return sources, sources.requests
+    if all(mode.in_subprocess for mode in modes):
+        # Keep the app out of this process (it may monkey-patch on import).
+        from wsgiscope.replay.runner import routes_in_worker
+
+        requests = routes_in_worker(target.ref, modes[0].kind == "greenlets" and modes[0].patch)
+    else:
+        from wsgiscope.routing import discover_routes
+
+        requests = requests_from_routes(discover_routes(target.loaded.app))
+    if not requests:
+        raise SourceError(
+            "no request source given and no route of the app can be built with sample arguments",
+            hint="give a SOURCE: a JSON Lines trace file, a HAR file or 'GET /path' lines",
+        )
+    return None, requests
+
+
+def _source_notes(sources: SourceResult | None, words: list[str]) -> dict[str, t.Any]:
+    if sources is None:
+        return {"kind": "routes", "files": [], "requests": None, "invalid": 0, "other_hosts": 0}
+    return {
+        "kind": "files",
+        "files": words,
+        "requests": len(sources.requests),
+        "invalid": sources.invalid,
+        "invalid_examples": sources.invalid_examples,
+        "other_hosts": sources.other_hosts,
+        "skipped_hosts": sources.skipped_hosts,
+    }
+
+
+def _run(
+    target: AppHandle,
+    requests: list[ReplayRequest],
+    modes: list[Mode],
+    plan: t.Any,
+    as_json: bool,
+    color: str,
+    width: int | None,
+) -> tuple[list[dict[str, t.Any]], bool]:
+    """Run each mode with a progress bar on a terminal; stop at Ctrl-C."""
+    import sys
+
+    from wsgiscope.render.console import make_console
+    from wsgiscope.render.replay import progress_bar
+    from wsgiscope.replay.runner import run_mode, summarize
+
+    err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
+    show = err.is_terminal and not as_json
+    summaries: list[dict[str, t.Any]] = []
+    for mode in modes:
+        with progress_bar(err, mode.label, plan.requests, plan.duration, show) as update:
+            try:
+                result = run_mode(target, requests, mode, plan, update)
+            except KeyboardInterrupt:  # between polls: nothing measured for this mode
+                return summaries, True
+        summary = summarize(result)
+        for warning in result.warnings:
+            click.echo(f"wsgiscope: warning: {warning}", err=True)
+        summaries.append(summary)
+        if result.interrupted:
+            return summaries, True
+    return summaries, False

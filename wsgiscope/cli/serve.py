@@ -1,0 +1,199 @@
+"""``wsgiscope serve``: the app on a real server, every request's trace tailed live."""
+
+from __future__ import annotations
+
+import typing as t
+
+import click
+
+from wsgiscope.cli.options import app_option, console, output_options
+from wsgiscope.cli.tail import filter_options, make_filter
+
+if t.TYPE_CHECKING:
+    from wsgiscope.cli.tail import RecordPrinter
+    from wsgiscope.serving import ServePlan
+
+
+@click.command()
+@click.argument("app", required=False, metavar="[APP]")
+@app_option
+@click.option(
+    "--server",
+    type=click.Choice(["werkzeug", "gevent", "gunicorn"]),
+    default="werkzeug",
+    show_default=True,
+    help="werkzeug's threaded dev server, gevent's WSGIServer, or gunicorn.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The port to bind; 0 picks a free one (and prints it).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="gunicorn worker processes.  [default: 1]",
+)
+@click.option(
+    "--worker-class",
+    type=click.Choice(["sync", "gthread", "gevent"]),
+    help="gunicorn worker class.  [default: sync]",
+)
+@click.option("--threads", type=click.IntRange(1), help="gunicorn threads per worker (gthread).")
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Append every request's trace record to FILE (JSON Lines, wsgiscope.trace/1).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="The full trace tree of every request.")
+@filter_options
+@output_options
+def serve(
+    app: str | None, app_option: str | None, server: str, host: str, port: int,
+    workers: int | None, worker_class: str | None, threads: int | None, record: str | None,
+    verbose: bool, as_json: bool, color: str, width: int | None, **filters: t.Any,
+) -> None:  # fmt: skip
+    """Run APP on a real server and show every request as it completes.
+
+    The app is wrapped in TraceMiddleware and served from a child process
+    (for --server gevent, one patched before the app is imported). Every
+    record goes to the --record file (or a temporary one) and is printed
+    from there, so the requests of all gunicorn workers arrive whole.
+    Ctrl-C stops the server, lets requests in flight finish and prints a
+    summary.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from wsgiscope.cli.tail import RecordPrinter
+    from wsgiscope.errors import MissingDependency, UsageError
+    from wsgiscope.loading import resolve_app_ref
+    from wsgiscope.serving import ServePlan
+    from wsgiscope.serving.process import check_port_free
+
+    if server != "gunicorn":
+        given = [n for n, v in (("--workers", workers), ("--worker-class", worker_class),
+                                ("--threads", threads)) if v is not None]  # fmt: skip
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} only apply to --server gunicorn",
+                hint="add --server gunicorn, or drop them",
+            )
+    else:
+        try:
+            import gunicorn  # noqa: F401
+        except ImportError:
+            raise MissingDependency("gunicorn", "--server gunicorn") from None
+    ref = resolve_app_ref(app, app_option)
+    check_port_free(host, port)
+    scratch = None
+    if record is None:
+        scratch = tempfile.mkdtemp(prefix="wsgiscope-serve-")
+        record = os.path.join(scratch, "traces.jsonl")
+    try:
+        _touch(record)
+        plan = ServePlan(
+            import_path=ref.import_path, base_dir=str(ref.base_dir), source=ref.source,
+            record=os.path.abspath(record), server=server, host=host, port=port,
+            workers=workers or 1, worker_class=worker_class or "sync", threads=threads or 1,
+        )  # fmt: skip
+        printer = RecordPrinter(
+            record, make_filter(**filters), as_json, verbose,
+            None if as_json else console(color, width),
+        )  # fmt: skip
+        interrupted = _serve(plan, printer, keep=scratch is None)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if interrupted:
+        raise SystemExit(130)
+
+
+def _touch(path: str) -> None:
+    import os
+
+    from wsgiscope.errors import UsageError
+
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except OSError as exc:
+        raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
+
+
+def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
+    """Start the server, tail the record file while it serves; True when stopped by Ctrl-C."""
+    import signal
+    import sys
+
+    from wsgiscope.render.console import make_console
+    from wsgiscope.render.tail import render_summary
+    from wsgiscope.serving import ERROR, WORKER, host_port
+    from wsgiscope.serving.process import ServerError, ServerProcess, raise_reported
+    from wsgiscope.serving.summary import Summary
+    from wsgiscope.tailing import TraceLine, TraceTail
+
+    stopping: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        # The first Ctrl-C (or SIGTERM) only asks the loop to stop, so that
+        # no batch of records is cut in half; a second one is impatient.
+        if stopping:
+            raise KeyboardInterrupt
+        stopping.append(signum)
+
+    summary = Summary()
+    record = plan.record
+    tail = TraceTail(record)
+    tail.seek_end()
+    err = make_console(stream=sys.stderr)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def show(items: list[t.Any]) -> None:
+        for item in items:
+            if isinstance(item, TraceLine):
+                summary.add(item.record)
+        printer.show(items)
+
+    interrupted = started = completed = False
+    try:
+        with ServerProcess.start(plan) as child:
+            ready = child.wait_ready(cancel=lambda: bool(stopping))
+            started = True
+            url = f"http://{host_port(plan.host, ready['port'])}/"
+            click.echo(
+                f"wsgiscope: serving {plan.import_path} with {plan.description} on {url} "
+                f"(pid {ready['pid']})",
+                err=True,
+            )
+            where = record if keep else "a temporary file (use --record FILE to keep them)"
+            click.echo(f"wsgiscope: records go to {where}; press Ctrl-C to stop", err=True)
+            while child.running and not stopping:
+                show(tail.poll())
+                for found in child.messages(0.1):
+                    if found.get("event") == WORKER:
+                        click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
+                    elif found.get("event") == ERROR:
+                        # a gunicorn worker could not load the app: the arbiter
+                        # halts by itself, a SIGTERM now would only interrupt it
+                        child.stop(wait_first=10)
+                        raise_reported(found)
+            interrupted = bool(stopping)
+            if interrupted:
+                click.echo("wsgiscope: stopping the server...", err=True)
+            code = child.stop()
+            show([*tail.poll(), *tail.finish()])
+            if not interrupted and code != 0:
+                raise ServerError(f"the server stopped on its own (exit code {code})")
+            completed = True
+    finally:
+        tail.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if started and (completed or summary.requests):
+            err.print(render_summary(summary.as_dict()))
+    return interrupted

@@ -1,0 +1,487 @@
+"""The worker loops: call the app directly with a freshly built environ.
+
+Each distinct request is built once (:func:`prepare`, with werkzeug's
+``EnvironBuilder`` through :func:`wsgiscope.request.build_environ`, so the
+base URL is the one the framework's test client uses); every replay of it
+is a shallow copy of that environ with a new ``wsgi.input`` and its own
+:data:`~wsgiscope.replay.isolation.REQUEST_ID`.
+
+Every worker (thread, greenlet) runs :func:`worker_loop`: its own loop over
+a shared index (``itertools.count``, atomic under the GIL), its own
+:class:`~wsgiscope.replay.stats.Stats`. One future or ``pool.map`` task per
+request cost 40-67% of throughput where per-worker loops cost 1-14% (DESIGN,
+"Known pitfalls"). With a rate, request *i* is due at ``t0 + i / rate`` and
+its latency counts from then, however late a busy worker picks it up: a
+stalled app shows as latency, not as fewer requests (no coordinated
+omission).
+
+:func:`run_local` runs sequential and thread modes in this process;
+:func:`run_greenlets` runs a gevent pool (in a worker process, after it has
+patched). Both return a :class:`LocalResult`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import itertools
+import os
+import threading
+import time
+import typing as t
+
+from wsgiscope.replay.isolation import (
+    REQUEST_ID,
+    ContextChecker,
+    Findings,
+    divergence_example,
+    flask_apps,
+    preview,
+)
+from wsgiscope.replay.stats import HIGHEST_US, Stats
+
+if t.TYPE_CHECKING:
+    from wsgiscope.replay.plan import Mode, ReplayPlan
+    from wsgiscope.replay.sources import ReplayRequest
+
+#: How often a worker process reports its progress, in seconds.
+REPORT_EVERY = 0.2
+
+
+class Entry:
+    """One distinct request, ready to replay.
+
+    :param expected: ``(status, body hash, body preview)`` from the
+        sequential baseline when the answer was stable, else ``None``.
+    """
+
+    __slots__ = ("body", "environ", "expected", "request")
+
+    def __init__(self, request: ReplayRequest, environ: dict[str, t.Any], body: bytes) -> None:
+        self.request = request
+        self.environ = environ
+        self.body = body
+        self.expected: tuple[str, int, str] | None = None
+
+
+class ErrorsSink:
+    """``wsgi.errors`` for replayed requests: counted, not printed.
+
+    A server hands the app its own error log; a replay of thousands of
+    failing requests must not flood the terminal with the app's logged
+    tracebacks (Flask logs to ``wsgi.errors``). The first few lines are kept.
+    """
+
+    def __init__(self, keep: int = 20) -> None:
+        self.written = 0
+        self.head: list[str] = []
+        self._keep = keep
+
+    def write(self, text: str) -> int:
+        self.written += len(text)
+        if len(self.head) < self._keep:
+            self.head.extend(text.splitlines()[: self._keep - len(self.head)])
+        return len(text)
+
+    def writelines(self, lines: t.Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        return None
+
+
+def prepare(requests: t.Sequence[ReplayRequest], app: t.Any) -> list[Entry]:
+    """One :class:`Entry` per request; identical requests share one.
+
+    Every environ gets the same :class:`ErrorsSink` as ``wsgi.errors``.
+    """
+    from wsgiscope.request import RequestSpec, build_environ
+
+    sink = ErrorsSink()
+    distinct: dict[ReplayRequest, Entry] = {}
+    entries = []
+    for request in requests:
+        key = dataclasses.replace(request, origin="")
+        entry = distinct.get(key)
+        if entry is None:
+            path = request.target
+            if request.host:
+                path = f"{request.scheme or 'http'}://{request.host}{path}"
+            spec = RequestSpec(
+                path=path,
+                method=request.method,
+                headers=list(request.headers),
+                body=request.body
+                if request.body or request.method not in ("GET", "HEAD")
+                else None,
+            )
+            environ = build_environ(spec, app)
+            body = environ["wsgi.input"].read()
+            # Present in the template, so the per-request copy never resizes.
+            environ[REQUEST_ID] = -1
+            environ["wsgi.errors"] = sink
+            entry = distinct[key] = Entry(request, environ, body)
+        entries.append(entry)
+    return entries
+
+
+def call_app(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, bytes]:
+    """Run one request: ``(status line, body)``; the iterable is closed."""
+    statuses: list[str] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: t.Any, exc_info: t.Any = None) -> t.Any:
+        if exc_info is not None and statuses:
+            raise exc_info[1].with_traceback(exc_info[2])
+        statuses.append(status)
+        return written.append
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    if written:
+        body = b"".join(written) + body
+    return (statuses[-1] if statuses else ""), body
+
+
+@dataclasses.dataclass
+class Shared:
+    """What the worker loops of one process share.
+
+    Global request numbers are ``offset + i * stride`` for the ``i``-th
+    request this process takes, so ``P`` processes cover ``0..total-1``
+    between them without talking to each other.
+    """
+
+    app: t.Any
+    entries: list[Entry]
+    total: int | None
+    deadline: float | None = None
+    interval: float | None = None
+    offset: int = 0
+    stride: int = 1
+    check: bool = True
+    checker: ContextChecker | None = None
+    findings: Findings = dataclasses.field(default_factory=Findings)
+    counter: t.Iterator[int] = dataclasses.field(default_factory=itertools.count)
+    stop: bool = False
+    t0: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    track: bool = True
+    lock: t.Any = dataclasses.field(default_factory=threading.Lock)
+    report: t.Callable[[], None] | None = None
+    next_report: float = 0.0
+
+
+def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
+    """Serve requests until the count, the deadline or a stop is reached."""
+    app = shared.app
+    entries = shared.entries
+    size = len(entries)
+    counter = shared.counter
+    total = shared.total
+    deadline = shared.deadline
+    paced = shared.interval is not None
+    offset, stride = shared.offset, shared.stride
+    check = shared.check
+    findings = shared.findings
+    track = shared.track
+    lock = shared.lock
+    perf = time.perf_counter
+    record_value = stats.hist.record_value
+    status_counts = stats.status
+    bytes_io = io.BytesIO
+    slot = shared.checker.slot(ident) if shared.checker is not None else None
+    stats.idents.add((os.getpid(), ident))
+    compared = 0
+    try:
+        while not shared.stop:
+            i = next(counter)
+            number = offset + i * stride
+            if total is not None and number >= total:
+                break
+            entry = entries[number % size]
+            start = _due(shared, i) if paced else perf()
+            environ = entry.environ.copy()
+            environ["wsgi.input"] = bytes_io(entry.body)
+            environ[REQUEST_ID] = number
+            if slot is not None:
+                slot.request_id, slot.entry, slot.g = number, entry, None
+            if track:
+                with lock:
+                    shared.in_flight += 1
+                    if shared.in_flight > shared.max_in_flight:
+                        shared.max_in_flight = shared.in_flight
+            try:
+                status, body = call_app(app, environ)
+                end = perf()
+                # Stats.record, inlined: this loop is the replay's hot path.
+                micros = int((end - start) * 1_000_000)
+                record_value(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
+                code = int(status[:3] or 0)
+                status_counts[code // 100 if 0 < code < 600 else 0] += 1
+                if code >= 500:
+                    stats.errors += 1
+                stats.count += 1
+            except Exception as exc:
+                end = perf()
+                stats.record_exception(end - start, exc, entry.request.describe())
+                status, body = "", b""
+            if track:
+                with lock:
+                    shared.in_flight -= 1
+            expected = entry.expected
+            if check and expected is not None:
+                compared += 1
+                if expected[0] != status or expected[1] != hash(body):
+                    findings.add_divergence(divergence_example(entry, status, body, ident, number))
+            if deadline is not None and end >= deadline:
+                break
+            if shared.report is not None and end >= shared.next_report:
+                shared.next_report = end + REPORT_EVERY
+                shared.report()
+    finally:
+        with lock:
+            findings.compared += compared
+            if slot is not None:
+                findings.checked += slot.checks
+        if shared.checker is not None:
+            shared.checker.release()
+
+
+def _due(shared: Shared, i: int) -> float:
+    """Wait until request ``i`` is due (open loop); its intended start time."""
+    assert shared.interval is not None
+    due = shared.t0 + i * shared.interval
+    delay = due - time.perf_counter()
+    # Sleep in short steps so a stop (Ctrl-C) is noticed at a low rate too.
+    while delay > 0 and not shared.stop:
+        time.sleep(min(delay, 0.1))
+        delay = due - time.perf_counter()
+    return due
+
+
+def baseline(app: t.Any, entries: t.Sequence[Entry], findings: Findings) -> None:
+    """Run each distinct request twice in a row; keep the stable answers."""
+    seen: set[int] = set()
+    for entry in entries:
+        if id(entry) in seen:
+            continue
+        seen.add(id(entry))
+        answers = []
+        for _ in range(2):
+            environ = entry.environ.copy()
+            environ["wsgi.input"] = io.BytesIO(entry.body)
+            environ[REQUEST_ID] = -1
+            try:
+                answers.append(call_app(app, environ))
+            except Exception:
+                answers.append(("", b""))
+        (status, body), (status2, body2) = answers
+        if status and status == status2 and hash(body) == hash(body2):
+            entry.expected = (status, hash(body), preview(body))
+            findings.stable += 1
+        else:
+            findings.unstable += 1
+
+
+def warm_up(app: t.Any, entries: t.Sequence[Entry], count: int) -> None:
+    """Run ``count`` requests, sequentially and unmeasured."""
+    for number in range(count):
+        entry = entries[number % len(entries)]
+        environ = entry.environ.copy()
+        environ["wsgi.input"] = io.BytesIO(entry.body)
+        environ[REQUEST_ID] = -1
+        # An error here is counted in the measured run if it happens again.
+        with contextlib.suppress(Exception):
+            call_app(app, environ)
+
+
+@dataclasses.dataclass
+class LocalResult:
+    """What one process measured."""
+
+    stats: Stats
+    findings: Findings
+    duration_s: float
+    interrupted: bool = False
+
+
+def make_shared(
+    app: t.Any,
+    entries: list[Entry],
+    mode: Mode,
+    plan: ReplayPlan,
+    offset: int = 0,
+    stride: int = 1,
+) -> Shared:
+    """The shared state for one process's part of the run (not started yet)."""
+    total = None if plan.duration is not None else plan.requests
+    shared = Shared(app, entries, total, offset=offset, stride=stride, check=plan.check)
+    if plan.rate:
+        shared.interval = stride / plan.rate
+    shared.track = mode.kind != "sequential"
+    if plan.check:
+        apps = flask_apps(app)
+        if apps:
+            shared.checker = ContextChecker(apps, shared.findings)
+    return shared
+
+
+def start(shared: Shared, plan: ReplayPlan) -> None:
+    """Baseline and warm up, then set the clock (and the deadline)."""
+    if plan.check:
+        baseline(shared.app, shared.entries, shared.findings)
+    if plan.warmup:
+        warm_up(shared.app, shared.entries, plan.warmup)
+    if shared.checker is not None:
+        shared.checker.install()
+    shared.t0 = time.perf_counter()
+    shared.next_report = shared.t0 + REPORT_EVERY
+    if plan.duration is not None:
+        shared.deadline = shared.t0 + plan.duration
+
+
+def finish(shared: Shared, stats: list[Stats], interrupted: bool) -> LocalResult:
+    """Merge the workers' stats; undo the instrumentation."""
+    duration = time.perf_counter() - shared.t0
+    if shared.checker is not None:
+        shared.checker.uninstall()
+    merged = Stats()
+    for item in stats:
+        merged.merge(item)
+    merged.max_in_flight = shared.max_in_flight if shared.track else min(1, merged.count)
+    sink = shared.entries[0].environ.get("wsgi.errors") if shared.entries else None
+    if isinstance(sink, ErrorsSink):
+        merged.wsgi_errors = sink.written
+        merged.wsgi_errors_head = list(sink.head)
+    return LocalResult(merged, shared.findings, duration, interrupted)
+
+
+class LocalRun:
+    """Sequential or thread mode in this process, watched from the caller.
+
+    :meth:`start` launches the worker threads (sequential is one worker);
+    the caller polls :meth:`progress` and :meth:`alive`, calls :meth:`stop`
+    on Ctrl-C, then :meth:`result`.
+    """
+
+    def __init__(
+        self,
+        app: t.Any,
+        entries: list[Entry],
+        mode: Mode,
+        plan: ReplayPlan,
+        offset: int = 0,
+        stride: int = 1,
+    ) -> None:
+        self.mode = mode
+        self.plan = plan
+        self.shared = make_shared(app, entries, mode, plan, offset, stride)
+        self.stats = [Stats() for _ in range(mode.workers)]
+        self.threads: list[threading.Thread] = []
+        self.interrupted = False
+
+    def start(self) -> None:
+        start(self.shared, self.plan)
+        for index, stats in enumerate(self.stats):
+            thread = threading.Thread(
+                target=self._work, args=(stats,), name=f"replay-{index}", daemon=True
+            )
+            self.threads.append(thread)
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self, stats: Stats) -> None:
+        worker_loop(self.shared, stats, threading.get_ident())
+
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; ``True`` once every worker ended."""
+        end = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, end - time.monotonic()))
+        return not self.alive()
+
+    def progress(self) -> tuple[int, int]:
+        """``(done, errors)`` so far."""
+        return sum(s.count for s in self.stats), sum(s.errors for s in self.stats)
+
+    def stop(self) -> None:
+        self.interrupted = True
+        self.shared.stop = True
+
+    def result(self) -> LocalResult:
+        for thread in self.threads:
+            thread.join()
+        return finish(self.shared, self.stats, self.interrupted)
+
+
+def run_greenlets(
+    app: t.Any,
+    entries: list[Entry],
+    mode: Mode,
+    plan: ReplayPlan,
+    offset: int = 0,
+    stride: int = 1,
+    report: t.Callable[[int, int], None] | None = None,
+    created: t.Callable[[Shared], None] | None = None,
+) -> LocalResult:
+    """A gevent pool of ``mode.workers`` greenlets, each running its own loop.
+
+    Call it in a worker process that patched first (unless ``--no-patch``).
+    Ctrl-C stops the loops and returns what was measured; ``created`` is
+    given the :class:`Shared` state (to set ``stop`` from a signal handler).
+    """
+    import gevent  # type: ignore[import-untyped]
+    from gevent.pool import Pool  # type: ignore[import-untyped]
+
+    shared = make_shared(app, entries, mode, plan, offset, stride)
+    # Greenlets never preempt each other between two bytecodes: the in-flight
+    # counter needs no lock (a real lock would also be patched into a
+    # greenlet lock, which is fine, just slower).
+    shared.lock = _NoLock()
+    if created is not None:
+        created(shared)
+    # One Stats for all greenlets: they cannot switch inside record() (no
+    # I/O there), and 100 histograms would cost 19 MB.
+    stats = Stats()
+    if report is not None:
+        shared.report = lambda: report(stats.count, stats.errors)
+    start(shared, plan)
+    pool = Pool(mode.workers)
+    for _ in range(mode.workers):
+        pool.spawn(_greenlet_worker, shared, stats)
+    interrupted = False
+    try:
+        pool.join(raise_error=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        shared.stop = True
+        pool.join(timeout=5)
+        pool.kill(block=True, timeout=1)
+    gevent.sleep(0)
+    return finish(shared, [stats], interrupted)
+
+
+def _greenlet_worker(shared: Shared, stats: Stats) -> None:
+    # Patched, get_ident() is the greenlet's own id; unpatched, every greenlet
+    # reports the one thread they share, which is exactly what to show.
+    worker_loop(shared, stats, threading.get_ident())
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: t.Any) -> None:
+        return None

@@ -1,0 +1,317 @@
+"""Isolation checks: does a request ever see another request's data?
+
+Two checks, both on by default:
+
+* **Context check** (Flask, every Flask app found in the structure, mounted
+  ones included): each replayed request carries a unique id in its environ
+  (:data:`REQUEST_ID`). The worker running it knows which request that is,
+  keyed by the greenlet it runs in (``greenlet.getcurrent()`` is distinct
+  for every thread and every greenlet, patched or not). At every
+  ``before_request``, ``after_request``, ``teardown_request`` and
+  ``teardown_appcontext`` function of the app and its blueprints and at
+  every view (wherever the app's own code runs: wsgiscope adds no hooks of
+  its own, which would cost Flask's hook dispatch on every request),
+  :class:`ContextChecker` checks that ``flask.request`` carries that
+  id, that ``g`` is the one this request started with and so is
+  ``session``. A mismatch is a *leak*, reported with both requests.
+* **Divergence check** (any WSGI app): :func:`baseline` runs each distinct
+  request twice, sequentially; those whose status and body hash agree are
+  *stable* and get an expected answer. Under concurrency any stable
+  request answered differently is *divergent* (request, expected and got,
+  and the worker that served it). This catches apps that keep request data
+  in module globals, or in ``threading.local`` under unpatched greenlets.
+
+:class:`Findings` collects counts and the first few examples; it is merged
+across worker processes like :class:`~wsgiscope.replay.stats.Stats`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import typing as t
+
+if t.TYPE_CHECKING:
+    from wsgiscope.replay.engine import Entry
+
+#: The environ key carrying each replayed request's unique id.
+REQUEST_ID = "wsgiscope.replay.id"
+#: Examples kept per run (counts are always complete).
+MAX_EXAMPLES = 10
+#: Characters of a body kept for a divergence example.
+PREVIEW = 120
+
+_G_ATTRIBUTE = "_wsgiscope_replay_id"
+_MISSING = object()
+
+
+class Findings:
+    """Leaks and divergences found, with the first few examples.
+
+    Examples are appended under a lock (they are rare); the hot counters
+    live in each worker's :class:`Slot` and are added up at the end.
+    """
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.compared = 0
+        self.leaks = 0
+        self.divergent = 0
+        self.stable = 0
+        self.unstable = 0
+        self.examples: list[dict[str, t.Any]] = []
+        self._lock = threading.Lock()
+
+    def add_leak(self, example: dict[str, t.Any]) -> None:
+        with self._lock:
+            self.leaks += 1
+            if len(self.examples) < MAX_EXAMPLES:
+                self.examples.append(example)
+
+    def add_divergence(self, example: dict[str, t.Any]) -> None:
+        with self._lock:
+            self.divergent += 1
+            if len(self.examples) < MAX_EXAMPLES:
+                self.examples.append(example)
+
+    def merge(self, other: Findings) -> None:
+        for name in ("checked", "compared", "leaks", "divergent"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        # Every process baselines the same requests: keep one count.
+        self.stable = max(self.stable, other.stable)
+        self.unstable = max(self.unstable, other.unstable)
+        room = MAX_EXAMPLES - len(self.examples)
+        self.examples.extend(other.examples[: max(0, room)])
+
+    def to_payload(self) -> dict[str, t.Any]:
+        data = {
+            name: getattr(self, name)
+            for name in ("checked", "compared", "leaks", "divergent", "stable", "unstable")
+        }
+        data["examples"] = self.examples
+        return data
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, t.Any]) -> Findings:
+        findings = cls()
+        for name, value in payload.items():
+            setattr(findings, name, value)
+        return findings
+
+    @property
+    def problems(self) -> int:
+        """Leaks plus divergences: non-zero fails the run."""
+        return self.leaks + self.divergent
+
+
+class Slot:
+    """What one worker is serving right now; only that worker writes it."""
+
+    __slots__ = ("checks", "entry", "g", "ident", "request_id")
+
+    def __init__(self, ident: int) -> None:
+        self.ident = ident
+        self.request_id: int = -1
+        self.entry: Entry | None = None
+        self.checks = 0
+        self.g: t.Any = None
+
+
+def preview(body: bytes) -> str:
+    """The start of a body, for reports."""
+    text = body[:PREVIEW].decode("utf-8", "replace")
+    return text + ("…" if len(body) > PREVIEW else "")
+
+
+def divergence_example(
+    entry: Entry, status: str, body: bytes, ident: int, request_id: int
+) -> dict[str, t.Any]:
+    """A divergence example as reported in ``isolation.examples``."""
+    assert entry.expected is not None
+    return {
+        "kind": "divergent",
+        "request": entry.request.describe(),
+        "request_id": request_id,
+        "expected": {"status": entry.expected[0], "body": entry.expected[2]},
+        "got": {"status": status, "body": preview(body)},
+        "worker": ident,
+    }
+
+
+class ContextChecker:
+    """Checks Flask's context locals at every hook (see the module doc).
+
+    :param apps: the Flask apps to instrument.
+    :param findings: where leaks go.
+    """
+
+    def __init__(self, apps: list[t.Any], findings: Findings) -> None:
+        from flask import globals as flask_globals
+        from greenlet import getcurrent  # type: ignore[import-untyped]
+
+        self.apps = apps
+        self.findings = findings
+        self.owners: dict[t.Any, Slot] = {}
+        self._request_var = flask_globals._cv_request
+        self._app_var = flask_globals._cv_app
+        self._current = getcurrent
+        self._undo: list[t.Callable[[], None]] = []
+
+    def slot(self, ident: int) -> Slot:
+        """Register the calling worker (thread or greenlet); returns its slot."""
+        slot = Slot(ident)
+        self.owners[self._current()] = slot
+        return slot
+
+    def release(self) -> None:
+        """Forget the calling worker."""
+        self.owners.pop(self._current(), None)
+
+    def install(self) -> None:
+        """Wrap every hook and view of every app; :meth:`uninstall` undoes it."""
+        for app in self.apps:
+            self._install(app)
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def _install(self, app: t.Any) -> None:
+        saved = {
+            name: {key: list(funcs) for key, funcs in getattr(app, name).items()}
+            for name in (
+                "before_request_funcs",
+                "after_request_funcs",
+                "teardown_request_funcs",
+            )
+        }
+        saved_appcontext = list(app.teardown_appcontext_funcs)
+        saved_views = dict(app.view_functions)
+
+        def undo() -> None:
+            for name, value in saved.items():
+                getattr(app, name).clear()
+                getattr(app, name).update(value)
+            app.teardown_appcontext_funcs[:] = saved_appcontext
+            app.view_functions.clear()
+            app.view_functions.update(saved_views)
+
+        self._undo.append(undo)
+        for name, hook in (
+            ("before_request_funcs", "before_request"),
+            ("after_request_funcs", "after_request"),
+            ("teardown_request_funcs", "teardown_request"),
+        ):
+            registry = getattr(app, name)
+            for key, funcs in registry.items():
+                registry[key] = [self._wrap(hook, f) for f in funcs]
+        app.teardown_appcontext_funcs[:] = [
+            self._wrap("teardown_appcontext", f) for f in app.teardown_appcontext_funcs
+        ]
+        for endpoint, view in list(app.view_functions.items()):
+            app.view_functions[endpoint] = self._wrap("view", view)
+
+    def _wrap(self, hook: str, function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        name = f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', '?')}"
+
+        @functools.wraps(function)
+        def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            self.check(hook, name)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    def check(self, hook: str, function: str) -> None:
+        """Check ``request``, ``g`` and ``session`` against the worker's request.
+
+        Reads Flask's context variables directly: the proxies cost about a
+        microsecond per attribute, and ``flask.session`` would mark the
+        session as accessed (adding ``Vary: Cookie``), changing the response.
+        """
+        slot = self.owners.get(self._current())
+        if slot is None:
+            return
+        slot.checks += 1
+        # A context without our id (an internal redirect's nested request, a
+        # test_request_context inside a view) is not a replayed request: it
+        # is neither checked nor a leak.
+        ctx = self._request_var.get(None)
+        if ctx is not None:
+            environ = ctx.request.environ
+            seen = environ.get(REQUEST_ID, _MISSING)
+            if seen is not _MISSING:
+                if seen != slot.request_id:
+                    self._leak(slot, hook, function, "request", seen, environ)
+                else:
+                    # Tagged like g: a session object first seen by another
+                    # replayed request is a leak (an internal redirect's
+                    # nested context has its own session, tagged alike).
+                    session = _session_of(ctx)
+                    if session is not None:
+                        owner = getattr(session, _G_ATTRIBUTE, _MISSING)
+                        if owner is _MISSING:
+                            with contextlib.suppress(AttributeError):
+                                setattr(session, _G_ATTRIBUTE, seen)
+                        elif owner != seen:
+                            self._leak(slot, hook, function, "session", owner, None)
+        app_ctx = self._app_var.get(None)
+        if app_ctx is not None:
+            g = app_ctx.g
+            owner = getattr(g, _G_ATTRIBUTE, _MISSING)
+            if owner is _MISSING:
+                if slot.g is None:
+                    setattr(g, _G_ATTRIBUTE, slot.request_id)
+                    slot.g = g
+            elif owner != slot.request_id:
+                self._leak(slot, hook, function, "g", owner, None)
+
+    def _leak(
+        self,
+        slot: Slot,
+        hook: str,
+        function: str,
+        what: str,
+        seen: t.Any,
+        environ: dict[str, t.Any] | None,
+    ) -> None:
+        other: dict[str, t.Any] = {"id": None if seen is _MISSING else seen}
+        if environ is not None:
+            query = environ.get("QUERY_STRING")
+            other["request"] = (
+                f"{environ.get('REQUEST_METHOD')} "
+                f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+                + (f"?{query}" if query else "")
+            )
+        self.findings.add_leak(
+            {
+                "kind": "leak",
+                "what": what,
+                "hook": hook,
+                "function": function,
+                "request": {
+                    "id": slot.request_id,
+                    "request": slot.entry.request.describe() if slot.entry else None,
+                },
+                "seen": other,
+                "worker": slot.ident,
+            }
+        )
+
+
+def _session_of(ctx: t.Any) -> t.Any:
+    """The request context's session object, without marking it accessed."""
+    if "_session" in vars(ctx):
+        return ctx._session
+    return vars(ctx).get("session")
+
+
+def flask_apps(app: t.Any) -> list[t.Any]:
+    """Every Flask app in ``app``'s structure (middleware and mounts walked)."""
+    from wsgiscope.structure import inspect_app
+
+    found: list[t.Any] = []
+    for _, node in inspect_app(app).walk():
+        if node.framework == "flask" and all(node.obj is not a for a in found):
+            found.append(node.obj)
+    return found

@@ -1,0 +1,364 @@
+"""Run one replay mode and summarise it: the core of ``wsgiscope replay``.
+
+:func:`run_mode` runs sequential and thread modes in this process (worker
+threads, watched from the calling thread) and greenlet and multi-process
+modes in fresh worker processes (:mod:`wsgiscope.replay.worker`), each
+loading the app itself; their results are merged. Progress is handed to a
+callback as ``(done, errors)`` about ten times a second. Ctrl-C stops the
+workers, and the result of what ran comes back with ``interrupted`` set.
+:func:`summarize` turns a :class:`ModeResult` into the documented JSON
+object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import typing as t
+from pathlib import Path
+
+from wsgiscope.errors import WsgiscopeError
+from wsgiscope.replay.isolation import Findings
+from wsgiscope.replay.stats import Stats
+
+if t.TYPE_CHECKING:
+    from wsgiscope.loading import AppRef, LoadedApp
+    from wsgiscope.replay.plan import Mode, ReplayPlan
+    from wsgiscope.replay.sources import ReplayRequest
+
+Progress = t.Callable[[int, int], None]
+
+#: How often progress is reported, in seconds.
+POLL = 0.1
+
+
+class WorkerError(WsgiscopeError):
+    """A replay worker process failed before it could report."""
+
+
+class AppHandle:
+    """The app to replay: its reference, loaded in this process only if needed.
+
+    Greenlet and multi-process modes load the app in their worker processes
+    only, so an app that monkey-patches when imported (as gevent apps often
+    do) never patches the process that draws the progress bar.
+    """
+
+    def __init__(self, ref: AppRef, loaded: LoadedApp | None = None) -> None:
+        self.ref = ref
+        self._loaded = loaded
+
+    @property
+    def loaded(self) -> LoadedApp:
+        """The app, imported on first use."""
+        if self._loaded is None:
+            from wsgiscope.loading import load_app
+
+            self._loaded = load_app(self.ref)
+        return self._loaded
+
+
+@dataclasses.dataclass
+class ModeResult:
+    """One mode's merged measurements."""
+
+    mode: Mode
+    stats: Stats
+    findings: Findings
+    duration_s: float
+    interrupted: bool = False
+    patched: bool | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def run_mode(
+    target: AppHandle,
+    requests: t.Sequence[ReplayRequest],
+    mode: Mode,
+    plan: ReplayPlan,
+    progress: Progress | None = None,
+) -> ModeResult:
+    """Replay ``requests`` against the app in ``mode``.
+
+    :raises WorkerError: when a worker process dies or cannot load the app.
+    """
+    if mode.in_subprocess:
+        result = _run_processes(target.ref, requests, mode, plan, progress)
+    else:
+        result = _run_here(target.loaded, requests, mode, plan, progress)
+    stats = result.stats
+    if mode.kind == "greenlets" and mode.workers > 1 and stats.count > 1:
+        _warn_no_concurrency(result)
+    if plan.check and stats.count and not result.findings.stable:
+        result.warnings.append(
+            f"{mode.label}: no request got the same answer twice in a row (status and body), "
+            "so the divergence check compared nothing"
+        )
+    return result
+
+
+def _warn_no_concurrency(result: ModeResult) -> None:
+    mode = result.mode
+    if result.stats.max_in_flight <= 1:
+        why = (
+            "greenlets only switch where the app yields to gevent, and --no-patch "
+            "left blocking calls blocking"
+            if not mode.patch
+            else "nothing the app does yields to gevent (CPU-bound, or blocking C calls)"
+        )
+        result.warnings.append(
+            f"{mode.label}: no effective concurrency (at most 1 request in flight): "
+            f"{why}; the isolation checks saw no overlap"
+        )
+
+
+def _run_here(
+    loaded: LoadedApp,
+    requests: t.Sequence[ReplayRequest],
+    mode: Mode,
+    plan: ReplayPlan,
+    progress: Progress | None,
+) -> ModeResult:
+    from wsgiscope.replay import engine
+
+    entries = engine.prepare(requests, loaded.app)
+    run = engine.LocalRun(loaded.app, entries, mode, plan)
+    run.start()
+    try:
+        while not run.wait(POLL):
+            if progress is not None:
+                progress(*run.progress())
+    except KeyboardInterrupt:
+        run.stop()
+    result = run.result()
+    if progress is not None:
+        progress(result.stats.count, result.stats.errors)
+    return ModeResult(
+        mode, result.stats, result.findings, result.duration_s, result.interrupted or False
+    )
+
+
+@dataclasses.dataclass
+class _Worker:
+    process: subprocess.Popen[bytes]
+    read_fd: int
+    result_path: Path
+    log_path: Path
+    done: int = 0
+    errors: int = 0
+    buffer: bytes = b""
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with wsgiscope importable whatever the child's cwd."""
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    paths = [root] + [
+        os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+    ]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+
+
+def _run_processes(
+    ref: AppRef,
+    requests: t.Sequence[ReplayRequest],
+    mode: Mode,
+    plan: ReplayPlan,
+    progress: Progress | None,
+) -> ModeResult:
+    from wsgiscope.replay.worker import BOOTSTRAP
+
+    patch = mode.kind == "greenlets" and mode.patch
+    with tempfile.TemporaryDirectory(prefix="wsgiscope-replay-") as directory:
+        workers: list[_Worker] = []
+        try:
+            for index in range(mode.processes):
+                workers.append(
+                    _spawn(Path(directory), index, ref, requests, mode, plan, BOOTSTRAP[patch])
+                )
+            interrupted = _watch(workers, progress)
+        finally:
+            for worker in workers:
+                if worker.process.poll() is None:
+                    worker.process.kill()
+                    worker.process.wait()
+                os.close(worker.read_fd)
+        return _merge(mode, workers, interrupted)
+
+
+def _spawn(
+    directory: Path,
+    index: int,
+    ref: AppRef,
+    requests: t.Sequence[ReplayRequest],
+    mode: Mode | None,
+    plan: ReplayPlan | None,
+    program: str,
+) -> _Worker:
+    job = {
+        "ref": ref,
+        "requests": list(requests),
+        "mode": mode,
+        "plan": plan,
+        "offset": index,
+        "stride": mode.processes if mode is not None else 1,
+    }
+    job_path = directory / f"job-{index}.pickle"
+    job_path.write_bytes(pickle.dumps(job))
+    result_path = directory / f"result-{index}.pickle"
+    log_path = directory / f"log-{index}.txt"
+    read_fd, write_fd = os.pipe()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", program, str(job_path), str(result_path), str(write_fd)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            env=_child_env(),
+            cwd=str(ref.base_dir),
+        )
+    os.close(write_fd)
+    os.set_blocking(read_fd, False)
+    return _Worker(process, read_fd, result_path, log_path)
+
+
+def _watch(workers: list[_Worker], progress: Progress | None) -> bool:
+    """Relay progress until every worker exits; ``True`` if interrupted."""
+    interrupted = False
+    selector = selectors.DefaultSelector()
+    for worker in workers:
+        selector.register(worker.read_fd, selectors.EVENT_READ, worker)
+    open_count = len(workers)
+    try:
+        while open_count:
+            try:
+                for key, _ in selector.select(POLL):
+                    worker = key.data
+                    chunk = os.read(worker.read_fd, 65536)
+                    if not chunk:
+                        selector.unregister(worker.read_fd)
+                        open_count -= 1
+                        continue
+                    _parse_progress(worker, chunk)
+                if progress is not None:
+                    progress(sum(w.done for w in workers), sum(w.errors for w in workers))
+            except KeyboardInterrupt:
+                interrupted = True
+                for worker in workers:
+                    if worker.process.poll() is None:
+                        worker.process.send_signal(signal.SIGINT)
+    finally:
+        selector.close()
+    for worker in workers:
+        worker.process.wait()
+    return interrupted
+
+
+def _parse_progress(worker: _Worker, chunk: bytes) -> None:
+    worker.buffer += chunk
+    *lines, worker.buffer = worker.buffer.split(b"\n")
+    if lines:
+        done, errors = lines[-1].split()
+        worker.done, worker.errors = int(done), int(errors)
+
+
+def _result(index: int, worker: _Worker) -> dict[str, t.Any]:
+    """A worker's result; its error raised as a :class:`WorkerError`."""
+    if not worker.result_path.exists():
+        log = worker.log_path.read_text("utf-8", "replace").strip().splitlines()
+        tail = log[-1] if log else "no output"
+        raise WorkerError(
+            f"replay worker {index} exited with status {worker.process.returncode} "
+            f"without a result: {tail}"
+        )
+    result: dict[str, t.Any] = pickle.loads(worker.result_path.read_bytes())
+    if "error" in result:
+        error = WorkerError(result["error"], result.get("hint"))
+        if "exit_code" in result:
+            error.exit_code = type(error.exit_code)(result["exit_code"])
+        raise error
+    return result
+
+
+def routes_in_worker(ref: AppRef, patch: bool) -> list[ReplayRequest]:
+    """GET/HEAD for every buildable route, discovered in a worker process.
+
+    Used when every mode runs in worker processes, so that this process
+    never imports the app (see :class:`AppHandle`).
+    """
+    from wsgiscope.replay.worker import BOOTSTRAP
+
+    with tempfile.TemporaryDirectory(prefix="wsgiscope-replay-") as directory:
+        worker = _spawn(Path(directory), 0, ref, [], None, None, BOOTSTRAP[patch])
+        try:
+            worker.process.wait()
+        finally:
+            os.close(worker.read_fd)
+        requests: list[ReplayRequest] = _result(0, worker)["requests"]
+        return requests
+
+
+def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
+    stats = Stats()
+    findings = Findings()
+    duration = 0.0
+    patched: bool | None = None
+    peaks = []
+    for index, worker in enumerate(workers):
+        result = _result(index, worker)
+        stats.merge(Stats.from_payload(result["stats"]))
+        findings.merge(Findings.from_payload(result["findings"]))
+        duration = max(duration, result["duration_s"])
+        interrupted = interrupted or result["interrupted"]
+        patched = result["patched"]
+        peaks.append(result["stats"]["max_in_flight"])
+    # Requests in flight at once across processes: each process's own peak,
+    # added up (they ran side by side).
+    stats.max_in_flight = sum(peaks)
+    return ModeResult(mode, stats, findings, duration, interrupted, patched)
+
+
+def summarize(result: ModeResult) -> dict[str, t.Any]:
+    """The documented ``replay --json`` object for one mode."""
+    stats = result.stats
+    findings = result.findings
+    mode = result.mode
+    return {
+        "mode": mode.kind,
+        "label": mode.label,
+        "workers": mode.workers,
+        "processes": mode.processes,
+        "patched": (result.patched if result.patched is not None else mode.patch)
+        if mode.kind == "greenlets"
+        else None,
+        "requests": stats.count,
+        "errors": stats.errors,
+        "status": stats.status_classes(),
+        "exceptions": stats.exceptions,
+        "error_examples": stats.examples,
+        "wsgi_errors": {"chars": stats.wsgi_errors, "head": stats.wsgi_errors_head},
+        "duration_s": round(result.duration_s, 6),
+        "throughput_rps": round(stats.count / result.duration_s, 1) if result.duration_s else 0.0,
+        "latency_ms": {k: round(v, 3) for k, v in stats.latency_ms().items()},
+        "histogram": [[round(bound, 3), count] for bound, count in stats.histogram()],
+        "max_in_flight": stats.max_in_flight,
+        "idents": len(stats.idents),
+        "isolation": {
+            "checked": findings.checked + findings.compared,
+            "context_checks": findings.checked,
+            "compared": findings.compared,
+            "stable": findings.stable,
+            "unstable": findings.unstable,
+            "leaks": findings.leaks,
+            "divergent": findings.divergent,
+            "examples": findings.examples,
+        },
+        "interrupted": result.interrupted,
+        "warnings": result.warnings,
+    }

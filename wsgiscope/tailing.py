@@ -1,0 +1,546 @@
+"""Read and follow JSON Lines trace files, and pick records out of them.
+
+This module owns how ``wsgiscope tail`` and ``wsgiscope serve`` read the
+``wsgiscope.trace/1`` records that :class:`~wsgiscope.tracing.TraceMiddleware`
+appends to a file: :class:`TraceTail` finds the last *N* records (reading the
+file backwards, so a large file costs only its end), then follows new ones
+the way ``tail -F`` does, by polling the file's inode and size:
+
+- a partial last line (a writer in the middle of its ``write()``) is kept
+  back until its newline arrives, never parsed half-written;
+- a line that is not a trace record is reported as a :class:`BadLine` with
+  its line number, and skipped;
+- a rotated file (renamed away, a new one created) is read to its end, then
+  the new file is followed from its start; a truncated file is followed
+  from its start again. Both are reported as a :class:`FileNotice`.
+
+:class:`RecordFilter` holds the ``--status``, ``--method``, ``--path``,
+``--slower-than``, ``--errors`` and ``--worker`` filters; the ``parse_*``
+functions turn option values into them and raise :class:`ValueError` with a
+message a user can act on. Nothing here prints.
+
+Example::
+
+    tail = TraceTail("traces.jsonl")
+    for item in tail.backlog(10):
+        ...
+    for item in tail.follow():
+        ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import os
+import re
+import stat
+import time
+import typing as t
+
+#: The record format this module reads.
+TRACE_FORMAT = "wsgiscope.trace/1"
+
+_BLOCK = 1 << 16
+_PREVIEW = 80
+
+
+class NotARegularFileError(OSError):
+    """The path is a pipe, a device or a directory, not a file to follow."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceLine:
+    """A complete line that holds a trace record.
+
+    :param record: the decoded ``wsgiscope.trace/1`` object.
+    :param raw: the line as written (without its newline and surrounding
+        blanks), to pass a record through without encoding it again.
+    """
+
+    record: dict[str, t.Any]
+    raw: bytes = dataclasses.field(default=b"", repr=False, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class BadLine:
+    """A line that is not a trace record, skipped.
+
+    :param line: its 1-based line number in the file being read.
+    :param reason: why it was rejected, e.g. the JSON decoder's message.
+    :param preview: its first characters, for the report.
+    """
+
+    line: int
+    reason: str
+    preview: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FileNotice:
+    """Something happened to the followed file.
+
+    :param kind: ``"rotated"`` (a new file replaced it), ``"truncated"``,
+        ``"missing"`` (it went away; waiting for it) or ``"appeared"``.
+    :param path: the path being followed.
+    """
+
+    kind: t.Literal["rotated", "truncated", "missing", "appeared"]
+    path: str
+
+
+TailItem: t.TypeAlias = "TraceLine | BadLine | FileNotice"
+
+
+def parse_line(data: bytes, line: int) -> TraceLine | BadLine | None:
+    """Decode one line (without its newline); ``None`` for a blank line."""
+    text = data.strip()
+    if not text:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        return BadLine(line, f"not JSON ({reason})", _preview(text))
+    if not isinstance(record, dict):
+        return BadLine(line, "not a JSON object", _preview(text))
+    if record.get("format") != TRACE_FORMAT:
+        found = record.get("format")
+        reason = f"format is {found!r}, not {TRACE_FORMAT!r}" if found else "no 'format' field"
+        return BadLine(line, f"not a trace record ({reason})", _preview(text))
+    return TraceLine(record, text)
+
+
+def _preview(text: bytes) -> str:
+    return text[:_PREVIEW].decode("utf-8", "replace")
+
+
+class _LineCounter:
+    """Line numbers of byte offsets in one file, counted only when asked.
+
+    Reading the last records backwards skips the start of the file, so the
+    number of a line there is unknown until a bad line needs it; counting
+    newlines then is cheap and rare.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.offset = 0
+        self.count = 0
+
+    def number_at(self, offset: int) -> int:
+        if offset < self.offset:
+            self.offset = self.count = 0
+        while self.offset < offset:
+            chunk = os.pread(self.fd, min(_BLOCK * 16, offset - self.offset), self.offset)
+            if not chunk:
+                break
+            self.count += chunk.count(b"\n")
+            self.offset += len(chunk)
+        return self.count + 1
+
+
+class _Reader:
+    """One open file: the read position and a line still being written."""
+
+    def __init__(self, path: str) -> None:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        info = os.fstat(self.fd)
+        if not stat.S_ISREG(info.st_mode):
+            # positions, sizes and rotation only mean something for a file
+            os.close(self.fd)
+            raise NotARegularFileError(path)
+        self.identity = (info.st_dev, info.st_ino)
+        self.pos = 0
+        self.buffer = b""
+        self.counter = _LineCounter(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def restart(self) -> None:
+        """Read from the first byte again (the file was truncated)."""
+        self.pos = 0
+        self.buffer = b""
+        self.counter = _LineCounter(self.fd)
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def last_line_end(self, size: int) -> int:
+        """The offset just after the last newline before ``size``."""
+        end = size
+        while end > 0:
+            begin = max(0, end - _BLOCK)
+            chunk = os.pread(self.fd, end - begin, begin)
+            index = chunk.rfind(b"\n")
+            if index >= 0:
+                return begin + index + 1
+            end = begin
+        return 0
+
+    def numbered(self, offset: int, item: TraceLine | BadLine) -> TraceLine | BadLine:
+        if isinstance(item, BadLine):
+            return dataclasses.replace(item, line=self.counter.number_at(offset))
+        return item
+
+    def lines_backwards(self, end: int) -> t.Iterator[tuple[int, bytes]]:
+        """``(offset, line)`` of the lines before ``end`` (just after a newline), last first."""
+        if end <= 0:
+            return
+        position = end - 1  # the last line's newline is not part of it
+        carry = b""
+        while True:
+            begin = max(0, position - _BLOCK)
+            data = os.pread(self.fd, position - begin, begin) + carry
+            parts = data.split(b"\n")
+            offset = begin + len(data)
+            for part in reversed(parts[1:]):
+                offset -= len(part)
+                yield offset, part
+                offset -= 1
+            # the first piece may continue in the block before this one
+            carry = parts[0]
+            if begin == 0:
+                yield 0, carry
+                return
+            position = begin
+
+    def read_lines(self, limit: int | None = None) -> list[TailItem]:
+        """Read from the position (up to ``limit``) and parse the complete lines."""
+        items: list[TailItem] = []
+        while True:
+            want = _BLOCK * 16 if limit is None else min(_BLOCK * 16, limit - self.pos)
+            if want <= 0:
+                break
+            chunk = os.pread(self.fd, want, self.pos)
+            if not chunk:
+                break
+            line_start = self.pos - len(self.buffer)
+            self.pos += len(chunk)
+            lines = (self.buffer + chunk).split(b"\n")
+            self.buffer = lines.pop()
+            for line in lines:
+                item = parse_line(line, 0)
+                if item is not None:
+                    items.append(self.numbered(line_start, item))
+                line_start += len(line) + 1
+        return items
+
+    def finish_buffer(self) -> list[TailItem]:
+        """Parse a last line that never got its newline."""
+        data, self.buffer = self.buffer, b""
+        item = parse_line(data, 0)
+        if item is None:
+            return []
+        if isinstance(item, BadLine):
+            item = BadLine(0, "incomplete last line (a writer stopped mid-record?)", item.preview)
+        return [self.numbered(self.pos - len(data), item)]
+
+
+class TraceTail:
+    """One trace file, read from a position and followed like ``tail -F``.
+
+    Call :meth:`backlog` (or :meth:`seek_end`) once, then :meth:`poll` or
+    :meth:`follow`; :meth:`finish` reads a last line that has no newline.
+
+    After a rotation the old file stays open for :attr:`linger` seconds and
+    is read on every poll: writers in other processes move to the new file
+    one by one, and what they append to the old one meanwhile is theirs to
+    see too.
+
+    :param path: the JSON Lines file.
+    :param wait: when the file does not exist yet, wait for it to appear
+        instead of raising :class:`FileNotFoundError`.
+    """
+
+    #: Seconds a rotated-away file is still read.
+    linger = 5.0
+
+    def __init__(self, path: str | os.PathLike[str], *, wait: bool = False) -> None:
+        self.path = os.fspath(path)
+        self._file: _Reader | None = None
+        self._retired: list[tuple[_Reader, float]] = []
+        self._missing_reported = False
+        try:
+            self._file = _Reader(self.path)
+        except FileNotFoundError:
+            if not wait:
+                raise
+
+    @property
+    def exists(self) -> bool:
+        """Whether a file is open (false while waiting for it to appear)."""
+        return self._file is not None
+
+    def close(self) -> None:
+        """Close the files; the tail can no longer be read."""
+        for reader, _ in self._retired:
+            reader.close()
+        self._retired = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> TraceTail:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def seek_end(self) -> None:
+        """Skip everything the file holds now but a partial last line."""
+        if self._file is not None:
+            self._file.pos = self._file.last_line_end(self._file.size())
+            self._file.buffer = b""
+
+    def backlog(
+        self, count: int | None, match: t.Callable[[dict[str, t.Any]], bool] | None = None
+    ) -> list[TailItem]:
+        """The last ``count`` matching records now in the file (all with ``None``).
+
+        Bad lines among the lines read are returned too, in file order. The
+        tail is left just after the last complete line, ready to
+        :meth:`poll`; a partial last line is left to be completed.
+        """
+        reader = self._file
+        if reader is None:
+            return []
+        end = reader.last_line_end(reader.size())
+        reader.buffer = b""
+        if count is None:
+            reader.pos = 0
+            items = reader.read_lines(end)
+            return [
+                i for i in items if not isinstance(i, TraceLine) or not match or match(i.record)
+            ]
+        reader.pos = end
+        found: list[tuple[int, TraceLine | BadLine]] = []
+        matched = 0
+        for offset, data in reader.lines_backwards(end):
+            if matched >= count:
+                break
+            item = parse_line(data, 0)
+            if item is None:
+                continue
+            if isinstance(item, TraceLine):
+                if match is not None and not match(item.record):
+                    continue
+                matched += 1
+            found.append((offset, item))
+        found.reverse()
+        return [reader.numbered(offset, item) for offset, item in found]
+
+    def poll(self) -> list[TailItem]:
+        """Everything completed since the last call; follows rotation and truncation."""
+        items = self._poll_retired()
+        if self._file is None:
+            try:
+                self._file = _Reader(self.path)
+            except FileNotFoundError:
+                return items
+            items.append(FileNotice("appeared", self.path))
+        reader = self._file
+        items.extend(reader.read_lines())
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            if not self._missing_reported:
+                self._missing_reported = True
+                items.append(FileNotice("missing", self.path))
+            return items
+        self._missing_reported = False
+        if (info.st_dev, info.st_ino) != reader.identity:
+            try:
+                self._file = _Reader(self.path)
+            except FileNotFoundError:
+                return items
+            self._retired.append((reader, time.monotonic() + self.linger))
+            items.append(FileNotice("rotated", self.path))
+            items.extend(self._file.read_lines())
+        elif info.st_size < reader.pos:
+            reader.restart()
+            items.append(FileNotice("truncated", self.path))
+            items.extend(reader.read_lines())
+        return items
+
+    def _poll_retired(self) -> list[TailItem]:
+        items: list[TailItem] = []
+        now = time.monotonic()
+        keep = []
+        for reader, until in self._retired:
+            items.extend(reader.read_lines())
+            if now < until:
+                keep.append((reader, until))
+            else:
+                items.extend(reader.finish_buffer())
+                reader.close()
+        self._retired = keep
+        return items
+
+    def finish(self) -> list[TailItem]:
+        """The rest of the files, last lines without newline included."""
+        items: list[TailItem] = []
+        for reader, _ in self._retired:
+            items.extend([*reader.read_lines(), *reader.finish_buffer()])
+        if self._file is not None:
+            items.extend([*self._file.read_lines(), *self._file.finish_buffer()])
+        return items
+
+    def follow(
+        self, interval: float = 0.1, stop: t.Callable[[], bool] | None = None
+    ) -> t.Iterator[TailItem]:
+        """Yield items as they are written, until ``stop()`` is true (forever without)."""
+        for batch in self.follow_batches(interval, stop):
+            yield from batch
+
+    def follow_batches(
+        self, interval: float = 0.1, stop: t.Callable[[], bool] | None = None
+    ) -> t.Iterator[list[TailItem]]:
+        """Like :meth:`follow`, one non-empty list per poll that found something."""
+        while stop is None or not stop():
+            items = self.poll()
+            if items:
+                yield items
+            else:
+                time.sleep(interval)
+
+
+# -- what a record says ----------------------------------------------------
+
+
+def record_status(record: t.Mapping[str, t.Any]) -> int | None:
+    """The response status code (``None`` when no response started)."""
+    response = record.get("response") or {}
+    if not isinstance(response, dict):
+        return None
+    status = response.get("status_code", response.get("status"))
+    if isinstance(status, int):
+        return status
+    if isinstance(status, str):
+        head = status.split(" ", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def record_path(record: t.Mapping[str, t.Any]) -> str:
+    """The full request path: ``SCRIPT_NAME`` + ``PATH_INFO``."""
+    request = record.get("request") or {}
+    return f"{request.get('script_name') or ''}{request.get('path') or ''}" or "/"
+
+
+def record_error(record: t.Mapping[str, t.Any]) -> tuple[str, str] | None:
+    """``("raised", "Type: message")`` when the app raised, ``("teardown", ...)``
+    when only a teardown saw an exception, else ``None``."""
+    error = record.get("error")
+    if error:
+        if isinstance(error, dict):
+            message = error.get("message")
+            kind = error.get("type") or "Exception"
+            return "raised", f"{kind}: {message}" if message else str(kind)
+        return "raised", str(error)
+    for event in record.get("events") or ():
+        if not isinstance(event, dict):
+            continue
+        hook = str(event.get("hook") or "")
+        if event.get("kind") == "hook" and hook.startswith("teardown") and event.get("exception"):
+            return "teardown", str(event["exception"])
+    for event in record.get("events") or ():
+        if isinstance(event, dict) and event.get("kind") == "exception":
+            return "raised", str(event.get("exception") or event.get("type") or "exception")
+    return None
+
+
+def record_worker_pid(record: t.Mapping[str, t.Any]) -> int | None:
+    """The pid of the process that served the request."""
+    worker = record.get("worker") or {}
+    pid = worker.get("pid") if isinstance(worker, dict) else None
+    return pid if isinstance(pid, int) else None
+
+
+# -- filters -----------------------------------------------------------------
+
+_STATUS_ITEM = re.compile(r"^([1-5])xx$|^([1-5]\d\d)$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s|m)?\s*$", re.IGNORECASE)
+_DURATION_MS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def parse_statuses(values: t.Iterable[str]) -> tuple[tuple[int, int], ...]:
+    """``["5xx,404"]`` -> ``((500, 599), (404, 404))``.
+
+    :raises ValueError: for an item that is neither ``Nxx`` nor a code.
+    """
+    ranges: list[tuple[int, int]] = []
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            found = _STATUS_ITEM.match(item)
+            if not found:
+                raise ValueError(f"{item!r} is not a status class like 5xx or a code like 404")
+            if found.group(1):
+                low = int(found.group(1)) * 100
+                ranges.append((low, low + 99))
+            else:
+                code = int(found.group(2))
+                ranges.append((code, code))
+    return tuple(ranges)
+
+
+def parse_duration_ms(value: str) -> float:
+    """``"100ms"``, ``"1.5s"``, ``"250us"``, ``"2m"`` or a bare number of ms -> ms.
+
+    :raises ValueError: for anything else.
+    """
+    found = _DURATION.match(value)
+    if not found:
+        raise ValueError(f"{value!r} is not a duration like 100ms, 1.5s or 250us")
+    return float(found.group(1)) * _DURATION_MS[(found.group(2) or "ms").lower()]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordFilter:
+    """Which records to show; every given condition must hold.
+
+    :param statuses: inclusive status ranges, any may match.
+    :param methods: upper-case methods, any may match.
+    :param path: a glob (:mod:`fnmatch`) the full path must match.
+    :param slower_than_ms: the minimum duration.
+    :param errors: only requests where the app raised or a teardown saw an
+        exception.
+    :param workers: pids, any may match.
+    """
+
+    statuses: tuple[tuple[int, int], ...] = ()
+    methods: frozenset[str] = frozenset()
+    path: str | None = None
+    slower_than_ms: float | None = None
+    errors: bool = False
+    workers: frozenset[int] = frozenset()
+
+    @property
+    def active(self) -> bool:
+        """Whether any condition is set."""
+        return self != RecordFilter()
+
+    def __call__(self, record: t.Mapping[str, t.Any]) -> bool:
+        """Whether ``record`` passes."""
+        if self.statuses:
+            status = record_status(record)
+            if status is None or not any(lo <= status <= hi for lo, hi in self.statuses):
+                return False
+        if self.methods:
+            method = str((record.get("request") or {}).get("method") or "").upper()
+            if method not in self.methods:
+                return False
+        if self.path is not None and not fnmatch.fnmatchcase(record_path(record), self.path):
+            return False
+        if self.slower_than_ms is not None:
+            duration = record.get("duration_ms")
+            if not isinstance(duration, (int, float)) or duration < self.slower_than_ms:
+                return False
+        if self.errors and record_error(record) is None:
+            return False
+        return not self.workers or record_worker_pid(record) in self.workers
