@@ -269,6 +269,12 @@ def test_raw_body_content_type(app, tmp_path: Path, kwargs, items, content_type)
     assert environ["CONTENT_LENGTH"] == str(len(spec.body or b""))
 
 
+def test_an_empty_raw_body_gets_no_content_type(app):
+    environ = build_environ(RequestSpec("/echo", method="POST", body=b""), app)
+    assert "CONTENT_TYPE" not in environ
+    assert echo(app, environ)["method"] == "POST"
+
+
 def test_default_base_url_is_localhost(app):
     assert base_url(None) == "http://localhost/"
     assert base_url(app) == "http://localhost/"

@@ -372,8 +372,8 @@ def _guess_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def _raw_content_type(spec: RequestSpec) -> str:
-    """The Content-Type of a raw body given without one."""
+def _raw_content_type(spec: RequestSpec) -> str | None:
+    """The Content-Type of a raw body given without one (none for no bytes)."""
     if spec.mode == "json":
         return "application/json"
     if spec.mode == "form":
@@ -381,6 +381,8 @@ def _raw_content_type(spec: RequestSpec) -> str:
     if spec.body_name is not None:
         return _guess_type(spec.body_name)
     body = spec.body or b""
+    if not body:
+        return None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
