@@ -4,6 +4,7 @@
 - ``unavailable``: a Flask app answering 503 without raising;
 - ``crash``: a plain WSGI app whose exception propagates out;
 - ``interrupt``: a plain WSGI app interrupted by Ctrl-C while it runs;
+- ``hop_by_hop``: a plain WSGI app breaking PEP 3333 (a hop-by-hop header);
 - ``evil``: a Flask app that reflects the request into its response headers
   and body, sets a session and cookies, and logs.
 """
@@ -45,6 +46,11 @@ def crash(environ, start_response):
 
 def interrupt(environ, start_response):
     raise KeyboardInterrupt
+
+
+def hop_by_hop(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")])
+    return [b"ok"]
 
 
 evil = Flask("evil")
