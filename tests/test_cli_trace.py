@@ -261,6 +261,18 @@ def test_propagated_exception_exits_1_with_the_apps_traceback():
     assert "\x07" not in out
 
 
+def test_pep3333_findings_fill_the_lint_section():
+    result = trace(f"{MISC}:hop_by_hop", "/", "-p", "r", "--width", "200")
+    assert result.exit_code == 0
+    assert result.stdout.endswith(
+        "└── lint  1\n    └── WSGI209  hop-by-hop header 'Connection' set by the application\n"
+    )
+    record = json.loads(trace(f"{MISC}:hop_by_hop", "/", "--json").stdout)
+    assert [finding["rule"] for finding in record["lint"]] == ["WSGI209"]
+    unchecked = trace(f"{MISC}:hop_by_hop", "/", "--no-lint", "--json").stdout
+    assert json.loads(unchecked)["lint"] == []
+
+
 def test_ctrl_c_while_the_app_runs_exits_130():
     result = trace(f"{MISC}:interrupt", "/")
     assert result.exit_code == 130

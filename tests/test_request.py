@@ -269,6 +269,12 @@ def test_raw_body_content_type(app, tmp_path: Path, kwargs, items, content_type)
     assert environ["CONTENT_LENGTH"] == str(len(spec.body or b""))
 
 
+def test_an_empty_raw_body_gets_no_content_type(app):
+    environ = build_environ(RequestSpec("/echo", method="POST", body=b""), app)
+    assert "CONTENT_TYPE" not in environ
+    assert echo(app, environ)["method"] == "POST"
+
+
 def test_default_base_url_is_localhost(app):
     assert base_url(None) == "http://localhost/"
     assert base_url(app) == "http://localhost/"
@@ -337,6 +343,23 @@ def test_plain_wsgi_app_and_odd_paths():
     environ = build_environ(parse_request("/caf\u00e9"), plain)
     # PEP 3333: the path's UTF-8 bytes, as latin-1 text.
     assert environ["PATH_INFO"] == "/caf\u00e9".encode().decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("path", "path_info", "request_uri"),
+    [
+        ("//x/%41?q=1", "//x/A", "//x/%41?q=1&a=b"),
+        ("//[", "//[", "//[?a=b"),
+        ("//a]b", "//a]b", "//a]b?a=b"),
+        ("//caf\u00e9", "//caf\u00c3\u00a9", "//caf\u00c3\u00a9?a=b"),
+    ],
+)
+def test_a_path_starting_with_two_slashes_is_a_path(path, path_info, request_uri):
+    # urlsplit would read "//x" as a host (and reject "//[").
+    environ = build_environ(parse_request(path, ["a==b"]))
+    assert (environ["PATH_INFO"], environ["REQUEST_URI"]) == (path_info, request_uri)
+    assert environ["RAW_URI"] == request_uri
+    assert (environ["HTTP_HOST"], environ["QUERY_STRING"][-3:]) == ("localhost", "a=b")
 
 
 def test_django_base_url(tmp_path: Path):

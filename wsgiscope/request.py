@@ -36,7 +36,7 @@ import mimetypes
 import re
 import typing as t
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from wsgiscope.errors import UsageError
 
@@ -372,8 +372,8 @@ def _guess_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def _raw_content_type(spec: RequestSpec) -> str:
-    """The Content-Type of a raw body given without one."""
+def _raw_content_type(spec: RequestSpec) -> str | None:
+    """The Content-Type of a raw body given without one (none for no bytes)."""
     if spec.mode == "json":
         return "application/json"
     if spec.mode == "form":
@@ -381,6 +381,8 @@ def _raw_content_type(spec: RequestSpec) -> str:
     if spec.body_name is not None:
         return _guess_type(spec.body_name)
     body = spec.body or b""
+    if not body:
+        return None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -483,9 +485,13 @@ def build_environ(
             kwargs["content_type"] = content_type
     elif content_type:
         kwargs["content_type"] = content_type
+    target = f"{path}?{query_string}" if query_string else path
+    # EnvironBuilder's urlsplit reads "//x/y" as host "x" and path "/y" (and
+    # fails on "//[x"): such a path is built as "/" and put back below.
+    double_slash = path.startswith("//")
     builder = EnvironBuilder(
         # The query stays in the path so REQUEST_URI carries it, as servers do.
-        path=f"{path}?{query_string}" if query_string else path,
+        path="/" + target[len(path) :] if double_slash else target,
         base_url=base,
         method=spec.effective_method,
         headers=headers,
@@ -493,9 +499,14 @@ def build_environ(
         **kwargs,
     )
     try:
-        return builder.get_environ()
+        environ = builder.get_environ()
     finally:
         builder.close()
+    if double_slash:
+        # As a server hands them over: PEP 3333's bytes-as-latin-1 strings.
+        environ["PATH_INFO"] = unquote(path).encode("utf-8").decode("latin-1")
+        environ["REQUEST_URI"] = environ["RAW_URI"] = target.encode("utf-8").decode("latin-1")
+    return environ
 
 
 def _path_and_base(path: str, default_base: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@
 - ``unavailable``: a Flask app answering 503 without raising;
 - ``crash``: a plain WSGI app whose exception propagates out;
 - ``interrupt``: a plain WSGI app interrupted by Ctrl-C while it runs;
+- ``hop_by_hop``: a plain WSGI app breaking PEP 3333 (a hop-by-hop header);
 - ``evil``: a Flask app that reflects the request into its response headers
   and body, sets a session and cookies, and logs.
 """
@@ -47,8 +48,17 @@ def interrupt(environ, start_response):
     raise KeyboardInterrupt
 
 
+def hop_by_hop(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")])
+    return [b"ok"]
+
+
 evil = Flask("evil")
 evil.config["SECRET_KEY"] = "test-only"
+# Answer every path itself: a redirect would echo the query (secrets included)
+# back in its Location and body, which is the app's output, not wsgiscope's.
+evil.url_map.merge_slashes = False
+evil.url_map.strict_slashes = False
 
 
 @evil.route("/<path:anything>", methods=["GET", "POST"])

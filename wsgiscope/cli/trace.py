@@ -87,6 +87,12 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Stop capturing the response body after this many bytes (closing the iterable).",
 )
 @click.option("--save", metavar="FILE", help="Append the record to FILE as JSON Lines.")
+@click.option(
+    "--lint/--no-lint",
+    default=True,
+    show_default=True,
+    help="Check the request against PEP 3333 and list the findings.",
+)
 @click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
 @output_options
 def trace(
@@ -98,6 +104,7 @@ def trace(
     verbose: bool,
     max_body: int,
     save: str | None,
+    lint: bool,
     show_secrets: bool,
     as_json: bool,
     color: str,
@@ -131,6 +138,7 @@ def trace(
             verbose=verbose,
             max_body=max_body,
             save=save,
+            lint=lint,
             show_secrets=show_secrets,
             as_json=as_json,
             color=color,
@@ -154,6 +162,7 @@ def _trace(
     verbose: bool,
     max_body: int,
     save: str | None,
+    lint: bool,
     show_secrets: bool,
     as_json: bool,
     color: str,
@@ -172,7 +181,15 @@ def _trace(
     # traceback of a failing view) is shown with the trace, not mixed into it.
     errors = io.StringIO()
     environ["wsgi.errors"] = errors
-    result = run_traced(loaded.app, environ, max_body=max_body, redact=not show_secrets)
+    app, checks = loaded.app, None
+    if lint:
+        from wsgiscope.lint.trace import TraceLint
+
+        # The full PEP 3333 checker between the tracer and the app; its
+        # findings become the record's lint list (the tree's lint section).
+        linted = TraceLint(app)
+        app, checks = linted, linted.checks
+    result = run_traced(app, environ, max_body=max_body, redact=not show_secrets, checks=checks)
     record = result.record
     if save:
         _save(save, record)
