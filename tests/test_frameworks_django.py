@@ -111,7 +111,7 @@ def test_cli_routes_url_match() -> None:
     wrong = run("-m", "wsgiscope", "url", "catalog:itm")
     assert wrong.returncode == 2
     assert wrong.stderr.splitlines() == [
-        "wsgiscope: error: the Django URLconf has no pattern named 'catalog:itm'",
+        "wsgiscope: error: the Django URLconf has no route named 'catalog:itm'",
         "hint: did you mean: catalog:item, catalog-v2:item, catalog:tag, catalog:token, "
         "catalog:files",
     ]

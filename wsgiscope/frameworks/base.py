@@ -42,6 +42,8 @@ import importlib
 import types
 import typing as t
 
+from wsgiscope.errors import RouteNotFound, UsageError
+
 #: framework name -> adapter module (dotted path, imported on first use).
 ADAPTERS: dict[str, str] = {
     "flask": "wsgiscope.frameworks.flask",
@@ -157,3 +159,34 @@ def adapter_for(framework: str) -> types.ModuleType | None:
     """The adapter module for ``framework``, or ``None`` if there is none."""
     target = ADAPTERS.get(framework)
     return importlib.import_module(target) if target else None
+
+
+def unknown_endpoint(owner: str, endpoint: str, known: t.Iterable[str]) -> RouteNotFound:
+    """The error for an endpoint ``owner`` does not know, with the closest names."""
+    close = nearest(endpoint, known)
+    return RouteNotFound(
+        f"{owner} has no route named {endpoint!r}",
+        hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
+    )
+
+
+def missing_arguments(
+    endpoint: str, rule: str, arguments: t.Iterable[str], missing: t.Iterable[str]
+) -> UsageError:
+    """The error for a URL that lacks values: what the rule needs, what is missing."""
+    return UsageError(
+        f"cannot build a URL for {endpoint!r}: {rule} needs {', '.join(arguments)} "
+        f"(missing: {', '.join(missing)})",
+        hint="pass them as NAME=VALUE",
+    )
+
+
+def finish_url(url: str, *, external: bool, scheme: str | None, anchor: str | None) -> str:
+    """An app-relative URL made external (``localhost``) and given its anchor.
+
+    For adapters whose framework builds paths only (no host): the host is the
+    one wsgiscope's requests use, ``localhost``.
+    """
+    if external or scheme:
+        url = f"{scheme or 'http'}://localhost{url}"
+    return f"{url}#{anchor}" if anchor else url

@@ -13,8 +13,15 @@ from __future__ import annotations
 import re
 import typing as t
 
-from wsgiscope.errors import RouteNotFound, UsageError
-from wsgiscope.frameworks.base import Argument, Match, Route, nearest
+from wsgiscope.errors import UsageError
+from wsgiscope.frameworks.base import (
+    Argument,
+    Match,
+    Route,
+    finish_url,
+    missing_arguments,
+    unknown_endpoint,
+)
 from wsgiscope.frameworks.samples import NotBuildable, sample_values
 from wsgiscope.frameworks.werkzeug import first_line, view_of
 
@@ -91,12 +98,7 @@ def _find(app: t.Any, endpoint: str) -> t.Any:
     for bottle_route in app.routes:
         if _endpoint(bottle_route) == endpoint:
             return bottle_route
-    names = [_endpoint(r) for r in app.routes]
-    close = nearest(endpoint, names)
-    raise RouteNotFound(
-        f"Bottle app has no route named {endpoint!r}",
-        hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
-    )
+    raise unknown_endpoint("Bottle app", endpoint, [_endpoint(r) for r in app.routes])
 
 
 def build_url(
@@ -112,14 +114,10 @@ def build_url(
     """``app.get_url(name, **values)``; extra values become the query string."""
     bottle_route = _find(app, endpoint)
     arguments = _arguments(bottle_route.rule)
-    missing = [a for a in arguments if a.name not in values]
+    missing = [a.name for a in arguments if a.name not in values]
     if missing:
-        needs = ", ".join(f"<{a.name}:{a.converter}>" for a in arguments)
-        raise UsageError(
-            f"cannot build a URL for {endpoint!r}: {bottle_route.rule} needs {needs} "
-            f"(missing: {', '.join(a.name for a in missing)})",
-            hint="pass them as NAME=VALUE",
-        )
+        needs = [f"<{a.name}:{a.converter}>" for a in arguments]
+        raise missing_arguments(endpoint, bottle_route.rule, needs, missing)
     for argument in arguments:
         if argument.regex and not re.fullmatch(argument.regex, str(values[argument.name])):
             raise UsageError(
@@ -127,11 +125,7 @@ def build_url(
                 f" for {bottle_route.rule} (the filter accepts {argument.regex})"
             )
     url = _build(app, bottle_route, values)
-    if external or scheme:
-        url = f"{scheme or 'http'}://localhost{url}"
-    if anchor:
-        url = f"{url}#{anchor}"
-    return url
+    return finish_url(url, external=external, scheme=scheme, anchor=anchor)
 
 
 def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:

@@ -18,8 +18,8 @@ import re
 import typing as t
 from urllib.parse import urlencode
 
-from wsgiscope.errors import RouteNotFound, UsageError
-from wsgiscope.frameworks.base import Argument, Match, Route, nearest
+from wsgiscope.errors import UsageError
+from wsgiscope.frameworks.base import Argument, Match, Route, finish_url, unknown_endpoint
 from wsgiscope.frameworks.samples import NotBuildable, sample_for, sample_from_regex
 from wsgiscope.frameworks.werkzeug import first_line, view_of
 
@@ -190,11 +190,7 @@ def build_url(
 
     entries = [e for e in _entries() if e.endpoint == endpoint]
     if not entries:
-        close = nearest(endpoint, [e.endpoint for e in _entries()])
-        raise RouteNotFound(
-            f"the Django URLconf has no pattern named {endpoint!r}",
-            hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
-        )
+        raise unknown_endpoint("the Django URLconf", endpoint, [e.endpoint for e in _entries()])
     entry = entries[0]
     names = {a.name for a in entry.arguments}
     kwargs = {k: v for k, v in values.items() if k in names}
@@ -211,9 +207,7 @@ def build_url(
         ) from None
     if query:
         url = f"{url}?{urlencode(query)}"
-    if external or scheme:
-        url = f"{scheme or 'http'}://localhost{url}"
-    return f"{url}#{anchor}" if anchor else url
+    return finish_url(url, external=external, scheme=scheme, anchor=anchor)
 
 
 def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:

@@ -15,8 +15,16 @@ import re
 import typing as t
 from urllib.parse import quote, urlencode
 
-from wsgiscope.errors import RouteNotFound, UsageError
-from wsgiscope.frameworks.base import Argument, Match, Route, View, nearest
+from wsgiscope.errors import UsageError
+from wsgiscope.frameworks.base import (
+    Argument,
+    Match,
+    Route,
+    View,
+    finish_url,
+    missing_arguments,
+    unknown_endpoint,
+)
 from wsgiscope.frameworks.samples import NotBuildable, sample_values
 
 #: ``{name}`` or ``{name:converter(arguments)}`` in a URI template.
@@ -148,28 +156,19 @@ def build_url(
     table = _table(app)
     found = [tpl for tpl, resource, suffix, _ in table if _endpoint(resource, suffix) == endpoint]
     if not found:
-        close = nearest(endpoint, [_endpoint(r, s) for _, r, s, _ in table])
-        raise RouteNotFound(
-            f"Falcon app has no route for a resource named {endpoint!r}",
-            hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
-        )
+        known = [_endpoint(r, s) for _, r, s, _ in table]
+        raise unknown_endpoint("Falcon app", endpoint, known)
     template = found[0]
     arguments = _arguments(template)
     missing = [a.name for a in arguments if a.name not in values]
     if missing:
-        needs = ", ".join(f"{{{a.name}:{a.converter}}}" for a in arguments)
-        raise UsageError(
-            f"cannot build a URL for {endpoint!r}: {template} needs {needs} "
-            f"(missing: {', '.join(missing)})",
-            hint="pass them as NAME=VALUE",
-        )
+        needs = [f"{{{a.name}:{a.converter}}}" for a in arguments]
+        raise missing_arguments(endpoint, template, needs, missing)
     url = _fill(app, template, values)
     query = {k: v for k, v in values.items() if k not in {a.name for a in arguments}}
     if query:
         url = f"{url}?{urlencode(query)}"
-    if external or scheme:
-        url = f"{scheme or 'http'}://localhost{url}"
-    return f"{url}#{anchor}" if anchor else url
+    return finish_url(url, external=external, scheme=scheme, anchor=anchor)
 
 
 def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:

@@ -13,8 +13,15 @@ from __future__ import annotations
 import re
 import typing as t
 
-from wsgiscope.errors import RouteNotFound, UsageError
-from wsgiscope.frameworks.base import Argument, Match, Route, nearest
+from wsgiscope.errors import UsageError
+from wsgiscope.frameworks.base import (
+    Argument,
+    Match,
+    Route,
+    finish_url,
+    missing_arguments,
+    unknown_endpoint,
+)
 from wsgiscope.frameworks.samples import NotBuildable, sample_values
 from wsgiscope.frameworks.werkzeug import first_line, view_of
 
@@ -125,20 +132,12 @@ def build_url(
     """``request.route_path`` (``route_url`` with --external); extras as query."""
     info = {route.name: route for route, _, _ in _info(app)}
     if endpoint not in info:
-        close = nearest(endpoint, info)
-        raise RouteNotFound(
-            f"Pyramid app has no route named {endpoint!r}",
-            hint=f"did you mean: {', '.join(close)}" if close else "see: wsgiscope routes",
-        )
+        raise unknown_endpoint("Pyramid app", endpoint, info)
     arguments = _arguments(info[endpoint].pattern)
     missing = [a.name for a in arguments if a.name not in values]
     if missing:
-        needs = ", ".join(f"{{{a.name}}}" for a in arguments)
-        raise UsageError(
-            f"cannot build a URL for {endpoint!r}: {info[endpoint].pattern} needs {needs} "
-            f"(missing: {', '.join(missing)})",
-            hint="pass them as NAME=VALUE",
-        )
+        needs = [f"{{{a.name}}}" for a in arguments]
+        raise missing_arguments(endpoint, info[endpoint].pattern, needs, missing)
     for argument in arguments:
         if argument.regex and not re.fullmatch(argument.regex, str(values[argument.name])):
             raise UsageError(
@@ -146,9 +145,7 @@ def build_url(
                 f"{info[endpoint].pattern} (the pattern accepts {argument.regex})"
             )
     url = _path(app, endpoint, values, arguments)
-    if external or scheme:
-        url = f"{scheme or 'http'}://localhost{url}"
-    return f"{url}#{anchor}" if anchor else url
+    return finish_url(url, external=external, scheme=scheme, anchor=anchor)
 
 
 def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:
