@@ -109,6 +109,8 @@ def test_demo_admin_mount():
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "dispatch /admin → admin  SCRIPT_NAME=/admin PATH_INFO=/" in out
+    # ProxyFix's change is the app's; the linter's stream watchers are not.
+    assert "environ changed  werkzeug.proxy_fix.orig  (-v for values)" in out
     assert "▶ push app context admin" in out
     assert "view dashboard → wsgiscope.demo.create_admin.<locals>.dashboard" in out
     assert '"app": "admin"' in out

@@ -225,7 +225,12 @@ def test_dispatch_and_exception_events():
             "app": "admin",
             "script_name": "/admin",
             "path_info": "/",
-            "changed": {"SCRIPT_NAME": "/admin", "PATH_INFO": "/", "HTTP_X_MOUNT": "admin"},
+            "changed": {
+                "SCRIPT_NAME": "/admin",
+                "PATH_INFO": "/",
+                "HTTP_X_MOUNT": "admin",
+                "wsgi.input": "<wsgiscope.lint.streams.InputWatcher object at 0x1>",
+            },
             "removed": ["HTTP_X_TOP"],
             "depth": 0,
             "parent": None,

@@ -232,7 +232,7 @@ def _dispatch_details(event: dict[str, t.Any], verbose: bool) -> list[Text]:
     changed = {
         key: value
         for key, value in (event.get("changed") or {}).items()
-        if key not in ("SCRIPT_NAME", "PATH_INFO")
+        if key not in ("SCRIPT_NAME", "PATH_INFO") and not _own_object(value)
     }
     details = []
     if changed and verbose:
@@ -247,6 +247,15 @@ def _dispatch_details(event: dict[str, t.Any], verbose: bool) -> list[Text]:
     if event.get("removed"):
         details.append(label(("environ removed  ", "dim"), (", ".join(event["removed"]), "")))
     return details
+
+
+def _own_object(value: t.Any) -> bool:
+    """A repr of wsgiscope's own wrapper (the linter's stream watchers).
+
+    ``trace --lint`` wraps ``wsgi.input`` and ``wsgi.errors`` between the
+    tracer and the app: that change is wsgiscope's, not the app's.
+    """
+    return isinstance(value, str) and value.startswith("<wsgiscope.")
 
 
 def _pairs(values: t.Any) -> str:
