@@ -95,3 +95,20 @@ def test_redact_false_keeps_everything() -> None:
     record = record_for(env, redact=False)
     assert record["environ"]["HTTP_COOKIE"] == "sid=1"
     assert ["Set-Cookie", "sid=abc; HttpOnly"] in record["response"]["headers"]
+
+
+def test_url_headers_lose_the_secrets_they_echo() -> None:
+    headers = [
+        ("Location", "/login?next=/a&password=hunter2"),
+        ("Content-Location", "/x?api_key=abc&page=2"),
+        ("X-Other", "password=kept-as-is"),
+    ]
+    assert Redactor().headers(headers) == [
+        ["Location", "/login?next=/a&password=[redacted]"],
+        ["Content-Location", "/x?api_key=[redacted]&page=2"],
+        ["X-Other", "password=kept-as-is"],
+    ]
+    assert Redactor(show_secrets=True).headers(headers)[0] == [
+        "Location",
+        "/login?next=/a&password=hunter2",
+    ]

@@ -92,6 +92,10 @@ def redact_query(query: str) -> str:
     return "&".join(parts)
 
 
+#: Response headers whose value is a URL (its query may echo secrets).
+_URL_HEADERS = frozenset({"location", "content-location", "refresh", "link"})
+
+
 def _redact_uri(uri: str) -> str:
     path, sep, query = uri.partition("?")
     return f"{path}?{redact_query(query)}" if sep else uri
@@ -143,10 +147,16 @@ class Redactor:
                 out.append([cap(item), ""])
                 continue
             name_text = name if isinstance(name, str) else repr(name)
-            if not self.show_secrets and is_secret_header(name_text):
+            text = value if isinstance(value, str) else repr(value)
+            if self.show_secrets:
+                out.append([name_text, text])
+            elif is_secret_header(name_text):
                 out.append([name_text, REDACTED])
+            elif name_text.lower() in _URL_HEADERS:
+                # a redirect that echoes the request's query carries its secrets
+                out.append([name_text, _redact_uri(text)])
             else:
-                out.append([name_text, value if isinstance(value, str) else repr(value)])
+                out.append([name_text, text])
         return out
 
     def query(self, query: str) -> str:
