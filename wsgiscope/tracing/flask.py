@@ -70,6 +70,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import sys
 import typing as t
 
 from wsgiscope.tracing import instrument
@@ -95,6 +96,29 @@ _ambient: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
 _logger = logging.getLogger("wsgiscope")
 
 _TEARDOWN_LIKE = frozenset(("teardown_request", "teardown_appcontext", "errorhandler"))
+
+#: The Flask method that calls ``ensure_sync(func)`` for each kind of hook
+#: (an override of one in an app class counts too, by its name). Anything
+#: else asking for ``ensure_sync`` (a signal's async receiver, an app's own
+#: code) is not a hook.
+_HOOK_OF_CALLER = {
+    "preprocess_request": "before_request",
+    "dispatch_request": "view",
+    "process_response": "after_request",
+    "handle_http_exception": "errorhandler",
+    "handle_user_exception": "errorhandler",
+    "handle_exception": "errorhandler",
+    "update_template_context": "context_processor",
+    "do_teardown_request": "teardown_request",
+    "do_teardown_appcontext": "teardown_appcontext",
+}
+
+#: The keyword argument of a Flask signal that carries an exception.
+_SIGNAL_EXCEPTION = {
+    "got_request_exception": "exception",
+    "request_tearing_down": "exc",
+    "appcontext_tearing_down": "exc",
+}
 
 
 def _recorder() -> Recorder | None:
@@ -184,6 +208,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             if entry[1] == kind:
                 depth += 1
         app = ctx.app
+        name = _app_name(app)
         spans = rec.spans
         rows = rec.rows
         seq = len(rows)
@@ -192,18 +217,25 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             rec.clock(),
             depth,
             spans[-1][5] if spans else None,
-            [kind, _app_name(app), path],
+            [kind, name, path],
             seq,
         )
         if seq < rec.limit:
             rows.append(row)
         spans.append(row)
-        contexts.append((ctx, kind, app, depth, row, path))
+        # The app's name rides along: signals and hooks of the innermost
+        # context's app (nearly all of them) reuse it.
+        contexts.append((ctx, kind, app, depth, row, path, name))
         rec.depth = depth
         return row
 
     def flush(rec: Recorder) -> None:
         """Record the pops of contexts that stopped being current."""
+        for pending in rec.pending:
+            if len(pending[0]._cv_tokens) < pending[1]:
+                break
+        else:
+            return  # all still current (their teardowns are running)
         keep = []
         contexts = rec.contexts
         for pending in rec.pending:
@@ -219,9 +251,13 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                         del contexts[i]
                         break
             push_row = entry[4]
-            rec.close_span(push_row)
+            spans = rec.spans
+            if spans and spans[-1] is push_row:
+                spans.pop()
+            else:
+                rec.close_span(push_row)
             rec.depth = contexts[-1][3] if contexts else 0
-            values = [entry[1], _app_name(entry[2]), entry[5], g, session]
+            values = [entry[1], entry[6], entry[5], g, session]
             rows = rec.rows
             seq = len(rows)
             row = (ContextPop, rec.clock(), entry[3], push_row[5], values, seq)
@@ -285,8 +321,6 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
         return None
 
     def make_pop(orig: t.Callable[..., None], is_request: bool) -> t.Callable[..., None]:
-        hook = "teardown_request" if is_request else "teardown_appcontext"
-
         def pop(self: t.Any, exc: t.Any = sentinel) -> None:
             rec = _current.get() or _recorder()
             if rec is None:
@@ -303,26 +337,24 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                         if token.old_value is not self:
                             entry = candidate
                         break
-            if entry is not None:
-                # The state the teardowns are about to see.
-                app_ctx = cv_app.get(None)
-                g = None if app_ctx is None else app_ctx.g.__dict__.copy()
-                session = None
-                if is_request:
-                    # _session, not .session: the property marks the session
-                    # accessed (adds "Vary: Cookie"); a trace must not.
-                    own = self._session
-                    if isinstance(own, dict):
-                        session = dict.copy(own)
-                rec.pending.append([self, len(tokens), entry, g, session])
-            # Teardown functions run inside pop(), through ensure_sync.
-            phases = rec.phases
-            phases.append((hook, self.app))
+            if entry is None:
+                # Teardown functions run inside pop(), through ensure_sync.
+                return orig(self, exc)
+            # The state the teardowns are about to see.
+            app_ctx = cv_app.get(None)
+            g = None if app_ctx is None else app_ctx.g.__dict__.copy()
+            session = None
+            if is_request:
+                # _session, not .session: the property marks the session
+                # accessed (adds "Vary: Cookie"); a trace must not.
+                own = self._session
+                if isinstance(own, dict):
+                    session = dict.copy(own)
+            rec.pending.append((self, len(tokens), entry, g, session))
             try:
                 orig(self, exc)
             finally:
-                phases.pop()
-                if entry is not None:
+                if rec.pending:
                     flush(rec)
             return None
 
@@ -336,27 +368,36 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     # -- hooks -------------------------------------------------------------
 
     def hooked(
-        rec: Recorder, hook: str, app: t.Any, func: t.Any, call: t.Callable[..., t.Any]
+        hook: str, app: t.Any, func: t.Any, call: t.Callable[..., t.Any]
     ) -> t.Callable[..., t.Any]:
-        app_name = _app_name(app)
+        """``call`` recording a ``hook`` event in the recorder of the request running it."""
+
+        is_view = hook == "view"
+        gets_exception = hook in _TEARDOWN_LIKE
 
         def traced(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            rec = _current.get() or _recorder()
+            if rec is None:
+                return call(*args, **kwargs)
             endpoint = view_args = exc = None
-            if hook == "view":
+            if is_view:
                 req_ctx = cv_req.get(None)
                 rule = None if req_ctx is None else req_ctx.request.url_rule
                 endpoint = None if rule is None else rule.endpoint
                 view_args = kwargs
-            elif hook in _TEARDOWN_LIKE and args:
+            elif gets_exception and args:
                 exc = args[0]
             if rec.pending:
                 flush(rec)
+            contexts = rec.contexts
+            top = contexts[-1] if contexts else None
+            app_name = top[6] if top is not None and top[2] is app else _app_name(app)
             values = [hook, func, app_name, endpoint, view_args, exc, None, None]
             spans = rec.spans
             clock = rec.clock
-            start = clock()
             rows = rec.rows
             seq = len(rows)
+            start = clock()
             row = (HookCall, start, rec.depth, spans[-1][5] if spans else None, values, seq)
             if seq < rec.limit:
                 rows.append(row)
@@ -378,54 +419,40 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
         return traced
 
     orig_ensure_sync = flask_cls.ensure_sync
+    caller = sys._getframe
+    #: func -> (hook, app, wrapper): a plain function's wrapper serves every
+    #: request (it finds the request's recorder when called). Dropped with
+    #: the patches.
+    wrappers: dict[t.Any, tuple[str, t.Any, t.Callable[..., t.Any]]] = {}
 
     def ensure_sync(self: t.Any, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         call = orig_ensure_sync(self, func)
-        rec = _current.get() or _recorder()
-        if rec is None or not rec.phases:
+        # Which hook this is follows from the Flask method asking for it.
+        hook = _HOOK_OF_CALLER.get(caller(1).f_code.co_name)
+        if hook is None or (_current.get() is None and not _listeners):
             return call
-        phase = rec.phases[-1]
-        if phase is None or phase[1] is not self:
-            return call
-        return hooked(rec, phase[0], self, func, call)
+        if call is not func:  # async_to_sync made a new one: nothing to reuse
+            return hooked(hook, self, func, call)
+        try:
+            known = wrappers.get(func)
+        except TypeError:  # an unhashable callable object
+            return hooked(hook, self, func, call)
+        if known is not None and known[0] == hook and known[1] is self:
+            return known[2]
+        wrapper = hooked(hook, self, func, call)
+        if len(wrappers) < 4096:
+            wrappers[func] = (hook, self, wrapper)
+        return wrapper
 
     patches.set(flask_cls, "ensure_sync", ensure_sync)
-
-    def phased(name: str, hook: str) -> None:
-        orig = getattr(flask_cls, name)
-
-        def method(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-            rec = _current.get() or _recorder()
-            if rec is None:
-                return orig(self, *args, **kwargs)
-            rec.phases.append((hook, self))
-            try:
-                return orig(self, *args, **kwargs)
-            finally:
-                rec.phases.pop()
-
-        method.__name__ = name
-        patches.set(flask_cls, name, method)
-
-    phased("dispatch_request", "view")
-    phased("process_response", "after_request")
-    phased("handle_http_exception", "errorhandler")
-    phased("handle_user_exception", "errorhandler")
-    phased("update_template_context", "context_processor")
 
     orig_handle_exception = flask_cls.handle_exception
 
     def handle_exception(self: t.Any, e: Exception) -> t.Any:
         rec = _current.get() or _recorder()
-        if rec is None:
-            return orig_handle_exception(self, e)
-        if rec.app_error is None:
+        if rec is not None and rec.app_error is None:
             rec.app_error = e
-        rec.phases.append(("errorhandler", self))
-        try:
-            return orig_handle_exception(self, e)
-        finally:
-            rec.phases.pop()
+        return orig_handle_exception(self, e)
 
     patches.set(flask_cls, "handle_exception", handle_exception)
 
@@ -433,28 +460,27 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
     def preprocess_request(self: t.Any) -> t.Any:
         # Flask 3.1's preprocess_request, with the url_value_preprocessors
-        # (which Flask calls directly, not through ensure_sync) observed.
+        # (which Flask calls directly, not through ensure_sync) observed. Its
+        # name makes ensure_sync classify the before_request functions.
         rec = _current.get() or _recorder()
         if rec is None:
             return orig_preprocess(self)
         req = cv_req.get().request
         names = (None, *reversed(req.blueprints))
+        preprocessors = self.url_value_preprocessors
         for name in names:
-            if name in self.url_value_preprocessors:
-                for url_func in self.url_value_preprocessors[name]:
-                    hooked(rec, "url_value_preprocessor", self, url_func, url_func)(
+            if name in preprocessors:
+                for url_func in preprocessors[name]:
+                    hooked("url_value_preprocessor", self, url_func, url_func)(
                         req.endpoint, req.view_args
                     )
-        rec.phases.append(("before_request", self))
-        try:
-            for name in names:
-                if name in self.before_request_funcs:
-                    for before_func in self.before_request_funcs[name]:
-                        rv = self.ensure_sync(before_func)()
-                        if rv is not None:
-                            return rv
-        finally:
-            rec.phases.pop()
+        before = self.before_request_funcs
+        for name in names:
+            if name in before:
+                for before_func in before[name]:
+                    rv = self.ensure_sync(before_func)()
+                    if rv is not None:
+                        return rv
         return None
 
     patches.set(flask_cls, "preprocess_request", preprocess_request)
@@ -470,19 +496,22 @@ def _signal_send(
     signal: t.Any, name: str, flush: t.Callable[[Recorder], None]
 ) -> t.Callable[..., t.Any]:
     orig_send = signal.send
+    # The keyword argument that carries the exception, for the signals that have one.
+    exc_key = _SIGNAL_EXCEPTION.get(name)
 
-    def send(*args: t.Any, **kwargs: t.Any) -> t.Any:
+    def send(sender: t.Any = None, /, **kwargs: t.Any) -> t.Any:
         rec = _current.get() or _recorder()
         if rec is None:
-            return orig_send(*args, **kwargs)
+            return orig_send(sender, **kwargs)
         if rec.pending:
             flush(rec)
-        sender = args[0] if args else None
-        values = [
-            name,
-            None if sender is None else _app_name(sender),
-            kwargs.get("exception") or kwargs.get("exc"),
-        ]
+        contexts = rec.contexts
+        top = contexts[-1] if contexts else None
+        if top is not None and top[2] is sender:
+            app_name = top[6]
+        else:
+            app_name = None if sender is None else _app_name(sender)
+        values = [name, app_name, None if exc_key is None else kwargs.get(exc_key)]
         spans = rec.spans
         rows = rec.rows
         seq = len(rows)
@@ -495,11 +524,6 @@ def _signal_send(
             # What blinker's send() returns without receivers, minus the cost
             # of its receivers_for() generator.
             return []
-        # An async receiver goes through app.ensure_sync: not a hook.
-        rec.phases.append(None)
-        try:
-            return orig_send(*args, **kwargs)
-        finally:
-            rec.phases.pop()
+        return orig_send(sender, **kwargs)
 
     return send

@@ -37,6 +37,7 @@ import threading
 import time
 import typing as t
 import weakref
+from threading import get_ident
 
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.dispatch import app_label
@@ -178,38 +179,24 @@ class RequestTrace:
         self.started = mw.wall_clock()
         #: The environ as received, shallow: values are stringified at the end.
         self.environ = rec.environ = dict(environ)
+        self.thread_ident = get_ident()
         greenlet = _modules.get("greenlet")
-        self.worker = (
-            _pid,
-            threading.current_thread(),
-            threading.get_ident(),
-            None if greenlet is None else id(greenlet.getcurrent()),
-        )
+        self.greenlet = None if greenlet is None else id(greenlet.getcurrent())
         self.preview: list[bytes] = []
+
+    @property
+    def worker(self) -> tuple[int, threading.Thread, int, int | None]:
+        """``(pid, thread, thread ident, greenlet id or None)`` that served the request."""
+        ident = self.thread_ident
+        # The serving thread is alive while its request ends; looked up here
+        # rather than per request, where it would cost a Python call.
+        thread = threading._active.get(ident) or threading.current_thread()  # type: ignore[attr-defined]
+        return (_pid, thread, ident, self.greenlet)
 
     def run(
         self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]
     ) -> t.Iterable[bytes]:
         """Call the app (with the server's own environ) and wrap what it returns."""
-        rec = self.rec
-        token = _current.set(rec)
-        try:
-            try:
-                app_iter = self.mw.app(environ, self.wrap_start_response(start_response))
-            except BaseException as exc:
-                self.exception(exc, "call")
-                self.finish()
-                raise
-        finally:
-            _current.reset(token)
-        self.app_iter = app_iter
-        wrapper_class = environ.get("wsgi.file_wrapper")
-        if isinstance(wrapper_class, type) and isinstance(app_iter, wrapper_class):
-            self.file_wrapper = True
-        cls = SizedTracedIterable if hasattr(type(app_iter), "__len__") else TracedIterable
-        return cls(self, app_iter)
-
-    def wrap_start_response(self, start_response: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         rec = self.rec
 
         def traced_start_response(status: t.Any, headers: t.Any, *args: t.Any) -> t.Any:
@@ -218,9 +205,17 @@ class RequestTrace:
                 copied = list(headers)
             except TypeError:
                 copied = headers
-            rec.add(StartResponse, rec.depth, [status, copied, exc_info[1] if exc_info else None])
             self.status = status
             self.headers = copied
+            rows = rec.rows
+            seq = len(rows)
+            if seq < rec.limit:
+                spans = rec.spans
+                parent = spans[-1][5] if spans else None
+                values = [status, copied, exc_info[1] if exc_info else None]
+                rows.append((StartResponse, rec.clock(), rec.depth, parent, values, seq))
+            else:
+                rec.dropped += 1
             try:
                 write = start_response(status, headers, *args)
             except BaseException as exc:
@@ -235,7 +230,29 @@ class RequestTrace:
 
             return traced_write
 
-        return traced_start_response
+        token = _current.set(rec)
+        try:
+            try:
+                app_iter = self.mw.app(environ, traced_start_response)
+            except BaseException as exc:
+                self.exception(exc, "call")
+                self.finish()
+                raise
+        finally:
+            _current.reset(token)
+        self.app_iter = app_iter
+        wrapper_class = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper_class, type) and isinstance(app_iter, wrapper_class):
+            self.file_wrapper = True
+        kind = type(app_iter)
+        sized = _sized.get(kind)
+        if sized is None:
+            # hasattr() on a class that lacks the attribute raises inside and
+            # costs a microsecond: asked once per iterable type.
+            sized = hasattr(kind, "__len__")
+            if len(_sized) < 256:
+                _sized[kind] = sized
+        return SizedTracedIterable(self, app_iter) if sized else TracedIterable(self, app_iter)
 
     def body(self, chunk: t.Any, source: str) -> None:
         try:
@@ -249,7 +266,14 @@ class RequestTrace:
             self.preview.append(chunk)
             self.preview_len += size
             rec = self.rec
-            rec.add(BodyChunk, rec.depth, [size, source])
+            rows = rec.rows
+            seq = len(rows)
+            if seq < rec.limit:
+                spans = rec.spans
+                parent = spans[-1][5] if spans else None
+                rows.append((BodyChunk, rec.clock(), rec.depth, parent, [size, source], seq))
+            else:
+                rec.dropped += 1
             if self.preview_len > max_body:
                 self.truncated = True
         elif size:
@@ -282,6 +306,9 @@ class RequestTrace:
 
 _modules = sys.modules
 _pid = os.getpid()
+#: Response iterable types, and whether they have ``len()``.
+#: (Bounded: types are few, unless an app makes classes per request.)
+_sized: dict[type, bool] = {}
 
 
 def _after_fork() -> None:
@@ -377,7 +404,8 @@ class TracedIterable:
                     trace.exception(exc, "close")
                     raise
         finally:
-            trace.rec.add(Close, trace.rec.depth, [trace.has_close])
+            rec = trace.rec
+            rec.add(Close, rec.depth, [trace.has_close])
             _current.reset(token)
             trace.finish()
 

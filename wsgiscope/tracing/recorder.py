@@ -49,9 +49,8 @@ class Recorder:
     """The events of one request, in order, as raw rows (see :mod:`.events`).
 
     Besides the rows it keeps the bookkeeping adapters need while the request
-    runs: the stack of open spans (pushes and hook calls, for ``parent``),
-    the stack of current framework contexts (for ``depth``) and the stack of
-    framework phases (which kind of hook a call is).
+    runs: the stack of open spans (pushes and hook calls, for ``parent``)
+    and the stack of current framework contexts (for ``depth``).
 
     :param clock: a monotonic clock in seconds, ``time.perf_counter`` by default.
     :param keep: keep the rows (``False`` for an ambient recorder that only
@@ -69,7 +68,6 @@ class Recorder:
         "keep",
         "limit",
         "pending",
-        "phases",
         "rows",
         "spans",
         "t0",
@@ -82,14 +80,12 @@ class Recorder:
         self.t0 = clock()
         self.rows: list[RawEvent] = []
         self.spans: list[RawEvent] = []
-        #: Current framework contexts: (ctx, kind, app object, depth, push row, path).
+        #: Current framework contexts: (ctx, kind, app object, depth, push row, path, app name).
         self.contexts: list[tuple[t.Any, ...]] = []
         #: Contexts being popped, whose pop is recorded once they stop being current.
         self.pending: list[t.Any] = []
         #: Depth of the innermost current framework context (0 outside any).
         self.depth = 0
-        #: Framework phases: (hook name, app) or None.
-        self.phases: list[t.Any] = []
         self.dropped = 0
         #: Response bytes the server got in all (set when the trace ends; body
         #: events stop at the middleware's ``max_body``, this count does not).
