@@ -208,7 +208,9 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             if entry[1] == kind:
                 depth += 1
         app = ctx.app
-        name = _app_name(app)
+        name = app.__dict__.get("name")  # _app_name's fast path, inline
+        if not isinstance(name, str):
+            name = _app_name(app)
         spans = rec.spans
         rows = rec.rows
         seq = len(rows)
