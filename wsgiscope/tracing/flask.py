@@ -15,14 +15,17 @@ version of this adapter). While instrumentation is held (see
   both again while the body is iterated: those pushes, the second round of
   teardowns and the pops are recorded too. The pop of a request context
   carries the names in ``g`` and in the session when its teardown began.
-- ``Flask.ensure_sync`` plus the methods that call hooks
-  (``preprocess_request``, ``dispatch_request``, ``process_response``,
-  ``handle_*exception``, ``update_template_context``, ``do_teardown_*``):
+- ``Flask.ensure_sync`` (plus ``preprocess_request``, see Limits, and
+  ``handle_exception``, which notes the exception Flask turned into a 500):
   a ``hook`` event for every ``url_value_preprocessor``,
   ``before_request``, view (endpoint and view arguments), ``after_request``,
   ``errorhandler``, ``context_processor``, ``teardown_request`` and
   ``teardown_appcontext`` call, with ``module.qualname``, duration, the
   exception a teardown or error handler received and the one it raised.
+  Which kind of hook a function is follows from the Flask method that asks
+  ``ensure_sync`` for it (``dispatch_request``: the view, ``process_response``:
+  an ``after_request`` function, ...), read from the caller's frame: one
+  lookup instead of a wrapper around each of those methods.
 - ``send`` of each signal in ``flask.signals`` (an instance attribute on the
   signal object, deleted again afterwards): a ``signal`` event per send.
 
