@@ -17,6 +17,9 @@ callable taking a record:
 - any other callable: called with the record (a JSON-ready ``dict``).
 - ``None``: records are built for nobody (useful with ``checks`` or tests).
 
+Records are encoded by :func:`encode_record`: orjson when its output is
+ASCII, else the stdlib path of :func:`wsgiscope.render.jsonout.dumps_line`.
+
 Whatever the sink, a failing one never breaks the request: the first
 failure is logged once on the ``wsgiscope`` logger (which reaches stderr
 when logging is not configured) and later ones are dropped silently.
@@ -29,6 +32,8 @@ import os
 import threading
 import typing as t
 
+import orjson
+
 from wsgiscope.render.jsonout import dumps_line
 
 Record = dict[str, t.Any]
@@ -37,8 +42,40 @@ Sink = t.Callable[[Record], None]
 _logger = logging.getLogger("wsgiscope")
 
 
+_orjson_dumps = orjson.dumps
+#: Subclasses of str/int/dict/list, datetimes and dataclasses make orjson
+#: raise (and so take the stdlib path, which encodes them as it always did)
+#: instead of being serialized orjson's own way.
+_ORJSON_OPTIONS = (
+    orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def encode_record(record: Record) -> bytes:
-    """One JSON Lines record, newline included, as ASCII bytes."""
+    """One JSON Lines record, newline included, as ASCII bytes.
+
+    orjson encodes a trace record about ten times faster than ``json.dumps``
+    but has no ``ensure_ascii``: its output is used only when it is ASCII
+    (the common case; no C1 control byte can then reach a terminal), and
+    whatever orjson refuses (non-str keys, ints beyond 64 bits, sets, deep
+    nesting, odd types) goes through the stdlib path too, which escapes all
+    non-ASCII text and turns odd values into their ``repr``. Both give the
+    same parsed content for the JSON-ready values a built record holds
+    (str, int, finite float, bool, None, list, tuple, dict). The exceptions
+    are values a built record never holds: orjson writes ``NaN`` and
+    infinities as ``null`` and ``enum.Enum`` members and ``uuid.UUID`` as
+    their value where the stdlib path writes ``NaN`` and their ``repr``.
+    """
+    try:
+        data = _orjson_dumps(record, option=_ORJSON_OPTIONS)
+    except Exception:  # anything orjson cannot encode exactly: the stdlib path
+        pass
+    else:
+        if data.isascii():
+            return data
     return (dumps_line(record) + "\n").encode("ascii")
 
 
