@@ -1,8 +1,13 @@
-"""Encoding trace records: orjson fast path, stdlib fallback, same content."""
+"""Trace records: orjson encoding like the stdlib's, and built exactly as specified."""
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import re
+import socket
+import threading
 import typing as t
 
 import orjson
@@ -10,7 +15,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.apps import trace_flask_lifecycle as lifecycle
+from tests.apps import trace_plain as plain
+from tests.tracing_fixtures import environ
+from wsgiscope import TraceMiddleware, demo
+from wsgiscope.redact import REDACTED, VALUE_CAP, is_secret_field, is_secret_header, redact_query
 from wsgiscope.render.jsonout import dumps_line
+from wsgiscope.tracing.events import (
+    KINDS,
+    ContextPop,
+    Dispatch,
+    Event,
+    ExceptionRaised,
+    HookCall,
+    SignalSent,
+    StartResponse,
+    format_traceback,
+    function_name,
+)
+from wsgiscope.tracing.middleware import RequestTrace
+from wsgiscope.tracing.record import build_record
 from wsgiscope.tracing.sinks import JsonLinesFile, encode_record
 
 
@@ -115,3 +139,314 @@ def test_file_sink_writes_ascii_lines(tmp_path: t.Any) -> None:
         {"path": "/plain", "n": 2**70},
         {"ok": 1},
     ]
+
+
+# --- build_record: the record is exactly what a plain reading of the format gives
+
+
+def ref_cap(value: t.Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= VALUE_CAP else f"{text[:VALUE_CAP]}... [{len(text)} chars]"
+
+
+def ref_uri(uri: str) -> str:
+    path, sep, query = uri.partition("?")
+    return f"{path}?{redact_query(query)}" if sep else uri
+
+
+def ref_environ(environ: t.Mapping[t.Any, t.Any], show: bool) -> dict[str, str]:
+    out = {}
+    for key, value in environ.items():
+        name = key if type(key) is str else repr(key)
+        if type(value) is not str:
+            out[name] = ref_cap(value)
+        elif show:
+            out[name] = value
+        elif name.startswith("HTTP_") and is_secret_header(name):
+            out[name] = REDACTED
+        elif name == "QUERY_STRING":
+            out[name] = redact_query(value)
+        elif name in ("REQUEST_URI", "RAW_URI"):
+            out[name] = ref_uri(value)
+        else:
+            out[name] = value
+    return out
+
+
+def ref_headers(headers: t.Any, show: bool) -> list[list[str]]:
+    try:
+        items = list(headers)
+    except TypeError:
+        return [[ref_cap(headers), ""]]
+    out = []
+    for item in items:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            out.append([ref_cap(item), ""])
+            continue
+        name = name if isinstance(name, str) else repr(name)
+        value = value if isinstance(value, str) else repr(value)
+        if not show and is_secret_header(name):
+            value = REDACTED
+        elif not show and name.lower() in ("location", "content-location", "refresh", "link"):
+            value = ref_uri(value)
+        out.append([name, value])
+    return out
+
+
+def ref_exception(exc: BaseException | None) -> str | None:
+    if exc is None:
+        return None
+    return f"{type(exc).__qualname__}: {exc}" if str(exc) else type(exc).__qualname__
+
+
+def ref_ms(seconds: float) -> float:
+    # Not round(x * 1000, 3): that differs in the last digit now and then.
+    return int(seconds * 1e6 + 0.5) / 1000
+
+
+def ref_event(event: Event, show: bool) -> dict[str, t.Any]:
+    out: dict[str, t.Any] = {
+        "seq": event.seq,
+        "t_ms": event.t_ms,
+        "kind": event.kind,
+        "depth": event.depth,
+        "parent": event.parent,
+    }
+    fields = {name: getattr(event, name) for name in event.FIELDS}
+    if isinstance(event, ContextPop):
+        g, session = fields["g"], fields["session"]
+        if g is not None:
+            g = {
+                str(k): REDACTED if not show and is_secret_field(str(k)) else ref_cap(repr(v))
+                for k, v in g.items()
+            }
+        if session is not None:
+            session = {str(k): ref_cap(repr(v)) if show else REDACTED for k, v in session.items()}
+        fields.update(g=g, session=session)
+    elif isinstance(event, HookCall):
+        view_args = fields["view_args"]
+        fields.update(
+            function=function_name(fields["function"]),
+            view_args=None
+            if view_args is None
+            else {str(k): ref_cap(repr(v)) for k, v in view_args.items()},
+            exception=ref_exception(fields["exception"]),
+            raised=ref_exception(fields["raised"]),
+        )
+        duration = fields.pop("duration")
+        fields["duration_ms"] = None if duration is None else ref_ms(duration)
+    elif isinstance(event, SignalSent):
+        fields["exception"] = ref_exception(fields["exception"])
+    elif isinstance(event, Dispatch):
+        fields["changed"] = ref_environ(fields["changed"], show)
+        fields["removed"] = [str(key) for key in fields["removed"]]
+    elif isinstance(event, StartResponse):
+        status = fields["status"]
+        fields.update(
+            status=status if isinstance(status, str) else repr(status),
+            headers=ref_headers(fields["headers"], show),
+            exc_info=ref_exception(fields["exc_info"]),
+        )
+    elif isinstance(event, ExceptionRaised):
+        exc = fields.pop("exception")
+        where = fields.pop("where")
+        fields.update(
+            type=type(exc).__qualname__,
+            message=str(exc),
+            traceback=format_traceback(exc),
+            where=where,
+        )
+    out.update(fields)
+    return out
+
+
+def ref_record(trace: RequestTrace) -> dict[str, t.Any]:
+    """The record of ``trace`` as the format describes it (``id`` left out)."""
+    mw, rec, environ = trace.mw, trace.rec, trace.environ
+    show = not mw.redact
+    host = environ.get("HTTP_HOST") or (
+        f"{environ.get('SERVER_NAME', '')}:{environ['SERVER_PORT']}"
+        if environ.get("SERVER_PORT")
+        else environ.get("SERVER_NAME", "")
+    )
+    query = str(environ.get("QUERY_STRING", ""))
+    error = trace.error if trace.error is not None else rec.app_error
+    preview = b"".join(
+        bytes(c) if isinstance(c, (bytes, bytearray, memoryview)) else c.encode()
+        for c in trace.preview
+    )[: mw.max_body]
+    started = datetime.datetime.fromtimestamp(trace.started, datetime.timezone.utc)
+    status = trace.status
+    record = {
+        "format": "wsgiscope.trace/1",
+        "started": started.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "duration_ms": ref_ms(trace.ended - rec.t0),
+        "app": mw.app_name,
+        "request": {
+            "method": environ.get("REQUEST_METHOD", ""),
+            "path": environ.get("PATH_INFO", ""),
+            "query_string": query if show else redact_query(query),
+            "script_name": environ.get("SCRIPT_NAME", ""),
+            "scheme": environ.get("wsgi.url_scheme", ""),
+            "host": host,
+        },
+        "environ": ref_environ(environ, show),
+        "events": [ref_event(event, show) for event in rec.events()],
+        "response": {
+            "status": status if isinstance(status, str) or status is None else repr(status),
+            "status_code": int(status[:3]) if isinstance(status, str) else None,
+            "headers": [] if trace.headers is None else ref_headers(trace.headers, show),
+            "body_bytes": trace.body_bytes,
+            "chunks": trace.chunks,
+            "body_preview": preview.decode(),  # these tests' bodies are UTF-8
+            "body_encoding": "utf-8",
+            "truncated": trace.truncated,
+            "file_wrapper": trace.file_wrapper,
+            "closed": trace.closed,
+        },
+        "error": None
+        if error is None
+        else {
+            "type": type(error).__qualname__,
+            "message": str(error),
+            "traceback": format_traceback(error),
+            "propagated": trace.error is not None,
+        },
+        "lint": trace.lint,
+        "worker": {
+            "pid": os.getpid(),
+            "thread": threading.current_thread().name,
+            "thread_ident": threading.get_ident(),
+            "greenlet": None,
+        },
+    }
+    if rec.dropped:
+        record["dropped_events"] = rec.dropped
+    return record
+
+
+def without_id(record: dict[str, t.Any]) -> dict[str, t.Any]:
+    out = dict(record)
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{6,}", out.pop("id"))
+    return out
+
+
+def start_response(
+    status: str, headers: list[t.Any], exc_info: t.Any = None
+) -> t.Callable[[bytes], None]:
+    return lambda data: None
+
+
+@pytest.fixture
+def finished(monkeypatch: pytest.MonkeyPatch) -> list[RequestTrace]:
+    """Every RequestTrace that finishes during the test (after its record is built)."""
+    traces: list[RequestTrace] = []
+    monkeypatch.setattr(RequestTrace, "on_finish", staticmethod(traces.append))
+    return traces
+
+
+def serve(app: t.Any, env: dict[str, t.Any], redact: bool = True) -> None:
+    """Play a server: call, read, close; the app raising is part of the case."""
+    with TraceMiddleware(app, sink=None, redact=redact) as mw:
+        try:
+            result = mw(env, start_response)
+        except LookupError:
+            return
+        try:
+            for _chunk in result:
+                pass
+        finally:
+            result.close()  # type: ignore[attr-defined]
+
+
+def gunicorn_like(path: str, sock: socket.socket, **kwargs: t.Any) -> dict[t.Any, t.Any]:
+    env: dict[t.Any, t.Any] = environ(path, **kwargs)
+    env.update(
+        {
+            "SERVER_SOFTWARE": "gunicorn/23.0.0",
+            "RAW_URI": path,
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "51234",
+            "gunicorn.socket": sock,
+            "wsgi.input_terminated": True,
+            "x.none": None,
+            "x.int": 10**300,  # a repr longer than the cap
+            "x.long": "v" * 500,  # str values are never capped
+            "x.bytes": b"\x00\xff",
+            ("x", 1): "a non-str key",
+            "x.set": frozenset({1}),
+        }
+    )
+    return env
+
+
+SECRET_HEADERS = {
+    "Authorization": "Basic YWRhOnB3",
+    "Cookie": "session=abc",
+    "X-Api-Key": "k3y",
+    "Accept": "*/*",
+    "User-Agent": "test/1.0",
+}
+
+CASES = [
+    ("flask /", lifecycle.create_app, "/", {}),
+    ("flask hooks", lifecycle.create_app, "/shop/en/item/7?password=pw&q=1", {}),
+    ("flask fail", lifecycle.create_app, "/fail", {}),
+    ("flask conflict", lifecycle.create_app, "/conflict", {}),
+    ("flask redirect", lifecycle.create_app, "/redirect", {}),
+    ("flask session", lifecycle.create_app, "/login", {}),
+    ("flask stream", lifecycle.create_app, "/stream", {}),
+    ("flask chain", lifecycle.create_app, "/chain", {}),
+    ("flask 404", lifecycle.create_app, "/missing?token=t", {}),
+    ("demo dispatch", lambda: demo.application, "/admin/", {}),
+    ("demo redirect", lambda: demo.application, "/old/abc-123", {}),
+    ("plain secrets", lambda: plain.secrets, "/?api_key=1&x=2", {}),
+    ("plain writer", lambda: plain.writer, "/", {}),
+    ("plain error_after_start", lambda: plain.error_after_start, "/", {}),
+    ("plain raising", lambda: plain.raising, "/", {}),
+]
+
+
+@pytest.mark.parametrize("redact", [True, False], ids=["redacted", "show-secrets"])
+@pytest.mark.parametrize(("name", "make", "path", "kwargs"), CASES, ids=[c[0] for c in CASES])
+def test_build_record_matches_the_reference(
+    finished: list[RequestTrace],
+    name: str,
+    make: t.Callable[[], t.Any],
+    path: str,
+    kwargs: dict[str, t.Any],
+    redact: bool,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        env = gunicorn_like(path, sock, headers=SECRET_HEADERS, **kwargs)
+        serve(make(), env, redact=redact)
+        assert len(finished) == 1
+        trace = finished[0]
+        expected = ref_record(trace)
+        # repr: same keys in the same order, same values of the same types
+        assert repr(without_id(build_record(trace))) == repr(expected)
+        if trace.error is None:
+            # (a propagating exception has gained frames since the middleware saw it)
+            assert repr(without_id(t.cast(dict, trace.record))) == repr(expected)
+    assert trace.record is not None
+    assert trace.record["environ"]["x.long"] == "v" * 500
+    assert trace.record["environ"]["('x', 1)"] == "a non-str key"
+    assert trace.record["environ"]["x.int"].endswith("... [301 chars]")
+    if redact:
+        assert trace.record["environ"]["HTTP_AUTHORIZATION"] == REDACTED
+        assert "k3y" not in repr(trace.record)
+    else:
+        assert trace.record["environ"]["HTTP_COOKIE"] == "session=abc"
+
+
+def test_reference_sees_the_cases_it_should(finished: list[RequestTrace]) -> None:
+    # The cases above are only worth something if they reach every kind.
+    kinds: set[str] = set()
+    for _name, make, path, kwargs in CASES:
+        finished.clear()
+        serve(make(), environ(path, headers=SECRET_HEADERS, **kwargs))
+        kinds.update(event["kind"] for event in t.cast(dict, finished[0].record)["events"])
+    assert kinds == set(KINDS)
