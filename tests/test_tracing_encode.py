@@ -19,7 +19,14 @@ from tests.apps import trace_flask_lifecycle as lifecycle
 from tests.apps import trace_plain as plain
 from tests.tracing_fixtures import environ
 from wsgiscope import TraceMiddleware, demo
-from wsgiscope.redact import REDACTED, VALUE_CAP, is_secret_field, is_secret_header, redact_query
+from wsgiscope.redact import (
+    REDACTED,
+    VALUE_CAP,
+    Redactor,
+    is_secret_field,
+    is_secret_header,
+    redact_query,
+)
 from wsgiscope.render.jsonout import dumps_line
 from wsgiscope.tracing.events import (
     KINDS,
@@ -34,7 +41,7 @@ from wsgiscope.tracing.events import (
     function_name,
 )
 from wsgiscope.tracing.middleware import RequestTrace
-from wsgiscope.tracing.record import build_record
+from wsgiscope.tracing.record import build_record, format_started
 from wsgiscope.tracing.sinks import JsonLinesFile, encode_record
 
 
@@ -450,3 +457,111 @@ def test_reference_sees_the_cases_it_should(finished: list[RequestTrace]) -> Non
         serve(make(), environ(path, headers=SECRET_HEADERS, **kwargs))
         kinds.update(event["kind"] for event in t.cast(dict, finished[0].record)["events"])
     assert kinds == set(KINDS)
+
+
+class Text(str):
+    """A str subclass: kept as it is where a value is, repr'd where a key is."""
+
+
+environ_keys = (
+    st.sampled_from(
+        [
+            "HTTP_AUTHORIZATION",
+            "HTTP_COOKIE",
+            "HTTP_X_API_KEY",
+            "HTTP_ACCEPT",
+            "HTTP_HOST",
+            "QUERY_STRING",
+            "REQUEST_URI",
+            "RAW_URI",
+            "PATH_INFO",
+            "wsgi.version",
+        ]
+    )
+    | any_text
+    | st.builds(Text, st.sampled_from(["HTTP_COOKIE", "QUERY_STRING", "PATH_INFO"]))
+    | st.integers()
+    | st.tuples(st.text(max_size=3), st.integers())
+)
+environ_values = (
+    st.sampled_from(["a=1&password=x&q=2", "/p?token=t&x=1", "Basic abc", "", "?"])
+    | any_text
+    | st.text(max_size=300)
+    | st.builds(Text, st.text(max_size=250))
+    | st.booleans()
+    | st.none()
+    | st.integers()
+    | st.tuples(st.integers(), st.integers())
+    | st.binary(max_size=120)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(environ_keys, environ_values, max_size=12), st.booleans())
+def test_environ_redaction_matches_the_reference(env: dict[t.Any, t.Any], show: bool) -> None:
+    assert repr(Redactor(show_secrets=show).environ(env)) == repr(ref_environ(env, show))
+
+
+header_names = (
+    st.sampled_from(["Set-Cookie", "X-Api-Key", "Location", "LINK", "Content-Type", "Refresh"])
+    | any_text
+    | st.builds(Text, st.sampled_from(["Set-Cookie", "Location", "Accept"]))
+    | st.integers()
+)
+header_values = environ_values | st.sampled_from(["/next?password=x&page=2", "0; url=/?token=1"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(header_names, header_values)
+        | st.tuples(header_names)
+        | st.tuples(header_names, header_values, header_values)
+        | st.integers()
+        | st.none(),
+        max_size=8,
+    ),
+    st.booleans(),
+)
+def test_header_redaction_matches_the_reference(headers: list[t.Any], show: bool) -> None:
+    assert repr(Redactor(show_secrets=show).headers(headers)) == repr(ref_headers(headers, show))
+
+
+def ref_started(timestamp: float) -> str:
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+NEAR_SECONDS = [
+    1_764_064_084.0,
+    1_764_064_084.9999995,
+    1_764_064_084.9999996,
+    1_764_064_084.9999994,
+    1_764_064_085.0000004,
+    1_764_064_085.0000005,
+    1_764_064_085.5,
+    0.0,
+    0.0000005,
+    0.9999999,
+    -0.25,
+    -1.0000004,
+    253_402_300_799.999,
+    7,
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(NEAR_SECONDS)
+        | st.floats(min_value=-1e9, max_value=2.5e11)
+        | st.integers(min_value=0, max_value=2**32)
+        | st.floats(min_value=1_764_064_084, max_value=1_764_064_086),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_started_is_formatted_like_datetime(timestamps: list[float]) -> None:
+    # In sequence: a timestamp is formatted right whatever was formatted before.
+    for timestamp in timestamps:
+        assert format_started(timestamp) == ref_started(timestamp)

@@ -101,6 +101,63 @@ def _redact_uri(uri: str) -> str:
     return f"{path}?{redact_query(query)}" if sep else uri
 
 
+#: What :meth:`Redactor.environ` and :meth:`Redactor.headers` do with a str value.
+_KEEP, _HIDE, _QUERY, _URI = 0, 1, 2, 3
+
+#: Environ keys whose str values are kept as they are (most of them).
+_plain_keys: set[str] = set()
+#: What a str value of any other environ key needs.
+_environ_actions: dict[str, int] = {}
+
+
+def _environ_action(key: str) -> int:
+    action = _environ_actions.get(key)
+    if action is not None:
+        return action
+    if key[:5] == "HTTP_":
+        action = _HIDE if is_secret_header(key) else _KEEP
+    elif key == "QUERY_STRING":
+        action = _QUERY
+    elif key == "REQUEST_URI" or key == "RAW_URI":
+        action = _URI
+    else:
+        action = _KEEP
+    if len(_environ_actions) < 4096:  # keys repeat; arbitrary ones must not grow it
+        _environ_actions[key] = action
+        if action == _KEEP:
+            _plain_keys.add(key)
+    return action
+
+
+def _environ_text(value: t.Any) -> str:
+    """A non-str environ value as text: ``cap(value)``, cheaper for the usual ones."""
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if value is None:
+        return "None"
+    # (a str subclass is kept as it is, as cap() does)
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= VALUE_CAP else cap(text)
+
+
+#: What :meth:`Redactor.headers` does with a header's value, by header name.
+_header_actions: dict[str, int] = {}
+
+
+def _header_action(name: str) -> int:
+    if is_secret_header(name):
+        action = _HIDE
+    elif name.lower() in _URL_HEADERS:
+        action = _URI
+    else:
+        action = _KEEP
+    if len(_header_actions) < 4096 and type(name) is str:
+        _header_actions[name] = action
+    return action
+
+
 class Redactor:
     """Turns live trace values into JSON-ready text, redacting secrets.
 
@@ -114,23 +171,37 @@ class Redactor:
 
     def environ(self, environ: t.Mapping[str, t.Any]) -> dict[str, str]:
         """Every environ key; non-str values as their capped ``repr``."""
+        # Runs for every key of every record: whether a key's str value needs
+        # anything is decided once per key name, and the usual non-str values
+        # (bools, None) skip repr().
         out: dict[str, str] = {}
-        show = self.show_secrets
+        if self.show_secrets:
+            for key, value in environ.items():
+                if type(key) is not str:
+                    key = repr(key)
+                out[key] = value if type(value) is str else _environ_text(value)
+            return out
+        plain = _plain_keys
         for key, value in environ.items():
-            if type(key) is not str:
-                key = repr(key)
-            if type(value) is not str:
-                out[key] = cap(value)
-            elif show:
-                out[key] = value
-            elif key[:5] == "HTTP_":
-                out[key] = REDACTED if is_secret_header(key) else value
-            elif key == "QUERY_STRING":
-                out[key] = redact_query(value)
-            elif key == "REQUEST_URI" or key == "RAW_URI":
-                out[key] = _redact_uri(value)
+            if type(value) is str:
+                if key in plain and type(key) is str:
+                    out[key] = value
+                    continue
+                if type(key) is not str:
+                    key = repr(key)
+                action = _environ_action(key)
+                if action == _KEEP:
+                    out[key] = value
+                elif action == _HIDE:
+                    out[key] = REDACTED
+                elif action == _QUERY:
+                    out[key] = redact_query(value)
+                else:
+                    out[key] = _redact_uri(value)
             else:
-                out[key] = value
+                if type(key) is not str:
+                    key = repr(key)
+                out[key] = _environ_text(value)
         return out
 
     def headers(self, headers: t.Any) -> list[list[str]]:
@@ -140,23 +211,31 @@ class Redactor:
             items = list(headers)
         except TypeError:
             return [[cap(headers), ""]]
+        show = self.show_secrets
+        actions = _header_actions
         for item in items:
             try:
                 name, value = item
             except (TypeError, ValueError):
                 out.append([cap(item), ""])
                 continue
-            name_text = name if isinstance(name, str) else repr(name)
-            text = value if isinstance(value, str) else repr(value)
-            if self.show_secrets:
-                out.append([name_text, text])
-            elif is_secret_header(name_text):
-                out.append([name_text, REDACTED])
-            elif name_text.lower() in _URL_HEADERS:
-                # a redirect that echoes the request's query carries its secrets
-                out.append([name_text, _redact_uri(text)])
+            if type(name) is not str:
+                name = name if isinstance(name, str) else repr(name)
+            if type(value) is not str:
+                value = value if isinstance(value, str) else repr(value)
+            if show:
+                out.append([name, value])
+                continue
+            action = actions.get(name) if type(name) is str else None
+            if action is None:
+                action = _header_action(name)
+            if action == _KEEP:
+                out.append([name, value])
+            elif action == _HIDE:
+                out.append([name, REDACTED])
             else:
-                out.append([name_text, text])
+                # a redirect that echoes the request's query carries its secrets
+                out.append([name, _redact_uri(value)])
         return out
 
     def query(self, query: str) -> str:

@@ -126,6 +126,15 @@ def _cap(value: t.Any, limit: int = 200) -> str:
     return text
 
 
+def _view_args(view_args: t.Mapping[t.Any, t.Any]) -> dict[str, str]:
+    """``{str(name): _cap(repr(value))}``, with cap's call saved for short reprs."""
+    out = {}
+    for key, value in view_args.items():
+        text = repr(value)
+        out[str(key)] = text if len(text) <= 200 else _cap(text)
+    return out
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
     """Fields every event has.
@@ -194,6 +203,28 @@ class ContextPush(Event):
 
     kind: t.ClassVar[str] = "push"
 
+    @classmethod
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
+        context, app, path = values
+        return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
+            "context": context,
+            "app": app,
+            "path": path,
+        }
+
 
 @_fields
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -232,8 +263,9 @@ class ContextPop(Event):
             "context": context,
             "app": app,
             "path": path,
-            "g": None if g is None else redactor.names(g),
-            "session": None if session is None else redactor.session(session),
+            # (an empty g or session, the usual case, needs no call)
+            "g": None if g is None else redactor.names(g) if g else {},
+            "session": None if session is None else redactor.session(session) if session else {},
         }
 
 
@@ -273,6 +305,10 @@ class HookCall(Event):
         redactor: Redactor,
     ) -> dict[str, t.Any]:
         hook, func, app, endpoint, view_args, exc, raised, duration = values
+        try:
+            name = _names[func]
+        except (KeyError, TypeError):
+            name = function_name(func)
         return {
             "seq": seq,
             "t_ms": t_ms,
@@ -280,12 +316,10 @@ class HookCall(Event):
             "depth": depth,
             "parent": parent,
             "hook": hook,
-            "function": function_name(func),
+            "function": name,
             "app": app,
             "endpoint": endpoint,
-            "view_args": None
-            if view_args is None
-            else {str(k): _cap(repr(v)) for k, v in view_args.items()},
+            "view_args": None if view_args is None else _view_args(view_args),
             "exception": None if exc is None else describe_exception(exc),
             "raised": None if raised is None else describe_exception(raised),
             "duration_ms": None if duration is None else int(duration * 1e6 + 0.5) / 1000,
@@ -417,6 +451,27 @@ class BodyChunk(Event):
 
     kind: t.ClassVar[str] = "body"
 
+    @classmethod
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
+        size, source = values
+        return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
+            "size": size,
+            "source": source,
+        }
+
 
 @_fields
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -426,6 +481,26 @@ class Close(Event):
     has_close: bool
 
     kind: t.ClassVar[str] = "close"
+
+    @classmethod
+    def to_record(
+        cls,
+        seq: int,
+        t_ms: float,
+        depth: int,
+        parent: int | None,
+        values: list[t.Any],
+        redactor: Redactor,
+    ) -> dict[str, t.Any]:
+        (has_close,) = values
+        return {
+            "seq": seq,
+            "t_ms": t_ms,
+            "kind": cls.kind,
+            "depth": depth,
+            "parent": parent,
+            "has_close": has_close,
+        }
 
 
 @_fields
