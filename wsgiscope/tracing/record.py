@@ -107,6 +107,9 @@ def body_preview(data: bytes) -> tuple[str, str]:
 
 
 def _preview_bytes(trace: RequestTrace) -> bytes:
+    preview = trace.preview
+    if len(preview) == 1 and type(preview[0]) is bytes:
+        return preview[0][: trace.mw.max_body]  # one chunk (jsonify, most views)
     parts = []
     for chunk in trace.preview:
         if isinstance(chunk, (bytes, bytearray, memoryview)):
@@ -171,6 +174,7 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     environ = trace.environ
     ended = trace.ended if trace.ended is not None else rec.clock()
     preview, encoding = body_preview(_preview_bytes(trace))
+    status = trace.status
     pid, thread, thread_ident, greenlet = trace.worker
     record: dict[str, t.Any] = {
         "format": FORMAT,
@@ -182,10 +186,10 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
         "environ": redactor.environ(environ),
         "events": _events(trace, redactor),
         "response": {
-            "status": trace.status
-            if isinstance(trace.status, str) or trace.status is None
-            else repr(trace.status),
-            "status_code": status_code(trace.status),
+            "status": status if isinstance(status, str) or status is None else repr(status),
+            "status_code": int(status[:3])
+            if isinstance(status, str) and status[:3].isdigit()
+            else None,
             "headers": [] if trace.headers is None else redactor.headers(trace.headers),
             "body_bytes": trace.body_bytes,
             "chunks": trace.chunks,
