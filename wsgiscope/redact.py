@@ -158,6 +158,16 @@ def _header_action(name: str) -> int:
     return action
 
 
+def _environ_shown(environ: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """:meth:`Redactor.environ` with ``show_secrets``: only stringified."""
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        if type(key) is not str:
+            key = repr(key)
+        out[key] = value if type(value) is str else _environ_text(value)
+    return out
+
+
 class Redactor:
     """Turns live trace values into JSON-ready text, redacting secrets.
 
@@ -174,22 +184,21 @@ class Redactor:
         # Runs for every key of every record: whether a key's str value needs
         # anything is decided once per key name, and the usual non-str values
         # (bools, None) skip repr().
-        out: dict[str, str] = {}
         if self.show_secrets:
-            for key, value in environ.items():
-                if type(key) is not str:
-                    key = repr(key)
-                out[key] = value if type(value) is str else _environ_text(value)
-            return out
+            return _environ_shown(environ)
+        out: dict[str, str] = {}
         plain = _plain_keys
+        actions = _environ_actions
         for key, value in environ.items():
             if type(value) is str:
-                if key in plain and type(key) is str:
+                if type(key) is str and key in plain:
                     out[key] = value
                     continue
                 if type(key) is not str:
                     key = repr(key)
-                action = _environ_action(key)
+                action = actions.get(key)
+                if action is None:
+                    action = _environ_action(key)
                 if action == _KEEP:
                     out[key] = value
                 elif action == _HIDE:
@@ -198,10 +207,19 @@ class Redactor:
                     out[key] = redact_query(value)
                 else:
                     out[key] = _redact_uri(value)
+                continue
+            if type(key) is not str:
+                key = repr(key)
+            # _environ_text(value), inlined: a third of the keys take this way
+            if value is True:
+                out[key] = "True"
+            elif value is False:
+                out[key] = "False"
+            elif value is None:
+                out[key] = "None"
             else:
-                if type(key) is not str:
-                    key = repr(key)
-                out[key] = _environ_text(value)
+                text = value if isinstance(value, str) else repr(value)
+                out[key] = text if len(text) <= VALUE_CAP else cap(text)
         return out
 
     def headers(self, headers: t.Any) -> list[list[str]]:
