@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -259,6 +262,8 @@ def test_propagated_exception_exits_1_with_the_apps_traceback():
     assert "the app raised LookupError: no such thing: \\x1b]0;pwned\\x07[bold]x[/bold]" in out
     assert "propagated out of the app" in out
     assert "tracecli_misc.py" in out
+    # wsgiscope's own wrappers (the tracer, the PEP 3333 checker) are not the app
+    assert "wsgiscope/" not in out
     assert "\x1b]0;" not in out
     assert "\x07" not in out
 
@@ -405,6 +410,41 @@ def test_entry_point_demo():
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["response"]["status_code"] == 500
     assert "ERROR in app: Exception on /fail [GET]" in failed.stderr
+
+
+def test_ctrl_c_in_a_view_still_shows_and_saves_what_happened(tmp_path: Path):
+    ready, saved = tmp_path / "ready", tmp_path / "saved.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgiscope", "trace", f"{MISC}:sleepy", "/slow", "--save", saved],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{APPS}",
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "100",
+            "TRACECLI_READY": str(ready),
+        },
+    )
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err == "wsgiscope: interrupted\n"
+    assert out.startswith("GET /slow → ")
+    # the teardown ran, and saw the interrupt
+    assert "teardown_request tracecli_misc.close_connection" in out
+    assert "interrupted (Ctrl-C) while the app ran" in out
+    assert "the app raised" not in out
+    assert "in slow" in out  # where the app was when interrupted
+    assert "wsgiscope/" not in out.split("interrupted (Ctrl-C)")[1]
+    (record,) = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert record["error"]["type"] == "KeyboardInterrupt"
+    teardown = next(e for e in record["events"] if e.get("hook") == "teardown_request")
+    assert teardown["exception"].startswith("KeyboardInterrupt")
 
 
 def test_help_imports_nothing_heavy():

@@ -4,12 +4,16 @@
 - ``unavailable``: a Flask app answering 503 without raising;
 - ``crash``: a plain WSGI app whose exception propagates out;
 - ``interrupt``: a plain WSGI app interrupted by Ctrl-C while it runs;
+- ``sleepy``: a Flask app whose view announces itself in the file named by
+  ``$TRACECLI_READY`` and then sleeps (for a real Ctrl-C), with a teardown;
 - ``hop_by_hop``: a plain WSGI app breaking PEP 3333 (a hop-by-hop header);
 - ``evil``: a Flask app that reflects the request into its response headers
   and body, sets a session and cookies, and logs.
 """
 
 import itertools
+import os
+import time
 
 from flask import Flask, g, jsonify, request, session
 
@@ -73,3 +77,19 @@ def reflect(anything=""):
     )
     response.set_cookie("auth", request.headers.get("X-Session-Token", "none"))
     return response
+
+
+sleepy = Flask("sleepy")
+
+
+@sleepy.get("/slow")
+def slow():
+    with open(os.environ["TRACECLI_READY"], "w") as ready:
+        ready.write("in the view")
+    time.sleep(30)
+    return "too late"
+
+
+@sleepy.teardown_request
+def close_connection(exc):
+    pass

@@ -129,7 +129,7 @@ def trace(
       wsgiscope trace app:app POST /users name=Ada admin:=true
     """
     try:
-        failed = _trace(
+        failed, interrupted = _trace(
             words=words,
             app_option=app_option,
             mode=_mode(mode),
@@ -146,6 +146,8 @@ def trace(
         )
     except KeyboardInterrupt:
         # click would turn this into "Aborted!" and exit 1.
+        interrupted = True
+    if interrupted:
         click.echo("wsgiscope: interrupted", err=True)
         click.get_current_context().exit(int(ExitCode.INTERRUPTED))
     if failed:
@@ -167,8 +169,9 @@ def _trace(
     as_json: bool,
     color: str,
     width: int | None,
-) -> bool:
-    """Build, run, save and show the request; whether the app failed."""
+) -> tuple[bool, bool]:
+    """Build, run, save and show the request; whether the app failed, and
+    whether Ctrl-C ended it (what it did until then is still shown and saved)."""
     from wsgiscope.request import build_environ, parse_request, split_target
     from wsgiscope.tracing import run_traced
 
@@ -214,7 +217,7 @@ def _trace(
             options.sections = sections
             options.environ_whole = "environ" in sections
         out.print(render_trace(record, options))
-    return result.failed
+    return result.failed, result.interrupted
 
 
 def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:

@@ -185,6 +185,12 @@ def error_heading(error: dict[str, t.Any], response: dict[str, t.Any]) -> Text:
     """One line: what the app raised and what became of it."""
     message = error.get("message")
     exception = f"{error.get('type') or '?'}: {message}" if message else error.get("type") or "?"
+    if error.get("type") == "KeyboardInterrupt":
+        # Ctrl-C reached the app: not its fault, but where it was matters.
+        return label(
+            ("interrupted (Ctrl-C) while the app ran", "bold yellow"),
+            ("; the teardowns above saw KeyboardInterrupt", ""),
+        )
     text = label(("the app raised ", "bold red"), (exception, "red"))
     if error.get("propagated") is False and response.get("status"):
         text.append_text(

@@ -55,20 +55,22 @@ def describe_exception(exc: BaseException | None) -> str | None:
     return f"{name}: {message}" if message else name
 
 
-#: Frames from this directory (the tracing wrappers) are left out of tracebacks.
-_TRACING_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: Frames from wsgiscope's own modules (the tracing and lint wrappers) are
+#: left out of tracebacks; the demo app is an app like any other.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_DEMO = os.path.join(_PACKAGE_DIR, "demo.py")
 
 
 def _is_ours(filename: str) -> bool:
-    return filename.startswith(_TRACING_DIR)
+    return filename.startswith(_PACKAGE_DIR) and filename != _DEMO
 
 
 def format_traceback(exc: BaseException) -> str:
     """The exception's traceback as Python prints it, minus wsgiscope's frames.
 
-    The tracing wrappers sit between the framework and the app's functions;
-    their frames say nothing about the app, so they are dropped (chained
-    exceptions included).
+    The tracing (and lint) wrappers sit between the server, the framework and
+    the app's functions; their frames say nothing about the app, so they
+    are dropped (chained exceptions included).
     """
     te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
     seen: set[int] = set()
@@ -86,7 +88,7 @@ def format_traceback(exc: BaseException) -> str:
 
 
 def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
-    """A copy of a traceback chain without wsgiscope's tracing frames."""
+    """A copy of a traceback chain without wsgiscope's own frames."""
     frames = []
     while tb is not None:
         if not _is_ours(tb.tb_frame.f_code.co_filename):

@@ -235,19 +235,20 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
         return row
 
     def flush(rec: Recorder) -> None:
-        """Record the pops of contexts that stopped being current."""
-        for pending in rec.pending:
-            if len(pending[0]._cv_tokens) < pending[1]:
-                break
-        else:
-            return  # all still current (their teardowns are running)
-        keep = []
+        """Record the pops of contexts that stopped being current.
+
+        Pops nest: while a pop is pending, the ones pending before it are
+        still current (their teardowns are what is running), so only the
+        last ones can be due, innermost first.
+        """
+        pending = rec.pending
         contexts = rec.contexts
-        for pending in rec.pending:
-            ctx, tokens, entry, g, session = pending
+        spans = rec.spans
+        while pending:
+            ctx, tokens, entry, g, session = pending[-1]
             if len(ctx._cv_tokens) >= tokens:
-                keep.append(pending)
-                continue
+                return  # still current: its teardowns are running
+            pending.pop()
             if contexts and contexts[-1] is entry:
                 contexts.pop()
             else:
@@ -256,24 +257,19 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                         del contexts[i]
                         break
             push_row = entry[4]
-            spans = rec.spans
             if spans and spans[-1] is push_row:
                 spans.pop()
             else:
                 rec.close_span(push_row)
             rec.depth = contexts[-1][3] if contexts else 0
-            values = [entry[1], entry[6], entry[5], g, session]
             rows = rec.rows
             seq = len(rows)
+            values = [entry[1], entry[6], entry[5], g, session]
             row = (ContextPop, rec.clock(), entry[3], push_row[5], values, seq)
             if seq < rec.limit:
                 rows.append(row)
             if _listeners:
                 _notify(rec, row)
-        if keep:
-            rec.pending[:] = keep
-        else:
-            rec.pending.clear()
 
     def entry_of(rec: Recorder, ctx: t.Any) -> tuple[t.Any, ...] | None:
         for entry in reversed(rec.contexts):
@@ -335,7 +331,10 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             tokens = self._cv_tokens
             entry = None
             if tokens:
-                for candidate in reversed(rec.contexts):
+                contexts = rec.contexts
+                # The context being popped is nearly always the innermost one.
+                top = contexts[-1:] if contexts and contexts[-1][0] is self else reversed(contexts)
+                for candidate in top:
                     if candidate[0] is self:
                         token = tokens[-1][0] if is_request else tokens[-1]
                         # A second push of the same context stays current: no pop.
@@ -508,7 +507,9 @@ def _signal_send(
         rec = _current.get() or _recorder()
         if rec is None:
             return orig_send(sender, **kwargs)
-        if rec.pending:
+        pending = rec.pending
+        # flush()'s first test, inline: signals sent during teardowns are many.
+        if pending and len(pending[-1][0]._cv_tokens) < pending[-1][1]:
             flush(rec)
         contexts = rec.contexts
         top = contexts[-1] if contexts else None

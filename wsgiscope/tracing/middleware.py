@@ -198,42 +198,11 @@ class RequestTrace:
     ) -> t.Iterable[bytes]:
         """Call the app (with the server's own environ) and wrap what it returns."""
         rec = self.rec
-
-        def traced_start_response(status: t.Any, headers: t.Any, *args: t.Any) -> t.Any:
-            exc_info = args[0] if args else None
-            try:
-                copied = list(headers)
-            except TypeError:
-                copied = headers
-            self.status = status
-            self.headers = copied
-            rows = rec.rows
-            seq = len(rows)
-            if seq < rec.limit:
-                spans = rec.spans
-                parent = spans[-1][5] if spans else None
-                values = [status, copied, exc_info[1] if exc_info else None]
-                rows.append((StartResponse, rec.clock(), rec.depth, parent, values, seq))
-            else:
-                rec.dropped += 1
-            try:
-                write = start_response(status, headers, *args)
-            except BaseException as exc:
-                self.exception(exc, "start_response")
-                raise
-            if not callable(write):
-                return write
-
-            def traced_write(data: bytes) -> t.Any:
-                self.body(data, "write")
-                return write(data)
-
-            return traced_write
-
+        self.server_start_response = start_response
         token = _current.set(rec)
         try:
             try:
-                app_iter = self.mw.app(environ, traced_start_response)
+                app_iter = self.mw.app(environ, self.start_response)
             except BaseException as exc:
                 self.exception(exc, "call")
                 self.finish()
@@ -253,6 +222,40 @@ class RequestTrace:
             if len(_sized) < 256:
                 _sized[kind] = sized
         return SizedTracedIterable(self, app_iter) if sized else TracedIterable(self, app_iter)
+
+    def start_response(self, status: t.Any, headers: t.Any, *args: t.Any) -> t.Any:
+        """The ``start_response`` the app gets: records the call, then makes it."""
+        exc_info = args[0] if args else None
+        try:
+            copied = list(headers)
+        except TypeError:
+            copied = headers
+        self.status = status
+        self.headers = copied
+        rec = self.rec
+        rows = rec.rows
+        seq = len(rows)
+        if seq < rec.limit:
+            spans = rec.spans
+            parent = spans[-1][5] if spans else None
+            values = [status, copied, exc_info[1] if exc_info else None]
+            rows.append((StartResponse, rec.clock(), rec.depth, parent, values, seq))
+        else:
+            rec.dropped += 1
+        try:
+            write = self.server_start_response(status, headers, *args)
+        except BaseException as exc:
+            self.exception(exc, "start_response")
+            raise
+        if not callable(write):
+            return write
+        self.server_write = write
+        return self.write
+
+    def write(self, data: bytes) -> t.Any:
+        """The ``write()`` callable the app gets: records the chunk, then writes it."""
+        self.body(data, "write")
+        return self.server_write(data)
 
     def body(self, chunk: t.Any, source: str) -> None:
         try:

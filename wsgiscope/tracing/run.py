@@ -6,7 +6,10 @@ honours ``start_response``'s ``exc_info`` contract, reads the body up to
 ``max_body`` bytes (an endless streaming response is cut there, its
 iterable closed and the record says ``truncated``), always closes the
 iterable, and never lets the app's exception escape: it comes back in
-:attr:`TraceResult.exc_info` for rendering.
+:attr:`TraceResult.exc_info` for rendering. A Ctrl-C while the app runs
+(``KeyboardInterrupt``) ends the request the same way, with
+:attr:`TraceResult.interrupted` set, so that what was recorded up to that
+point (the teardowns that saw the interrupt included) is not lost.
 """
 
 from __future__ import annotations
@@ -41,12 +44,14 @@ class TraceResult:
         traceback without wsgiscope's own frames. Not part of the record.
     :param body: the response body bytes read (at most ``max_body``).
     :param recorder: the request's recorder (live events, for checks).
+    :param interrupted: a ``KeyboardInterrupt`` (Ctrl-C) ended the request.
     """
 
     record: dict[str, t.Any]
     exc_info: ExcInfo | None
     body: bytes
     recorder: Recorder
+    interrupted: bool = False
 
     @property
     def status_code(self) -> int | None:
@@ -106,7 +111,8 @@ def run_traced(
     exc_info: ExcInfo | None = None
     if error is not None:
         exc_info = (type(error), error, app_traceback(error.__traceback__))
-    return TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec)
+    interrupted = isinstance(error, KeyboardInterrupt)
+    return TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec, interrupted)
 
 
 def _drive(
@@ -122,7 +128,7 @@ def _drive(
     size = 0
     try:
         app_iter = trace.run(environ, start_response)
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         error = exc
     else:
         try:
@@ -134,11 +140,11 @@ def _drive(
                     if isinstance(app_iter, TracedIterable):
                         app_iter.mark_truncated()
                     break
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             error = exc
         finally:
             try:
                 t.cast(t.Any, app_iter).close()
-            except Exception as exc:
+            except (Exception, KeyboardInterrupt) as exc:
                 error = error or exc
     return error
