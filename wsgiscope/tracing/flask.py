@@ -254,11 +254,12 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 rec.close_span(push_row)
             depth = rec.depth = contexts[-1][3] if contexts else 0
             rec.state = (depth, spans[-1][5] if spans else None)
+            # A leaf row (see full_row): a pop has its push's depth, and the
+            # push as its parent.
+            state = (entry[3], push_row[5])
+            row = (ContextPop, rec.clock(), state, entry[1], entry[6], entry[5], g, session)
             rows = rec.rows
-            seq = len(rows)
-            values = [entry[1], entry[6], entry[5], g, session]
-            row = (ContextPop, rec.clock(), entry[3], push_row[5], values, seq)
-            if seq < rec.limit:
+            if len(rows) < rec.limit:
                 rows.append(row)
             if _listeners:
                 _notify(rec, row)
@@ -322,19 +323,17 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             if rec.pending:
                 flush(rec)
             tokens = self._cv_tokens
-            entry = None
-            if tokens:
-                contexts = rec.contexts
-                # The context being popped is nearly always the innermost one.
-                top = contexts[-1:] if contexts and contexts[-1][0] is self else reversed(contexts)
-                for candidate in top:
-                    if candidate[0] is self:
-                        token = tokens[-1][0] if is_request else tokens[-1]
-                        # A second push of the same context stays current: no pop.
-                        if token.old_value is not self:
-                            entry = candidate
-                        break
-            if entry is None:
+            contexts = rec.contexts
+            # The context being popped is nearly always the innermost one.
+            entry = contexts[-1] if contexts else None
+            if entry is not None and entry[0] is not self:
+                entry = entry_of(rec, self)
+            if (
+                entry is None
+                or not tokens
+                # A second push of the same context stays current: no pop.
+                or (tokens[-1][0] if is_request else tokens[-1]).old_value is self
+            ):
                 # Teardown functions run inside pop(), through ensure_sync.
                 return orig(self, exc)
             # The state the teardowns are about to see.
