@@ -507,8 +507,10 @@ def _signal_send(
         if pending and len(pending[-1][0]._cv_tokens) < pending[-1][1]:
             flush(rec)
         # A leaf row: the sender is named when the row is read (full_row).
-        exc = None if exc_key is None else kwargs.get(exc_key)
-        row = (SignalSent, rec.clock(), rec.state, name, sender, exc)
+        if exc_key is None:
+            row = (SignalSent, rec.clock(), rec.state, name, sender, None)
+        else:
+            row = (SignalSent, rec.clock(), rec.state, name, sender, kwargs.get(exc_key))
         rows = rec.rows
         if len(rows) < rec.limit:
             rows.append(row)

@@ -175,10 +175,10 @@ class RequestTrace:
 
     def __init__(self, mw: TraceMiddleware, environ: dict[str, t.Any]) -> None:
         self.mw = mw
-        rec = self.rec = Recorder(mw.clock)
-        self.started = mw.wall_clock()
         #: The environ as received, shallow: values are stringified at the end.
-        self.environ = rec.environ = dict(environ)
+        self.environ = copied = dict(environ)
+        self.rec = Recorder(mw.clock, environ=copied)
+        self.started = mw.wall_clock()
         self.thread_ident = get_ident()
         greenlet = _modules.get("greenlet")
         self.greenlet = None if greenlet is None else id(greenlet.getcurrent())

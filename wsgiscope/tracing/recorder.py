@@ -55,6 +55,7 @@ class Recorder:
     :param clock: a monotonic clock in seconds, ``time.perf_counter`` by default.
     :param keep: keep the rows (``False`` for an ambient recorder that only
         feeds listeners and must not grow).
+    :param environ: the request's environ as the tracer received it.
     """
 
     __slots__ = (
@@ -74,7 +75,12 @@ class Recorder:
         "t0",
     )
 
-    def __init__(self, clock: Clock = time.perf_counter, keep: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock = time.perf_counter,
+        keep: bool = True,
+        environ: dict[str, t.Any] | None = None,
+    ) -> None:
         self.clock = clock
         self.keep = keep
         self.limit = MAX_EVENTS if keep else 0
@@ -96,7 +102,7 @@ class Recorder:
         #: events stop at the middleware's ``max_body``, this count does not).
         self.body_bytes = 0
         #: The environ as the traced middleware received it (shallow copy).
-        self.environ: dict[str, t.Any] = {}
+        self.environ: dict[str, t.Any] = {} if environ is None else environ
         #: The exception the framework caught and turned into a 500, if any.
         self.app_error: BaseException | None = None
 
