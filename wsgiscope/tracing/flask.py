@@ -86,7 +86,7 @@ from wsgiscope.tracing.events import (
     SignalSent,
 )
 from wsgiscope.tracing.instrument import Patches
-from wsgiscope.tracing.recorder import Recorder, _current
+from wsgiscope.tracing.recorder import Recorder, _current, object_name
 
 Listener = t.Callable[[Event], None]
 
@@ -176,16 +176,6 @@ def instrumented(listener: Listener | None = None) -> t.Iterator[None]:
             _listeners = tuple(remaining)
 
 
-def _app_name(app: t.Any) -> str:
-    # Flask.name is a werkzeug cached_property whose __get__ runs Python code
-    # on every access; once computed it sits in the instance dict.
-    try:
-        name = app.__dict__["name"]
-    except (AttributeError, KeyError):
-        name = getattr(app, "name", None)
-    return name if isinstance(name, str) else repr(app)
-
-
 def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched method
     """Instrument Flask's classes and signals (undone by ``patches.undo()``)."""
     import blinker
@@ -211,9 +201,9 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             if entry[1] == kind:
                 depth += 1
         app = ctx.app
-        name = app.__dict__.get("name")  # _app_name's fast path, inline
+        name = app.__dict__.get("name")  # object_name's fast path, inline
         if not isinstance(name, str):
-            name = _app_name(app)
+            name = object_name(app)
         spans = rec.spans
         rows = rec.rows
         seq = len(rows)
@@ -232,6 +222,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
         # context's app (nearly all of them) reuse it.
         contexts.append((ctx, kind, app, depth, row, path, name))
         rec.depth = depth
+        rec.state = (depth, seq)
         return row
 
     def flush(rec: Recorder) -> None:
@@ -261,12 +252,14 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 spans.pop()
             else:
                 rec.close_span(push_row)
-            rec.depth = contexts[-1][3] if contexts else 0
+            depth = rec.depth = contexts[-1][3] if contexts else 0
+            rec.state = (depth, spans[-1][5] if spans else None)
+            # A leaf row (see full_row): a pop has its push's depth, and the
+            # push as its parent.
+            state = (entry[3], push_row[5])
+            row = (ContextPop, rec.clock(), state, entry[1], entry[6], entry[5], g, session)
             rows = rec.rows
-            seq = len(rows)
-            values = [entry[1], entry[6], entry[5], g, session]
-            row = (ContextPop, rec.clock(), entry[3], push_row[5], values, seq)
-            if seq < rec.limit:
+            if len(rows) < rec.limit:
                 rows.append(row)
             if _listeners:
                 _notify(rec, row)
@@ -299,6 +292,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             entry = entry_of(rec, self)
             if entry is not None:
                 rec.contexts.remove(entry)
+            rec.depth = rec.contexts[-1][3] if rec.contexts else 0
             rec.close_span(row)
             raise
         if _listeners:
@@ -329,19 +323,17 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             if rec.pending:
                 flush(rec)
             tokens = self._cv_tokens
-            entry = None
-            if tokens:
-                contexts = rec.contexts
-                # The context being popped is nearly always the innermost one.
-                top = contexts[-1:] if contexts and contexts[-1][0] is self else reversed(contexts)
-                for candidate in top:
-                    if candidate[0] is self:
-                        token = tokens[-1][0] if is_request else tokens[-1]
-                        # A second push of the same context stays current: no pop.
-                        if token.old_value is not self:
-                            entry = candidate
-                        break
-            if entry is None:
+            contexts = rec.contexts
+            # The context being popped is nearly always the innermost one.
+            entry = contexts[-1] if contexts else None
+            if entry is not None and entry[0] is not self:
+                entry = entry_of(rec, self)
+            if (
+                entry is None
+                or not tokens
+                # A second push of the same context stays current: no pop.
+                or (tokens[-1][0] if is_request else tokens[-1]).old_value is self
+            ):
                 # Teardown functions run inside pop(), through ensure_sync.
                 return orig(self, exc)
             # The state the teardowns are about to see.
@@ -378,6 +370,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
         is_view = hook == "view"
         gets_exception = hook in _TEARDOWN_LIKE
+        app_name = object_name(app)
 
         def traced(*args: t.Any, **kwargs: t.Any) -> t.Any:
             rec = _current.get() or _recorder()
@@ -391,21 +384,22 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 view_args = kwargs
             elif gets_exception and args:
                 exc = args[0]
-            if rec.pending:
+            pending = rec.pending
+            # flush()'s first test, inline: teardowns run while pops are pending.
+            if pending and len(pending[-1][0]._cv_tokens) < pending[-1][1]:
                 flush(rec)
-            contexts = rec.contexts
-            top = contexts[-1] if contexts else None
-            app_name = top[6] if top is not None and top[2] is app else _app_name(app)
             values = [hook, func, app_name, endpoint, view_args, exc, None, None]
             spans = rec.spans
             clock = rec.clock
             rows = rec.rows
             seq = len(rows)
             start = clock()
-            row = (HookCall, start, rec.depth, spans[-1][5] if spans else None, values, seq)
+            depth, parent = state = rec.state
+            row = (HookCall, start, depth, parent, values, seq)
             if seq < rec.limit:
                 rows.append(row)
             spans.append(row)
+            rec.state = (depth, seq)
             try:
                 return call(*args, **kwargs)
             except BaseException as raised:
@@ -415,6 +409,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 values[7] = clock() - start
                 if spans and spans[-1] is row:
                     spans.pop()
+                    rec.state = state
                 else:
                     rec.close_span(row)
                 if _listeners:
@@ -430,21 +425,21 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     wrappers: dict[t.Any, tuple[str, t.Any, t.Callable[..., t.Any]]] = {}
 
     def ensure_sync(self: t.Any, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-        call = orig_ensure_sync(self, func)
         # Which hook this is follows from the Flask method asking for it.
         hook = _HOOK_OF_CALLER.get(caller(1).f_code.co_name)
         if hook is None or (_current.get() is None and not _listeners):
-            return call
-        if call is not func:  # async_to_sync made a new one: nothing to reuse
-            return hooked(hook, self, func, call)
+            return orig_ensure_sync(self, func)
         try:
             known = wrappers.get(func)
         except TypeError:  # an unhashable callable object
-            return hooked(hook, self, func, call)
+            return hooked(hook, self, func, orig_ensure_sync(self, func))
         if known is not None and known[0] == hook and known[1] is self:
+            # Flask's answer for this function was the function itself (it is
+            # not a coroutine function): asking again would only repeat that.
             return known[2]
+        call = orig_ensure_sync(self, func)
         wrapper = hooked(hook, self, func, call)
-        if len(wrappers) < 4096:
+        if call is func and len(wrappers) < 4096:
             wrappers[func] = (hook, self, wrapper)
         return wrapper
 
@@ -511,18 +506,13 @@ def _signal_send(
         # flush()'s first test, inline: signals sent during teardowns are many.
         if pending and len(pending[-1][0]._cv_tokens) < pending[-1][1]:
             flush(rec)
-        contexts = rec.contexts
-        top = contexts[-1] if contexts else None
-        if top is not None and top[2] is sender:
-            app_name = top[6]
+        # A leaf row: the sender is named when the row is read (full_row).
+        if exc_key is None:
+            row = (SignalSent, rec.clock(), rec.state, name, sender, None)
         else:
-            app_name = None if sender is None else _app_name(sender)
-        values = [name, app_name, None if exc_key is None else kwargs.get(exc_key)]
-        spans = rec.spans
+            row = (SignalSent, rec.clock(), rec.state, name, sender, kwargs.get(exc_key))
         rows = rec.rows
-        seq = len(rows)
-        row = (SignalSent, rec.clock(), rec.depth, spans[-1][5] if spans else None, values, seq)
-        if seq < rec.limit:
+        if len(rows) < rec.limit:
             rows.append(row)
         if _listeners:
             _notify(rec, row)

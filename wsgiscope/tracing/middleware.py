@@ -175,10 +175,10 @@ class RequestTrace:
 
     def __init__(self, mw: TraceMiddleware, environ: dict[str, t.Any]) -> None:
         self.mw = mw
-        rec = self.rec = Recorder(mw.clock)
-        self.started = mw.wall_clock()
         #: The environ as received, shallow: values are stringified at the end.
-        self.environ = rec.environ = dict(environ)
+        self.environ = copied = dict(environ)
+        self.rec = Recorder(mw.clock, environ=copied)
+        self.started = mw.wall_clock()
         self.thread_ident = get_ident()
         greenlet = _modules.get("greenlet")
         self.greenlet = None if greenlet is None else id(greenlet.getcurrent())
@@ -234,12 +234,9 @@ class RequestTrace:
         self.headers = copied
         rec = self.rec
         rows = rec.rows
-        seq = len(rows)
-        if seq < rec.limit:
-            spans = rec.spans
-            parent = spans[-1][5] if spans else None
-            values = [status, copied, exc_info[1] if exc_info else None]
-            rows.append((StartResponse, rec.clock(), rec.depth, parent, values, seq))
+        if len(rows) < rec.limit:
+            exc = exc_info[1] if exc_info else None
+            rows.append((StartResponse, rec.clock(), rec.state, status, copied, exc))
         else:
             rec.dropped += 1
         try:
@@ -270,11 +267,8 @@ class RequestTrace:
             self.preview_len += size
             rec = self.rec
             rows = rec.rows
-            seq = len(rows)
-            if seq < rec.limit:
-                spans = rec.spans
-                parent = spans[-1][5] if spans else None
-                rows.append((BodyChunk, rec.clock(), rec.depth, parent, [size, source], seq))
+            if len(rows) < rec.limit:
+                rows.append((BodyChunk, rec.clock(), rec.state, size, source))
             else:
                 rec.dropped += 1
             if self.preview_len > max_body:
@@ -294,6 +288,9 @@ class RequestTrace:
         self.finished = True
         self.ended = self.rec.clock()
         mw = self.mw
+        if mw.sink is None and self.on_finish is None and mw.checks is None:
+            return  # nobody reads the rows: they stay as recorded
+        self.rec.settle()
         if mw.checks is not None:
             self.rec.body_bytes = self.body_bytes
             self.lint = _run_checks(mw.checks, self.rec)
@@ -408,7 +405,11 @@ class TracedIterable:
                     raise
         finally:
             rec = trace.rec
-            rec.add(Close, rec.depth, [trace.has_close])
+            rows = rec.rows
+            if len(rows) < rec.limit:
+                rows.append((Close, rec.clock(), rec.state, trace.has_close))
+            else:
+                rec.dropped += 1
             _current.reset(token)
             trace.finish()
 

@@ -18,7 +18,7 @@ import contextvars
 import time
 import typing as t
 
-from wsgiscope.tracing.events import Event, HookCall, RawEvent
+from wsgiscope.tracing.events import Event, HookCall, RawEvent, SignalSent
 
 Clock = t.Callable[[], float]
 
@@ -55,6 +55,7 @@ class Recorder:
     :param clock: a monotonic clock in seconds, ``time.perf_counter`` by default.
     :param keep: keep the rows (``False`` for an ambient recorder that only
         feeds listeners and must not grow).
+    :param environ: the request's environ as the tracer received it.
     """
 
     __slots__ = (
@@ -70,10 +71,16 @@ class Recorder:
         "pending",
         "rows",
         "spans",
+        "state",
         "t0",
     )
 
-    def __init__(self, clock: Clock = time.perf_counter, keep: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock = time.perf_counter,
+        keep: bool = True,
+        environ: dict[str, t.Any] | None = None,
+    ) -> None:
         self.clock = clock
         self.keep = keep
         self.limit = MAX_EVENTS if keep else 0
@@ -86,12 +93,16 @@ class Recorder:
         self.pending: list[t.Any] = []
         #: Depth of the innermost current framework context (0 outside any).
         self.depth = 0
+        #: ``(depth, parent seq)`` of an event recorded now: kept up to date
+        #: by whatever opens or closes a span or changes ``depth`` (call
+        #: :meth:`restate`), so that a leaf event reads one attribute.
+        self.state: tuple[int, int | None] = (0, None)
         self.dropped = 0
         #: Response bytes the server got in all (set when the trace ends; body
         #: events stop at the middleware's ``max_body``, this count does not).
         self.body_bytes = 0
         #: The environ as the traced middleware received it (shallow copy).
-        self.environ: dict[str, t.Any] = {}
+        self.environ: dict[str, t.Any] = {} if environ is None else environ
         #: The exception the framework caught and turned into a 500, if any.
         self.app_error: BaseException | None = None
 
@@ -111,6 +122,7 @@ class Recorder:
         """Record an event that encloses the ones after it until :meth:`close_span`."""
         row = self.add(cls, depth, values)
         self.spans.append(row)
+        self.state = (self.depth, row[5])
         return row
 
     def close_span(self, row: RawEvent) -> None:
@@ -118,14 +130,31 @@ class Recorder:
         spans = self.spans
         if spans and spans[-1] is row:
             spans.pop()
-            return
-        for i in range(len(spans) - 1, -1, -1):
-            if spans[i] is row:
-                del spans[i:]
-                return
+        else:
+            for i in range(len(spans) - 1, -1, -1):
+                if spans[i] is row:
+                    del spans[i:]
+                    break
+        self.state = (self.depth, spans[-1][5] if spans else None)
+
+    def restate(self) -> None:
+        """Bring :attr:`state` up to date after ``depth`` or ``spans`` changed."""
+        spans = self.spans
+        self.state = (self.depth, spans[-1][5] if spans else None)
+
+    def settle(self) -> list[RawEvent]:
+        """Turn the leaf rows into full rows (see :func:`full_row`); returns :attr:`rows`."""
+        rows = self.rows
+        for index, row in enumerate(rows):
+            if type(row[2]) is tuple:
+                rows[index] = full_row(row, index)
+        return rows
 
     def event(self, row: RawEvent) -> Event:
         """The frozen event for a row (``seq`` is -1 for rows not kept)."""
+        if type(row[2]) is tuple:
+            rows = self.rows
+            row = full_row(row, len(rows) - 1 if rows and rows[-1] is row else -1)
         cls, when, depth, parent, values, seq = row
         if not self.keep:
             seq = parent = -1
@@ -136,9 +165,38 @@ class Recorder:
         t0 = self.t0
         return [
             cls(seq, int((when - t0) * 1e6 + 0.5) / 1000, depth, parent, *values)
-            for cls, when, depth, parent, values, seq in self.rows
+            for cls, when, depth, parent, values, seq in self.settle()
         ]
 
     def hooks(self) -> list[HookCall]:
         """The hook calls among :meth:`events`."""
         return [e for e in self.events() if isinstance(e, HookCall)]
+
+
+def full_row(leaf: tuple[t.Any, ...], seq: int) -> RawEvent:
+    """The full row ``(cls, t, depth, parent, values, seq)`` of a leaf row.
+
+    A leaf event (one that opens no span: a signal, ``start_response``, a
+    body chunk, ``close()``) is recorded as ``(cls, t, state, *values)``,
+    one tuple and no list, with ``state`` the recorder's
+    ``(depth, parent)`` at that moment; rows become full when someone reads
+    them (:meth:`Recorder.settle`). A ``signal`` row holds its sender, named
+    here.
+    """
+    cls, when, state, *values = leaf
+    if cls is SignalSent:
+        sender = values[1]
+        if sender is not None and not isinstance(sender, str):
+            values[1] = object_name(sender)
+    return (cls, when, state[0], state[1], values, seq)
+
+
+def object_name(app: t.Any) -> str:
+    """An app's ``name`` (a Flask app's), or its ``repr``."""
+    # Flask.name is a werkzeug cached_property: once computed it sits in the
+    # instance dict, where reading it runs no Python code.
+    try:
+        name = app.__dict__["name"]
+    except (AttributeError, KeyError):
+        name = getattr(app, "name", None)
+    return name if isinstance(name, str) else repr(app)
