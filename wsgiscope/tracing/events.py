@@ -4,7 +4,9 @@ Every event has the fields every record event has (``seq``, ``t_ms``,
 ``depth``, ``parent``) plus its kind's own. While a request runs the
 :class:`~wsgiscope.tracing.recorder.Recorder` keeps each event as a cheap raw
 row ``(cls, t, depth, parent, values, seq)`` (``values`` in field order, holding
-the live Python objects: exceptions, functions, header lists); the frozen
+the live Python objects: exceptions, functions, header lists), or, for an
+event that opens no span, the flatter leaf row ``(cls, t, (depth, parent),
+*values)`` (see :func:`~wsgiscope.tracing.recorder.full_row`); the frozen
 dataclasses are built from those rows only when someone asks for them
 (:meth:`Recorder.events`, listeners, lint checks), and :meth:`Event.to_record`
 turns a row straight into the JSON-ready, redacted form of the
@@ -100,6 +102,17 @@ def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
             result, frame_tb.tb_frame, frame_tb.tb_lasti, frame_tb.tb_lineno
         )
     return result
+
+
+def object_name(app: t.Any) -> str:
+    """An app's ``name`` (a Flask app's), or its ``repr``."""
+    # Flask.name is a werkzeug cached_property: once computed it sits in the
+    # instance dict, where reading it runs no Python code.
+    try:
+        name = app.__dict__["name"]
+    except (AttributeError, KeyError):
+        name = getattr(app, "name", None)
+    return name if isinstance(name, str) else repr(app)
 
 
 _names: dict[t.Any, str] = {}
@@ -350,6 +363,8 @@ class SignalSent(Event):
         redactor: Redactor,
     ) -> dict[str, t.Any]:
         name, app, exc = values
+        if app is not None and not isinstance(app, str):
+            app = object_name(app)  # a leaf row holds the sender itself
         return {
             "seq": seq,
             "t_ms": t_ms,

@@ -154,11 +154,23 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
 def _events(trace: RequestTrace, redactor: Redactor) -> list[dict[str, t.Any]]:
     # Milliseconds to 3 decimals as int(...) / 1000: round(x, 3) is correctly
     # rounded through a decimal conversion and costs 3x as much, per event.
+    # Rows come full, (cls, t, depth, parent, values, seq), or as leaf rows,
+    # (cls, t, (depth, parent), *values) (see recorder.full_row), read here
+    # as they are rather than made full first.
     t0 = trace.rec.t0
-    return [
-        cls.to_record(seq, int((when - t0) * 1e6 + 0.5) / 1000, depth, parent, values, redactor)
-        for cls, when, depth, parent, values, seq in trace.rec.rows
-    ]
+    events = []
+    append = events.append
+    for seq, row in enumerate(trace.rec.rows):
+        cls, when, depth = row[0], row[1], row[2]
+        if type(depth) is tuple:
+            depth, parent = depth
+            values = row[3:]
+        else:
+            parent, values = row[3], row[4]
+        append(
+            cls.to_record(seq, int((when - t0) * 1e6 + 0.5) / 1000, depth, parent, values, redactor)
+        )
+    return events
 
 
 #: Redactors hold no state but their setting: one of each serves every record.

@@ -18,7 +18,7 @@ import contextvars
 import time
 import typing as t
 
-from wsgiscope.tracing.events import Event, HookCall, RawEvent, SignalSent
+from wsgiscope.tracing.events import Event, HookCall, RawEvent, SignalSent, object_name
 
 Clock = t.Callable[[], float]
 
@@ -189,14 +189,3 @@ def full_row(leaf: tuple[t.Any, ...], seq: int) -> RawEvent:
         if sender is not None and not isinstance(sender, str):
             values[1] = object_name(sender)
     return (cls, when, state[0], state[1], values, seq)
-
-
-def object_name(app: t.Any) -> str:
-    """An app's ``name`` (a Flask app's), or its ``repr``."""
-    # Flask.name is a werkzeug cached_property: once computed it sits in the
-    # instance dict, where reading it runs no Python code.
-    try:
-        name = app.__dict__["name"]
-    except (AttributeError, KeyError):
-        name = getattr(app, "name", None)
-    return name if isinstance(name, str) else repr(app)
