@@ -54,6 +54,19 @@ _ORJSON_OPTIONS = (
 )
 
 
+_pid = os.getpid()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    # os.getpid() is a system call: asked once, and again in a forked child.
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def encode_record(record: Record) -> bytes:
     """One JSON Lines record, newline included, as ASCII bytes.
 
@@ -92,14 +105,16 @@ class JsonLinesFile:
         self._lock = threading.Lock()
 
     def _open(self) -> int:
-        pid = os.getpid()
-        if self._fd is None or self._pid != pid:
-            with self._lock:
-                if self._fd is None or self._pid != pid:
-                    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-                    self._fd = os.open(self.path, flags, 0o644)
-                    self._pid = pid
-        return self._fd
+        pid = _pid
+        fd = self._fd
+        if fd is not None and self._pid == pid:
+            return fd
+        with self._lock:
+            if self._fd is None or self._pid != pid:
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                self._fd = os.open(self.path, flags, 0o644)
+                self._pid = pid
+            return self._fd
 
     def __call__(self, record: Record) -> None:
         data = encode_record(record)
@@ -115,7 +130,7 @@ class JsonLinesFile:
     def close(self) -> None:
         """Close the file descriptor (reopened on the next record)."""
         with self._lock:
-            if self._fd is not None and self._pid == os.getpid():
+            if self._fd is not None and self._pid == _pid:
                 os.close(self._fd)
             self._fd = None
 
