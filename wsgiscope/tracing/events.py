@@ -104,15 +104,28 @@ def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
     return result
 
 
+#: The last object :func:`object_name` named, and its name (one tuple, so a
+#: thread sees the old pair or the new one): a request's signals all come
+#: from the same app.
+_last_named: tuple[t.Any, str] = (None, "")
+
+
 def object_name(app: t.Any) -> str:
     """An app's ``name`` (a Flask app's), or its ``repr``."""
+    global _last_named
+    last = _last_named
+    if last[0] is app:
+        return last[1]
     # Flask.name is a werkzeug cached_property: once computed it sits in the
     # instance dict, where reading it runs no Python code.
     try:
         name = app.__dict__["name"]
     except (AttributeError, KeyError):
         name = getattr(app, "name", None)
-    return name if isinstance(name, str) else repr(app)
+    if not isinstance(name, str):
+        return repr(app)
+    _last_named = (app, name)
+    return name
 
 
 _names: dict[t.Any, str] = {}
