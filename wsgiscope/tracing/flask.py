@@ -195,6 +195,13 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
     # -- contexts --------------------------------------------------------
 
     def push_context(rec: Recorder, ctx: t.Any, kind: str, path: str | None) -> RawEvent:
+        """Record the push of ``ctx`` and make it the innermost current context.
+
+        Its entry in ``rec.contexts`` is ``(ctx, kind, app, depth, push row,
+        path, app name, pop state, state before)``: the last two, made now,
+        are the pop's leaf state (the push's depth, the push as parent) and
+        the recorder state the pop goes back to.
+        """
         contexts = rec.contexts
         depth = 1
         for entry in contexts:
@@ -204,25 +211,17 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
         name = app.__dict__.get("name")  # object_name's fast path, inline
         if not isinstance(name, str):
             name = object_name(app)
-        spans = rec.spans
         rows = rec.rows
         seq = len(rows)
-        row = (
-            ContextPush,
-            rec.clock(),
-            depth,
-            spans[-1][5] if spans else None,
-            [kind, name, path],
-            seq,
-        )
+        before = rec.state
+        row = (ContextPush, rec.clock(), depth, before[1], [kind, name, path], seq)
         if seq < rec.limit:
             rows.append(row)
-        spans.append(row)
-        # The app's name rides along: signals and hooks of the innermost
-        # context's app (nearly all of them) reuse it.
-        contexts.append((ctx, kind, app, depth, row, path, name))
+        rec.spans.append(row)
+        state = (depth, seq)
+        contexts.append((ctx, kind, app, depth, row, path, name, state, before))
         rec.depth = depth
-        rec.state = (depth, seq)
+        rec.state = state
         return row
 
     def flush(rec: Recorder) -> None:
@@ -240,24 +239,23 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             if len(ctx._cv_tokens) >= tokens:
                 return  # still current: its teardowns are running
             pending.pop()
-            if contexts and contexts[-1] is entry:
+            push_row = entry[4]
+            if contexts and contexts[-1] is entry and spans and spans[-1] is push_row:
+                # Popped in the order pushed: back to the state before the push.
                 contexts.pop()
+                spans.pop()
+                rec.state = state = entry[8]
+                rec.depth = state[0]
             else:
                 for i in range(len(contexts) - 1, -1, -1):
                     if contexts[i] is entry:
                         del contexts[i]
                         break
-            push_row = entry[4]
-            if spans and spans[-1] is push_row:
-                spans.pop()
-            else:
                 rec.close_span(push_row)
-            depth = rec.depth = contexts[-1][3] if contexts else 0
-            rec.state = (depth, spans[-1][5] if spans else None)
-            # A leaf row (see full_row): a pop has its push's depth, and the
-            # push as its parent.
-            state = (entry[3], push_row[5])
-            row = (ContextPop, rec.clock(), state, entry[1], entry[6], entry[5], g, session)
+                depth = rec.depth = contexts[-1][3] if contexts else 0
+                rec.state = (depth, spans[-1][5] if spans else None)
+            # A leaf row (see full_row) with the push's depth, the push as parent.
+            row = (ContextPop, rec.clock(), entry[7], entry[1], entry[6], entry[5], g, session)
             rows = rec.rows
             if len(rows) < rec.limit:
                 rows.append(row)

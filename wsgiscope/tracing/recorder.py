@@ -87,7 +87,7 @@ class Recorder:
         self.t0 = clock()
         self.rows: list[RawEvent] = []
         self.spans: list[RawEvent] = []
-        #: Current framework contexts: (ctx, kind, app object, depth, push row, path, app name).
+        #: Current framework contexts: (ctx, kind, app object, depth, push row, ...).
         self.contexts: list[tuple[t.Any, ...]] = []
         #: Contexts being popped, whose pop is recorded once they stop being current.
         self.pending: list[t.Any] = []
