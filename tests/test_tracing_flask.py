@@ -85,6 +85,38 @@ def test_event_fields_and_nesting() -> None:
     assert ["X-Traced", "yes"] in record["response"]["headers"]
 
 
+class CustomFlask(flask.Flask):
+    """An app class with its own ensure_sync and dispatch_request, both calling super()."""
+
+    def ensure_sync(self, func):  # type: ignore[no-untyped-def]
+        self.asked = getattr(self, "asked", 0) + 1
+        return super().ensure_sync(func)
+
+    def dispatch_request(self):  # type: ignore[no-untyped-def]
+        return super().dispatch_request()
+
+
+def test_app_class_overrides_calling_super_keep_every_hook() -> None:
+    app = CustomFlask("custom")
+    app.before_request(lambda: None)
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    @app.teardown_request
+    def done(exc: BaseException | None) -> None:
+        pass
+
+    record = trace(app, "/").record
+    assert steps(record, ("hook",)) == [
+        "before_request <lambda>",
+        "view index",
+        "teardown_request done",
+    ]
+    assert app.asked == 3  # the app's own ensure_sync ran for each
+
+
 def test_blueprint_url_value_preprocessor_and_view_args() -> None:
     record = trace(APP, "/shop/en/item/7").record
     assert steps(record, ("hook",)) == [

@@ -39,7 +39,9 @@ Limits
 
 Methods are replaced on Flask's own classes: an app class that overrides one
 of them without calling ``super()`` (a custom ``ensure_sync``, say) hides what
-that method does from the trace. ``url_value_preprocessors`` are called by
+that method does from the trace. (An override that calls ``super()`` is fine,
+and so is an overridden ``dispatch_request`` or other hook-calling method: it
+is recognised by its name.) ``url_value_preprocessors`` are called by
 Flask directly rather than through ``ensure_sync``, so while tracing,
 ``preprocess_request`` runs this module's copy of Flask 3.1's loop (the same
 calls in the same order) to observe them.
@@ -424,7 +426,13 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
     def ensure_sync(self: t.Any, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         # Which hook this is follows from the Flask method asking for it.
-        hook = _HOOK_OF_CALLER.get(caller(1).f_code.co_name)
+        frame = caller(1)
+        name = frame.f_code.co_name
+        while name == "ensure_sync" and frame.f_back is not None:
+            # An app class's own ensure_sync calling super(): ask its caller.
+            frame = frame.f_back
+            name = frame.f_code.co_name
+        hook = _HOOK_OF_CALLER.get(name)
         if hook is None or (_current.get() is None and not _listeners):
             return orig_ensure_sync(self, func)
         try:
