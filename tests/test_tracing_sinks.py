@@ -51,6 +51,50 @@ def test_pathlike_and_huge_record_written_whole(tmp_path: t.Any) -> None:
     assert [json.loads(line) for line in lines[:-1]] == [record, record]
 
 
+def test_a_renamed_file_is_followed_to_the_new_one_at_the_path(tmp_path: t.Any) -> None:
+    target = tmp_path / "rot.jsonl"
+    sink = JsonLinesFile(target, check_every=0)
+    sink({"n": 1})
+    target.rename(tmp_path / "rot.jsonl.1")  # logrotate without copytruncate
+    sink({"n": 2})
+    (tmp_path / "rot.jsonl").unlink()  # removed outright
+    sink({"n": 3})
+    target.write_text("")  # truncated in place (copytruncate): same file, kept
+    sink({"n": 4})
+    sink.close()
+    assert (tmp_path / "rot.jsonl.1").read_text() == '{"n":1}\n'
+    assert target.read_text() == '{"n":4}\n'
+
+
+def test_rotation_is_checked_about_once_a_second(tmp_path: t.Any) -> None:
+    target = tmp_path / "slow.jsonl"
+    sink = JsonLinesFile(target, check_every=3600)
+    sink({"n": 1})
+    target.rename(tmp_path / "slow.jsonl.1")
+    sink({"n": 2})  # not checked yet: still the renamed file
+    sink.check_every = 0
+    sink._check_at = 0.0  # the hour has passed
+    sink({"n": 3})
+    sink.close()
+    assert (tmp_path / "slow.jsonl.1").read_text() == '{"n":1}\n{"n":2}\n'
+    assert target.read_text() == '{"n":3}\n'
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_descriptors_replaced_by_a_rotation_are_closed_later(tmp_path: t.Any) -> None:
+    target = tmp_path / "fds.jsonl"
+    sink = JsonLinesFile(target, check_every=0)
+    sink.RETIRE_AFTER = 0.0
+    before = len(os.listdir("/proc/self/fd"))
+    for n in range(20):
+        sink({"n": n})
+        target.rename(tmp_path / f"fds.jsonl.{n}")
+    sink({"n": "last"})
+    assert len(os.listdir("/proc/self/fd")) <= before + 2
+    sink.close()
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
 def test_callable_and_file_like_sinks() -> None:
     got: list[dict[str, t.Any]] = []
     with TraceMiddleware(plain.hello, sink=got.append) as mw:

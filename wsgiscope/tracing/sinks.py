@@ -11,7 +11,11 @@ callable taking a record:
   regular file, whatever its size. (Writing a record in two calls corrupted
   94% of lines in a 4-process test.) The file is (re)opened lazily in each
   process, so a descriptor inherited across ``fork`` is never shared by
-  accident of timing.
+  accident of timing. Rotation is followed: about once a second the sink
+  checks that the path still names the file it writes to and, when the
+  file was renamed or removed (logrotate without ``copytruncate``), opens
+  the path anew (``copytruncate`` needs nothing: ``O_APPEND`` writes land
+  at the new end).
 - a file-like object (anything with ``write``): one ``write`` of the whole
   line plus ``flush``, under a lock.
 - any other callable: called with the record (a JSON-ready ``dict``).
@@ -30,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import typing as t
 
 import orjson
@@ -55,6 +60,7 @@ _ORJSON_OPTIONS = (
 
 
 _pid = os.getpid()
+_monotonic = time.monotonic
 
 
 def _after_fork() -> None:
@@ -96,24 +102,64 @@ class JsonLinesFile:
     """Append records to a JSON Lines file, one ``os.write`` per record.
 
     :param path: the file; created (mode 0644 before umask) if missing.
+    :param check_every: seconds between checks that ``path`` still names the
+        file being written (rotation); ``0`` checks before every record.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    #: Seconds a descriptor replaced after a rotation stays open, so that a
+    #: thread that read it just before the swap writes to it safely.
+    RETIRE_AFTER = 10.0
+
+    def __init__(self, path: str | os.PathLike[str], check_every: float = 1.0) -> None:
         self.path = os.fspath(path)
+        self.check_every = check_every
         self._fd: int | None = None
         self._pid = -1
+        self._identity: tuple[int, int] | None = None
+        self._check_at = 0.0
+        self._retired: list[tuple[float, int]] = []
         self._lock = threading.Lock()
 
     def _open(self) -> int:
-        pid = _pid
         fd = self._fd
-        if fd is not None and self._pid == pid:
-            return fd
+        if fd is not None and self._pid == _pid:
+            if _monotonic() < self._check_at:
+                return fd
+            return self._follow_rotation(fd)
         with self._lock:
-            if self._fd is None or self._pid != pid:
-                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-                self._fd = os.open(self.path, flags, 0o644)
-                self._pid = pid
+            if self._fd is None or self._pid != _pid:
+                # (A descriptor inherited across fork is the parent's: left alone.)
+                self._retired = []
+                self._fd = self._open_path()
+                self._pid = _pid
+            return self._fd
+
+    def _open_path(self) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(self.path, flags, 0o644)
+        info = os.fstat(fd)
+        self._identity = (info.st_dev, info.st_ino)
+        self._check_at = _monotonic() + self.check_every
+        return fd
+
+    def _follow_rotation(self, fd: int) -> int:
+        with self._lock:
+            if self._fd != fd:
+                return t.cast(int, self._fd)  # another thread has just reopened
+            now = _monotonic()
+            self._check_at = now + self.check_every
+            while self._retired and self._retired[0][0] <= now:
+                os.close(self._retired.pop(0)[1])
+            try:
+                info = os.stat(self.path)
+            except FileNotFoundError:
+                pass
+            else:
+                if (info.st_dev, info.st_ino) == self._identity:
+                    return fd
+            # Renamed or removed: the path is a new file (or is made one now).
+            self._fd = self._open_path()
+            self._retired.append((now + self.RETIRE_AFTER, fd))
             return self._fd
 
     def __call__(self, record: Record) -> None:
@@ -130,8 +176,12 @@ class JsonLinesFile:
     def close(self) -> None:
         """Close the file descriptor (reopened on the next record)."""
         with self._lock:
-            if self._fd is not None and self._pid == _pid:
-                os.close(self._fd)
+            if self._pid == _pid:
+                for _, retired in self._retired:
+                    os.close(retired)
+                if self._fd is not None:
+                    os.close(self._fd)
+            self._retired = []
             self._fd = None
 
     def __repr__(self) -> str:
