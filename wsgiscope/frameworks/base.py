@@ -161,6 +161,12 @@ def adapter_for(framework: str) -> types.ModuleType | None:
     return importlib.import_module(target) if target else None
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception as one line of text."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
 def unknown_endpoint(owner: str, endpoint: str, known: t.Iterable[str]) -> RouteNotFound:
     """The error for an endpoint ``owner`` does not know, with the closest names."""
     close = nearest(endpoint, known)

@@ -22,8 +22,8 @@ from wsgiscope.frameworks.base import (
     missing_arguments,
     unknown_endpoint,
 )
-from wsgiscope.frameworks.samples import NotBuildable, sample_values
-from wsgiscope.frameworks.werkzeug import first_line, view_of
+from wsgiscope.frameworks.samples import building_url, sample_values
+from wsgiscope.frameworks.werkzeug import view_of
 
 #: ``<name>``, ``<name:filter>`` or ``<name:filter:config>`` in a Bottle rule.
 _WILDCARD = re.compile(r"<([a-zA-Z_][a-zA-Z_0-9]*)?(?::([a-zA-Z_]*)(?::((?:\\.|[^\\>])+)?)?)?>")
@@ -83,13 +83,9 @@ def routes(app: t.Any) -> list[Route]:
             seen[key].methods = sorted({*seen[key].methods, bottle_route.method})
             continue
         route = seen[key] = _route(app, bottle_route)
-        try:
+        with building_url(route):
             route.sample_values = sample_values(route.arguments)
             route.url = _build(app, bottle_route, route.sample_values)
-        except NotBuildable as exc:
-            route.url_error = str(exc)
-        except Exception as exc:  # Bottle refused the sample: say why, keep the rule
-            route.url_error = first_line(exc)
         table.append(route)
     return table
 

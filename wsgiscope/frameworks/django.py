@@ -20,8 +20,13 @@ from urllib.parse import urlencode
 
 from wsgiscope.errors import UsageError
 from wsgiscope.frameworks.base import Argument, Match, Route, finish_url, unknown_endpoint
-from wsgiscope.frameworks.samples import NotBuildable, sample_for, sample_from_regex
-from wsgiscope.frameworks.werkzeug import first_line, view_of
+from wsgiscope.frameworks.samples import (
+    NotBuildable,
+    building_url,
+    sample_for,
+    sample_from_regex,
+)
+from wsgiscope.frameworks.werkzeug import view_of
 
 _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"}
 
@@ -164,13 +169,9 @@ def routes(app: t.Any) -> list[Route]:
     table = []
     for entry in _entries():
         route = _route(entry)
-        try:
+        with building_url(route):
             route.sample_values = _samples(entry)
             route.url = _reverse(entry, route.sample_values)
-        except NotBuildable as exc:
-            route.url_error = str(exc)
-        except Exception as exc:  # reverse() refused the sample: say why, keep the rule
-            route.url_error = first_line(exc)
         table.append(route)
     return table
 

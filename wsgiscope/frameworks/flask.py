@@ -17,11 +17,10 @@ from __future__ import annotations
 import typing as t
 
 from wsgiscope.frameworks.base import Match, Route
-from wsgiscope.frameworks.samples import NotBuildable
+from wsgiscope.frameworks.samples import building_url
 from wsgiscope.frameworks.werkzeug import (
     check_values,
     converter_names,
-    first_line,
     match_with,
     missing_values,
     route_method,
@@ -96,14 +95,10 @@ def routes(app: Flask) -> list[Route]:
     with _request_context(app):
         for rule in app.url_map.iter_rules():
             route = make(rule)
-            try:
-                values = rule_samples(rule, route.arguments)
-                route.sample_values = values
+            # a BuildError, or a url_defaults callback raising, becomes url_error
+            with building_url(route):
+                values = route.sample_values = rule_samples(rule, route.arguments)
                 route.url = app.url_for(str(rule.endpoint), _method=route_method(rule), **values)
-            except NotBuildable as exc:
-                route.url_error = str(exc)
-            except Exception as exc:  # BuildError, or a url_defaults callback raising
-                route.url_error = first_line(exc)
             table.append(route)
     return table
 

@@ -22,8 +22,8 @@ from wsgiscope.frameworks.base import (
     missing_arguments,
     unknown_endpoint,
 )
-from wsgiscope.frameworks.samples import NotBuildable, sample_values
-from wsgiscope.frameworks.werkzeug import first_line, view_of
+from wsgiscope.frameworks.samples import building_url, sample_values
+from wsgiscope.frameworks.werkzeug import view_of
 
 #: ``{name}``, ``{name:regex}`` and a trailing ``*star`` in a route pattern.
 _FIELD = re.compile(r"{([A-Za-z_][A-Za-z_0-9]*)(?::((?:[^{}]|{[^{}]*})*))?}|\*([A-Za-z_]\w*)$")
@@ -108,13 +108,9 @@ def routes(app: t.Any) -> list[Route]:
     table = []
     for pyramid_route, methods, view in _info(app):
         route = _route(app, pyramid_route, methods, view)
-        try:
+        with building_url(route):
             route.sample_values = sample_values(route.arguments)
             route.url = _path(app, pyramid_route.name, route.sample_values, route.arguments)
-        except NotBuildable as exc:
-            route.url_error = str(exc)
-        except Exception as exc:  # Pyramid refused the sample: say why, keep the route
-            route.url_error = first_line(exc)
         table.append(route)
     return table
 

@@ -9,18 +9,19 @@ regular expression by :func:`sample_from_regex`. When no value can be found
 :class:`NotBuildable` says why, and ``routes`` shows the rule as not
 buildable with that reason.
 
-Adapters call :func:`sample_values` with the rule's arguments::
+Adapters call :func:`sample_values` with the rule's arguments, inside
+:func:`building_url`, which turns a failure into the route's ``url_error``::
 
-    try:
-        values = sample_values(route.arguments)
-    except NotBuildable as exc:
-        route.url_error = str(exc)
+    with building_url(route):
+        route.sample_values = sample_values(route.arguments)
+        route.url = build(route.sample_values)
 
 This module imports no framework.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import typing as t
 
@@ -31,8 +32,10 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _const  # type: ignore[no-redef, unused-ignore]
     import sre_parse as _sre  # type: ignore[no-redef, unused-ignore]
 
+from wsgiscope.frameworks.base import first_line
+
 if t.TYPE_CHECKING:
-    from wsgiscope.frameworks.base import Argument
+    from wsgiscope.frameworks.base import Argument, Route
 
 #: The UUID used for ``uuid`` arguments (valid, version 4, easy to spot).
 SAMPLE_UUID = "12345678-1234-4678-9234-567812345678"
@@ -80,6 +83,18 @@ def sample_for(converter: str, regex: str | None = None, choices: t.Sequence[str
     if regex is None:
         raise NotBuildable(f"no sample value for converter {converter!r} (it has no regex)")
     return sample_from_regex(regex)
+
+
+@contextlib.contextmanager
+def building_url(route: Route) -> t.Iterator[Route]:
+    """A block that gives ``route`` its sample values and URL: when it raises,
+    the reason goes to ``route.url_error`` instead and the rule stays listed."""
+    try:
+        yield route
+    except NotBuildable as exc:
+        route.url_error = str(exc)
+    except Exception as exc:  # the framework's builder refused the sample: say why
+        route.url_error = first_line(exc)
 
 
 def sample_values(arguments: t.Iterable[Argument]) -> dict[str, t.Any]:

@@ -23,8 +23,13 @@ import typing as t
 
 from wsgiscope.errors import AdapterError, RouteNotFound, UsageError
 from wsgiscope.frameworks import werkzeug_map_of
-from wsgiscope.frameworks.base import Argument, Match, Route, View, nearest
-from wsgiscope.frameworks.samples import BY_NAME, NotBuildable, sample_from_regex
+from wsgiscope.frameworks.base import Argument, Match, Route, View, first_line, nearest
+from wsgiscope.frameworks.samples import (
+    BY_NAME,
+    NotBuildable,
+    building_url,
+    sample_from_regex,
+)
 
 if t.TYPE_CHECKING:
     from werkzeug.routing import Map, MapAdapter, Rule
@@ -167,12 +172,6 @@ def route_method(rule: Rule) -> str | None:
     return sorted(rule.methods)[0]
 
 
-def first_line(exc: BaseException) -> str:
-    """An exception as one line of text."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
 def match_with(adapter: MapAdapter, method: str, route_for: t.Callable[[Rule], Route]) -> Match:
     """Run ``adapter.match`` and turn its answer or exception into a :class:`Match`."""
     from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -297,14 +296,9 @@ def routes(app: t.Any) -> list[Route]:
             view=_view(app, str(rule.endpoint)),
             group=None,
         )
-        try:
-            values = rule_samples(rule, route.arguments)
-            route.sample_values = values
-            route.url = adapter.build(rule.endpoint, values, method=route_method(rule))
-        except NotBuildable as exc:
-            route.url_error = str(exc)
-        except Exception as exc:  # the builder refused: say why, keep the rule
-            route.url_error = first_line(exc)
+        with building_url(route):
+            route.sample_values = rule_samples(rule, route.arguments)
+            route.url = adapter.build(rule.endpoint, route.sample_values, method=route_method(rule))
         table.append(route)
     return table
 
