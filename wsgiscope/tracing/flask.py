@@ -253,9 +253,8 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                     if contexts[i] is entry:
                         del contexts[i]
                         break
-                rec.close_span(push_row)
-                depth = rec.depth = contexts[-1][3] if contexts else 0
-                rec.state = (depth, spans[-1][5] if spans else None)
+                rec.depth = contexts[-1][3] if contexts else 0
+                rec.close_span(push_row)  # (and the state with the new depth)
             # A leaf row (see full_row) with the push's depth, the push as parent.
             row = (ContextPop, rec.clock(), entry[7], entry[1], entry[6], entry[5], g, session)
             rows = rec.rows

@@ -18,7 +18,7 @@ import contextvars
 import time
 import typing as t
 
-from wsgiscope.tracing.events import Event, HookCall, RawEvent, SignalSent, object_name
+from wsgiscope.tracing.events import Event, RawEvent, SignalSent, object_name
 
 Clock = t.Callable[[], float]
 
@@ -94,8 +94,9 @@ class Recorder:
         #: Depth of the innermost current framework context (0 outside any).
         self.depth = 0
         #: ``(depth, parent seq)`` of an event recorded now: kept up to date
-        #: by whatever opens or closes a span or changes ``depth`` (call
-        #: :meth:`restate`), so that a leaf event reads one attribute.
+        #: by whatever opens or closes a span or changes ``depth`` (a change of
+        #: ``depth`` comes before the :meth:`close_span` that follows it), so
+        #: that a leaf event reads one attribute.
         self.state: tuple[int, int | None] = (0, None)
         self.dropped = 0
         #: Response bytes the server got in all (set when the trace ends; body
@@ -108,10 +109,9 @@ class Recorder:
 
     def add(self, cls: type[Event], depth: int, values: list[t.Any]) -> RawEvent:
         """Record an event of kind ``cls`` now; returns its row."""
-        spans = self.spans
         rows = self.rows
         seq = len(rows)
-        row = (cls, self.clock(), depth, spans[-1][5] if spans else None, values, seq)
+        row = (cls, self.clock(), depth, self.state[1], values, seq)
         if seq < self.limit:
             rows.append(row)
         elif self.keep:
@@ -135,11 +135,6 @@ class Recorder:
                 if spans[i] is row:
                     del spans[i:]
                     break
-        self.state = (self.depth, spans[-1][5] if spans else None)
-
-    def restate(self) -> None:
-        """Bring :attr:`state` up to date after ``depth`` or ``spans`` changed."""
-        spans = self.spans
         self.state = (self.depth, spans[-1][5] if spans else None)
 
     def settle(self) -> list[RawEvent]:
@@ -167,10 +162,6 @@ class Recorder:
             cls(seq, int((when - t0) * 1e6 + 0.5) / 1000, depth, parent, *values)
             for cls, when, depth, parent, values, seq in self.settle()
         ]
-
-    def hooks(self) -> list[HookCall]:
-        """The hook calls among :meth:`events`."""
-        return [e for e in self.events() if isinstance(e, HookCall)]
 
 
 def full_row(leaf: tuple[t.Any, ...], seq: int) -> RawEvent:
