@@ -332,3 +332,27 @@ def test_listener_sees_each_hook_while_the_request_is_current() -> None:
         ("teardown_appcontext", None),
     ]
     assert not instrument.active()
+
+
+def test_events_past_the_limit_are_all_counted_as_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wsgiscope.tracing import recorder
+
+    app = flask.Flask("busy")
+
+    @app.get("/")
+    def busy() -> str:
+        for _ in range(50):  # pushes, pops, signals and teardowns past any limit
+            with app.app_context():
+                pass
+        return "ok"
+
+    monkeypatch.setattr(recorder, "MAX_EVENTS", 100_000)
+    everything = trace(app, "/").record
+    assert "dropped_events" not in everything
+    total = len(everything["events"])
+    monkeypatch.setattr(recorder, "MAX_EVENTS", 40)
+    capped = trace(app, "/").record
+    assert len(capped["events"]) == 40
+    assert capped["dropped_events"] == total - 40

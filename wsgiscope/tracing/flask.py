@@ -219,6 +219,8 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
         row = (ContextPush, rec.clock(), depth, before[1], [kind, name, path], seq)
         if seq < rec.limit:
             rows.append(row)
+        elif rec.keep:
+            rec.dropped += 1
         rec.spans.append(row)
         state = (depth, seq)
         contexts.append((ctx, kind, app, depth, row, path, name, state, before))
@@ -260,6 +262,8 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             rows = rec.rows
             if len(rows) < rec.limit:
                 rows.append(row)
+            elif rec.keep:
+                rec.dropped += 1
             if _listeners:
                 _notify(rec, row)
 
@@ -397,6 +401,8 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             row = (HookCall, start, depth, parent, values, seq)
             if seq < rec.limit:
                 rows.append(row)
+            elif rec.keep:
+                rec.dropped += 1
             spans.append(row)
             rec.state = (depth, seq)
             try:
@@ -519,6 +525,8 @@ def _signal_send(
         rows = rec.rows
         if len(rows) < rec.limit:
             rows.append(row)
+        elif rec.keep:
+            rec.dropped += 1
         if _listeners:
             _notify(rec, row)
         if not signal.receivers:
