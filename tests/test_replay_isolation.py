@@ -86,7 +86,9 @@ def test_threading_local_leaks_only_under_unpatched_greenlets(tmp_path: Path) ->
 
 def test_flask_g_never_leaks_in_any_mode(apps_dir: Path, tmp_path: Path) -> None:
     source = lines_file(tmp_path, *USERS)
-    code, here = run_here("replay_user_g", source, "--compare", "sequential,threads=8", "-n", "600")
+    code, here = run_here(
+        "replay_user_g", source, "--compare", "sequential,threads=8,greenlets=100", "-n", "600"
+    )
     assert code == 0
     code, patched, _ = replay(
         "replay_user_g", source, "--compare", "greenlets=100,threads=4", "--processes", "2"
@@ -102,6 +104,7 @@ def test_flask_g_never_leaks_in_any_mode(apps_dir: Path, tmp_path: Path) -> None
     assert [r["label"] for r in runs] == [
         "sequential",
         "threads=8",
+        "greenlets=100",
         "2x greenlets=100",
         "2x threads=4",
         "greenlets=100 (unpatched)",
@@ -130,6 +133,14 @@ def test_sleeping_view_effective_concurrency(tmp_path: Path) -> None:
     assert data["max_in_flight"] == 1
     assert data["warnings"]
     assert "no effective concurrency" in stderr
+    # Two processes side by side are two in flight, yet no greenlet overlapped.
+    code, data, stderr = replay(
+        "replay_sleepy", source, "--greenlets", "100", "--no-patch", "--processes", "2", "-n", "40"
+    )
+    assert code == 0
+    assert data is not None
+    assert data["max_in_flight"] == 2
+    assert "no effective concurrency (at most 1 request in flight per process)" in stderr
 
 
 def test_greenlet_workers_patch_before_anything_else(tmp_path: Path) -> None:
@@ -232,3 +243,22 @@ def test_plain_wsgi_global_diverges(tmp_path: Path, mode: str) -> None:
     assert data is not None
     assert data["isolation"]["divergent"] > 0
     assert data["isolation"]["context_checks"] == 0  # no Flask: divergence only
+
+
+def test_a_shared_session_is_a_leak_reported_with_both_requests(tmp_path: Path) -> None:
+    source = lines_file(tmp_path, "GET /visit?user=alice", "GET /visit?user=bob")
+    code, data, stderr = replay("replay_shared_session", source, "--threads", "4", "-n", "200")
+    assert code == 1, stderr
+    assert data is not None
+    isolation = data["isolation"]
+    assert isolation["divergent"] == 0  # the answers are right: only the check sees it
+    assert isolation["leaks"] > 0
+    leak = isolation["examples"][0]
+    assert (leak["kind"], leak["what"]) == ("leak", "session")
+    assert leak["hook"] == "view"
+    assert leak["function"] == "replay_shared_session.visit"
+    mine, theirs = leak["request"], leak["seen"]
+    assert mine["id"] != theirs["id"]
+    for request in (mine, theirs):
+        assert request["request"] == f"GET /visit?user={('alice', 'bob')[request['id'] % 2]}"
+    assert isinstance(leak["worker"], int)

@@ -144,14 +144,22 @@ class ContextChecker:
 
     :param apps: the Flask apps to instrument.
     :param findings: where leaks go.
+    :param describe: ``METHOD path?query`` of a replayed request by its id,
+        so a leaked ``g`` or session names the request it came from too.
     """
 
-    def __init__(self, apps: list[t.Any], findings: Findings) -> None:
+    def __init__(
+        self,
+        apps: list[t.Any],
+        findings: Findings,
+        describe: t.Callable[[int], str] | None = None,
+    ) -> None:
         from flask import globals as flask_globals
         from greenlet import getcurrent  # type: ignore[import-untyped]
 
         self.apps = apps
         self.findings = findings
+        self.describe = describe
         self.owners: dict[t.Any, Slot] = {}
         self._request_var = flask_globals._cv_request
         self._app_var = flask_globals._cv_app
@@ -276,7 +284,10 @@ class ContextChecker:
         environ: dict[str, t.Any] | None,
     ) -> None:
         other: dict[str, t.Any] = {"id": None if seen is _MISSING else seen}
-        if environ is not None:
+        if environ is None:
+            if self.describe is not None and isinstance(seen, int) and seen >= 0:
+                other["request"] = self.describe(seen)
+        else:
             query = environ.get("QUERY_STRING")
             other["request"] = (
                 f"{environ.get('REQUEST_METHOD')} "
