@@ -168,6 +168,11 @@ def test_duration_and_warmup(apps_dir: Path, tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["requests"] > 100
     assert 0.3 <= data["duration_s"] < 2
+    # warm-up requests run first and are not counted
+    counted = json.loads(
+        invoke("replay_plain", source, "-n", "50", "--warmup", "20", "--json").stdout
+    )
+    assert counted["requests"] == 50
 
 
 def test_processes_merge_their_results(tmp_path: Path) -> None:
@@ -182,10 +187,11 @@ def test_processes_merge_their_results(tmp_path: Path) -> None:
     assert data["idents"] >= 2
 
 
-def test_django_app(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [["--threads", "4"], ["--greenlets", "20", "--processes", "2"]])
+def test_django_app(tmp_path: Path, mode: list[str]) -> None:
     pytest.importorskip("django")
     source = lines_file(tmp_path, "GET /hello/ada", "POST /hello/bob", "GET /nope")
-    code, data, stderr = replay("replay_django_site", source, "--threads", "4", "-n", "300")
+    code, data, stderr = replay("replay_django_site", source, *mode, "-n", "300")
     assert code == 0, stderr
     assert data is not None
     assert data["status"] == {"2xx": 200, "4xx": 100}
@@ -363,3 +369,44 @@ def test_har_under_processes_and_greenlets_for_a_duration() -> None:
     assert (data["source"]["requests"], data["source"]["other_hosts"]) == (3, 1)
     assert data["isolation"]["stable"] == 3
     assert data["isolation"]["leaks"] == data["isolation"]["divergent"] == 0
+
+
+def test_live_progress_bar_on_a_real_terminal(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    source = lines_file(tmp_path, "GET /slow")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "wsgiscope", "replay", "replay_sleepy", source),
+            *("--threads", "2", "-n", "60", "--width", "100"),
+        ],
+        cwd=APPS,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        elif process.poll() is not None:
+            break
+    os.close(leader)
+    stdout = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0
+    text = drawn.decode("utf-8", "replace")
+    assert "threads=2" in text
+    assert "60/60" in text
+    assert "req/s" in text
+    assert "0 errors" in text
+    assert "requests           60" in stdout  # the summary goes to stdout, after the bar

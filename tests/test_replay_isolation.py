@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from replay_fixtures import USERS, lines_file, replay
+from werkzeug.exceptions import NotFound
 
 from wsgiscope.cli import cli
 
@@ -262,3 +263,38 @@ def test_a_shared_session_is_a_leak_reported_with_both_requests(tmp_path: Path) 
     for request in (mine, theirs):
         assert request["request"] == f"GET /visit?user={('alice', 'bob')[request['id'] % 2]}"
     assert isinstance(leak["worker"], int)
+
+
+def test_context_check_runs_in_every_kind_of_hook(apps_dir: Path, tmp_path: Path) -> None:
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.replay.isolation import ContextChecker, Findings
+
+    source = lines_file(tmp_path, "GET /shop/fr/page", "GET /missing")
+    code, data = run_here("replay_hooks", source, "--threads", "2", "-n", "100")
+    assert code == 0
+    assert data["status"] == {"2xx": 50, "4xx": 50}
+    assert (data["isolation"]["leaks"], data["isolation"]["divergent"]) == (0, 0)
+    # /shop/fr/page: url_value_preprocessor, before_request, view, context
+    # processor, after_request, teardown_request, teardown_appcontext (7);
+    # /missing: the error handler, after_request and both teardowns (4)
+    assert data["isolation"]["context_checks"] == 50 * 7 + 50 * 4
+    app = load_app(AppRef("replay_hooks:app", "argument", apps_dir)).app
+    before = repr(
+        (
+            app.url_value_preprocessors,
+            app.template_context_processors,
+            app.error_handler_spec,
+        )
+    )
+    checker = ContextChecker([app], Findings())
+    checker.install()
+    assert app.error_handler_spec[None][404][NotFound].__wrapped__ is not None
+    checker.uninstall()
+    after = repr(
+        (
+            app.url_value_preprocessors,
+            app.template_context_processors,
+            app.error_handler_spec,
+        )
+    )
+    assert after == before
