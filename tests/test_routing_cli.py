@@ -50,6 +50,7 @@ def test_match_bad_shapes(tokens: tuple[str, ...]) -> None:
         (("shop.item", "id=3", "q="), (None, "shop.item", {"id": "3", "q": ""})),
         (("app:make(debug=1)", "home", "x=a=b"), ("app:make(debug=1)", "home", {"x": "a=b"})),
         (("/admin:dashboard",), (None, "/admin:dashboard", {})),
+        (("page", "0=7"), (None, "page", {"0": "7"})),  # a Django positional group
     ],
 )
 def test_url_argument_shapes(

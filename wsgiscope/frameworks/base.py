@@ -191,8 +191,32 @@ def finish_url(url: str, *, external: bool, scheme: str | None, anchor: str | No
     """An app-relative URL made external (``localhost``) and given its anchor.
 
     For adapters whose framework builds paths only (no host): the host is the
-    one wsgiscope's requests use, ``localhost``.
+    one wsgiscope's requests use, ``localhost``. The anchor is quoted as
+    Flask's ``url_for`` quotes it.
     """
+    from urllib.parse import quote
+
     if external or scheme:
         url = f"{scheme or 'http'}://localhost{url}"
-    return f"{url}#{anchor}" if anchor else url
+    return f"{url}#{quote(anchor, safe=ANCHOR_SAFE)}" if anchor else url
+
+
+#: Characters ``url_for`` leaves unquoted in an anchor.
+ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+
+
+def check_method(endpoint: str, methods: t.Sequence[str], method: str | None) -> None:
+    """Refuse ``--method`` for a route that does not accept it.
+
+    For frameworks whose builder ignores the method: ``url_for`` refuses a
+    method no rule of the endpoint accepts, and so does wsgiscope for them.
+    ``methods`` containing ``*`` accepts every method.
+
+    :raises UsageError: naming the methods the route accepts.
+    """
+    if method is None or "*" in methods or method.upper() in methods:
+        return
+    raise UsageError(
+        f"no rule of endpoint {endpoint!r} accepts method {method.upper()}",
+        hint=f"it accepts {', '.join(methods)}",
+    )

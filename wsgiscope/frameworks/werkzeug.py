@@ -23,7 +23,15 @@ import typing as t
 
 from wsgiscope.errors import AdapterError, RouteNotFound, UsageError
 from wsgiscope.frameworks import werkzeug_map_of
-from wsgiscope.frameworks.base import Argument, Match, Route, View, first_line, nearest
+from wsgiscope.frameworks.base import (
+    ANCHOR_SAFE,
+    Argument,
+    Match,
+    Route,
+    View,
+    first_line,
+    nearest,
+)
 from wsgiscope.frameworks.samples import (
     BY_NAME,
     NotBuildable,
@@ -331,7 +339,7 @@ def build_url(
     except BuildError:
         raise missing_values(endpoint, url_map, converted) from None
     if anchor is not None:
-        url = f"{url}#{quote(anchor, safe='%!#$&()*+,/:;=?@')}"
+        url = f"{url}#{quote(anchor, safe=ANCHOR_SAFE)}"
     return url
 
 
