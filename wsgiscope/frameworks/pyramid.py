@@ -18,6 +18,7 @@ from wsgiscope.frameworks.base import (
     Argument,
     Match,
     Route,
+    check_method,
     finish_url,
     missing_arguments,
     unknown_endpoint,
@@ -37,6 +38,15 @@ def _arguments(pattern: str) -> list[Argument]:
         else:
             arguments.append(Argument(name, "regex" if regex else "str", regex or "[^/]+"))
     return arguments
+
+
+def _spec(argument: Argument) -> str:
+    """An argument as the pattern writes it: ``{id}``, ``{code:SKU-\\d{4}}``, ``*rest``."""
+    if argument.converter == "path":
+        return f"*{argument.name}"
+    if argument.converter == "regex":
+        return f"{{{argument.name}:{argument.regex}}}"
+    return f"{{{argument.name}}}"
 
 
 def _methods(value: t.Any) -> set[str]:
@@ -126,19 +136,21 @@ def build_url(
     scheme: str | None = None,
 ) -> str:
     """``request.route_path`` (``route_url`` with --external); extras as query."""
-    info = {route.name: route for route, _, _ in _info(app)}
-    if endpoint not in info:
-        raise unknown_endpoint("Pyramid app", endpoint, info)
-    arguments = _arguments(info[endpoint].pattern)
+    table = {route.name: (route, methods) for route, methods, _ in _info(app)}
+    if endpoint not in table:
+        raise unknown_endpoint("Pyramid app", endpoint, table)
+    route, methods = table[endpoint]
+    check_method(endpoint, methods, method)
+    arguments = _arguments(route.pattern)
     missing = [a.name for a in arguments if a.name not in values]
     if missing:
-        needs = [f"{{{a.name}}}" for a in arguments]
-        raise missing_arguments(endpoint, info[endpoint].pattern, needs, missing)
+        needs = [_spec(a) for a in arguments]
+        raise missing_arguments(endpoint, route.pattern, needs, missing)
     for argument in arguments:
         if argument.regex and not re.fullmatch(argument.regex, str(values[argument.name])):
             raise UsageError(
-                f"{values[argument.name]!r} is not a valid {{{argument.name}}} for "
-                f"{info[endpoint].pattern} (the pattern accepts {argument.regex})"
+                f"{values[argument.name]!r} is not a valid {_spec(argument)} for "
+                f"{route.pattern} (the pattern accepts {argument.regex})"
             )
     url = _path(app, endpoint, values, arguments)
     return finish_url(url, external=external, scheme=scheme, anchor=anchor)
