@@ -241,3 +241,23 @@ def test_sort_by_mount_and_by_methods(apps_dir: Path) -> None:
         ("/api/v2/wiki/<name>/edit", ["GET", "POST"]),
         ("/legacy/*", ["*"]),
     ]
+
+
+def test_nearest_rules_come_from_every_mount(apps_dir: Path) -> None:
+    """A typo in the mount prefix still finds the rule under the right mount."""
+    answer = run_json("match", MOUNTS, "/ap/users/3", exit_code=1)
+    assert (answer["status"], answer["app"]) == (404, "Flask app 'front'")
+    assert answer["nearest"][0] == "/api/users/<int:user_id>"
+    with client(MOUNTS).get("/ap/users/3") as response:
+        assert response.status_code == 404
+    assert run_json("match", "wsgiscope.demo", "/admn/", exit_code=1)["nearest"][0] == "/admin/"
+
+
+def test_nearest_rules_skip_a_broken_mount(apps_dir: Path) -> None:
+    """Another mount's routing raising does not hide the answer; the answering one's does."""
+    answer = run_json("match", "routes_broken:mounted", "/hom", exit_code=1)
+    assert (answer["status"], answer["nearest"]) == (404, ["/"])
+    with client("routes_broken:mounted").get("/hom") as response:
+        assert response.status_code == 404
+    error = fails("match", "routes_broken:mounted", "/broken/x")
+    assert "raised RuntimeError while wsgiscope was listing its routes" in error
