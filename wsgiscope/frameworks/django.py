@@ -71,8 +71,8 @@ def _piece(pattern: t.Any) -> tuple[str, list[Argument]]:
     text = regex.removeprefix("^").removesuffix("$").removesuffix(r"\Z")
     compiled = re.compile(regex)
     # as Django does: named groups are keyword arguments, else every group is positional
-    names = list(compiled.groupindex) or [str(i) for i in range(compiled.groups)]
-    return text, [Argument(name, "regex") for name in names]
+    groups = list(compiled.groupindex) or [str(i) for i in range(compiled.groups)]
+    return text, [Argument(name, "regex") for name in groups]
 
 
 def _positional(arguments: t.Iterable[Argument]) -> list[Argument]:
