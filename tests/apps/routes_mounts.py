@@ -4,8 +4,7 @@ ProxyFix -> Wrapper(.app) -> DispatcherMiddleware(front, {
     "/api": DispatcherMiddleware(api, {"/v2": werkzeug Map app}),
     "/legacy": plain WSGI callable,
 })
-and ``wrapped``: a Flask app whose ``wsgi_app`` was replaced in place;
-``held``: the ``api`` app behind ProxyFix behind a class holding ``.wsgi_app``.
+and ``wrapped``: a Flask app whose ``wsgi_app`` was replaced in place.
 """
 
 from __future__ import annotations
