@@ -37,7 +37,9 @@ out = {"routes": [r.to_json() for r in table],
                  client.get("/shop/items/7").headers.get("Location")],
        "positional": [build_url(app, "page", {"0": "12"}).url, reverse("page", args=["12"])],
        "positional_match": [match(app, "GET", "/page/12/").result.arguments,
-                            list(resolve("/page/12/").args)]}
+                            list(resolve("/page/12/").args)],
+       "decoded": [match(app, "GET", "/shop/files/a%20b").result.arguments,
+                   client.get("/shop/files/a%20b").get_data(as_text=True)]}
 print(json.dumps(out, default=repr))
 """
 
@@ -92,6 +94,8 @@ def test_url_and_match_agree_with_reverse_and_resolve(answers: dict[str, t.Any])
     assert answers["slash"] == ["/shop/items/7/", "/shop/items/7/"]
     assert answers["positional"] == ["/page/12/", "/page/12/"]
     assert answers["positional_match"] == [{"0": "12"}, ["12"]]
+    # the path percent-decoded, as the view receives it
+    assert answers["decoded"] == [{"subpath": "a b"}, "a b"]
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,37 @@ def test_werkzeug_map_answers_like_the_map(apps_dir: Path) -> None:
         endpoint, arguments = adapter.match(path)
         assert answer["route"]["endpoint"] == endpoint
         assert values(answer) == arguments
+
+
+@pytest.mark.parametrize(
+    ("framework", "target", "path", "arguments", "body"),
+    [
+        ("bottle", "routes_bottle_app", "/hello/a%20b", {"name": "a b"}, "hello a b"),
+        ("falcon", "routes_falcon_app", "/files/a%20b", {"name": "a b"}, "a b"),
+        ("pyramid", "routes_pyramid_app", "/items/a%20b", {"item_id": "a b"}, "item a b"),
+        ("werkzeug", "routes_werkzeug_map:application", "/wiki/a%2520b%3F",
+         {"name": "a%20b?"}, "page a%20b?"),
+        ("flask", "routes_mounts", "/ap%69/users/3", {"user_id": 3}, None),
+    ],
+)  # fmt: skip
+def test_match_decodes_the_path_as_a_server_does(
+    apps_dir: Path,
+    framework: str,
+    target: str,
+    path: str,
+    arguments: dict[str, t.Any],
+    body: str | None,
+) -> None:
+    """PATH_INFO is percent-decoded once, so the arguments are what the view receives."""
+    pytest.importorskip(framework)
+    answer = run_json("match", target, path)
+    assert answer["path"] == path
+    assert values(answer) == arguments
+    with Client(load(target)).get(path) as response:
+        assert response.status_code == 200
+        if body is None:  # through both dispatchers: the same mount and rule
+            assert (answer["mount"], answer["route"]["endpoint"]) == ("/api", "user")
+            assert response.json["script_root"] == "/api"
+            assert response.json["endpoint"] == "user"
+        else:
+            assert response.get_data(as_text=True) == body

@@ -23,7 +23,7 @@ import dataclasses
 import inspect
 import types
 import typing as t
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from wsgiscope.errors import AdapterError, RouteNotFound, UsageError, WsgiscopeError
 from wsgiscope.frameworks import DISPATCHER, PLAIN
@@ -236,8 +236,8 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
     method = method.upper()
     root = node = inspect_app(app)
     steps: list[Step] = []
-    # routing never looks at the query string; the server splits it off first
-    script_name, path_info = "", path.partition("?")[0]
+    # as a server does: the query string split off, the path percent-decoded
+    script_name, path_info = "", unquote(path.partition("?")[0])
     while node.mounts:
         prefix, chosen, script, rest = _dispatch(node, path_info)
         script_name += script
@@ -267,7 +267,7 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
         result.route.mount = script_name
         result.route.path = script_name + (result.route.path or result.route.rule)
     if result.status == 404 and not result.nearest:
-        result.nearest = _nearest_rules(root, node, path.partition("?")[0])
+        result.nearest = _nearest_rules(root, node, unquote(path.partition("?")[0]))
     resolution.result = result
     return resolution
 

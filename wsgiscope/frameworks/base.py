@@ -24,7 +24,8 @@ anchor=None, scheme=None, script_name="") -> str``
     (naming the arguments the rule needs and their converters).
 ``match(app, method, path, host=None, script_name="") -> Match``
     what the framework's router answers for ``method`` on ``path`` (the
-    PATH_INFO the app receives, mount prefix already removed). ``script_name``
+    PATH_INFO the app receives: percent-decoded as a server decodes it, mount
+    prefix already removed; see :func:`url_path` to build a request from it). ``script_name``
     is optional as for ``build_url``; a redirect ``location`` that starts with
     ``/`` is prefixed by the core when the adapter does not take it. A 404 may
     leave ``nearest`` empty: the core fills it from ``routes(app)``.
@@ -185,6 +186,18 @@ def missing_arguments(
         f"(missing: {', '.join(missing)})",
         hint="pass them as NAME=VALUE",
     )
+
+
+def url_path(path_info: str) -> str:
+    """A decoded PATH_INFO quoted back into a URL path.
+
+    For request builders that decode the path they are given (werkzeug's
+    ``EnvironBuilder``, webob's ``Request.blank``): the app then receives
+    exactly ``path_info``, a ``%`` or ``?`` in it included.
+    """
+    from urllib.parse import quote
+
+    return quote(path_info, safe="/:@!$&'()*+,;=")
 
 
 def finish_url(url: str, *, external: bool, scheme: str | None, anchor: str | None) -> str:

@@ -22,6 +22,7 @@ from wsgiscope.frameworks.base import (
     finish_url,
     missing_arguments,
     unknown_endpoint,
+    url_path,
 )
 from wsgiscope.frameworks.samples import building_url, sample_values
 from wsgiscope.frameworks.werkzeug import view_of
@@ -98,7 +99,7 @@ def _route(app: t.Any, route: t.Any, methods: list[str], view: t.Any) -> Route:
 def _request(app: t.Any, path: str = "/", method: str = "GET", host: str | None = None) -> t.Any:
     from pyramid.request import Request
 
-    request = Request.blank(path, method=method, host=host or "localhost")
+    request = Request.blank(url_path(path), method=method, host=host or "localhost")
     request.registry = app.registry
     return request
 

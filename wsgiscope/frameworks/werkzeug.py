@@ -31,6 +31,7 @@ from wsgiscope.frameworks.base import (
     View,
     first_line,
     nearest,
+    url_path,
 )
 from wsgiscope.frameworks.samples import (
     BY_NAME,
@@ -351,7 +352,9 @@ def match(
 
     url_map = _map(app)
     environ = EnvironBuilder(
-        path=path, base_url=f"http://{host or 'localhost'}{script_name}/", method=method
+        path=url_path(path),
+        base_url=f"http://{host or 'localhost'}{script_name}/",
+        method=method,
     ).get_environ()
     names = converter_names(url_map)
     name = _app_name(app)
