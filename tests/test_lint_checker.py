@@ -104,13 +104,89 @@ def test_input_reads_within_length_are_fine() -> None:
     def reader(environ: t.Any, start_response: t.Any) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         stream = environ["wsgi.input"]
-        data = stream.read(2) + stream.read(length - 2) + stream.read()
+        data = stream.read(2) + stream.readline() + stream.read(length - 3) + stream.read(0)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [data]
 
-    result = lint(reader, "POST", "/", b"hello")
+    result = lint(reader, "POST", "/", b"he\nllo\n")
     assert result.findings == []
-    assert result.body_bytes == 5
+    assert result.body_bytes == 7
+
+
+def _input_app(use: t.Callable[[t.Any], object]) -> t.Any:
+    def app(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        use(environ["wsgi.input"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("use", "found"),
+    [
+        # a size a server need not support / no size where one is expected
+        (lambda s: s.read(), [("WSGI604", "wsgi.input.read() without a size")]),
+        (lambda s: s.readline(3), [("WSGI604", "wsgi.input.readline(3) with a size")]),
+        # readline() that stops at the body's end: on a raw socket it reads on
+        (lambda s: s.readline(), [("WSGI601", "wsgi.input.readline() reached the body's end")]),
+        (lambda s: list(s), [("WSGI601", "iterated wsgi.input after all CONTENT_LENGTH")]),
+        # readinto (werkzeug uses it when present) is counted and checked
+        (
+            lambda s: s.readinto(bytearray(100)),
+            [("WSGI601", "wsgi.input.readinto(<100-byte buffer>) past the body's end")],
+        ),
+        (
+            lambda s: (s.readinto(bytearray(5)), s.read(1)),
+            [("WSGI601", "wsgi.input.read(1) after the body was read")],
+        ),
+        (lambda s: (s.readinto(bytearray(2)), s.read(3)), []),
+    ],
+)
+def test_input_misuse(use: t.Callable[[t.Any], object], found: list[tuple[str, str]]) -> None:
+    result = lint(_input_app(use), "POST", "/", b"hello")
+    got = [(f.rule, f.message) for f in result.findings]
+    assert len(got) == len(found), got
+    for (rule, message), (want_rule, want_start) in zip(got, found, strict=True):
+        assert rule == want_rule
+        assert message.startswith(want_start), message
+
+
+def test_input_read_to_eof_is_fine_when_terminated() -> None:
+    def make() -> dict[str, t.Any]:
+        environ = environ_factory("POST", "/", b"hello")()
+        environ["wsgi.input_terminated"] = True
+        return environ
+
+    result = run_strict(_input_app(lambda s: s.read()), make())
+    assert result.findings == []
+
+
+def test_readinto_exists_only_when_the_server_stream_has_it() -> None:
+    class Minimal:
+        """A server's input with only what PEP 3333 requires."""
+
+        def read(self, size: int = -1) -> bytes:
+            return b""
+
+        def readline(self, size: int = -1) -> bytes:
+            return b""
+
+        def readlines(self, hint: int = -1) -> list[bytes]:
+            return []
+
+        def __iter__(self) -> t.Iterator[bytes]:
+            return iter(())
+
+    environ = environ_factory()()
+    environ["wsgi.input"] = Minimal()
+    LintSession(environ)
+    assert not hasattr(environ["wsgi.input"], "readinto")
+    environ = environ_factory("POST", "/", b"abc")()
+    LintSession(environ)
+    buffer = bytearray(3)
+    assert environ["wsgi.input"].readinto(buffer) == 3
+    assert buffer == b"abc"
 
 
 def test_strict_environ_drops_optional_keys() -> None:

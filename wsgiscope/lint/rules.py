@@ -385,11 +385,12 @@ RULES: tuple[Rule, ...] = (
         "The application should not attempt to read more data than is\n"
         "specified by the CONTENT_LENGTH variable. On a keep-alive socket the\n"
         "bytes after the body belong to the next request, or the read blocks\n"
-        "until the client gives up. read() without a size is allowed (servers\n"
-        "must handle it); wsgiscope reports read(n) or readline(n) asking for\n"
-        "more than remains, and readline(), readlines() or iteration once the\n"
-        "body is exhausted. A missing CONTENT_LENGTH means 0 unless the server\n"
-        "sets wsgi.input_terminated.",
+        "until the client gives up. wsgiscope reports read(n), readline(n) or\n"
+        "readinto(buffer) asking for more than remains, readline() reaching\n"
+        "the body's end without a newline (on a socket it would read on to\n"
+        "find one), and readline(), readlines() or iteration once the body is\n"
+        "exhausted. A missing CONTENT_LENGTH means 0 unless the server sets\n"
+        "wsgi.input_terminated.",
     ),
     Rule(
         "WSGI602",
@@ -413,11 +414,14 @@ RULES: tuple[Rule, ...] = (
         "WSGI604",
         "input-misuse",
         "warning",
-        "wsgi.input was called with arguments it need not support",
+        "wsgi.input was called in a way a server need not support",
         f"{_PEP}, Input and Error Streams",
-        "wsgi.input supports read(size), read(), readline(size), readline(),\n"
-        "readlines(hint) and iteration. Other arguments (readline with two\n"
-        "arguments, read with keywords) fail on some servers.",
+        "A server must support read(size), readline(), readlines(hint) and\n"
+        "iteration. It only 'should' allow read() without a size, and it may\n"
+        "omit the size argument of readline(size) (PEP 3333 notes 1 and 2):\n"
+        "use read(CONTENT_LENGTH) and readline() (read() is fine when the server\n"
+        "sets wsgi.input_terminated). Other arguments (readline with two\n"
+        "arguments, read with keywords) fail on most servers.",
     ),
     Rule(
         "WSGI701",
