@@ -177,7 +177,8 @@ RULES: tuple[Rule, ...] = (
         "carriage returns or linefeeds, either embedded or at the end. A CR/LF\n"
         "taken from the request into a header (e.g. a redirect Location) is\n"
         "HTTP response splitting: the client sees headers the app never meant\n"
-        "to send.",
+        "to send. A tab counts too: HTTP allows it inside a value, PEP 3333\n"
+        "(and wsgiref.validate) does not.",
     ),
     Rule(
         "WSGI208",
@@ -317,7 +318,7 @@ RULES: tuple[Rule, ...] = (
         f"RFC 9110 15.3.5, 15.4.5; {_PEP}, Other HTTP Features",
         "1xx, 204 No Content and 304 Not Modified responses never have content;\n"
         "body bytes after them are read by the client as the next response.\n"
-        "A 204 must not send Content-Length other than 0 either.",
+        "A 1xx or 204 must not send Content-Length other than 0 either.",
     ),
     Rule(
         "WSGI305",
