@@ -394,6 +394,56 @@ def test_clean_django_app() -> None:
         assert rules == (["WSGI303"] if request.startswith("HEAD") else []), request
 
 
+def _mutating(change: t.Callable[[dict[str, t.Any]], object]) -> t.Any:
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        change(environ)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda e: e.update(SCRIPT_NAME="/", PATH_INFO="/"),
+            "set SCRIPT_NAME to '/' (the root is SCRIPT_NAME '' with PATH_INFO '/')",
+        ),
+        (
+            lambda e: e.update(CONTENT_LENGTH="-1"),
+            "set CONTENT_LENGTH to '-1', not a non-negative integer",
+        ),
+        (
+            lambda e: e.update(HTTP_CONTENT_TYPE="text/plain"),
+            "set HTTP_CONTENT_TYPE; the header's key is CONTENT_TYPE",
+        ),
+        (
+            lambda e: e.update({"wsgi.url_scheme": "ftp"}),
+            "set wsgi.url_scheme to 'ftp', not 'http' or 'https'",
+        ),
+        (
+            lambda e: e.update({"wsgi.input": b"body"}),
+            "replaced wsgi.input by bytes, which has no read, readline, readlines",
+        ),
+        (lambda e: e.update(SERVER_PORT=80), "set CGI key 'SERVER_PORT' to int 80"),
+    ],
+)
+def test_environ_left_invalid(change: t.Callable[[dict[str, t.Any]], object], message: str) -> None:
+    assert [(f.rule, f.message) for f in lint(_mutating(change)).findings] == [("WSGI701", message)]
+
+
+def test_environ_changes_a_server_allows() -> None:
+    """Dispatchers rewrite routing keys, proxy fixers the scheme, Bottle
+    replaces wsgi.input by a BytesIO, frameworks add their own keys."""
+
+    def change(environ: dict[str, t.Any]) -> None:
+        environ.update(SCRIPT_NAME="/api", PATH_INFO="", HTTP_HOST="example.com")
+        environ.update({"wsgi.url_scheme": "https", "wsgi.input": io.BytesIO(), "my.key": 1})
+
+    assert lint(_mutating(change)).findings == []
+
+
 def test_required_optional_key_is_named(violations: t.Any) -> None:
     (finding,) = lint(violations.requires_content_type).findings
     assert finding.rule == "WSGI702"
@@ -457,3 +507,37 @@ def test_sequence_protocol_body_is_iterable() -> None:
     result = lint(app)
     assert result.findings == []
     assert result.body_bytes == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"), [("GET", "/", None), ("POST", "/form", {"name": "x"})]
+)
+def test_reference_checkers_accept_the_strict_server(
+    monkeypatch: pytest.MonkeyPatch, method: str, path: str, data: t.Any
+) -> None:
+    """wsgiref.validate and werkzeug's LintMiddleware, run as the app under
+    the strict server, find nothing wrong with its environ or its calls
+    (only the QUERY_STRING it leaves out when empty, as PEP 3333 allows),
+    and the checker finds nothing wrong with them but one thing: werkzeug's
+    wsgi.input wrapper lacks readlines(), which PEP 3333 requires."""
+    import warnings
+    from wsgiref.validate import validator
+
+    from werkzeug.middleware.lint import LintMiddleware
+
+    monkeypatch.syspath_prepend(str(APPS))
+    app = importlib.import_module("lint_flask_clean").app
+    expected = {
+        "wsgiref": (["QUERY_STRING is not in the WSGI environment"], []),
+        "werkzeug": (
+            [],
+            [("WSGI701", "replaced wsgi.input by InputStream, which has no readlines")],
+        ),
+    }
+    for name, checked in (("wsgiref", validator(app)), ("werkzeug", LintMiddleware(app))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = lint(checked, method, path, data)
+        assert (result.error, result.status) == (None, "200 OK")
+        warned = [str(w.message).split(";")[0] for w in caught]
+        assert (warned, [(f.rule, f.message) for f in result.findings]) == expected[name]

@@ -404,3 +404,13 @@ def informational_with_length(environ, start_response):
 CASES["header_value_tab"] = ("WSGI207", "start_response", "GET")
 CASES["no_content_with_length"] = ("WSGI304", "body", "GET")
 CASES["informational_with_length"] = ("WSGI304", "body", "GET")
+
+
+def breaks_path_info(environ, start_response):
+    """Rewrites routing keys (allowed) to values no server could send."""
+    environ["PATH_INFO"] = "index" + environ["PATH_INFO"]
+    _ok(start_response)
+    return [b"x"]
+
+
+CASES["breaks_path_info"] = ("WSGI701", "environ", "GET")

@@ -52,11 +52,11 @@ REQUIRED_KEYS = (
 
 #: Keys describing the server and connection: the app must not change them.
 #: (SCRIPT_NAME/PATH_INFO are rewritten by dispatchers, wsgi.url_scheme and
-#: HTTP_HOST by proxy fixers: those are allowed.)
+#: HTTP_HOST by proxy fixers, and middleware wraps wsgi.input and
+#: wsgi.errors, as wsgiref.validate does: allowed while the values stay valid.)
 SERVER_KEYS = (
     "SERVER_PROTOCOL",
     "wsgi.version",
-    "wsgi.errors",
     "wsgi.multithread",
     "wsgi.multiprocess",
     "wsgi.run_once",
@@ -116,8 +116,38 @@ def _changed(before: t.Any, after: t.Any) -> bool:
         return True
 
 
+#: Methods PEP 3333 requires of the two streams (wsgiref.validate checks them).
+_STREAM_METHODS = {
+    "wsgi.input": ("read", "readline", "readlines", "__iter__"),
+    "wsgi.errors": ("flush", "write", "writelines"),
+}
+
+
+def invalid_value(key: str, value: t.Any) -> str | None:
+    """Why ``value`` is not a valid ``environ[key]`` set by the app (the
+    rules wsgiref.validate and werkzeug's LintMiddleware apply to a
+    server's environ), or ``None``."""
+    if key.isupper() and "." not in key and not isinstance(value, str):
+        return f"set CGI key {key!r} to {type(value).__name__} {safe_repr(value)}"
+    if key in ("SCRIPT_NAME", "PATH_INFO") and value and not value.startswith("/"):
+        return f"set {key} to {safe_repr(value)}, which must be empty or start with '/'"
+    if key == "SCRIPT_NAME" and value == "/":
+        return "set SCRIPT_NAME to '/' (the root is SCRIPT_NAME '' with PATH_INFO '/')"
+    if key == "CONTENT_LENGTH" and value and not (value.isascii() and value.isdigit()):
+        return f"set CONTENT_LENGTH to {safe_repr(value)}, not a non-negative integer"
+    if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+        return f"set {key}; the header's key is {key[5:]}"
+    if key == "wsgi.url_scheme" and value not in ("http", "https"):
+        return f"set wsgi.url_scheme to {safe_repr(value)}, not 'http' or 'https'"
+    missing = [name for name in _STREAM_METHODS.get(key, ()) if not hasattr(value, name)]
+    if missing:
+        return f"replaced {key} by {type(value).__name__}, which has no {', '.join(missing)}"
+    return None
+
+
 def mutations(before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any]) -> list[str]:
-    """Messages for every change to a server-owned key between two environs."""
+    """Messages for every change to a server-owned key between two environs,
+    and for every key the app set to a value a server could not have given."""
     messages = []
     for key in REQUIRED_KEYS:
         if key in before and key not in after:
@@ -129,8 +159,12 @@ def mutations(before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any]) -> li
             )
     for key, value in list(after.items()):
         # Most values are untouched: the identity test keeps this loop cheap.
-        if before.get(key, _MISSING) is value or isinstance(value, str):
+        if before.get(key, _MISSING) is value or not isinstance(key, str) or key in SERVER_KEYS:
             continue
-        if isinstance(key, str) and key.isupper() and "." not in key:
-            messages.append(f"set CGI key {key!r} to {type(value).__name__} {safe_repr(value)}")
+        try:
+            message = invalid_value(key, value)
+        except Exception:  # a value whose comparison or hasattr raises
+            message = f"set {key!r} to {safe_repr(value)}"
+        if message is not None:
+            messages.append(message)
     return messages

@@ -430,13 +430,17 @@ RULES: tuple[Rule, ...] = (
         "warning",
         "the application deleted or changed environ keys the server owns",
         f"{_PEP}, environ Variables",
-        "Applications may add keys to environ and rewrite routing keys\n"
-        "(SCRIPT_NAME, PATH_INFO, as dispatchers do), but keys that describe\n"
-        "the server and the connection (wsgi.version, wsgi.errors,\n"
-        "wsgi.multithread, wsgi.multiprocess, wsgi.run_once, SERVER_PROTOCOL)\n"
-        "must stay as given, required keys must not be deleted, and CGI keys\n"
-        "must stay native strings: middleware and the server's logging read\n"
-        "them after the application returned.",
+        "Applications may add keys to environ, rewrite routing keys\n"
+        "(SCRIPT_NAME, PATH_INFO, as dispatchers do) and wrap wsgi.input and\n"
+        "wsgi.errors, but keys that describe the server and the connection\n"
+        "(wsgi.version, wsgi.multithread, wsgi.multiprocess, wsgi.run_once,\n"
+        "SERVER_PROTOCOL) must stay as given, required keys must not be\n"
+        "deleted, and what the app sets must stay what a server could send:\n"
+        "CGI keys native strings, SCRIPT_NAME and PATH_INFO empty or starting\n"
+        "with '/' (SCRIPT_NAME never '/'), CONTENT_LENGTH a number, no\n"
+        "HTTP_CONTENT_TYPE/HTTP_CONTENT_LENGTH, wsgi.url_scheme http or https,\n"
+        "streams with the methods PEP 3333 lists. Inner apps, middleware and\n"
+        "the server's logging read them after the application changed them.",
     ),
     Rule(
         "WSGI702",
