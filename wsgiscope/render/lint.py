@@ -95,6 +95,16 @@ def render_summary(report: LintReport) -> Group:
                 (skipped["reason"], "dim"),
             )
         )
+    for entry in report.delegated:
+        lines.append(
+            label(
+                ("not reported ", "yellow"),
+                (entry["rule"], "bold"),
+                f" on {_plural(entry['requests'], 'request')}: ",
+                (entry["reason"], "dim"),
+                ("; --strict reports it", "dim"),
+            )
+        )
     if report.interrupted:
         lines.append(Text("interrupted: results so far", style="yellow bold"))
     return Group(*lines)
