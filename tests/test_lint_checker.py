@@ -36,9 +36,21 @@ def _cases() -> list[tuple[str, str, str, str]]:
 def test_each_violation_is_found(
     violations: t.Any, name: str, rule: str, phase: str, method: str
 ) -> None:
-    data = b"abc" if method == "POST" else None
-    result = lint(getattr(violations, name), method, "/", data)
-    assert (rule, phase) in [(f.rule, f.phase) for f in result.findings], result.findings
+    """Each tiny app's violation is found, located in the WSGI conversation
+    (phase) and in the app (the request and endpoint that triggered it)."""
+    from wsgiscope.lint.runner import Target, run_lint
+    from wsgiscope.request import RequestSpec
+
+    path = f"/violations/{name}"
+    spec = RequestSpec(path=path, method=method, body=b"abc" if method == "POST" else None)
+    report = run_lint(
+        getattr(violations, name),
+        [Target(method, path, f"violations.{name}", spec)],
+        max_body=64 * 1024,
+        max_chunks=2000,
+    )
+    located = [(f.rule, f.phase, f.method, f.path, f.endpoint) for f in report.findings]
+    assert (rule, phase, method, path, f"violations.{name}") in located, report.findings
 
 
 def test_finding_fields(violations: t.Any) -> None:
