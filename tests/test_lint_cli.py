@@ -115,6 +115,28 @@ def test_request_file(apps_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("apps_dir")
+def test_request_files_har_and_jsonl() -> None:
+    """HAR files and JSON Lines traces, the other formats 'replay' reads."""
+    data = ROOT / "tests" / "data"
+    code, out, _ = run(
+        "lint_flask_bad.py",
+        str(data / "replay_chrome.har"),
+        str(data / "replay_traces.jsonl"),
+        "--no-routes",
+        "--json",
+    )
+    assert code == 0
+    assert [(r["method"], r["path"]) for r in json.loads(out)["requests"]] == [
+        ("GET", "/catalog/items?page=2&sort=price"),
+        ("POST", "/cart/add"),
+        ("PUT", "/api/cart/items/7"),
+        ("GET", "/whoami?user=alice"),
+        ("POST", "/api/notes?draft=1"),
+        ("GET", "/whoami?user=bob"),
+    ]
+
+
+@pytest.mark.usefixtures("apps_dir")
 def test_ignore() -> None:
     code, out, _ = run("lint_flask_bad.py", "--ignore", "WSGI208", "--ignore", "hop-by-hop-header")
     assert code == 1

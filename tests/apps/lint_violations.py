@@ -414,3 +414,13 @@ def breaks_path_info(environ, start_response):
 
 
 CASES["breaks_path_info"] = ("WSGI701", "environ", "GET")
+
+
+def requires_remote_addr(environ, start_response):
+    """REMOTE_ADDR is a CGI variable PEP 3333 does not require."""
+    client = environ["REMOTE_ADDR"]
+    _ok(start_response)
+    return [client.encode()]
+
+
+CASES["requires_remote_addr"] = ("WSGI702", "call", "GET")

@@ -21,6 +21,7 @@ OPTIONAL_KEYS = frozenset(
         "CONTENT_TYPE",
         "CONTENT_LENGTH",
         "REMOTE_USER",
+        "REMOTE_ADDR",
         "REMOTE_HOST",
         "REMOTE_IDENT",
         "AUTH_TYPE",
@@ -63,7 +64,10 @@ SERVER_KEYS = (
 )
 
 #: Keys a strict server leaves out when their value is empty.
-_DROP_WHEN_EMPTY = ("QUERY_STRING", "CONTENT_TYPE", "REQUEST_URI", "RAW_URI")
+_DROP_WHEN_EMPTY = ("QUERY_STRING", "CONTENT_TYPE")
+#: Keys it always leaves out: not in PEP 3333's list of environ variables
+#: (REMOTE_ADDR is a CGI variable a server "should attempt to provide").
+_ALWAYS_DROP = ("REQUEST_URI", "RAW_URI", "REMOTE_ADDR")
 
 
 _MISSING = object()
@@ -87,11 +91,11 @@ def strictify(environ: dict[str, t.Any]) -> list[str]:
 
     ``CONTENT_LENGTH`` goes when there is no body (``"0"`` or empty),
     ``QUERY_STRING`` and ``CONTENT_TYPE`` when empty, and the non-standard
-    ``REQUEST_URI``/``RAW_URI`` always.
+    ``REQUEST_URI``/``RAW_URI`` and the optional ``REMOTE_ADDR`` always.
     """
     removed = []
-    for key in _DROP_WHEN_EMPTY:
-        if key in environ and (environ[key] == "" or key in ("REQUEST_URI", "RAW_URI")):
+    for key in (*_DROP_WHEN_EMPTY, *_ALWAYS_DROP):
+        if key in environ and (key in _ALWAYS_DROP or environ[key] == ""):
             del environ[key]
             removed.append(key)
     if environ.get("CONTENT_LENGTH") in ("", "0"):

@@ -450,10 +450,12 @@ RULES: tuple[Rule, ...] = (
         f"{_PEP}, environ Variables",
         "QUERY_STRING, CONTENT_TYPE and CONTENT_LENGTH 'may be empty or\n"
         "absent', HTTP_* keys exist only when the client sent the header, and\n"
-        "REMOTE_USER, AUTH_TYPE, wsgi.file_wrapper, wsgi.input_terminated are\n"
-        "optional. wsgiscope's strict server omits them when empty; an app\n"
-        "that fails with KeyError (or answers 5xx without them and succeeds\n"
-        "with them) should use environ.get(key, '').",
+        "REMOTE_ADDR, REMOTE_USER, AUTH_TYPE, wsgi.file_wrapper and\n"
+        "wsgi.input_terminated are optional (PEP 3333 lists REMOTE_ADDR among\n"
+        "the CGI variables a server 'should attempt to provide'). wsgiscope's\n"
+        "strict server omits the first three when empty and REMOTE_ADDR\n"
+        "always; an app that fails with KeyError (or answers 5xx without\n"
+        "them and succeeds with them) should use environ.get(key, '').",
     ),
 )
 
