@@ -428,7 +428,7 @@ RULES: tuple[Rule, ...] = (
         "WSGI701",
         "environ-mutated",
         "warning",
-        "the application deleted or changed environ keys the server owns",
+        "the application changed server-owned environ keys or left invalid values",
         f"{_PEP}, environ Variables",
         "Applications may add keys to environ, rewrite routing keys\n"
         "(SCRIPT_NAME, PATH_INFO, as dispatchers do) and wrap wsgi.input and\n"
