@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,15 @@ def test_list_rules() -> None:
     code, out, _ = run("--list-rules", "--width", "200")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()[1:]] == [rule.id for rule in RULES]
+    # each rule's one-line summary with the PEP 3333 section (or RFC) it enforces
+    assert out.splitlines()[0].split() == ["rule", "name", "severity", "summary", "section"]
+    assert re.split(r"\s{2,}", out.splitlines()[1].strip()) == [
+        "WSGI101",
+        "not-iterable",
+        "error",
+        "the application returned something that is not an iterable of bytes",
+        "PEP 3333, Specification Details",
+    ]
     code, out, _ = run("--list-rules", "--json")
     assert [rule["id"] for rule in json.loads(out)] == [rule.id for rule in RULES]
 
