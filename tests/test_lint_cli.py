@@ -210,10 +210,19 @@ def test_app_data_is_escaped() -> None:
 
 @pytest.mark.usefixtures("apps_dir")
 def test_bad_apps_give_findings_not_tracebacks() -> None:
-    for name in ("returns_none", "iter_raises", "endless", "close_raises", "app_raises"):
+    expected = {
+        "returns_none": "WSGI101",
+        "returns_int": "WSGI101",
+        "iter_raises": "WSGI101",
+        "endless": "WSGI305",
+        "close_raises": "WSGI402",
+        "app_raises": "WSGI103",
+    }
+    for name, rule in expected.items():
         code, out, err = run(f"lint_violations.py:{name}", "--max-body", "100000")
         assert code == 1, (name, err)
         assert "Traceback" not in out + err
+        assert f"\n{rule} " in f"\n{out}", (name, out)
 
 
 @pytest.mark.usefixtures("apps_dir")
