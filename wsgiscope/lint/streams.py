@@ -59,8 +59,8 @@ class InputWatcher:
             # wsgi.input_terminated reading to EOF is the contract.
             self._findings.add(
                 "WSGI604",
-                "wsgi.input.read() without a size, which a server need not support "
-                f"(read(CONTENT_LENGTH) instead: {self._limit})",
+                "wsgi.input.read() without a size, which a server need not support; "
+                f"read(CONTENT_LENGTH) instead (CONTENT_LENGTH {self._limit})",
                 "input",
             )
         elif call == "readline" and _size(args) is not None:
