@@ -149,6 +149,23 @@ def test_every_source_of_app(
     assert (report["source"], report["module"]) == ("discovery", "app")
 
 
+@pytest.mark.parametrize(
+    ("import_path", "framework"),
+    [
+        ("routes_werkzeug_map", "werkzeug"),
+        ("info_structures:shop", "flask"),
+        ("info_plain:application", "wsgi"),
+        ("routes_mounts", "dispatcher"),
+    ],
+)
+def test_info_names_the_framework(apps_dir: Path, import_path: str, framework: str) -> None:
+    # bottle, falcon and pyramid: test_frameworks_adapters.py; django: test_frameworks_django.py
+    pytest.importorskip("flask")
+    result = invoke("info", import_path, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["framework"] == framework
+
+
 # -- every loading error: one line, a hint, exit 2 -----------------------------
 
 #: (id, APP, the error line after "wsgiscope: error: ", the hint line or None).
@@ -158,6 +175,19 @@ ERRORS = [
         "module-not-found",
         "cl_nope:app",
         "module 'cl_nope' not found (looked for 'cl_nope' from {root})",
+        "run wsgiscope from the project directory, or pass a file path",
+    ),
+    (
+        "module-not-found-beside-a-namesake",
+        "cl_plian:application",
+        "module 'cl_plian' not found (looked for 'cl_plian' from {root}; did you mean 'cl_plain'?)",
+        "run wsgiscope from the project directory, or pass a file path",
+    ),
+    (
+        "submodule-not-found",
+        "cl_pkg.webs.wsgi",
+        "module 'cl_pkg.webs.wsgi' not found (looked for 'cl_pkg.webs' from {root}; "
+        "did you mean 'cl_pkg.web'?)",
         "run wsgiscope from the project directory, or pass a file path",
     ),
     (

@@ -374,7 +374,8 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
         itself = name == missing or name.startswith(missing + ".")
         if itself and not _user_frames(exc.__traceback__):
             raise AppLoadError(
-                f"module {name!r} not found (looked for {missing!r} from {base_dir})",
+                f"module {name!r} not found (looked for {missing!r} from {base_dir}"
+                f"{_close_module(missing, base_dir)})",
                 hint="run wsgiscope from the project directory, or pass a file path",
             ) from None
         parent, _, child = missing.rpartition(".")
@@ -403,6 +404,23 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
         raise AppLoadError(
             f"importing {name!r} raised {_describe_exception(exc)}{_raise_site(exc)}",
         ) from exc
+
+
+def _close_module(missing: str, base_dir: Path) -> str:
+    """``; did you mean 'shop'?`` for a module name with a near namesake."""
+    parent, _, child = missing.rpartition(".")
+    package = sys.modules.get(parent) if parent else None
+    directories = list(getattr(package, "__path__", [])) if parent else [base_dir]
+    names = set()
+    for directory in map(Path, directories):
+        try:
+            entries = list(directory.iterdir())
+        except OSError:
+            continue
+        names.update(e.stem for e in entries if e.suffix == ".py" and e.stem != "__init__")
+        names.update(e.name for e in entries if (e / "__init__.py").is_file())
+    close = difflib.get_close_matches(child, sorted(names), n=1, cutoff=0.75)
+    return f"; did you mean {'.'.join(filter(None, (parent, close[0])))!r}?" if close else ""
 
 
 _MACHINERY = (str(Path(importlib.__file__).parent), str(Path(__file__).parent), "<frozen")
