@@ -37,7 +37,9 @@ FILES = {
     + "\nSEEN = []\ndef create_app(name, debug=False):\n"
     + "    SEEN.append((name, debug))\n    return application\n",
     "cl_make.py": PLAIN.replace("application", "_wsgi") + "\ndef make_app():\n    return _wsgi\n",
-    "cl_holder.py": PLAIN + "\nclass Holder:\n    pass\nsite = Holder()\nsite.app = application\n",
+    "cl_holder.py": PLAIN.replace("def application", "def wsgi")
+    + "\nclass Holder:\n    pass\nsite = Holder()\nsite.app = wsgi\n",
+    "cl_strapp.py": "application = 'not an app'\n",
     "cl_pkg/__init__.py": "",
     "cl_pkg/web/__init__.py": "",
     "cl_pkg/web/wsgi.py": PLAIN,
@@ -241,6 +243,18 @@ ERRORS = [
         None,
     ),
     (
+        "no-app-name-in-the-module",
+        "cl_holder",
+        "module 'cl_holder' has no 'application', 'app', 'create_app' or 'make_app'",
+        "WSGI-looking names in 'cl_holder': wsgi; name one, e.g. 'cl_holder:wsgi'",
+    ),
+    (
+        "app-name-that-is-no-app",
+        "cl_strapp",
+        "cl_strapp:application is a str, not a WSGI application",
+        "a WSGI app is a callable taking (environ, start_response)",
+    ),
+    (
         "factory-raised",
         "cl_fac_raises:create_app()",
         "factory cl_fac_raises:create_app() raised ValueError: bad config "
@@ -407,7 +421,7 @@ def invoke_in(directory: Path, *args: str) -> t.Any:
 
 
 def test_a_long_list_of_names_is_cut(project: Path) -> None:
-    result = invoke("info", "typing")
+    result = invoke("info", "typing:nope")
     assert result.exit_code == 2
     hint = result.stderr.splitlines()[1]
     assert hint.startswith("hint: WSGI-looking names in 'typing': ")

@@ -480,9 +480,16 @@ def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
         obj = getattr(module, name, None)
         if obj is not None and callable(obj):
             return _call_factory(module, name, obj, (), {})
+    for name in APP_NAMES:
+        if getattr(module, name, None) is not None:
+            # 'application = "x"': say what it is rather than that it is missing
+            _check_wsgi(module, name, getattr(module, name))
+    names = wsgi_looking_names(module)
     raise AppLoadError(
         f"module {module.__name__!r} has no 'application', 'app', 'create_app' or 'make_app'",
-        hint=_wsgi_names_hint(module) or "name the object: 'module:attr'",
+        hint=f"{_wsgi_names_hint(module)}; name one, e.g. '{module.__name__}:{names[0]}'"
+        if names
+        else _wsgi_names_hint(module),
     )
 
 
