@@ -40,6 +40,7 @@ FILES = {
     "cl_holder.py": PLAIN.replace("def application", "def wsgi")
     + "\nclass Holder:\n    pass\nsite = Holder()\nsite.app = wsgi\n",
     "cl_strapp.py": "application = 'not an app'\n",
+    "cl_lazy.py": "def __getattr__(name):\n    raise RuntimeError('lazy ' + name)\n",
     "cl_pkg/__init__.py": "",
     "cl_pkg/web/__init__.py": "",
     "cl_pkg/web/wsgi.py": PLAIN,
@@ -240,6 +241,12 @@ ERRORS = [
         "missing-dotted-attribute",
         "cl_holder:site.ap",
         "cl_holder:site has no attribute 'ap' (did you mean 'app'?)",
+        None,
+    ),
+    (
+        "getting-the-attribute-raised",
+        "cl_lazy:app",
+        "getting cl_lazy:app raised RuntimeError: lazy app at {root}/cl_lazy.py:2",
         None,
     ),
     (

@@ -454,13 +454,14 @@ def _find_attr(module: types.ModuleType, spec: ImportSpec) -> tuple[t.Any, str]:
     obj: t.Any = module
     walked: list[str] = []
     for name in spec.attrs:
-        if not hasattr(obj, name):
-            where = module.__name__ + (":" + ".".join(walked) if walked else "")
+        where = module.__name__ + (":" + ".".join(walked) if walked else "")
+        value = _attribute(obj, name, f"{module.__name__}:{'.'.join([*walked, name])}")
+        if value is _MISSING:
             raise AppLoadError(
                 f"{where} has no attribute {name!r}{_suggest(obj, name)}",
                 hint=_wsgi_names_hint(module) if not walked else None,
             )
-        obj = getattr(obj, name)
+        obj = value
         walked.append(name)
     attr_path = ".".join(spec.attrs)
     if spec.call is not None:
@@ -471,19 +472,39 @@ def _find_attr(module: types.ModuleType, spec: ImportSpec) -> tuple[t.Any, str]:
     return obj, attr_path
 
 
+_MISSING = object()
+
+
+def _attribute(obj: t.Any, name: str, shown: str) -> t.Any:
+    """``getattr(obj, name)``, or :data:`_MISSING`; other errors are the app's."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        return _MISSING
+    except Exception as exc:  # a module __getattr__ or a property of the app's
+        raise AppLoadError(
+            f"getting {shown} raised {_describe_exception(exc)}{_raise_site(exc)}"
+        ) from exc
+
+
 def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
+    found = {
+        name: _attribute(module, name, f"{module.__name__}:{name}")
+        for name in (*APP_NAMES, *FACTORY_NAMES)
+    }
+    found = {name: value for name, value in found.items() if value not in (_MISSING, None)}
     for name in APP_NAMES:
-        obj = getattr(module, name, None)
+        obj = found.get(name)
         if obj is not None and callable(obj) and not _is_factory(obj):
             return obj, name
     for name in FACTORY_NAMES:
-        obj = getattr(module, name, None)
+        obj = found.get(name)
         if obj is not None and callable(obj):
             return _call_factory(module, name, obj, (), {})
     for name in APP_NAMES:
-        if getattr(module, name, None) is not None:
+        if name in found:
             # 'application = "x"': say what it is rather than that it is missing
-            _check_wsgi(module, name, getattr(module, name))
+            _check_wsgi(module, name, found[name])
     names = wsgi_looking_names(module)
     raise AppLoadError(
         f"module {module.__name__!r} has no 'application', 'app', 'create_app' or 'make_app'",
