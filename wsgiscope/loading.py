@@ -411,7 +411,7 @@ def _close_module(missing: str, base_dir: Path) -> str:
     parent, _, child = missing.rpartition(".")
     package = sys.modules.get(parent) if parent else None
     directories = list(getattr(package, "__path__", [])) if parent else [base_dir]
-    names = set()
+    names: set[str] = set()
     for directory in map(Path, directories):
         try:
             entries = list(directory.iterdir())
