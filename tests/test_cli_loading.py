@@ -217,7 +217,7 @@ ERRORS = [
         "exits-while-importing",
         "cl_exits",
         "importing 'cl_exits' called sys.exit(3) at {root}/cl_exits.py:2",
-        "code that runs the app belongs under: if __name__ == '__main__':",
+        "importing the app must not exit: keep sys.exit() under if __name__ == '__main__':",
     ),
     (
         "syntax-error",

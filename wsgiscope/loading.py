@@ -398,7 +398,8 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
     except SystemExit as exc:
         raise AppLoadError(
             f"importing {name!r} called sys.exit({exc.code!r}){_raise_site(exc)}",
-            hint="code that runs the app belongs under: if __name__ == '__main__':",
+            hint="importing the app must not exit: "
+            "keep sys.exit() under if __name__ == '__main__':",
         ) from exc
     except Exception as exc:
         raise AppLoadError(
