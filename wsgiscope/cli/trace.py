@@ -191,11 +191,15 @@ def _trace(
     environ["wsgi.errors"] = errors
     app, checks = loaded.app, None
     if lint:
+        from wsgiscope.lint.runner import SERVER_HANDLED, answered_by
         from wsgiscope.lint.trace import TraceLint
 
         # The full PEP 3333 checker between the tracer and the app; its
         # findings become the record's lint list (the tree's lint section).
-        linted = TraceLint(app)
+        # What the answering framework leaves to the server is left out, as
+        # `lint` leaves it out without --strict.
+        framework = answered_by(app, environ["REQUEST_METHOD"], path)[1]
+        linted = TraceLint(app, leave_out=SERVER_HANDLED.get(framework or "", {}))
         app, checks = linted, linted.checks
     # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
     with contextlib.redirect_stdout(sys.stderr):
