@@ -46,7 +46,7 @@ def split_url_arguments(tokens: tuple[str, ...]) -> tuple[str | None, str, dict[
     return (heads[0], heads[1], values) if len(heads) == 2 else (None, heads[0], values)
 
 
-@click.command()
+@click.command(short_help="Build a URL exactly as the app's url_for would.")
 @click.argument("arguments", nargs=-1, required=True, metavar="[APP] ENDPOINT [NAME=VALUE]...")
 @app_option
 @click.option("--external", is_flag=True, help="An absolute URL with scheme and host.")
