@@ -446,6 +446,10 @@ def test_what_the_app_prints_never_spoils_json(tree: Path) -> None:
     result = entry_point("trace", "cl_printy", "/", "--json", cwd=tree)
     assert json.loads(result.stdout)["response"]["status"] == "200 OK"
     assert result.stderr == "loading cl_printy\nin a request\n"
+    result = entry_point("lint", "cl_printy", "--json", cwd=tree)
+    # The plain app sends its body on HEAD too: the one finding.
+    assert [f["rule"] for f in json.loads(result.stdout)["findings"]] == ["WSGI303"]
+    assert result.stderr.startswith("loading cl_printy\nin a request\n")
 
 
 def test_objects_that_raise_or_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -179,6 +179,7 @@ def _run(
     width: int | None,
 ) -> LintReport:
     """Lint with a progress bar on a terminal (stderr)."""
+    import contextlib
     import sys
 
     from wsgiscope.lint.runner import run_lint
@@ -187,7 +188,8 @@ def _run(
 
     err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
     show = err.is_terminal and not as_json and len(targets) > 1
-    with progress_bar(err, len(targets), show) as update:
+    # What the app prints goes to stderr: stdout is the report (--json stays JSON).
+    with contextlib.redirect_stdout(sys.stderr), progress_bar(err, len(targets), show) as update:
         return run_lint(
             app, targets, ignore=ignored, max_body=max_body, progress=update, strict=strict
         )
