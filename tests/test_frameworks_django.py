@@ -34,7 +34,12 @@ out = {"routes": [r.to_json() for r in table],
        "delete": [match(app, "DELETE", "/shop/tags/x/").result.status,
                   client.delete("/shop/tags/x/").status_code],
        "slash": [match(app, "GET", "/shop/items/7").result.location,
-                 client.get("/shop/items/7").headers.get("Location")]}
+                 client.get("/shop/items/7").headers.get("Location")],
+       "positional": [build_url(app, "page", {"0": "12"}).url, reverse("page", args=["12"])],
+       "positional_match": [match(app, "GET", "/page/12/").result.arguments,
+                            list(resolve("/page/12/").args)],
+       "decoded": [match(app, "GET", "/shop/files/a%20b").result.arguments,
+                   client.get("/shop/files/a%20b").get_data(as_text=True)]}
 print(json.dumps(out, default=repr))
 """
 
@@ -57,7 +62,7 @@ def answers() -> dict[str, t.Any]:
 
 def test_urlconf_walked_through_includes_and_namespaces(answers: dict[str, t.Any]) -> None:
     routes = {r["endpoint"]: r for r in answers["routes"]}
-    assert len(routes) == 15
+    assert len(routes) == 16
     assert routes["catalog:item"]["path"] == "/shop/items/<int:item_id>/"
     assert routes["catalog-v2:item"]["group"] == "catalog-v2"
     assert [(a["name"], a["converter"]) for a in routes["catalog:product"]["arguments"]] == [
@@ -72,6 +77,9 @@ def test_urlconf_walked_through_includes_and_namespaces(answers: dict[str, t.Any
     assert routes["catalog:reviews"]["view"]["name"] == "catalog.views:Reviews"
     assert routes["home"]["methods"] == ["*"]
     assert routes["shopsite.urls.unnamed"]["url"] == "/plain/"
+    # a re_path group without a name is a positional argument, named by its position
+    assert routes["page"]["arguments"] == [{"name": "0", "converter": "regex", "regex": None}]
+    assert routes["page"]["url"] == "/page/0/"  # generated from [0-9]+
 
 
 def test_every_built_url_answers_200(answers: dict[str, t.Any]) -> None:
@@ -84,6 +92,10 @@ def test_url_and_match_agree_with_reverse_and_resolve(answers: dict[str, t.Any])
     assert answers["match"] == answers["resolve"] == {"item_id": 7}
     assert answers["delete"] == [405, 405]
     assert answers["slash"] == ["/shop/items/7/", "/shop/items/7/"]
+    assert answers["positional"] == ["/page/12/", "/page/12/"]
+    assert answers["positional_match"] == [{"0": "12"}, ["12"]]
+    # the path percent-decoded, as the view receives it
+    assert answers["decoded"] == [{"subpath": "a b"}, "a b"]
 
 
 @pytest.mark.parametrize(
@@ -102,10 +114,15 @@ def test_django_project_loads_every_way(cwd: Path, args: list[str]) -> None:
     assert report["module"] == "shopsite.wsgi"
 
 
-def test_cli_routes_url_match() -> None:
+def test_cli_routes_url_match(answers: dict[str, t.Any]) -> None:
     routes = run("-m", "wsgiscope", "routes", "--json")
     assert routes.returncode == 0, routes.stderr
-    assert len(json.loads(routes.stdout)) == 15
+    table = json.loads(routes.stdout)
+    assert len(table) == 16
+    # the same URLs as the table whose every URL Django answered with 200
+    assert sorted((r["endpoint"], r["url"]) for r in table) == sorted(
+        (r["endpoint"], r["url"]) for r in answers["routes"]
+    )
     url = run("-m", "wsgiscope", "url", "catalog:product", "sku=SKU-1234")
     assert url.stdout == "/shop/products/SKU-1234/\n"
     wrong = run("-m", "wsgiscope", "url", "catalog:itm")
@@ -120,3 +137,19 @@ def test_cli_routes_url_match() -> None:
     assert "needs <int:item_id> (missing: item_id)" in missing.stderr
     matched = run("-m", "wsgiscope", "match", "/archive/2024/01/", "--json")
     assert json.loads(matched.stdout)["arguments"]["year"]["value"] == "2024"
+    positional = run("-m", "wsgiscope", "url", "page", "0=7", "ref=mail", "--anchor", "top part")
+    assert (positional.returncode, positional.stdout) == (0, "/page/7/?ref=mail#top%20part\n")
+    nothing = run("-m", "wsgiscope", "url", "page")
+    assert nothing.stderr.startswith(
+        "wsgiscope: error: cannot build a URL for 'page': /page/([0-9]+)/ needs <regex:0> "
+        "(missing: 0)"
+    )
+    wrong = run("-m", "wsgiscope", "url", "catalog:tag", "slug=x", "--method", "DELETE")
+    assert wrong.returncode == 2
+    assert wrong.stderr.splitlines() == [
+        "wsgiscope: error: no rule of endpoint 'catalog:tag' accepts method DELETE",
+        "hint: it accepts GET, POST",
+    ]
+    assert run("-m", "wsgiscope", "url", "catalog:tag", "slug=x", "--method", "post").stdout == (
+        "/shop/tags/x/\n"
+    )

@@ -36,9 +36,21 @@ def _cases() -> list[tuple[str, str, str, str]]:
 def test_each_violation_is_found(
     violations: t.Any, name: str, rule: str, phase: str, method: str
 ) -> None:
-    data = b"abc" if method == "POST" else None
-    result = lint(getattr(violations, name), method, "/", data)
-    assert (rule, phase) in [(f.rule, f.phase) for f in result.findings], result.findings
+    """Each tiny app's violation is found, located in the WSGI conversation
+    (phase) and in the app (the request and endpoint that triggered it)."""
+    from wsgiscope.lint.runner import Target, run_lint
+    from wsgiscope.request import RequestSpec
+
+    path = f"/violations/{name}"
+    spec = RequestSpec(path=path, method=method, body=b"abc" if method == "POST" else None)
+    report = run_lint(
+        getattr(violations, name),
+        [Target(method, path, f"violations.{name}", spec)],
+        max_body=64 * 1024,
+        max_chunks=2000,
+    )
+    located = [(f.rule, f.phase, f.method, f.path, f.endpoint) for f in report.findings]
+    assert (rule, phase, method, path, f"violations.{name}") in located, report.findings
 
 
 def test_finding_fields(violations: t.Any) -> None:
@@ -104,13 +116,89 @@ def test_input_reads_within_length_are_fine() -> None:
     def reader(environ: t.Any, start_response: t.Any) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         stream = environ["wsgi.input"]
-        data = stream.read(2) + stream.read(length - 2) + stream.read()
+        data = stream.read(2) + stream.readline() + stream.read(length - 3) + stream.read(0)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [data]
 
-    result = lint(reader, "POST", "/", b"hello")
+    result = lint(reader, "POST", "/", b"he\nllo\n")
     assert result.findings == []
-    assert result.body_bytes == 5
+    assert result.body_bytes == 7
+
+
+def _input_app(use: t.Callable[[t.Any], object]) -> t.Any:
+    def app(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        use(environ["wsgi.input"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("use", "found"),
+    [
+        # a size a server need not support / no size where one is expected
+        (lambda s: s.read(), [("WSGI604", "wsgi.input.read() without a size")]),
+        (lambda s: s.readline(3), [("WSGI604", "wsgi.input.readline(3) with a size")]),
+        # readline() that stops at the body's end: on a raw socket it reads on
+        (lambda s: s.readline(), [("WSGI601", "wsgi.input.readline() reached the body's end")]),
+        (lambda s: list(s), [("WSGI601", "iterated wsgi.input after all CONTENT_LENGTH")]),
+        # readinto (werkzeug uses it when present) is counted and checked
+        (
+            lambda s: s.readinto(bytearray(100)),
+            [("WSGI601", "wsgi.input.readinto(<100-byte buffer>) past the body's end")],
+        ),
+        (
+            lambda s: (s.readinto(bytearray(5)), s.read(1)),
+            [("WSGI601", "wsgi.input.read(1) after the body was read")],
+        ),
+        (lambda s: (s.readinto(bytearray(2)), s.read(3)), []),
+    ],
+)
+def test_input_misuse(use: t.Callable[[t.Any], object], found: list[tuple[str, str]]) -> None:
+    result = lint(_input_app(use), "POST", "/", b"hello")
+    got = [(f.rule, f.message) for f in result.findings]
+    assert len(got) == len(found), got
+    for (rule, message), (want_rule, want_start) in zip(got, found, strict=True):
+        assert rule == want_rule
+        assert message.startswith(want_start), message
+
+
+def test_input_read_to_eof_is_fine_when_terminated() -> None:
+    def make() -> dict[str, t.Any]:
+        environ = environ_factory("POST", "/", b"hello")()
+        environ["wsgi.input_terminated"] = True
+        return environ
+
+    result = run_strict(_input_app(lambda s: s.read()), make())
+    assert result.findings == []
+
+
+def test_readinto_exists_only_when_the_server_stream_has_it() -> None:
+    class Minimal:
+        """A server's input with only what PEP 3333 requires."""
+
+        def read(self, size: int = -1) -> bytes:
+            return b""
+
+        def readline(self, size: int = -1) -> bytes:
+            return b""
+
+        def readlines(self, hint: int = -1) -> list[bytes]:
+            return []
+
+        def __iter__(self) -> t.Iterator[bytes]:
+            return iter(())
+
+    environ = environ_factory()()
+    environ["wsgi.input"] = Minimal()
+    LintSession(environ)
+    assert not hasattr(environ["wsgi.input"], "readinto")
+    environ = environ_factory("POST", "/", b"abc")()
+    LintSession(environ)
+    buffer = bytearray(3)
+    assert environ["wsgi.input"].readinto(buffer) == 3
+    assert buffer == b"abc"
 
 
 def test_strict_environ_drops_optional_keys() -> None:
@@ -313,9 +401,60 @@ def test_clean_django_app() -> None:
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     # Django leaves HEAD bodies to the server (runserver and gunicorn strip
-    # them, wsgiref does not): that is the one finding on a clean Django app.
+    # them, wsgiref does not): the checker sees them; the lint report leaves
+    # them out for Django routes (test_lint_cli.test_entry_point_django).
     for request, rules in found.items():
         assert rules == (["WSGI303"] if request.startswith("HEAD") else []), request
+
+
+def _mutating(change: t.Callable[[dict[str, t.Any]], object]) -> t.Any:
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        change(environ)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda e: e.update(SCRIPT_NAME="/", PATH_INFO="/"),
+            "set SCRIPT_NAME to '/' (the root is SCRIPT_NAME '' with PATH_INFO '/')",
+        ),
+        (
+            lambda e: e.update(CONTENT_LENGTH="-1"),
+            "set CONTENT_LENGTH to '-1', not a non-negative integer",
+        ),
+        (
+            lambda e: e.update(HTTP_CONTENT_TYPE="text/plain"),
+            "set HTTP_CONTENT_TYPE; the header's key is CONTENT_TYPE",
+        ),
+        (
+            lambda e: e.update({"wsgi.url_scheme": "ftp"}),
+            "set wsgi.url_scheme to 'ftp', not 'http' or 'https'",
+        ),
+        (
+            lambda e: e.update({"wsgi.input": b"body"}),
+            "replaced wsgi.input by bytes, which has no read, readline, readlines",
+        ),
+        (lambda e: e.update(SERVER_PORT=80), "set CGI key 'SERVER_PORT' to int 80"),
+    ],
+)
+def test_environ_left_invalid(change: t.Callable[[dict[str, t.Any]], object], message: str) -> None:
+    assert [(f.rule, f.message) for f in lint(_mutating(change)).findings] == [("WSGI701", message)]
+
+
+def test_environ_changes_a_server_allows() -> None:
+    """Dispatchers rewrite routing keys, proxy fixers the scheme, Bottle
+    replaces wsgi.input by a BytesIO, frameworks add their own keys."""
+
+    def change(environ: dict[str, t.Any]) -> None:
+        environ.update(SCRIPT_NAME="/api", PATH_INFO="", HTTP_HOST="example.com")
+        environ.update({"wsgi.url_scheme": "https", "wsgi.input": io.BytesIO(), "my.key": 1})
+
+    assert lint(_mutating(change)).findings == []
 
 
 def test_required_optional_key_is_named(violations: t.Any) -> None:
@@ -381,3 +520,37 @@ def test_sequence_protocol_body_is_iterable() -> None:
     result = lint(app)
     assert result.findings == []
     assert result.body_bytes == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"), [("GET", "/", None), ("POST", "/form", {"name": "x"})]
+)
+def test_reference_checkers_accept_the_strict_server(
+    monkeypatch: pytest.MonkeyPatch, method: str, path: str, data: t.Any
+) -> None:
+    """wsgiref.validate and werkzeug's LintMiddleware, run as the app under
+    the strict server, find nothing wrong with its environ or its calls
+    (only the QUERY_STRING it leaves out when empty, as PEP 3333 allows),
+    and the checker finds nothing wrong with them but one thing: werkzeug's
+    wsgi.input wrapper lacks readlines(), which PEP 3333 requires."""
+    import warnings
+    from wsgiref.validate import validator
+
+    from werkzeug.middleware.lint import LintMiddleware
+
+    monkeypatch.syspath_prepend(str(APPS))
+    app = importlib.import_module("lint_flask_clean").app
+    expected = {
+        "wsgiref": (["QUERY_STRING is not in the WSGI environment"], []),
+        "werkzeug": (
+            [],
+            [("WSGI701", "replaced wsgi.input by InputStream, which has no readlines")],
+        ),
+    }
+    for name, checked in (("wsgiref", validator(app)), ("werkzeug", LintMiddleware(app))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = lint(checked, method, path, data)
+        assert (result.error, result.status) == (None, "200 OK")
+        warned = [str(w.message).split(";")[0] for w in caught]
+        assert (warned, [(f.rule, f.message) for f in result.findings]) == expected[name]

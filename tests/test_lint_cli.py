@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,28 @@ def test_request_file(apps_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("apps_dir")
+def test_request_files_har_and_jsonl() -> None:
+    """HAR files and JSON Lines traces, the other formats 'replay' reads."""
+    data = ROOT / "tests" / "data"
+    code, out, _ = run(
+        "lint_flask_bad.py",
+        str(data / "replay_chrome.har"),
+        str(data / "replay_traces.jsonl"),
+        "--no-routes",
+        "--json",
+    )
+    assert code == 0
+    assert [(r["method"], r["path"]) for r in json.loads(out)["requests"]] == [
+        ("GET", "/catalog/items?page=2&sort=price"),
+        ("POST", "/cart/add"),
+        ("PUT", "/api/cart/items/7"),
+        ("GET", "/whoami?user=alice"),
+        ("POST", "/api/notes?draft=1"),
+        ("GET", "/whoami?user=bob"),
+    ]
+
+
+@pytest.mark.usefixtures("apps_dir")
 def test_ignore() -> None:
     code, out, _ = run("lint_flask_bad.py", "--ignore", "WSGI208", "--ignore", "hop-by-hop-header")
     assert code == 1
@@ -156,6 +179,15 @@ def test_list_rules() -> None:
     code, out, _ = run("--list-rules", "--width", "200")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()[1:]] == [rule.id for rule in RULES]
+    # each rule's one-line summary with the PEP 3333 section (or RFC) it enforces
+    assert out.splitlines()[0].split() == ["rule", "name", "severity", "summary", "section"]
+    assert re.split(r"\s{2,}", out.splitlines()[1].strip()) == [
+        "WSGI101",
+        "not-iterable",
+        "error",
+        "the application returned something that is not an iterable of bytes",
+        "PEP 3333, Specification Details",
+    ]
     code, out, _ = run("--list-rules", "--json")
     assert [rule["id"] for rule in json.loads(out)] == [rule.id for rule in RULES]
 
@@ -178,10 +210,19 @@ def test_app_data_is_escaped() -> None:
 
 @pytest.mark.usefixtures("apps_dir")
 def test_bad_apps_give_findings_not_tracebacks() -> None:
-    for name in ("returns_none", "iter_raises", "endless", "close_raises", "app_raises"):
+    expected = {
+        "returns_none": "WSGI101",
+        "returns_int": "WSGI101",
+        "iter_raises": "WSGI101",
+        "endless": "WSGI305",
+        "close_raises": "WSGI402",
+        "app_raises": "WSGI103",
+    }
+    for name, rule in expected.items():
         code, out, err = run(f"lint_violations.py:{name}", "--max-body", "100000")
         assert code == 1, (name, err)
         assert "Traceback" not in out + err
+        assert f"\n{rule} " in f"\n{out}", (name, out)
 
 
 @pytest.mark.usefixtures("apps_dir")
@@ -228,9 +269,18 @@ def test_entry_point_django() -> None:
         cwd=APPS,
     )
     data = json.loads(result.stdout)
-    # Django leaves HEAD bodies to the server: the only findings.
-    assert {(f["rule"], f["method"]) for f in data["findings"]} == {("WSGI303", "HEAD")}
-    assert result.returncode == 1
+    # A clean Django app: no findings. Django leaves HEAD bodies to the
+    # server by design: not reported, but the report says so.
+    assert (result.returncode, data["findings"]) == (0, []), result.stderr
+    assert data["delegated"] == [
+        {
+            "framework": "django",
+            "rule": "WSGI303",
+            "requests": 4,
+            "reason": "Django leaves HEAD bodies to the server by design "
+            "(its runserver and gunicorn strip them; wsgiref does not)",
+        }
+    ]
     # every route of the URLconf (GET and HEAD), then the -r requests
     sent = [(r["method"], r["path"], r["status"]) for r in data["requests"]]
     assert sent[:8] == [
@@ -243,6 +293,20 @@ def test_entry_point_django() -> None:
         ("POST", "/form/", "200 OK"), ("GET", "/stream/", "200 OK"),
         ("HEAD", "/stream/", "200 OK"), ("GET", "/go/", "302 Found"),
     ]  # fmt: skip
+
+
+def test_entry_point_django_strict() -> None:
+    """--strict reports what Django leaves to the server: one HEAD body per route."""
+    pytest.importorskip("django")
+    result = _entry_point("lint_django_clean.py", "--strict", "--width", "200", cwd=APPS)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[1:5] == [
+        "├── HEAD /  lint_django_clean.index  18 body bytes sent for HEAD",
+        "├── HEAD /form/  lint_django_clean.form  42 body bytes sent for HEAD",
+        "└── HEAD /stream/  lint_django_clean.stream  6 body bytes sent for HEAD",
+        "",
+    ]
+    assert "not reported" not in result.stdout
 
 
 def test_entry_point_exit_codes() -> None:

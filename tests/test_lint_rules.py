@@ -56,7 +56,7 @@ def test_status(status: t.Any, rules: list[str]) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "rules"),
     [
-        ("X-Ok", "tab\tinside is fine", []),
+        ("X-Bad", "tab\tinside", ["WSGI207"]),
         ("X-Ok", "caf\xe9", []),
         ("Set-Cookie", "a=1; Path=/", []),
         ("X-Bad", "a\nb", ["WSGI207"]),

@@ -113,3 +113,25 @@ def test_trace_rendering_shows_the_lint_section(monkeypatch: pytest.MonkeyPatch)
     text = out.getvalue()
     assert "lint  1" in text
     assert "WSGI209  hop-by-hop header 'Connection' set by the application" in text
+
+
+def test_trace_leaves_out_rules_given(apps: t.Any) -> None:
+    violations, _ = apps
+    linted = TraceLint(violations.head_with_body, leave_out={"WSGI303"})
+    result = run_traced(linted, _environ("HEAD", "/"), checks=linted.checks)
+    assert result.record["lint"] == []
+
+
+def test_trace_of_django_head_leaves_out_what_lint_leaves_out() -> None:
+    # Django leaves HEAD bodies to the server: `lint` does not report them
+    # without --strict, and neither does trace's lint section.
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "wsgiscope", "trace", str(APPS / "lint_django_clean.py")]
+    done = subprocess.run([*command, "HEAD", "/", "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["response"]["status"] == "200 OK"
+    assert record["lint"] == []

@@ -204,3 +204,60 @@ def test_werkzeug_tutorial_class(apps_dir: Path) -> None:
     with client(target).get("/1") as response:
         assert response.get_data(as_text=True) == "page 1"
     assert run_json("match", target, "/7")["arguments"]["page_id"]["type"] == "int"
+
+
+def test_middleware_holding_wsgi_app_is_unwrapped(apps_dir: Path) -> None:
+    target = "routes_mounts:held"
+    routes = run_json("routes", target)
+    assert sorted((r["endpoint"], r["url"]) for r in routes) == [
+        ("api_index", "/"),
+        ("user", "/users/1"),
+    ]
+    assert {r["app"] for r in routes} == {"Flask app 'api'"}
+    answer = run_json("match", target, "/users/3")
+    assert (answer["route"]["endpoint"], answer["arguments"]["user_id"]["value"]) == ("user", 3)
+    assert run("url", target, "user", "user_id=3").stdout == "/users/3\n"
+    with client(target).get("/users/3") as response:
+        assert response.json["endpoint"] == "user"
+
+
+def test_sort_by_mount_and_by_methods(apps_dir: Path) -> None:
+    by_mount = run_json("routes", MOUNTS, "--sort", "mount")
+    keys = [(r["mount"], r["rule"]) for r in by_mount]
+    assert keys == sorted(keys)
+    assert [r["mount"] for r in by_mount][:1] == [""]
+    assert by_mount == run_json("routes", MOUNTS)  # the default
+    by_methods = run_json("routes", MOUNTS, "--sort", "methods", "--all-methods")
+    keys = [(",".join(r["methods"]), r["path"]) for r in by_methods]
+    assert keys == sorted(keys)
+    assert by_methods[0]["methods"] == ["*"]
+    posts = run_json("routes", MOUNTS, "--method", "POST")
+    # rules that accept POST, and the mounts that accept every method
+    assert [(r["path"], r["methods"]) for r in posts] == [
+        ("/api/v2/", ["*"]),
+        ("/api/v2/about", ["*"]),
+        ("/api/v2/history/<int:rev>", ["*"]),
+        ("/api/v2/wiki/<name>", ["*"]),
+        ("/api/v2/wiki/<name>/edit", ["GET", "POST"]),
+        ("/legacy/*", ["*"]),
+    ]
+
+
+def test_nearest_rules_come_from_every_mount(apps_dir: Path) -> None:
+    """A typo in the mount prefix still finds the rule under the right mount."""
+    answer = run_json("match", MOUNTS, "/ap/users/3", exit_code=1)
+    assert (answer["status"], answer["app"]) == (404, "Flask app 'front'")
+    assert answer["nearest"][0] == "/api/users/<int:user_id>"
+    with client(MOUNTS).get("/ap/users/3") as response:
+        assert response.status_code == 404
+    assert run_json("match", "wsgiscope.demo", "/admn/", exit_code=1)["nearest"][0] == "/admin/"
+
+
+def test_nearest_rules_skip_a_broken_mount(apps_dir: Path) -> None:
+    """Another mount's routing raising does not hide the answer; the answering one's does."""
+    answer = run_json("match", "routes_broken:mounted", "/hom", exit_code=1)
+    assert (answer["status"], answer["nearest"]) == (404, ["/"])
+    with client("routes_broken:mounted").get("/hom") as response:
+        assert response.status_code == 404
+    error = fails("match", "routes_broken:mounted", "/broken/x")
+    assert "raised RuntimeError while wsgiscope was listing its routes" in error

@@ -12,6 +12,7 @@ what to do.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import difflib
 import importlib
@@ -31,6 +32,8 @@ APP_NAMES = ("application", "app")
 FACTORY_NAMES = ("create_app", "make_app")
 #: Files tried, in order, when no APP is given at all.
 DISCOVERY_FILES = ("wsgi.py", "app.py")
+#: How many of a module's WSGI-looking names a hint lists (it stays one line).
+_MAX_NAMES = 8
 
 _HINT_FORMS = (
     "use 'module:attr', 'module:factory()', 'module', 'path/to/file.py[:attr]' "
@@ -238,20 +241,52 @@ def load_app(ref: AppRef) -> LoadedApp:
 
     The base directory (normally the current one) is put on ``sys.path``;
     a file path puts the root of its package there instead, as Flask does.
+    What the app prints while it is imported or built goes to stderr:
+    stdout carries wsgiscope's report (``--json`` stays valid JSON).
 
     :raises AppLoadError: with a message that tells the failure apart from
-        all the others (see the module docstring).
+        all the others (see the module docstring); when APP did not come
+        from the command line, the message says where it came from.
     """
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return _load(ref)
+    except AppLoadError as exc:
+        origin = _origin(ref)
+        if origin:
+            exc.message = f"{exc.message}; {origin}"
+        raise
+
+
+def _origin(ref: AppRef) -> str | None:
+    """Where an APP the user did not type came from, for error messages."""
+    if ref.source in ("argument", "--app"):
+        return None
+    if ref.source == "discovery":
+        return f"APP {ref.import_path!r} was found by discovery in {ref.base_dir}"
+    return f"APP {ref.import_path!r} came from {ref.source}"
+
+
+def _load(ref: AppRef) -> LoadedApp:
     spec = parse_import_path(ref.import_path)
     base = str(ref.base_dir)
     if base not in sys.path:
         sys.path.insert(0, base)
     if spec.file is not None:
-        module_name = _prepare_file_import(ref.base_dir, spec.file)
+        module_name, path = _prepare_file_import(ref.base_dir, spec.file)
     else:
         assert spec.module is not None
-        module_name = spec.module
+        module_name, path = spec.module, None
+        if (ref.base_dir / spec.module).is_file():
+            raise AppLoadError(
+                f"{spec.module} is a file but not a Python module: an APP file must end in .py",
+                hint=_HINT_FORMS,
+            )
     module = import_module(module_name, ref.base_dir)
+    if path is not None:
+        _check_file_imported(module, spec.file or path, path)
+    else:
+        _check_not_shadowed(module, ref.base_dir)
     if spec.attrs:
         app, attr_path = _find_attr(module, spec)
     else:
@@ -260,14 +295,26 @@ def load_app(ref: AppRef) -> LoadedApp:
     return LoadedApp(ref, app, module, attr_path)
 
 
-def _prepare_file_import(base_dir: Path, file: Path) -> str:
+def _prepare_file_import(base_dir: Path, file: Path) -> tuple[str, Path]:
+    """The module name a ``.py`` file is imported as, and the file itself."""
     path = file if file.is_absolute() else base_dir / file
+    if path.is_dir():
+        if not (path / "__init__.py").is_file():
+            raise AppLoadError(
+                f"{file} is a directory, not a .py file or a package",
+                hint=f"name the file that holds the app, e.g. '{file / 'app.py'}'",
+            )
+        path = path / "__init__.py"
     if path.suffix != ".py":
         path = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path
     if not path.is_file():
         raise AppLoadError(
             f"file not found: {file} (looked in {path.parent.resolve()})",
             hint="check the path, or use a module name such as 'app:app'",
+        )
+    if path.suffix != ".py":
+        raise AppLoadError(
+            f"{file} is not a Python file: an APP file must end in .py", hint=_HINT_FORMS
         )
     path = path.resolve()
     names = [path.stem] if path.stem != "__init__" else []
@@ -277,7 +324,45 @@ def _prepare_file_import(base_dir: Path, file: Path) -> str:
         directory = directory.parent
     if str(directory) not in sys.path:
         sys.path.insert(0, str(directory))
-    return ".".join(reversed(names))
+    return ".".join(reversed(names)), path
+
+
+def _check_file_imported(module: types.ModuleType, given: Path, path: Path) -> None:
+    """The module imported for a file path must be that file, not a namesake."""
+    file = getattr(module, "__file__", None)
+    if file is not None and Path(file).resolve() == path:
+        return
+    taken = f"the module at {file}" if file else "a built-in module"
+    raise AppLoadError(
+        f"{given} cannot be imported as {module.__name__!r}: that name is already {taken}",
+        hint=f"rename {path.name} (or its package) to a name of its own",
+    )
+
+
+def _check_not_shadowed(module: types.ModuleType, base_dir: Path) -> None:
+    """A project file named like a standard module is never the one imported."""
+    top = module.__name__.partition(".")[0]
+    local = [base_dir / f"{top}.py", base_dir / top / "__init__.py"]
+    found = next((p for p in local if p.is_file()), None)
+    if found is None:
+        return
+    imported = sys.modules.get(top)
+    file = getattr(imported, "__file__", None)
+    if file is not None:
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        resolved = Path(file).resolve()
+        installed = (Path(paths["purelib"]), Path(paths["platlib"]))
+        if not resolved.is_relative_to(Path(paths["stdlib"])) or any(
+            resolved.is_relative_to(p) for p in installed
+        ):
+            return
+    where = f"Python's own {top!r} module ({file})" if file else f"Python's built-in {top!r}"
+    raise AppLoadError(
+        f"{module.__name__!r} is {where}, not {found}",
+        hint=f"rename {found.relative_to(base_dir)} to a name Python does not use",
+    )
 
 
 def import_module(name: str, base_dir: Path) -> types.ModuleType:
@@ -289,24 +374,54 @@ def import_module(name: str, base_dir: Path) -> types.ModuleType:
         itself = name == missing or name.startswith(missing + ".")
         if itself and not _user_frames(exc.__traceback__):
             raise AppLoadError(
-                f"module {name!r} not found (looked for {missing!r} from {base_dir})",
+                f"module {name!r} not found (looked for {missing!r} from {base_dir}"
+                f"{_close_module(missing, base_dir)})",
                 hint="run wsgiscope from the project directory, or pass a file path",
             ) from None
-        where = _raise_site(exc)
+        parent, _, child = missing.rpartition(".")
+        if missing and missing == os.environ.get("DJANGO_SETTINGS_MODULE"):
+            why, hint = "does not exist", f"DJANGO_SETTINGS_MODULE is {missing!r}: fix or unset it"
+        elif parent in sys.modules:
+            why, hint = "does not exist", f"{parent!r} has no module {child!r}: fix the import"
+        else:
+            why = "is not installed or not found"
+            hint = f"install {missing.split('.')[0]!r} or fix the import"
         raise AppLoadError(
-            f"importing {name!r} failed: it imports {missing!r}, which is not "
-            f"installed or not found{where}",
-            hint=f"install {missing.split('.')[0]!r} or fix the import",
+            f"importing {name!r} failed{_raise_site(exc)}: it imports {missing!r}, which {why}",
+            hint=hint,
         ) from exc
     except SyntaxError as exc:
         raise AppLoadError(
             f"syntax error in {exc.filename}:{exc.lineno}: {exc.msg}",
             hint=(exc.text or "").strip() or None,
         ) from exc
+    except SystemExit as exc:
+        raise AppLoadError(
+            f"importing {name!r} called sys.exit({exc.code!r}){_raise_site(exc)}",
+            hint="importing the app must not exit: "
+            "keep sys.exit() under if __name__ == '__main__':",
+        ) from exc
     except Exception as exc:
         raise AppLoadError(
             f"importing {name!r} raised {_describe_exception(exc)}{_raise_site(exc)}",
         ) from exc
+
+
+def _close_module(missing: str, base_dir: Path) -> str:
+    """``; did you mean 'shop'?`` for a module name with a near namesake."""
+    parent, _, child = missing.rpartition(".")
+    package = sys.modules.get(parent) if parent else None
+    directories = list(getattr(package, "__path__", [])) if parent else [base_dir]
+    names: set[str] = set()
+    for directory in map(Path, directories):
+        try:
+            entries = list(directory.iterdir())
+        except OSError:
+            continue
+        names.update(e.stem for e in entries if e.suffix == ".py" and e.stem != "__init__")
+        names.update(e.name for e in entries if (e / "__init__.py").is_file())
+    close = difflib.get_close_matches(child, sorted(names), n=1, cutoff=0.75)
+    return f"; did you mean {'.'.join(filter(None, (parent, close[0])))!r}?" if close else ""
 
 
 _MACHINERY = (str(Path(importlib.__file__).parent), str(Path(__file__).parent), "<frozen")
@@ -340,13 +455,14 @@ def _find_attr(module: types.ModuleType, spec: ImportSpec) -> tuple[t.Any, str]:
     obj: t.Any = module
     walked: list[str] = []
     for name in spec.attrs:
-        if not hasattr(obj, name):
-            where = module.__name__ + (":" + ".".join(walked) if walked else "")
+        where = module.__name__ + (":" + ".".join(walked) if walked else "")
+        value = _attribute(obj, name, f"{module.__name__}:{'.'.join([*walked, name])}")
+        if value is _MISSING:
             raise AppLoadError(
                 f"{where} has no attribute {name!r}{_suggest(obj, name)}",
                 hint=_wsgi_names_hint(module) if not walked else None,
             )
-        obj = getattr(obj, name)
+        obj = value
         walked.append(name)
     attr_path = ".".join(spec.attrs)
     if spec.call is not None:
@@ -357,18 +473,45 @@ def _find_attr(module: types.ModuleType, spec: ImportSpec) -> tuple[t.Any, str]:
     return obj, attr_path
 
 
+_MISSING = object()
+
+
+def _attribute(obj: t.Any, name: str, shown: str) -> t.Any:
+    """``getattr(obj, name)``, or :data:`_MISSING`; other errors are the app's."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        return _MISSING
+    except Exception as exc:  # a module __getattr__ or a property of the app's
+        raise AppLoadError(
+            f"getting {shown} raised {_describe_exception(exc)}{_raise_site(exc)}"
+        ) from exc
+
+
 def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
+    found = {
+        name: _attribute(module, name, f"{module.__name__}:{name}")
+        for name in (*APP_NAMES, *FACTORY_NAMES)
+    }
+    found = {name: value for name, value in found.items() if value not in (_MISSING, None)}
     for name in APP_NAMES:
-        obj = getattr(module, name, None)
+        obj = found.get(name)
         if obj is not None and callable(obj) and not _is_factory(obj):
             return obj, name
     for name in FACTORY_NAMES:
-        obj = getattr(module, name, None)
+        obj = found.get(name)
         if obj is not None and callable(obj):
             return _call_factory(module, name, obj, (), {})
+    for name in APP_NAMES:
+        if name in found:
+            # 'application = "x"': say what it is rather than that it is missing
+            _check_wsgi(module, name, found[name])
+    names = wsgi_looking_names(module)
     raise AppLoadError(
         f"module {module.__name__!r} has no 'application', 'app', 'create_app' or 'make_app'",
-        hint=_wsgi_names_hint(module) or "name the object: 'module:attr'",
+        hint=f"{_wsgi_names_hint(module)}; name one, e.g. '{module.__name__}:{names[0]}'"
+        if names
+        else _wsgi_names_hint(module),
     )
 
 
@@ -395,7 +538,8 @@ def _call_factory(
     args: tuple[t.Any, ...],
     kwargs: dict[str, t.Any],
 ) -> tuple[t.Any, str]:
-    shown = f"{module.__name__}:{name}()"
+    call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    shown = f"{module.__name__}:{name}({call})"
     if not callable(factory):
         raise AppLoadError(f"{module.__name__}:{name} is {_what(factory)}, it cannot be called")
     try:
@@ -423,11 +567,14 @@ def _call_factory(
             ) from None
     try:
         app = factory(*args, **kwargs)
+    except SystemExit as exc:
+        raise AppLoadError(
+            f"factory {shown} called sys.exit({exc.code!r}){_raise_site(exc)}"
+        ) from exc
     except Exception as exc:
         raise AppLoadError(
             f"factory {shown} raised {_describe_exception(exc)}{_raise_site(exc)}"
         ) from exc
-    call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
     return app, f"{name}({call})"
 
 
@@ -449,7 +596,7 @@ def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
         # the callable's own signature: a decorator such as werkzeug's
         # @Request.application sets __wrapped__ to a (request) function
         signature = inspect.signature(app, follow_wrapped=False)
-    except (TypeError, ValueError):
+    except Exception:  # no signature, or a __getattr__ of the app's that raises
         return
     try:
         signature.bind(object(), object())
@@ -512,4 +659,6 @@ def _wsgi_names_hint(module: types.ModuleType) -> str | None:
     names = wsgi_looking_names(module)
     if not names:
         return f"{module.__name__!r} defines nothing that looks like a WSGI app"
-    return f"WSGI-looking names in {module.__name__!r}: {', '.join(names)}"
+    shown = ", ".join(names[:_MAX_NAMES])
+    more = f" and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else ""
+    return f"WSGI-looking names in {module.__name__!r}: {shown}{more}"

@@ -23,7 +23,7 @@ import dataclasses
 import inspect
 import types
 import typing as t
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from wsgiscope.errors import AdapterError, RouteNotFound, UsageError, WsgiscopeError
 from wsgiscope.frameworks import DISPATCHER, PLAIN
@@ -234,10 +234,10 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
     if not path.startswith("/"):
         raise UsageError(f"the path {path!r} does not start with '/'", hint=f"try /{path}")
     method = method.upper()
-    node = inspect_app(app)
+    root = node = inspect_app(app)
     steps: list[Step] = []
-    # routing never looks at the query string; the server splits it off first
-    script_name, path_info = "", path.partition("?")[0]
+    # as a server does: the query string split off, the path percent-decoded
+    script_name, path_info = "", unquote(path.partition("?")[0])
     while node.mounts:
         prefix, chosen, script, rest = _dispatch(node, path_info)
         script_name += script
@@ -267,7 +267,7 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolu
         result.route.mount = script_name
         result.route.path = script_name + (result.route.path or result.route.rule)
     if result.status == 404 and not result.nearest:
-        result.nearest = _nearest_rules(node, path_info, script_name)
+        result.nearest = _nearest_rules(root, node, unquote(path.partition("?")[0]))
     resolution.result = result
     return resolution
 
@@ -472,15 +472,28 @@ def _build(
     return BuiltUrl(url, endpoint, prefix, node.framework, node.label)
 
 
-def _nearest_rules(node: AppNode, path_info: str, script_name: str) -> list[str]:
-    routes = _node_routes(node)
+def _nearest_rules(root: AppNode, answering: AppNode, path: str) -> list[str]:
+    """The rules of the whole app closest to ``path``, compared by full path.
+
+    Every mounted app's rules take part, so a typo in a mount prefix
+    (``/ap/users/3``) still finds ``/api/users/<int:user_id>``. Rules are
+    compared by their text and by their sample URL.
+    """
     by_key: dict[str, str] = {}
-    for route in routes:
-        by_key.setdefault(route.rule, script_name + route.rule)
-        if route.url and route.url.startswith("/"):
-            by_key.setdefault(route.url, script_name + route.rule)
+    for prefix, node in _router_nodes(root):
+        try:
+            routes = _node_routes(node)
+        except AdapterError:
+            if node is answering:
+                raise
+            continue  # another mount's broken routing does not hide this answer
+        for route in routes:
+            full = prefix + route.rule
+            by_key.setdefault(full, full)
+            if route.url and route.url.startswith("/"):
+                by_key.setdefault(with_prefix(route.url, prefix), full)
     found: list[str] = []
-    for key in nearest(path_info, by_key, n=10, cutoff=0.3):
+    for key in nearest(path, by_key, n=10, cutoff=0.3):
         if by_key[key] not in found:
             found.append(by_key[key])
     return found[:5]

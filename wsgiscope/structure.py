@@ -138,8 +138,8 @@ def _inspect(obj: t.Any, depth: int) -> AppNode:
             node.mounts = _dispatcher_mounts(current, depth)
             return node
         attribute, inner = _wrapped(current)
-        if inner is None:
-            break
+        if inner is None or any(link.obj is inner for link in chain):
+            break  # the end, or middleware that wraps itself in a loop
         chain.append(Link(current, describe(current), type_name(current), via=attribute))
         current = inner
     label = describe(current)

@@ -383,3 +383,44 @@ def not_modified_with_content_type(environ, start_response):
 
 CASES["etag_unquoted"] = ("WSGI215", "start_response", "GET")
 CASES["not_modified_with_content_type"] = ("WSGI216", "start_response", "GET")
+
+
+def header_value_tab(environ, start_response):
+    """HTTP allows a tab in a value; PEP 3333 allows no control character."""
+    start_response("200 OK", [*TEXT, ("X-Note", "a\tb")])
+    return [b"x"]
+
+
+def no_content_with_length(environ, start_response):
+    start_response("204 No Content", [("Content-Length", "3")])
+    return []
+
+
+def informational_with_length(environ, start_response):
+    start_response("103 Early Hints", [("Content-Length", "5")])
+    return []
+
+
+CASES["header_value_tab"] = ("WSGI207", "start_response", "GET")
+CASES["no_content_with_length"] = ("WSGI304", "body", "GET")
+CASES["informational_with_length"] = ("WSGI304", "body", "GET")
+
+
+def breaks_path_info(environ, start_response):
+    """Rewrites routing keys (allowed) to values no server could send."""
+    environ["PATH_INFO"] = "index" + environ["PATH_INFO"]
+    _ok(start_response)
+    return [b"x"]
+
+
+CASES["breaks_path_info"] = ("WSGI701", "environ", "GET")
+
+
+def requires_remote_addr(environ, start_response):
+    """REMOTE_ADDR is a CGI variable PEP 3333 does not require."""
+    client = environ["REMOTE_ADDR"]
+    _ok(start_response)
+    return [client.encode()]
+
+
+CASES["requires_remote_addr"] = ("WSGI702", "call", "GET")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -25,3 +26,16 @@ class MapApp:
 
 application = MapApp()
 request_class = Request
+
+
+front = Map([Rule("/", endpoint="home")])
+
+
+@Request.application
+def front_app(request: Request) -> Response:
+    front.bind_to_environ(request.environ).match()
+    return Response("home")
+
+
+#: a working Map app with the broken one mounted under /broken
+mounted = DispatcherMiddleware(front_app, {"/broken": application})

@@ -77,6 +77,20 @@ def hello(name: str) -> t.Any:
 
 wrapped.wsgi_app = Wrapper(wrapped.wsgi_app)  # type: ignore[method-assign]
 
+
+class Holder:
+    """A user's middleware holding the app as ``.wsgi_app``."""
+
+    def __init__(self, app: t.Any) -> None:
+        self.wsgi_app = app
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        return self.wsgi_app(environ, start_response)
+
+
+#: middleware around middleware around a Flask app
+held = Holder(ProxyFix(api))
+
 #: Flask's documented way: the app's own wsgi_app replaced by a dispatcher.
 combined = Flask("combined", static_folder=None)
 combined.add_url_rule("/", endpoint="index", view_func=echo)

@@ -35,6 +35,12 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: click 8.2+ signals "no arguments: show the help" with a UsageError subclass.
+_NO_ARGS_IS_HELP = tuple(
+    cls for cls in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if cls is not None
+)
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module only when it is needed."""
 
@@ -54,14 +60,39 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _NO_ARGS_IS_HELP:
+            raise  # bare `wsgiscope`: click prints the help, as it should
+        except click.UsageError as exc:  # an unknown option before the command
+            report_usage_error(ctx, exc)
+
     def invoke(self, ctx: click.Context) -> t.Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # an unknown command, option or bad value
+            report_usage_error(ctx, exc)
         except WsgiscopeError as exc:
             if ctx.meta.get("wsgiscope.traceback"):
                 raise
             report_error(exc)
             ctx.exit(int(exc.exit_code))
+
+
+def report_usage_error(ctx: click.Context, exc: click.UsageError) -> t.NoReturn:
+    """Report a click usage error as one line and a hint, then exit 2.
+
+    click's own report is four lines (usage, "Try ... --help", a blank line,
+    the error); every wsgiscope error is one line plus a hint.
+    """
+    if ctx.meta.get("wsgiscope.traceback"):
+        raise exc
+    command = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+    # click words some messages over several lines ("Choose from:\n\tbash,...")
+    message = " ".join(exc.format_message().split())
+    report_error(WsgiscopeError(message, hint=f"see: {command} --help"))
+    ctx.exit(int(ExitCode.USAGE))
 
 
 def report_error(exc: WsgiscopeError) -> None:

@@ -7,7 +7,7 @@ import click
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
 
 
-@click.command()
+@click.command(short_help="What APP resolves to: module, framework, middleware, mounts.")
 @click.argument("app", required=False, metavar="[APP]")
 @app_option
 @output_options

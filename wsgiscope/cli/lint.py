@@ -47,6 +47,11 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
     metavar="BYTES",
     help="Stop reading a body after BYTES (endless bodies are reported, WSGI305).",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also report what a framework leaves to the server by design (Django's HEAD bodies).",
+)
 @click.option("--explain", metavar="RULE", help="Explain RULE (id or name) and exit.")
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
 @output_options
@@ -59,6 +64,7 @@ def lint(
     no_routes: bool,
     ignore: tuple[str, ...],
     max_body: int,
+    strict: bool,
     explain: str | None,
     list_rules: bool,
     as_json: bool,
@@ -87,7 +93,7 @@ def lint(
     extra = [parse_request_option(text) for text in requests]
     app = load(app_word, app_option).app
     targets, skipped = _targets(app, extra, sources, no_routes)
-    report = _run(app, targets, ignored, max_body, as_json, color, width)
+    report = _run(app, targets, ignored, max_body, strict, as_json, color, width)
     report.skipped = skipped
     if as_json:
         print_json(report.to_json())
@@ -139,7 +145,7 @@ def _targets(
     app: t.Any, extra: list[Target], sources: list[str], no_routes: bool
 ) -> tuple[list[Target], list[dict[str, str | None]]]:
     from wsgiscope.errors import UsageError
-    from wsgiscope.lint.runner import endpoint_of, route_targets, source_targets
+    from wsgiscope.lint.runner import answered_by, route_targets, source_targets
 
     targets: list[Target] = []
     skipped: list[dict[str, str | None]] = []
@@ -152,7 +158,7 @@ def _targets(
 
         extra += source_targets(load_sources(sources).requests)
     for target in extra:
-        target.endpoint = endpoint_of(app, target.method, target.path)
+        target.endpoint, target.framework = answered_by(app, target.method, target.path)
     targets += extra
     if not targets:
         raise UsageError(
@@ -167,11 +173,13 @@ def _run(
     targets: list[Target],
     ignored: set[str],
     max_body: int,
+    strict: bool,
     as_json: bool,
     color: str,
     width: int | None,
 ) -> LintReport:
     """Lint with a progress bar on a terminal (stderr)."""
+    import contextlib
     import sys
 
     from wsgiscope.lint.runner import run_lint
@@ -180,5 +188,8 @@ def _run(
 
     err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
     show = err.is_terminal and not as_json and len(targets) > 1
-    with progress_bar(err, len(targets), show) as update:
-        return run_lint(app, targets, ignore=ignored, max_body=max_body, progress=update)
+    # What the app prints goes to stderr: stdout is the report (--json stays JSON).
+    with contextlib.redirect_stdout(sys.stderr), progress_bar(err, len(targets), show) as update:
+        return run_lint(
+            app, targets, ignore=ignored, max_body=max_body, progress=update, strict=strict
+        )

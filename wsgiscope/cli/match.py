@@ -55,7 +55,7 @@ def split_match_arguments(tokens: tuple[str, ...]) -> tuple[str | None, str, str
     return app, method.upper(), path
 
 
-@click.command()
+@click.command(short_help="Which app, rule, endpoint and arguments answer a path.")
 @click.argument("arguments", nargs=-1, required=True, metavar="[APP] [METHOD] PATH")
 @app_option
 @click.option("--host", metavar="HOST", help="Host header (default: SERVER_NAME or localhost).")

@@ -18,7 +18,7 @@ if t.TYPE_CHECKING:
 _APP_SUFFIXES = (".py",)
 
 
-@click.command()
+@click.command(short_help="Replay requests under threads, greenlets or processes.")
 @click.argument("words", nargs=-1, metavar="[APP] [SOURCE]...")
 @app_option
 @click.option("--threads", type=click.IntRange(1, 10_000), help="Replay with N threads.")

@@ -7,7 +7,7 @@ import click
 from wsgiscope.cli.options import app_option, console, load, output_options
 
 
-@click.command()
+@click.command(short_help="Route table of APP, every mounted app included.")
 @click.argument("app", required=False, metavar="[APP]")
 @app_option
 @click.option("--table", "as_table", is_flag=True, help="A flat table instead of the tree.")

@@ -14,7 +14,7 @@ if t.TYPE_CHECKING:
     from wsgiscope.serving import ServePlan
 
 
-@click.command()
+@click.command(short_help="Serve APP for real, tailing every request's trace live.")
 @click.argument("app", required=False, metavar="[APP]")
 @app_option
 @click.option(

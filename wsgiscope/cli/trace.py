@@ -9,8 +9,10 @@ answered 5xx, 2 for usage and loading errors, 130 on Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+import sys
 import typing as t
 
 import click
@@ -53,7 +55,10 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command(context_settings={"ignore_unknown_options": False})
+@click.command(
+    short_help="Run one request in-process and show its lifecycle.",
+    context_settings={"ignore_unknown_options": False},
+)
 @click.argument("words", nargs=-1, metavar="[APP] [METHOD] PATH [ITEM]...")
 @app_option
 @click.option(
@@ -186,13 +191,19 @@ def _trace(
     environ["wsgi.errors"] = errors
     app, checks = loaded.app, None
     if lint:
+        from wsgiscope.lint.runner import SERVER_HANDLED, answered_by
         from wsgiscope.lint.trace import TraceLint
 
         # The full PEP 3333 checker between the tracer and the app; its
         # findings become the record's lint list (the tree's lint section).
-        linted = TraceLint(app)
+        # What the answering framework leaves to the server is left out, as
+        # `lint` leaves it out without --strict.
+        framework = answered_by(app, environ["REQUEST_METHOD"], path)[1]
+        linted = TraceLint(app, leave_out=SERVER_HANDLED.get(framework or "", {}))
         app, checks = linted, linted.checks
-    result = run_traced(app, environ, max_body=max_body, redact=not show_secrets, checks=checks)
+    # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_traced(app, environ, max_body=max_body, redact=not show_secrets, checks=checks)
     record = result.record
     if save:
         _save(save, record)

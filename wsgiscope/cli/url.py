@@ -9,8 +9,9 @@ import click
 from wsgiscope.cli.options import app_option, load, output_options, print_json
 from wsgiscope.errors import UsageError
 
-#: ``NAME=VALUE``: a Python-identifier-like name, then ``=``.
-_VALUE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+#: ``NAME=VALUE``: a Python-identifier-like name (or a position, ``0=``, for
+#: Django's unnamed ``re_path`` groups), then ``=``.
+_VALUE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)=")
 
 
 def split_url_arguments(tokens: tuple[str, ...]) -> tuple[str | None, str, dict[str, str]]:
@@ -45,7 +46,7 @@ def split_url_arguments(tokens: tuple[str, ...]) -> tuple[str | None, str, dict[
     return (heads[0], heads[1], values) if len(heads) == 2 else (None, heads[0], values)
 
 
-@click.command()
+@click.command(short_help="Build a URL exactly as the app's url_for would.")
 @click.argument("arguments", nargs=-1, required=True, metavar="[APP] ENDPOINT [NAME=VALUE]...")
 @app_option
 @click.option("--external", is_flag=True, help="An absolute URL with scheme and host.")

@@ -38,8 +38,16 @@ def is_dispatcher(obj: t.Any) -> bool:
     """A werkzeug ``DispatcherMiddleware`` or an object shaped like one."""
     if ("werkzeug.middleware.dispatcher", "DispatcherMiddleware") in _class_names(obj):
         return True
-    mounts = getattr(obj, "mounts", None)
-    return isinstance(mounts, dict) and callable(getattr(obj, "app", None))
+    mounts = _attribute(obj, "mounts")
+    return isinstance(mounts, dict) and callable(_attribute(obj, "app"))
+
+
+def _attribute(obj: t.Any, name: str) -> t.Any:
+    """``getattr(obj, name, None)``, also when the app's ``__getattr__`` raises."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
 
 
 def werkzeug_map_of(obj: t.Any) -> t.Any | None:
@@ -52,7 +60,7 @@ def werkzeug_map_of(obj: t.Any) -> t.Any | None:
     if "werkzeug.routing.map" not in sys.modules:
         return None
     map_type = sys.modules["werkzeug.routing.map"].Map
-    url_map = getattr(obj, "url_map", None)
+    url_map = _attribute(obj, "url_map")
     if isinstance(url_map, map_type):
         return url_map
     function = obj if isinstance(obj, types.FunctionType) else None

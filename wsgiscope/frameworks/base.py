@@ -24,7 +24,8 @@ anchor=None, scheme=None, script_name="") -> str``
     (naming the arguments the rule needs and their converters).
 ``match(app, method, path, host=None, script_name="") -> Match``
     what the framework's router answers for ``method`` on ``path`` (the
-    PATH_INFO the app receives, mount prefix already removed). ``script_name``
+    PATH_INFO the app receives: percent-decoded as a server decodes it, mount
+    prefix already removed; see :func:`url_path` to build a request from it). ``script_name``
     is optional as for ``build_url``; a redirect ``location`` that starts with
     ``/`` is prefixed by the core when the adapter does not take it. A 404 may
     leave ``nearest`` empty: the core fills it from ``routes(app)``.
@@ -187,12 +188,48 @@ def missing_arguments(
     )
 
 
+def url_path(path_info: str) -> str:
+    """A decoded PATH_INFO quoted back into a URL path.
+
+    For request builders that decode the path they are given (werkzeug's
+    ``EnvironBuilder``, webob's ``Request.blank``): the app then receives
+    exactly ``path_info``, a ``%`` or ``?`` in it included.
+    """
+    from urllib.parse import quote
+
+    return quote(path_info, safe="/:@!$&'()*+,;=")
+
+
 def finish_url(url: str, *, external: bool, scheme: str | None, anchor: str | None) -> str:
     """An app-relative URL made external (``localhost``) and given its anchor.
 
     For adapters whose framework builds paths only (no host): the host is the
-    one wsgiscope's requests use, ``localhost``.
+    one wsgiscope's requests use, ``localhost``. The anchor is quoted as
+    Flask's ``url_for`` quotes it.
     """
+    from urllib.parse import quote
+
     if external or scheme:
         url = f"{scheme or 'http'}://localhost{url}"
-    return f"{url}#{anchor}" if anchor else url
+    return f"{url}#{quote(anchor, safe=ANCHOR_SAFE)}" if anchor else url
+
+
+#: Characters ``url_for`` leaves unquoted in an anchor.
+ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+
+
+def check_method(endpoint: str, methods: t.Sequence[str], method: str | None) -> None:
+    """Refuse ``--method`` for a route that does not accept it.
+
+    For frameworks whose builder ignores the method: ``url_for`` refuses a
+    method no rule of the endpoint accepts, and so does wsgiscope for them.
+    ``methods`` containing ``*`` accepts every method.
+
+    :raises UsageError: naming the methods the route accepts.
+    """
+    if method is None or "*" in methods or method.upper() in methods:
+        return
+    raise UsageError(
+        f"no rule of endpoint {endpoint!r} accepts method {method.upper()}",
+        hint=f"it accepts {', '.join(methods)}",
+    )

@@ -5,7 +5,9 @@ arguments with filters (``int``, ``float``, ``path``, ``re:...``; no filter
 is ``default``); the route's ``name`` is its endpoint, and routes without a
 name are addressed as ``METHOD /rule``, which is how wsgiscope lists them.
 URLs are built with Bottle's own ``app.get_url`` for named routes, and by
-Bottle's router (``router.build``) for the others.
+Bottle's router (``router.build``) for the others. A custom filter
+(``router.add_filter``) gives its own regex for sampling and its own
+``to_python``, so its ``to_url`` receives what it expects.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from wsgiscope.frameworks.base import (
     Argument,
     Match,
     Route,
+    check_method,
     finish_url,
     missing_arguments,
     unknown_endpoint,
 )
-from wsgiscope.frameworks.samples import building_url, sample_values
+from wsgiscope.frameworks.samples import NotBuildable, building_url, sample_values
 from wsgiscope.frameworks.werkzeug import view_of
 
 #: ``<name>``, ``<name:filter>`` or ``<name:filter:config>`` in a Bottle rule.
@@ -34,19 +37,34 @@ def _endpoint(route: t.Any) -> str:
     return str(route.name) if route.name else f"{route.method} {route.rule}"
 
 
-def _arguments(rule: str) -> list[Argument]:
+def _arguments(rule: str, router: t.Any = None) -> list[Argument]:
     arguments = []
     for name, filter_name, config in _WILDCARD.findall(rule):
         converter = filter_name or "default"
         regex = config if converter == "re" and config else _FILTER_REGEX.get(converter)
+        if regex is None and router is not None and converter in router.filters:
+            regex = router.filters[converter](config or None)[0]  # a custom filter's mask
         if converter == "default":
             converter = "string"
         arguments.append(Argument(name, converter, regex))
     return arguments
 
 
+def _parsers(app: t.Any, rule: str) -> dict[str, t.Callable[[str], t.Any]]:
+    """Each argument's ``to_python`` (the filter's input function), where it has one."""
+    router = app.router
+    parsers = {}
+    for name, filter_name, config in _WILDCARD.findall(rule):
+        mode = router.default_filter if filter_name in ("", "default") else filter_name
+        if mode in router.filters:
+            to_python = router.filters[mode](config or None)[1]
+            if to_python is not None:
+                parsers[name] = to_python
+    return parsers
+
+
 def _route(app: t.Any, route: t.Any) -> Route:
-    arguments = _arguments(route.rule)
+    arguments = _arguments(route.rule, app.router)
     methods = ["*"] if route.method == "ANY" else [route.method]
     return Route(
         rule=route.rule,
@@ -84,17 +102,31 @@ def routes(app: t.Any) -> list[Route]:
             continue
         route = seen[key] = _route(app, bottle_route)
         with building_url(route):
-            route.sample_values = sample_values(route.arguments)
+            route.sample_values = _samples(app, bottle_route.rule, route.arguments)
             route.url = _build(app, bottle_route, route.sample_values)
         table.append(route)
     return table
 
 
-def _find(app: t.Any, endpoint: str) -> t.Any:
-    for bottle_route in app.routes:
-        if _endpoint(bottle_route) == endpoint:
-            return bottle_route
-    raise unknown_endpoint("Bottle app", endpoint, [_endpoint(r) for r in app.routes])
+def _samples(app: t.Any, rule: str, arguments: list[Argument]) -> dict[str, t.Any]:
+    """Sample values, passed through each filter's ``to_python`` as a request would."""
+    values = sample_values(arguments)
+    for name, to_python in _parsers(app, rule).items():
+        try:
+            values[name] = to_python(values[name])
+        except Exception as exc:
+            raise NotBuildable(
+                f"<{name}>: its filter rejected the sample value ({type(exc).__name__}: {exc})"
+            ) from None
+    return values
+
+
+def _find(app: t.Any, endpoint: str, method: str | None = None) -> t.Any:
+    found = [r for r in app.routes if _endpoint(r) == endpoint]
+    if not found:
+        raise unknown_endpoint("Bottle app", endpoint, [_endpoint(r) for r in app.routes])
+    check_method(endpoint, sorted({"*" if r.method == "ANY" else r.method for r in found}), method)
+    return found[0]
 
 
 def build_url(
@@ -108,8 +140,8 @@ def build_url(
     scheme: str | None = None,
 ) -> str:
     """``app.get_url(name, **values)``; extra values become the query string."""
-    bottle_route = _find(app, endpoint)
-    arguments = _arguments(bottle_route.rule)
+    bottle_route = _find(app, endpoint, method)
+    arguments = _arguments(bottle_route.rule, app.router)
     missing = [a.name for a in arguments if a.name not in values]
     if missing:
         needs = [f"<{a.name}:{a.converter}>" for a in arguments]
@@ -120,6 +152,15 @@ def build_url(
                 f"{values[argument.name]!r} is not a valid <{argument.name}:{argument.converter}>"
                 f" for {bottle_route.rule} (the filter accepts {argument.regex})"
             )
+    values = dict(values)
+    for name, to_python in _parsers(app, bottle_route.rule).items():
+        try:  # what a request would hand the view, so the filter's to_url gets its type
+            values[name] = to_python(values[name])
+        except Exception as exc:
+            raise UsageError(
+                f"{values[name]!r} is not a valid <{name}> for {bottle_route.rule}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
     url = _build(app, bottle_route, values)
     return finish_url(url, external=external, scheme=scheme, anchor=anchor)
 

@@ -10,6 +10,10 @@ Django declares no methods per URL pattern. wsgiscope reads them from the
 view: a class-based view answers the ``http_method_names`` it implements, a
 view decorated with ``require_http_methods`` (``require_GET``...) the methods
 it allows; any other view is shown with ``*`` (every method).
+
+A ``re_path`` whose groups are unnamed passes them to the view as positional
+arguments; wsgiscope names them by position (``0``, ``1`` ...), so they are
+given as ``0=2024`` on the command line and reversed with ``args``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ import typing as t
 from urllib.parse import urlencode
 
 from wsgiscope.errors import UsageError
-from wsgiscope.frameworks.base import Argument, Match, Route, finish_url, unknown_endpoint
+from wsgiscope.frameworks.base import (
+    Argument,
+    Match,
+    Route,
+    check_method,
+    finish_url,
+    unknown_endpoint,
+)
 from wsgiscope.frameworks.samples import (
     NotBuildable,
     building_url,
@@ -58,8 +69,14 @@ def _piece(pattern: t.Any) -> tuple[str, list[Argument]]:
         return str(pattern._route), arguments
     regex = str(pattern._regex)
     text = regex.removeprefix("^").removesuffix("$").removesuffix(r"\Z")
-    arguments = [Argument(name, "regex") for name in re.compile(regex).groupindex]
-    return text, arguments
+    compiled = re.compile(regex)
+    # as Django does: named groups are keyword arguments, else every group is positional
+    groups = list(compiled.groupindex) or [str(i) for i in range(compiled.groups)]
+    return text, [Argument(name, "regex") for name in groups]
+
+
+def _positional(arguments: t.Iterable[Argument]) -> list[Argument]:
+    return [a for a in arguments if a.name.isdigit()]
 
 
 def _walk(
@@ -73,6 +90,9 @@ def _walk(
 
     for entry in patterns:
         text, own = _piece(entry.pattern)
+        offset = len(_positional(arguments or []))  # positional groups of outer includes
+        own = [Argument(str(int(a.name) + offset), a.converter) if a.name.isdigit() else a
+               for a in own]  # fmt: skip
         args = [*(arguments or []), *own]
         chain = [*(pieces or []), (entry.pattern, text)]
         if isinstance(entry, URLResolver):
@@ -153,7 +173,11 @@ def _samples(entry: _Entry) -> dict[str, t.Any]:
         match = re.match(regex, sample_from_regex(regex.removesuffix(r"\Z")))
         if match is None:
             raise NotBuildable(f"cannot generate a path matching {regex!r}")
-        values.update({k: v for k, v in match.groupdict().items() if v is not None})
+        if match.re.groupindex:
+            values.update({k: v for k, v in match.groupdict().items() if v is not None})
+        else:
+            offset = len([k for k in values if k.isdigit()])
+            values.update({str(offset + i): v for i, v in enumerate(match.groups())})
     return values
 
 
@@ -161,6 +185,9 @@ def _reverse(entry: _Entry, values: dict[str, t.Any]) -> str:
     from django.urls import reverse
 
     target = entry.endpoint if entry.name else entry.pattern.callback
+    positional = _positional(entry.arguments)
+    if positional:
+        return str(reverse(target, args=[values.get(a.name) for a in positional]))
     return str(reverse(target, kwargs=values))
 
 
@@ -193,13 +220,14 @@ def build_url(
     if not entries:
         raise unknown_endpoint("the Django URLconf", endpoint, [e.endpoint for e in _entries()])
     entry = entries[0]
+    check_method(endpoint, _methods(entry.pattern.callback), method)
     names = {a.name for a in entry.arguments}
     kwargs = {k: v for k, v in values.items() if k in names}
     query = {k: v for k, v in values.items() if k not in names}
     try:
         url = _reverse(entry, kwargs)
     except NoReverseMatch:
-        needs = ", ".join(f"<{a.converter}:{a.name}>" for a in entry.arguments)
+        needs = ", ".join(f"<{a.converter}:{a.name}>" for a in entry.arguments) or "no arguments"
         missing = sorted(names - set(kwargs))
         detail = f"missing: {', '.join(missing)}" if missing else "a value does not match"
         raise UsageError(

@@ -21,6 +21,7 @@ from wsgiscope.frameworks.base import (
     Match,
     Route,
     View,
+    check_method,
     finish_url,
     missing_arguments,
     unknown_endpoint,
@@ -154,11 +155,13 @@ def build_url(
 ) -> str:
     """The URI template of ``endpoint`` filled with ``values``; extras as query."""
     table = _table(app)
-    found = [tpl for tpl, resource, suffix, _ in table if _endpoint(resource, suffix) == endpoint]
+    found = [(tpl, methods) for tpl, resource, suffix, methods in table
+             if _endpoint(resource, suffix) == endpoint]  # fmt: skip
     if not found:
         known = [_endpoint(r, s) for _, r, s, _ in table]
         raise unknown_endpoint("Falcon app", endpoint, known)
-    template = found[0]
+    template, methods = found[0]
+    check_method(endpoint, methods, method)
     arguments = _arguments(template)
     missing = [a.name for a in arguments if a.name not in values]
     if missing:

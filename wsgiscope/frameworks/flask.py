@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import typing as t
 
-from wsgiscope.frameworks.base import Match, Route
+from wsgiscope.frameworks.base import Match, Route, url_path
 from wsgiscope.frameworks.samples import building_url
 from wsgiscope.frameworks.werkzeug import (
     check_values,
@@ -152,7 +152,7 @@ def match(
     scheme = app.config["PREFERRED_URL_SCHEME"]
     server = host or app.config.get("SERVER_NAME") or "localhost"
     environ = EnvironBuilder(
-        path=path, base_url=f"{scheme}://{server}{script_name}/", method=method
+        path=url_path(path), base_url=f"{scheme}://{server}{script_name}/", method=method
     ).get_environ()
     request = app.request_class(environ)
     adapter = app.create_url_adapter(request)

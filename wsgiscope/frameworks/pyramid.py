@@ -18,9 +18,11 @@ from wsgiscope.frameworks.base import (
     Argument,
     Match,
     Route,
+    check_method,
     finish_url,
     missing_arguments,
     unknown_endpoint,
+    url_path,
 )
 from wsgiscope.frameworks.samples import building_url, sample_values
 from wsgiscope.frameworks.werkzeug import view_of
@@ -37,6 +39,15 @@ def _arguments(pattern: str) -> list[Argument]:
         else:
             arguments.append(Argument(name, "regex" if regex else "str", regex or "[^/]+"))
     return arguments
+
+
+def _spec(argument: Argument) -> str:
+    """An argument as the pattern writes it: ``{id}``, ``{code:SKU-\\d{4}}``, ``*rest``."""
+    if argument.converter == "path":
+        return f"*{argument.name}"
+    if argument.converter == "regex":
+        return f"{{{argument.name}:{argument.regex}}}"
+    return f"{{{argument.name}}}"
 
 
 def _methods(value: t.Any) -> set[str]:
@@ -88,7 +99,7 @@ def _route(app: t.Any, route: t.Any, methods: list[str], view: t.Any) -> Route:
 def _request(app: t.Any, path: str = "/", method: str = "GET", host: str | None = None) -> t.Any:
     from pyramid.request import Request
 
-    request = Request.blank(path, method=method, host=host or "localhost")
+    request = Request.blank(url_path(path), method=method, host=host or "localhost")
     request.registry = app.registry
     return request
 
@@ -126,19 +137,21 @@ def build_url(
     scheme: str | None = None,
 ) -> str:
     """``request.route_path`` (``route_url`` with --external); extras as query."""
-    info = {route.name: route for route, _, _ in _info(app)}
-    if endpoint not in info:
-        raise unknown_endpoint("Pyramid app", endpoint, info)
-    arguments = _arguments(info[endpoint].pattern)
+    table = {route.name: (route, methods) for route, methods, _ in _info(app)}
+    if endpoint not in table:
+        raise unknown_endpoint("Pyramid app", endpoint, table)
+    route, methods = table[endpoint]
+    check_method(endpoint, methods, method)
+    arguments = _arguments(route.pattern)
     missing = [a.name for a in arguments if a.name not in values]
     if missing:
-        needs = [f"{{{a.name}}}" for a in arguments]
-        raise missing_arguments(endpoint, info[endpoint].pattern, needs, missing)
+        needs = [_spec(a) for a in arguments]
+        raise missing_arguments(endpoint, route.pattern, needs, missing)
     for argument in arguments:
         if argument.regex and not re.fullmatch(argument.regex, str(values[argument.name])):
             raise UsageError(
-                f"{values[argument.name]!r} is not a valid {{{argument.name}}} for "
-                f"{info[endpoint].pattern} (the pattern accepts {argument.regex})"
+                f"{values[argument.name]!r} is not a valid {_spec(argument)} for "
+                f"{route.pattern} (the pattern accepts {argument.regex})"
             )
     url = _path(app, endpoint, values, arguments)
     return finish_url(url, external=external, scheme=scheme, anchor=anchor)

@@ -23,7 +23,16 @@ import typing as t
 
 from wsgiscope.errors import AdapterError, RouteNotFound, UsageError
 from wsgiscope.frameworks import werkzeug_map_of
-from wsgiscope.frameworks.base import Argument, Match, Route, View, first_line, nearest
+from wsgiscope.frameworks.base import (
+    ANCHOR_SAFE,
+    Argument,
+    Match,
+    Route,
+    View,
+    first_line,
+    nearest,
+    url_path,
+)
 from wsgiscope.frameworks.samples import (
     BY_NAME,
     NotBuildable,
@@ -331,7 +340,7 @@ def build_url(
     except BuildError:
         raise missing_values(endpoint, url_map, converted) from None
     if anchor is not None:
-        url = f"{url}#{quote(anchor, safe='%!#$&()*+,/:;=?@')}"
+        url = f"{url}#{quote(anchor, safe=ANCHOR_SAFE)}"
     return url
 
 
@@ -343,7 +352,9 @@ def match(
 
     url_map = _map(app)
     environ = EnvironBuilder(
-        path=path, base_url=f"http://{host or 'localhost'}{script_name}/", method=method
+        path=url_path(path),
+        base_url=f"http://{host or 'localhost'}{script_name}/",
+        method=method,
     ).get_environ()
     names = converter_names(url_map)
     name = _app_name(app)

@@ -314,8 +314,8 @@ class LintSession:
         if forbidden and self.body_bytes:
             self.add("WSGI304", f"{self.body_bytes} body bytes sent with status {code}", "body")
         declared = content_length(self.headers)
-        if code == 204 and declared:
-            self.add("WSGI304", f"204 response declares Content-Length {declared}", "body")
+        if (code < 200 or code == 204) and declared:
+            self.add("WSGI304", f"{code} response declares Content-Length {declared}", "body")
         if self.body_bytes and not forbidden and header_value(self.headers, "content-type") is None:
             self.add("WSGI213", f"{self.body_bytes} body bytes without Content-Type", "body")
         if (

@@ -21,6 +21,7 @@ OPTIONAL_KEYS = frozenset(
         "CONTENT_TYPE",
         "CONTENT_LENGTH",
         "REMOTE_USER",
+        "REMOTE_ADDR",
         "REMOTE_HOST",
         "REMOTE_IDENT",
         "AUTH_TYPE",
@@ -52,18 +53,21 @@ REQUIRED_KEYS = (
 
 #: Keys describing the server and connection: the app must not change them.
 #: (SCRIPT_NAME/PATH_INFO are rewritten by dispatchers, wsgi.url_scheme and
-#: HTTP_HOST by proxy fixers: those are allowed.)
+#: HTTP_HOST by proxy fixers, and middleware wraps wsgi.input and
+#: wsgi.errors, as wsgiref.validate does: allowed while the values stay valid.)
 SERVER_KEYS = (
     "SERVER_PROTOCOL",
     "wsgi.version",
-    "wsgi.errors",
     "wsgi.multithread",
     "wsgi.multiprocess",
     "wsgi.run_once",
 )
 
 #: Keys a strict server leaves out when their value is empty.
-_DROP_WHEN_EMPTY = ("QUERY_STRING", "CONTENT_TYPE", "REQUEST_URI", "RAW_URI")
+_DROP_WHEN_EMPTY = ("QUERY_STRING", "CONTENT_TYPE")
+#: Keys it always leaves out: not in PEP 3333's list of environ variables
+#: (REMOTE_ADDR is a CGI variable a server "should attempt to provide").
+_ALWAYS_DROP = ("REQUEST_URI", "RAW_URI", "REMOTE_ADDR")
 
 
 _MISSING = object()
@@ -87,11 +91,11 @@ def strictify(environ: dict[str, t.Any]) -> list[str]:
 
     ``CONTENT_LENGTH`` goes when there is no body (``"0"`` or empty),
     ``QUERY_STRING`` and ``CONTENT_TYPE`` when empty, and the non-standard
-    ``REQUEST_URI``/``RAW_URI`` always.
+    ``REQUEST_URI``/``RAW_URI`` and the optional ``REMOTE_ADDR`` always.
     """
     removed = []
-    for key in _DROP_WHEN_EMPTY:
-        if key in environ and (environ[key] == "" or key in ("REQUEST_URI", "RAW_URI")):
+    for key in (*_DROP_WHEN_EMPTY, *_ALWAYS_DROP):
+        if key in environ and (key in _ALWAYS_DROP or environ[key] == ""):
             del environ[key]
             removed.append(key)
     if environ.get("CONTENT_LENGTH") in ("", "0"):
@@ -116,8 +120,38 @@ def _changed(before: t.Any, after: t.Any) -> bool:
         return True
 
 
+#: Methods PEP 3333 requires of the two streams (wsgiref.validate checks them).
+_STREAM_METHODS = {
+    "wsgi.input": ("read", "readline", "readlines", "__iter__"),
+    "wsgi.errors": ("flush", "write", "writelines"),
+}
+
+
+def invalid_value(key: str, value: t.Any) -> str | None:
+    """Why ``value`` is not a valid ``environ[key]`` set by the app (the
+    rules wsgiref.validate and werkzeug's LintMiddleware apply to a
+    server's environ), or ``None``."""
+    if key.isupper() and "." not in key and not isinstance(value, str):
+        return f"set CGI key {key!r} to {type(value).__name__} {safe_repr(value)}"
+    if key in ("SCRIPT_NAME", "PATH_INFO") and value and not value.startswith("/"):
+        return f"set {key} to {safe_repr(value)}, which must be empty or start with '/'"
+    if key == "SCRIPT_NAME" and value == "/":
+        return "set SCRIPT_NAME to '/' (the root is SCRIPT_NAME '' with PATH_INFO '/')"
+    if key == "CONTENT_LENGTH" and value and not (value.isascii() and value.isdigit()):
+        return f"set CONTENT_LENGTH to {safe_repr(value)}, not a non-negative integer"
+    if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+        return f"set {key}; the header's key is {key[5:]}"
+    if key == "wsgi.url_scheme" and value not in ("http", "https"):
+        return f"set wsgi.url_scheme to {safe_repr(value)}, not 'http' or 'https'"
+    missing = [name for name in _STREAM_METHODS.get(key, ()) if not hasattr(value, name)]
+    if missing:
+        return f"replaced {key} by {type(value).__name__}, which has no {', '.join(missing)}"
+    return None
+
+
 def mutations(before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any]) -> list[str]:
-    """Messages for every change to a server-owned key between two environs."""
+    """Messages for every change to a server-owned key between two environs,
+    and for every key the app set to a value a server could not have given."""
     messages = []
     for key in REQUIRED_KEYS:
         if key in before and key not in after:
@@ -129,8 +163,12 @@ def mutations(before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any]) -> li
             )
     for key, value in list(after.items()):
         # Most values are untouched: the identity test keeps this loop cheap.
-        if before.get(key, _MISSING) is value or isinstance(value, str):
+        if before.get(key, _MISSING) is value or not isinstance(key, str) or key in SERVER_KEYS:
             continue
-        if isinstance(key, str) and key.isupper() and "." not in key:
-            messages.append(f"set CGI key {key!r} to {type(value).__name__} {safe_repr(value)}")
+        try:
+            message = invalid_value(key, value)
+        except Exception:  # a value whose comparison or hasattr raises
+            message = f"set {key!r} to {safe_repr(value)}"
+        if message is not None:
+            messages.append(message)
     return messages

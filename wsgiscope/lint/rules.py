@@ -177,7 +177,8 @@ RULES: tuple[Rule, ...] = (
         "carriage returns or linefeeds, either embedded or at the end. A CR/LF\n"
         "taken from the request into a header (e.g. a redirect Location) is\n"
         "HTTP response splitting: the client sees headers the app never meant\n"
-        "to send.",
+        "to send. A tab counts too: HTTP allows it inside a value, PEP 3333\n"
+        "(and wsgiref.validate) does not.",
     ),
     Rule(
         "WSGI208",
@@ -317,7 +318,7 @@ RULES: tuple[Rule, ...] = (
         f"RFC 9110 15.3.5, 15.4.5; {_PEP}, Other HTTP Features",
         "1xx, 204 No Content and 304 Not Modified responses never have content;\n"
         "body bytes after them are read by the client as the next response.\n"
-        "A 204 must not send Content-Length other than 0 either.",
+        "A 1xx or 204 must not send Content-Length other than 0 either.",
     ),
     Rule(
         "WSGI305",
@@ -385,11 +386,12 @@ RULES: tuple[Rule, ...] = (
         "The application should not attempt to read more data than is\n"
         "specified by the CONTENT_LENGTH variable. On a keep-alive socket the\n"
         "bytes after the body belong to the next request, or the read blocks\n"
-        "until the client gives up. read() without a size is allowed (servers\n"
-        "must handle it); wsgiscope reports read(n) or readline(n) asking for\n"
-        "more than remains, and readline(), readlines() or iteration once the\n"
-        "body is exhausted. A missing CONTENT_LENGTH means 0 unless the server\n"
-        "sets wsgi.input_terminated.",
+        "until the client gives up. wsgiscope reports read(n), readline(n) or\n"
+        "readinto(buffer) asking for more than remains, readline() reaching\n"
+        "the body's end without a newline (on a socket it would read on to\n"
+        "find one), and readline(), readlines() or iteration once the body is\n"
+        "exhausted. A missing CONTENT_LENGTH means 0 unless the server sets\n"
+        "wsgi.input_terminated.",
     ),
     Rule(
         "WSGI602",
@@ -413,25 +415,32 @@ RULES: tuple[Rule, ...] = (
         "WSGI604",
         "input-misuse",
         "warning",
-        "wsgi.input was called with arguments it need not support",
+        "wsgi.input was called in a way a server need not support",
         f"{_PEP}, Input and Error Streams",
-        "wsgi.input supports read(size), read(), readline(size), readline(),\n"
-        "readlines(hint) and iteration. Other arguments (readline with two\n"
-        "arguments, read with keywords) fail on some servers.",
+        "A server must support read(size), readline(), readlines(hint) and\n"
+        "iteration. It only 'should' allow read() without a size, and it may\n"
+        "omit the size argument of readline(size) (PEP 3333 notes 1 and 2):\n"
+        "use read(CONTENT_LENGTH) and readline() (read() is fine when the server\n"
+        "sets wsgi.input_terminated). Other arguments (readline with two\n"
+        "arguments, read with keywords) fail on most servers.",
     ),
     Rule(
         "WSGI701",
         "environ-mutated",
         "warning",
-        "the application deleted or changed environ keys the server owns",
+        "the application changed server-owned environ keys or left invalid values",
         f"{_PEP}, environ Variables",
-        "Applications may add keys to environ and rewrite routing keys\n"
-        "(SCRIPT_NAME, PATH_INFO, as dispatchers do), but keys that describe\n"
-        "the server and the connection (wsgi.version, wsgi.errors,\n"
-        "wsgi.multithread, wsgi.multiprocess, wsgi.run_once, SERVER_PROTOCOL)\n"
-        "must stay as given, required keys must not be deleted, and CGI keys\n"
-        "must stay native strings: middleware and the server's logging read\n"
-        "them after the application returned.",
+        "Applications may add keys to environ, rewrite routing keys\n"
+        "(SCRIPT_NAME, PATH_INFO, as dispatchers do) and wrap wsgi.input and\n"
+        "wsgi.errors, but keys that describe the server and the connection\n"
+        "(wsgi.version, wsgi.multithread, wsgi.multiprocess, wsgi.run_once,\n"
+        "SERVER_PROTOCOL) must stay as given, required keys must not be\n"
+        "deleted, and what the app sets must stay what a server could send:\n"
+        "CGI keys native strings, SCRIPT_NAME and PATH_INFO empty or starting\n"
+        "with '/' (SCRIPT_NAME never '/'), CONTENT_LENGTH a number, no\n"
+        "HTTP_CONTENT_TYPE/HTTP_CONTENT_LENGTH, wsgi.url_scheme http or https,\n"
+        "streams with the methods PEP 3333 lists. Inner apps, middleware and\n"
+        "the server's logging read them after the application changed them.",
     ),
     Rule(
         "WSGI702",
@@ -441,10 +450,12 @@ RULES: tuple[Rule, ...] = (
         f"{_PEP}, environ Variables",
         "QUERY_STRING, CONTENT_TYPE and CONTENT_LENGTH 'may be empty or\n"
         "absent', HTTP_* keys exist only when the client sent the header, and\n"
-        "REMOTE_USER, AUTH_TYPE, wsgi.file_wrapper, wsgi.input_terminated are\n"
-        "optional. wsgiscope's strict server omits them when empty; an app\n"
-        "that fails with KeyError (or answers 5xx without them and succeeds\n"
-        "with them) should use environ.get(key, '').",
+        "REMOTE_ADDR, REMOTE_USER, AUTH_TYPE, wsgi.file_wrapper and\n"
+        "wsgi.input_terminated are optional (PEP 3333 lists REMOTE_ADDR among\n"
+        "the CGI variables a server 'should attempt to provide'). wsgiscope's\n"
+        "strict server omits the first three when empty and REMOTE_ADDR\n"
+        "always; an app that fails with KeyError (or answers 5xx without\n"
+        "them and succeeds with them) should use environ.get(key, '').",
     ),
 )
 

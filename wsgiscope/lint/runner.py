@@ -30,6 +30,16 @@ FORMAT = "wsgiscope.lint/1"
 
 _ORDER = {rule.id: index for index, rule in enumerate(RULES)}
 
+#: framework -> {rule: why}: what a framework leaves to the server by
+#: design, so its apps cannot fix it. Not reported unless ``strict``; the
+#: report says how many findings were left out (:attr:`LintReport.delegated`).
+SERVER_HANDLED: dict[str, dict[str, str]] = {
+    "django": {
+        "WSGI303": "Django leaves HEAD bodies to the server by design "
+        "(its runserver and gunicorn strip them; wsgiref does not)",
+    },
+}
+
 
 @dataclasses.dataclass
 class Target:
@@ -41,6 +51,8 @@ class Target:
     :param spec: how to build the environ.
     :param origin: where the request came from (``route``, ``--request``,
         ``file.har entry 3``...).
+    :param framework: the framework of the app that answers it (``flask``,
+        ``django``...), or ``None`` when unknown.
     """
 
     method: str
@@ -48,6 +60,7 @@ class Target:
     endpoint: str | None
     spec: RequestSpec
     origin: str = "route"
+    framework: str | None = None
 
 
 @dataclasses.dataclass
@@ -90,12 +103,16 @@ class LintReport:
     :param findings: every finding of every request, in request order.
     :param requests: one outcome per request sent.
     :param skipped: routes that could not become a request, with the reason.
+    :param delegated: findings left out because the answering framework
+        leaves that rule to the server (:data:`SERVER_HANDLED`): one entry
+        per framework and rule, ``{framework, rule, requests, reason}``.
     :param interrupted: the run stopped early (Ctrl-C).
     """
 
     findings: list[Occurrence] = dataclasses.field(default_factory=list)
     requests: list[Outcome] = dataclasses.field(default_factory=list)
     skipped: list[dict[str, str | None]] = dataclasses.field(default_factory=list)
+    delegated: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
     interrupted: bool = False
 
     def by_rule(self) -> list[tuple[str, list[Occurrence]]]:
@@ -112,6 +129,7 @@ class LintReport:
             "findings": [finding.to_json() for finding in self.findings],
             "requests": [outcome.to_json() for outcome in self.requests],
             "skipped": self.skipped,
+            "delegated": self.delegated,
             "summary": {
                 "requests": len(self.requests),
                 "findings": len(self.findings),
@@ -154,7 +172,9 @@ def route_targets(routes: t.Iterable[Route]) -> tuple[list[Target], list[dict[st
                 continue
             seen.add((method, route.url))
             spec = RequestSpec(path=route.url, method=method)
-            targets.append(Target(method, route.url, route.endpoint, spec))
+            targets.append(
+                Target(method, route.url, route.endpoint, spec, framework=route.framework)
+            )
     return targets, skipped
 
 
@@ -190,16 +210,21 @@ def source_targets(requests: t.Iterable[ReplayRequest]) -> list[Target]:
 
 def endpoint_of(app: t.Any, method: str, path: str) -> str | None:
     """The endpoint the app's routing answers for a request, if known."""
+    return answered_by(app, method, path)[0]
+
+
+def answered_by(app: t.Any, method: str, path: str) -> tuple[str | None, str | None]:
+    """``(endpoint, framework)`` of the app that answers a request (each
+    ``None`` when unknown)."""
     from wsgiscope.routing import match
 
     try:
         resolution = match(app, method, path.partition("?")[0])
     except Exception:  # routing is best effort here: the request still runs
-        return None
+        return None, None
     result = resolution.result
-    if result is None or result.route is None:
-        return None
-    return result.route.endpoint
+    endpoint = None if result is None or result.route is None else result.route.endpoint
+    return endpoint, resolution.framework
 
 
 def run_lint(
@@ -210,15 +235,19 @@ def run_lint(
     max_body: int = MAX_BODY,
     max_chunks: int = MAX_CHUNKS,
     progress: t.Callable[[int, int], None] | None = None,
+    strict: bool = False,
 ) -> LintReport:
     """Lint every target against ``app``.
 
     :param ignore: rule ids left out of the report.
     :param progress: called after each request with ``(done, findings)``.
+    :param strict: also report what the answering framework leaves to the
+        server by design (:data:`SERVER_HANDLED`).
     """
     from wsgiscope.request import build_environ
 
     report = LintReport()
+    delegated: dict[tuple[str, str], int] = {}
     try:
         for done, target in enumerate(targets, 1):
             result = lint_request(
@@ -227,7 +256,16 @@ def run_lint(
                 max_body=max_body,
                 max_chunks=max_chunks,
             )
-            kept = [f for f in result.findings if f.rule not in ignore]
+            handled = {} if strict else SERVER_HANDLED.get(target.framework or "", {})
+            kept = []
+            for finding in result.findings:
+                if finding.rule in ignore:
+                    continue
+                if finding.rule in handled:
+                    key = (t.cast(str, target.framework), finding.rule)
+                    delegated[key] = delegated.get(key, 0) + 1
+                    continue
+                kept.append(finding)
             for finding in kept:
                 report.findings.append(
                     Occurrence(
@@ -255,4 +293,13 @@ def run_lint(
                 progress(done, len(report.findings))
     except KeyboardInterrupt:
         report.interrupted = True
+    report.delegated = [
+        {
+            "framework": framework,
+            "rule": rule,
+            "requests": count,
+            "reason": SERVER_HANDLED[framework][rule],
+        }
+        for (framework, rule), count in delegated.items()
+    ]
     return report

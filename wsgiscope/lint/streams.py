@@ -2,7 +2,8 @@
 
 They pass every call through to the server's stream unchanged (anything they
 do not know is delegated with ``__getattr__``) and only report misuse: reads
-past ``CONTENT_LENGTH``, unusual arguments, ``close()``, non-str errors.
+past ``CONTENT_LENGTH``, calls a server need not support, ``close()``,
+non-str errors.
 """
 
 from __future__ import annotations
@@ -53,9 +54,38 @@ class InputWatcher:
                 f"{' and keywords' if kwargs else ''}",
                 "input",
             )
+        elif call == "read" and _size(args) is None and self._limit is not None:
+            # PEP 3333: a server "should" allow it, so one may not; with
+            # wsgi.input_terminated reading to EOF is the contract.
+            self._findings.add(
+                "WSGI604",
+                "wsgi.input.read() without a size, which a server need not support; "
+                f"read(CONTENT_LENGTH) instead (CONTENT_LENGTH {self._limit})",
+                "input",
+            )
+        elif call == "readline" and _size(args) is not None:
+            self._findings.add(
+                "WSGI604",
+                f"wsgi.input.readline({args[0]}) with a size, which a server may omit support for",
+                "input",
+            )
 
-    def _overread(self, call: str, asked: str) -> None:
-        where = "after the body was read" if self.remaining == 0 else "past the body's end"
+    def _line_end(self, call: str, line: t.Any) -> None:
+        """A line that stops at the body's end without a newline: on a socket
+        the server hands over unbounded, readline() would have gone on
+        reading past CONTENT_LENGTH to find one. (Iteration needs no such
+        check: its last readline() always asks past the end.)"""
+        if (
+            self.remaining == 0
+            and isinstance(line, (bytes, bytearray))
+            and line
+            and not line.endswith(b"\n")
+        ):
+            self._overread(call, "", "reached the body's end without a newline")
+
+    def _overread(self, call: str, asked: str, where: str | None = None) -> None:
+        if where is None:
+            where = "after the body was read" if self.remaining == 0 else "past the body's end"
         self._findings.add(
             "WSGI601",
             f"wsgi.input.{call}({asked}) {where} (CONTENT_LENGTH {self._limit})",
@@ -71,7 +101,7 @@ class InputWatcher:
         self._misuse("read", args, kwargs)
         size = _size(args)
         remaining = self.remaining
-        # read() without a size is allowed: PEP 3333 makes servers bound it.
+        # read() without a size is reported by _misuse (WSGI604), not here.
         if remaining is not None and size is not None and size > remaining:
             self._overread("read", str(size))
         return self._count(self._stream.read(*args, **kwargs))
@@ -81,7 +111,27 @@ class InputWatcher:
         size = _size(args)
         if self.remaining == 0 and size != 0:
             self._overread("readline", "" if size is None else str(size))
-        return self._count(self._stream.readline(*args, **kwargs))
+            return self._count(self._stream.readline(*args, **kwargs))
+        line = self._count(self._stream.readline(*args, **kwargs))
+        if size is None or size > len(line):
+            self._line_end("readline", line)
+        return line
+
+    def _readinto(self, buffer: t.Any) -> t.Any:
+        # Not part of PEP 3333's input interface: werkzeug uses it when the
+        # stream has it (hasattr), so it exists here only when the server's
+        # stream has it, and its reads count like read(len(buffer)).
+        try:
+            size = len(buffer)
+        except TypeError:
+            size = None
+        remaining = self.remaining
+        if remaining is not None and size is not None and size > remaining:
+            self._overread("readinto", f"<{size}-byte buffer>")
+        count = self._stream.readinto(buffer)
+        if isinstance(count, int):
+            self._consumed += count
+        return count
 
     def readlines(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         self._misuse("readlines", args, kwargs)
@@ -110,7 +160,10 @@ class InputWatcher:
         self._stream.close()
 
     def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._stream, name)
+        value = getattr(self._stream, name)
+        if name == "readinto":
+            return self._readinto
+        return value
 
 
 class ErrorsWatcher:

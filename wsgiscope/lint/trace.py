@@ -135,10 +135,13 @@ class TraceLint:
     Requests that are not traced (sampled out) pass straight through.
 
     :param app: the WSGI application.
+    :param leave_out: rule ids not to report (what the answering framework
+        leaves to the server by design, as ``lint`` leaves them out).
     """
 
-    def __init__(self, app: t.Any) -> None:
+    def __init__(self, app: t.Any, leave_out: t.Collection[str] = ()) -> None:
         self.app = app
+        self.leave_out = frozenset(leave_out)
         self._found: dict[int, list[Finding]] = {}
         self._lock = threading.Lock()
         # Trace records label the app by name or module.qualname: keep the
@@ -160,8 +163,9 @@ class TraceLint:
         key = id(recorder)
 
         def store(findings: list[Finding]) -> None:
+            kept = [finding for finding in findings if finding.rule not in self.leave_out]
             with self._lock:
-                self._found[key] = findings
+                self._found[key] = kept
 
         return LintSession(environ, on_done=store).call(self.app, environ, start_response)
 

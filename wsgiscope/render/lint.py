@@ -95,6 +95,16 @@ def render_summary(report: LintReport) -> Group:
                 (skipped["reason"], "dim"),
             )
         )
+    for entry in report.delegated:
+        lines.append(
+            label(
+                ("not reported ", "yellow"),
+                (entry["rule"], "bold"),
+                f" on {_plural(entry['requests'], 'request')}: ",
+                (entry["reason"], "dim"),
+                ("; --strict reports it", "dim"),
+            )
+        )
     if report.interrupted:
         lines.append(Text("interrupted: results so far", style="yellow bold"))
     return Group(*lines)
@@ -119,9 +129,9 @@ def render_explain(rule: Rule) -> RenderableType:
 
 
 def render_rules(rules: t.Iterable[Rule]) -> Table:
-    """Every rule: id, slug, severity, summary."""
+    """Every rule: id, slug, severity, summary and where it comes from."""
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-    for column in ("rule", "name", "severity", "summary"):
+    for column in ("rule", "name", "severity", "summary", "section"):
         table.add_column(column)
     for rule in rules:
         table.add_row(
@@ -129,6 +139,7 @@ def render_rules(rules: t.Iterable[Rule]) -> Table:
             data(rule.name),
             data(rule.severity, _SEVERITY_STYLE[rule.severity]),
             data(rule.summary),
+            data(rule.section, "dim"),
         )
     return table
 

@@ -195,7 +195,7 @@ def render_match(resolution: Resolution) -> Lines:
     if result is None:
         node.add([piece(resolution.note or "no router", "yellow italic")])
         return Lines(tree_lines(root))
-    node.add(_status_line(result.status))
+    node.add(_status_line(result.status, bool(result.allowed)))
     if result.status == 200 and result.route is not None:
         route = result.route
         facts: list[list[Cell]] = [
@@ -215,7 +215,7 @@ def render_match(resolution: Resolution) -> Lines:
                 ]
             )
         node.add(rows=facts)
-    elif result.status == 405:
+    elif result.status == 405 or result.allowed:
         node.add([("allowed: ", "bold"), piece(", ".join(result.allowed))])
     elif result.location:
         node.add([("redirects to ", "bold"), piece(result.location, "green")])
@@ -229,8 +229,12 @@ def render_match(resolution: Resolution) -> Lines:
     return Lines(tree_lines(root))
 
 
-def _status_line(status: int) -> list[Piece]:
+def _status_line(status: int, allowed: bool = False) -> list[Piece]:
     words = {200: "matched", 404: "no rule matches", 405: "method not allowed"}
     word = words.get(status, "redirect")
+    if status == 404 and allowed:
+        # Pyramid: a route's pattern matches, but no view's request_method
+        # predicate does, and Pyramid answers that with 404
+        word = "a rule matches the path, not the method"
     style = "green bold" if status == 200 else "yellow bold" if status < 400 else "red bold"
     return [(f"{status} {word}", style)]
