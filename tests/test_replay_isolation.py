@@ -60,12 +60,19 @@ def test_module_global_leaks_under_patched_greenlets(tmp_path: Path) -> None:
     assert data["max_in_flight"] > 50
 
 
-def test_threading_local_is_isolated_under_threads(apps_dir: Path, tmp_path: Path) -> None:
+def test_threading_local_is_isolated_sequentially_and_under_threads(
+    apps_dir: Path, tmp_path: Path
+) -> None:
     source = lines_file(tmp_path, *USERS)
-    code, data = run_here("replay_user_local", source, "--threads", "8", "-n", "300")
+    code, data = run_here(
+        "replay_user_local", source, "--compare", "sequential,threads=8", "-n", "300"
+    )
     assert code == 0
-    assert data["isolation"]["divergent"] == 0
-    assert data["max_in_flight"] > 1
+    sequential, threads = data["compare"]
+    for run in (sequential, threads):
+        assert run["isolation"]["divergent"] == 0
+        assert run["isolation"]["compared"] == 300
+    assert threads["max_in_flight"] > 1
 
 
 def test_threading_local_leaks_only_under_unpatched_greenlets(tmp_path: Path) -> None:

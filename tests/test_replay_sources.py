@@ -241,13 +241,20 @@ def test_records_written_by_trace_middleware_replay_as_recorded(tmp_path: Path) 
     client = Client(traced)
     client.get("/items/7?page=2", headers={"X-Trace-Me": "yes", "Cookie": "session=secret"})
     client.delete("/items/7")
+    client.post("/notes", json={"note": "hi"})
     requests = load_sources([sink]).requests
-    assert [r.describe() for r in requests] == ["GET /items/7?page=2", "DELETE /items/7"]
+    assert [r.describe() for r in requests] == [
+        "GET /items/7?page=2",
+        "DELETE /items/7",
+        "POST /notes",
+    ]
+    assert requests[2].body == b'{"note": "hi"}'
     assert ("X-Trace-Me", "yes") in requests[0].headers
     assert all(name != "Cookie" for name, _ in requests[0].headers)
     seen = echo(requests)
     assert seen[0]["headers"] == {"X-Trace-Me": "yes"}
     assert seen[1]["method"] == "DELETE"
+    assert seen[2]["json"] == {"note": "hi"}
 
 
 def test_trace_save_records_replay_with_their_bodies(apps_dir: Path, tmp_path: Path) -> None:
