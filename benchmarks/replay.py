@@ -1,14 +1,16 @@
 """Replay throughput against the limit: a plain loop calling the app directly.
 
 On a hello-world Flask app, in one run: a plain loop that calls the app with
-a copy of a built environ (the limit), then ``replay`` in each mode (with
+a copy of a built environ (the limit), then ``replay`` in each mode
+(sequential, threads, patched and unpatched greenlets, two processes; with
 the isolation checks on, and sequential without them), RUNS times each,
-interleaved, each mode right after a plain-loop run; the median throughput
-and the median ratio of each pair are printed.
+interleaved, each mode right after a plain-loop run; the median throughput,
+the median ratio of each pair and the median ratio to sequential replay in
+the same round are printed.
 Then the same on a CPU-bound view (threads and greenlets should not be
 slower than sequential), and the hello-world app over loopback HTTP to
-gunicorn driven by ``wrk`` (when installed) to show what in-process replay
-saves.
+gunicorn driven by ``wrk`` (when installed), with the ratio of in-process
+replay to it, to show what in-process replay saves.
 
     PYTHONPATH=. python benchmarks/replay.py [RUNS] [REQUESTS]
 """
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from pathlib import Path
 
 APP = """
@@ -61,10 +64,23 @@ def plain_loop(app: object, environ: dict[str, object], count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def measure(directory: Path, runs: int, count: int, path: str, modes: list[str]) -> None:
+def parse(text: str) -> t.Any:
+    """A mode label as ``replay`` prints it: ``2x threads=4``, ``greenlets=100 (unpatched)``."""
+    from wsgiscope.replay.plan import parse_mode
+
+    text = text.removesuffix(" (no checks)")
+    processes, _, rest = text.rpartition("x ") if text[0].isdigit() else ("1", "", text)
+    patch = not rest.endswith(" (unpatched)")
+    return parse_mode(rest.removesuffix(" (unpatched)"), int(processes), patch)
+
+
+def measure(
+    directory: Path, runs: int, count: int, path: str, modes: list[str]
+) -> dict[str, float]:
+    """Print each mode's median throughput and ratios; return the medians."""
     from wsgiscope.loading import AppRef, load_app
     from wsgiscope.replay.engine import prepare
-    from wsgiscope.replay.plan import ReplayPlan, parse_mode
+    from wsgiscope.replay.plan import ReplayPlan
     from wsgiscope.replay.runner import AppHandle, run_mode
     from wsgiscope.replay.sources import ReplayRequest
 
@@ -77,25 +93,36 @@ def measure(directory: Path, runs: int, count: int, path: str, modes: list[str])
     unchecked = ReplayPlan(requests=count, warmup=200, check=False)
     results: dict[str, list[float]] = {"plain loop (the limit)": []}
     ratios: dict[str, list[float]] = {"plain loop (the limit)": []}
+    #: Each mode's throughput over sequential replay's in the same round.
+    versus: dict[str, list[float]] = {}
     plain_loop(loaded.app, environ, 200)
     for _ in range(runs):
+        round_rates: dict[str, float] = {}
         for text in modes:
             # The plain loop runs right before each mode: the ratio of the
             # pair is robust to the machine's load changing during the run.
             limit = plain_loop(loaded.app, environ, count)
             results["plain loop (the limit)"].append(limit)
             ratios["plain loop (the limit)"].append(1.0)
-            mode = parse_mode(text.removesuffix(" (no checks)"))
             chosen = unchecked if text.endswith("(no checks)") else plan
-            result = run_mode(handle, requests, mode, chosen)
+            result = run_mode(handle, requests, parse(text), chosen)
             rate = result.stats.count / result.duration_s
+            round_rates[text] = rate
             results.setdefault(f"replay {text}", []).append(rate)
             ratios.setdefault(f"replay {text}", []).append(rate / limit)
-    print(f"  {'':<34} {'median':>10}        {'median ratio to the plain loop run just before'}")
+        for text, rate in round_rates.items():
+            versus.setdefault(f"replay {text}", []).append(rate / round_rates["sequential"])
+    print(
+        f"  {'':<34} {'median':>10}        ratio to the plain loop run just before,"
+        " to sequential replay (medians)"
+    )
+    medians = {}
     for name, values in results.items():
-        median = statistics.median(values)
+        medians[name] = median = statistics.median(values)
         ratio = statistics.median(ratios[name])
-        print(f"  {name:<34} {median:>10,.0f} req/s  {ratio:5.2f}x")
+        against = f"{statistics.median(versus[name]):5.2f}x" if name in versus else ""
+        print(f"  {name:<34} {median:>10,.0f} req/s  {ratio:5.2f}x  {against}")
+    return medians
 
 
 def free_port() -> int:
@@ -104,7 +131,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def over_http(directory: Path, seconds: int) -> None:
+def over_http(directory: Path, seconds: int, replayed: dict[int, tuple[str, float]]) -> None:
+    """gunicorn (1 and 2 sync workers) driven by wrk; ``replayed``: per worker
+    count, the in-process replay mode and throughput to compare with."""
     wrk = shutil.which("wrk")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if wrk is None or not gunicorn.exists():
@@ -135,8 +164,13 @@ def over_http(directory: Path, seconds: int) -> None:
         finally:
             server.terminate()
             server.wait()
-        rate = next(line for line in output.splitlines() if line.startswith("Requests/sec"))
-        print(f"  {label + ' + wrk -c4':<34} {float(rate.split()[1]):>10,.0f} req/s")
+        line = next(line for line in output.splitlines() if line.startswith("Requests/sec"))
+        rate = float(line.split()[1])
+        mode, in_process = replayed[workers]
+        print(
+            f"  {label + ' + wrk -c4':<34} {rate:>10,.0f} req/s"
+            f"  (in-process replay {mode}: {in_process / rate:.1f}x that)"
+        )
 
 
 def main() -> None:
@@ -150,17 +184,38 @@ def main() -> None:
             [str(directory), os.environ.get("PYTHONPATH", "")]
         )
         print(f"hello-world Flask app, {count:,} requests, median of {runs} runs, interleaved")
-        measure(
+        hello = measure(
             directory,
             runs,
             count,
             "/",
-            ["sequential", "sequential (no checks)", "threads=8", "greenlets=100"],
+            [
+                "sequential",
+                "sequential (no checks)",
+                "threads=8",
+                "greenlets=100",
+                "greenlets=100 (unpatched)",
+                "2x sequential",
+                "2x threads=4",
+            ],
         )
         print(f"CPU-bound view (/cpu), {count // 4:,} requests, median of {runs} runs")
-        measure(directory, runs, count // 4, "/cpu", ["sequential", "threads=8", "greenlets=100"])
+        measure(
+            directory,
+            runs,
+            count // 4,
+            "/cpu",
+            ["sequential", "threads=8", "greenlets=100", "greenlets=100 (unpatched)"],
+        )
         print("the hello-world app over loopback HTTP (5 s each)")
-        over_http(directory, 5)
+        over_http(
+            directory,
+            5,
+            {
+                1: ("sequential", hello["replay sequential"]),
+                2: ("2x sequential", hello["replay 2x sequential"]),
+            },
+        )
 
 
 if __name__ == "__main__":

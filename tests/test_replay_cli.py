@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,6 +168,11 @@ def test_duration_and_warmup(apps_dir: Path, tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["requests"] > 100
     assert 0.3 <= data["duration_s"] < 2
+    # warm-up requests run first and are not counted
+    counted = json.loads(
+        invoke("replay_plain", source, "-n", "50", "--warmup", "20", "--json").stdout
+    )
+    assert counted["requests"] == 50
 
 
 def test_processes_merge_their_results(tmp_path: Path) -> None:
@@ -181,32 +187,21 @@ def test_processes_merge_their_results(tmp_path: Path) -> None:
     assert data["idents"] >= 2
 
 
-def test_django_app(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [["--threads", "4"], ["--greenlets", "20", "--processes", "2"]])
+def test_django_app(tmp_path: Path, mode: list[str]) -> None:
     pytest.importorskip("django")
     source = lines_file(tmp_path, "GET /hello/ada", "POST /hello/bob", "GET /nope")
-    code, data, stderr = replay("replay_django_site", source, "--threads", "4", "-n", "300")
+    code, data, stderr = replay("replay_django_site", source, *mode, "-n", "300")
     assert code == 0, stderr
     assert data is not None
     assert data["status"] == {"2xx": 200, "4xx": 100}
     assert data["isolation"]["divergent"] == 0
 
 
-@pytest.mark.parametrize("mode", [["--threads", "4"], ["--greenlets", "20"]])
-def test_ctrl_c_prints_the_summary_so_far_and_exits_130(tmp_path: Path, mode: list[str]) -> None:
-    source = lines_file(tmp_path, "GET /slow")
+def _interrupt(*args: str) -> tuple[int, str, str]:
+    """Run ``replay replay_sleepy ARGS`` for 2 s, then a real SIGINT (Ctrl-C)."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wsgiscope",
-            "replay",
-            "replay_sleepy",
-            source,
-            *mode,
-            "--duration",
-            "60s",
-            "--json",
-        ],
+        [sys.executable, "-m", "wsgiscope", "replay", "replay_sleepy", *args],
         cwd=APPS,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -216,12 +211,31 @@ def test_ctrl_c_prints_the_summary_so_far_and_exits_130(tmp_path: Path, mode: li
     time.sleep(2.0)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 130, stderr
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize("mode", [["--threads", "4"], ["--greenlets", "20"]])
+def test_ctrl_c_prints_the_summary_so_far_and_exits_130(tmp_path: Path, mode: list[str]) -> None:
+    source = lines_file(tmp_path, "GET /slow")
+    code, stdout, stderr = _interrupt(source, *mode, "--duration", "60s", "--json")
+    assert code == 130, stderr
     data = json.loads(stdout)
     assert data["interrupted"] is True
     assert data["requests"] > 0
     assert data["duration_s"] < 30
     assert "Traceback" not in stderr
+
+
+def test_ctrl_c_text_summary_with_processes_and_greenlets(tmp_path: Path) -> None:
+    source = lines_file(tmp_path, "GET /slow")
+    args = (source, "--processes", "2", "--greenlets", "10", "--duration", "60s", "--width", "100")
+    code, stdout, stderr = _interrupt(*args)
+    assert code == 130, stderr
+    assert "mode               2x greenlets=10" in stdout
+    assert "interrupted: the figures cover what ran" in stdout
+    requests = next(line for line in stdout.splitlines() if line.startswith("requests"))
+    assert int(requests.split()[1].replace(",", "")) > 0
+    assert "Traceback" not in stderr + stdout
 
 
 def test_help_imports_nothing_heavy() -> None:
@@ -310,3 +324,89 @@ def test_progress_is_relayed_from_worker_processes(tmp_path: Path) -> None:
     assert seen == sorted(seen)
     assert seen[-1] == (400, 0)
     assert "replay_sleepy" not in sys.modules  # loaded by the workers only
+
+
+def test_first_readme_command_finds_the_app_and_replays_its_routes(tmp_path: Path) -> None:
+    # `wsgiscope replay --greenlets 100` in a project directory: APP found by
+    # discovery (app.py), requests from its route table, patched greenlets.
+    shutil.copy(APPS / "replay_sleepy.py", tmp_path / "app.py")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment.pop("WSGISCOPE_APP", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "wsgiscope", "replay", "--greenlets", "100", "--json"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["source"]["kind"] == "routes"
+    assert (data["mode"], data["workers"], data["patched"]) == ("greenlets", 100, True)
+    assert data["requests"] == 1000
+    # GET and HEAD of /slow, /fast and the static route's sample file (404)
+    assert data["isolation"]["stable"] == 6
+    assert data["status"]["2xx"] > 600
+    assert data["max_in_flight"] > 50
+    assert data["isolation"]["leaks"] == data["isolation"]["divergent"] == 0
+
+
+def test_har_under_processes_and_greenlets_for_a_duration() -> None:
+    # wsgiscope replay app:app session.har --processes 2 --greenlets 50 --duration 30s
+    har = str(DATA / "replay_chrome.har")
+    code, data, stderr = replay(
+        "replay_echo:app", har, "--processes", "2", "--greenlets", "50", "--duration", "1s"
+    )
+    assert code == 0, stderr
+    assert data is not None
+    assert (data["mode"], data["workers"], data["processes"]) == ("greenlets", 50, 2)
+    assert data["patched"] is True
+    assert 1.0 <= data["duration_s"] < 5
+    assert data["requests"] > 100
+    assert data["status"] == {"2xx": data["requests"]}
+    assert data["idents"] == 100  # 50 greenlets in each of 2 processes
+    assert (data["source"]["requests"], data["source"]["other_hosts"]) == (3, 1)
+    assert data["isolation"]["stable"] == 3
+    assert data["isolation"]["leaks"] == data["isolation"]["divergent"] == 0
+
+
+def test_live_progress_bar_on_a_real_terminal(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    source = lines_file(tmp_path, "GET /slow")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "wsgiscope", "replay", "replay_sleepy", source),
+            *("--threads", "2", "-n", "60", "--width", "100"),
+        ],
+        cwd=APPS,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        elif process.poll() is not None:
+            break
+    os.close(leader)
+    stdout = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0
+    text = drawn.decode("utf-8", "replace")
+    assert "threads=2" in text
+    assert "60/60" in text
+    assert "req/s" in text
+    assert "0 errors" in text
+    assert "requests           60" in stdout  # the summary goes to stdout, after the bar

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from replay_fixtures import USERS, lines_file, replay
+from werkzeug.exceptions import NotFound
 
 from wsgiscope.cli import cli
 
@@ -59,12 +60,19 @@ def test_module_global_leaks_under_patched_greenlets(tmp_path: Path) -> None:
     assert data["max_in_flight"] > 50
 
 
-def test_threading_local_is_isolated_under_threads(apps_dir: Path, tmp_path: Path) -> None:
+def test_threading_local_is_isolated_sequentially_and_under_threads(
+    apps_dir: Path, tmp_path: Path
+) -> None:
     source = lines_file(tmp_path, *USERS)
-    code, data = run_here("replay_user_local", source, "--threads", "8", "-n", "300")
+    code, data = run_here(
+        "replay_user_local", source, "--compare", "sequential,threads=8", "-n", "300"
+    )
     assert code == 0
-    assert data["isolation"]["divergent"] == 0
-    assert data["max_in_flight"] > 1
+    sequential, threads = data["compare"]
+    for run in (sequential, threads):
+        assert run["isolation"]["divergent"] == 0
+        assert run["isolation"]["compared"] == 300
+    assert threads["max_in_flight"] > 1
 
 
 def test_threading_local_leaks_only_under_unpatched_greenlets(tmp_path: Path) -> None:
@@ -86,7 +94,9 @@ def test_threading_local_leaks_only_under_unpatched_greenlets(tmp_path: Path) ->
 
 def test_flask_g_never_leaks_in_any_mode(apps_dir: Path, tmp_path: Path) -> None:
     source = lines_file(tmp_path, *USERS)
-    code, here = run_here("replay_user_g", source, "--compare", "sequential,threads=8", "-n", "600")
+    code, here = run_here(
+        "replay_user_g", source, "--compare", "sequential,threads=8,greenlets=100", "-n", "600"
+    )
     assert code == 0
     code, patched, _ = replay(
         "replay_user_g", source, "--compare", "greenlets=100,threads=4", "--processes", "2"
@@ -102,6 +112,7 @@ def test_flask_g_never_leaks_in_any_mode(apps_dir: Path, tmp_path: Path) -> None
     assert [r["label"] for r in runs] == [
         "sequential",
         "threads=8",
+        "greenlets=100",
         "2x greenlets=100",
         "2x threads=4",
         "greenlets=100 (unpatched)",
@@ -130,6 +141,14 @@ def test_sleeping_view_effective_concurrency(tmp_path: Path) -> None:
     assert data["max_in_flight"] == 1
     assert data["warnings"]
     assert "no effective concurrency" in stderr
+    # Two processes side by side are two in flight, yet no greenlet overlapped.
+    code, data, stderr = replay(
+        "replay_sleepy", source, "--greenlets", "100", "--no-patch", "--processes", "2", "-n", "40"
+    )
+    assert code == 0
+    assert data is not None
+    assert data["max_in_flight"] == 2
+    assert "no effective concurrency (at most 1 request in flight per process)" in stderr
 
 
 def test_greenlet_workers_patch_before_anything_else(tmp_path: Path) -> None:
@@ -232,3 +251,57 @@ def test_plain_wsgi_global_diverges(tmp_path: Path, mode: str) -> None:
     assert data is not None
     assert data["isolation"]["divergent"] > 0
     assert data["isolation"]["context_checks"] == 0  # no Flask: divergence only
+
+
+def test_a_shared_session_is_a_leak_reported_with_both_requests(tmp_path: Path) -> None:
+    source = lines_file(tmp_path, "GET /visit?user=alice", "GET /visit?user=bob")
+    code, data, stderr = replay("replay_shared_session", source, "--threads", "4", "-n", "200")
+    assert code == 1, stderr
+    assert data is not None
+    isolation = data["isolation"]
+    assert isolation["divergent"] == 0  # the answers are right: only the check sees it
+    assert isolation["leaks"] > 0
+    leak = isolation["examples"][0]
+    assert (leak["kind"], leak["what"]) == ("leak", "session")
+    assert leak["hook"] == "view"
+    assert leak["function"] == "replay_shared_session.visit"
+    mine, theirs = leak["request"], leak["seen"]
+    assert mine["id"] != theirs["id"]
+    for request in (mine, theirs):
+        assert request["request"] == f"GET /visit?user={('alice', 'bob')[request['id'] % 2]}"
+    assert isinstance(leak["worker"], int)
+
+
+def test_context_check_runs_in_every_kind_of_hook(apps_dir: Path, tmp_path: Path) -> None:
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.replay.isolation import ContextChecker, Findings
+
+    source = lines_file(tmp_path, "GET /shop/fr/page", "GET /missing")
+    code, data = run_here("replay_hooks", source, "--threads", "2", "-n", "100")
+    assert code == 0
+    assert data["status"] == {"2xx": 50, "4xx": 50}
+    assert (data["isolation"]["leaks"], data["isolation"]["divergent"]) == (0, 0)
+    # /shop/fr/page: url_value_preprocessor, before_request, view, context
+    # processor, after_request, teardown_request, teardown_appcontext (7);
+    # /missing: the error handler, after_request and both teardowns (4)
+    assert data["isolation"]["context_checks"] == 50 * 7 + 50 * 4
+    app = load_app(AppRef("replay_hooks:app", "argument", apps_dir)).app
+    before = repr(
+        (
+            app.url_value_preprocessors,
+            app.template_context_processors,
+            app.error_handler_spec,
+        )
+    )
+    checker = ContextChecker([app], Findings())
+    checker.install()
+    assert app.error_handler_spec[None][404][NotFound].__wrapped__ is not None
+    checker.uninstall()
+    after = repr(
+        (
+            app.url_value_preprocessors,
+            app.template_context_processors,
+            app.error_handler_spec,
+        )
+    )
+    assert after == before

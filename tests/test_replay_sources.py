@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -240,10 +241,44 @@ def test_records_written_by_trace_middleware_replay_as_recorded(tmp_path: Path) 
     client = Client(traced)
     client.get("/items/7?page=2", headers={"X-Trace-Me": "yes", "Cookie": "session=secret"})
     client.delete("/items/7")
+    client.post("/notes", json={"note": "hi"})
     requests = load_sources([sink]).requests
-    assert [r.describe() for r in requests] == ["GET /items/7?page=2", "DELETE /items/7"]
+    assert [r.describe() for r in requests] == [
+        "GET /items/7?page=2",
+        "DELETE /items/7",
+        "POST /notes",
+    ]
+    assert requests[2].body == b'{"note": "hi"}'
     assert ("X-Trace-Me", "yes") in requests[0].headers
     assert all(name != "Cookie" for name, _ in requests[0].headers)
     seen = echo(requests)
     assert seen[0]["headers"] == {"X-Trace-Me": "yes"}
     assert seen[1]["method"] == "DELETE"
+    assert seen[2]["json"] == {"note": "hi"}
+
+
+def test_trace_save_records_replay_with_their_bodies(apps_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsgiscope.cli import cli
+
+    saved = tmp_path / "traces.jsonl"
+    upload = tmp_path / "blob.bin"
+    upload.write_bytes(b"\x00\xffraw")
+    for args in (
+        ["POST", "/api/notes", "note:=3", 'tags:=["a"]'],
+        ["POST", "/login", "user=ada", "remember=1"],
+        ["PUT", "/blob", f"@{upload}", "Content-Type:application/octet-stream"],
+    ):
+        result = CliRunner().invoke(
+            cli, ["trace", "replay_echo:app", *args, "--save", str(saved), "--json"]
+        )
+        assert result.exit_code == 0, result.stderr
+    notes, login, blob = load_sources([saved]).requests
+    assert json.loads(notes.body) == {"note": 3, "tags": ["a"]}
+    assert login.body == b"user=ada&remember=1"
+    assert blob.body == b"\x00\xffraw"  # recorded as base64, replayed as bytes
+    seen = echo([notes, login, blob])
+    assert seen[0]["json"] == {"note": 3, "tags": ["a"]}
+    assert seen[1]["form"] == {"user": "ada", "remember": "1"}
+    assert base64.b64decode(seen[2]["raw"]) == b"\x00\xffraw"

@@ -68,3 +68,33 @@ def test_memory_does_not_grow_with_the_request_count() -> None:
     large = _allocated_after(100_000)
     # a list of 100,000 latencies alone would take 800 KB or more
     assert large - small < 16_000
+
+
+def test_a_whole_replay_does_not_grow_with_the_request_count() -> None:
+    # The whole engine (environ copies, checks, in-flight tracking, merging),
+    # not the histogram alone: ten times the requests, the same peak memory.
+    from replay_fixtures import APPS
+
+    from wsgiscope.loading import AppRef
+    from wsgiscope.replay.plan import Mode, ReplayPlan
+    from wsgiscope.replay.runner import AppHandle, run_mode
+    from wsgiscope.replay.sources import ReplayRequest
+
+    handle = AppHandle(AppRef("replay_plain", "argument", APPS))
+    requests = [ReplayRequest("GET", "/a", "x=1"), ReplayRequest("GET", "/b")]
+    mode = Mode("threads", 2)
+
+    def peak(count: int) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            result = run_mode(handle, requests, mode, ReplayPlan(requests=count))
+            assert result.stats.count == count
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(500)  # imports and first-use caches
+    small, large = peak(2_000), peak(20_000)
+    # 18,000 more requests kept anywhere would take megabytes
+    assert large - small < 64_000

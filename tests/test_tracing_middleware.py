@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 import typing as t
@@ -444,3 +445,61 @@ def test_bad_options_are_refused() -> None:
         TraceMiddleware(plain.hello, sample=2.0)
     with pytest.raises(ValueError, match="max_body"):
         TraceMiddleware(plain.hello, max_body=-1)
+
+
+def _reads_body(how: str) -> t.Any:
+    """A plain app that reads its body with ``how`` and answers with it."""
+
+    def app(env: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> list[bytes]:
+        stream = env["wsgi.input"]
+        if how == "read":
+            data = stream.read(int(env["CONTENT_LENGTH"]))
+        elif how == "readline":
+            data = b"".join(iter(lambda: stream.readline(), b""))
+        elif how == "readlines":
+            data = b"".join(stream.readlines())
+        elif how == "iter":
+            data = b"".join(stream)
+        else:
+            data = b""
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [data]
+
+    return app
+
+
+@pytest.mark.parametrize("how", ["read", "readline", "readlines", "iter"])
+def test_request_body_is_recorded_as_the_app_read_it(how: str) -> None:
+    payload = b"line one\nline two\n\xff\x00 binary"
+    mw, records = traced(_reads_body(how))
+    with mw:
+        body = Server().run(mw, environ("/upload", method="PUT", data=payload))
+    assert body == payload  # the app read every byte through the tee
+    request = records[0]["request"]
+    assert request["body_encoding"] == "base64"
+    assert base64.b64decode(request["body"]) == payload
+    assert (request["body_bytes"], request["body_truncated"]) == (len(payload), False)
+
+
+def test_request_body_through_flask_and_capped() -> None:
+    from tests.apps.replay_echo import app as flask_app
+
+    mw, records = traced(flask_app, max_body=10)
+    with mw:
+        body = Server().run(mw, environ("/notes", method="POST", json={"note": "a long note"}))
+    assert b'"note":"a long note"' in body  # Flask read it whole
+    request = records[0]["request"]
+    assert request["body"] == '{"note": "'
+    assert request["body_encoding"] == "utf-8"
+    assert request["body_bytes"] == len('{"note": "a long note"}')
+    assert request["body_truncated"] is True
+
+
+def test_request_body_not_read_by_the_app_is_not_read_for_it() -> None:
+    mw, records = traced(_reads_body("nothing"))
+    env = environ("/", method="POST", data=b"unread")
+    with mw:
+        Server().run(mw, env)
+    assert env["wsgi.input"].read() == b"unread"  # still there for the server to drain
+    request = records[0]["request"]
+    assert (request["body"], request["body_bytes"]) == ("", 0)

@@ -112,3 +112,59 @@ def test_url_headers_lose_the_secrets_they_echo() -> None:
         "Location",
         "/login?next=/a&password=hunter2",
     ]
+
+
+def _read_body(env: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> list[bytes]:
+    env["wsgi.input"].read()
+    start_response("204 No Content", [])
+    return []
+
+
+def body_record_for(env: dict[str, t.Any], redact: bool = True) -> dict[str, t.Any]:
+    records: list[dict[str, t.Any]] = []
+    with TraceMiddleware(_read_body, sink=records.append, redact=redact) as mw:
+        result = mw(env, lambda status, headers, exc_info=None: None)
+        b"".join(result)
+        result.close()  # type: ignore[attr-defined]
+    return records[0]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        (
+            "application/x-www-form-urlencoded",
+            "user=ada&password=hunter2",
+            "user=ada&password=[redacted]",
+        ),
+        (
+            "application/json; charset=utf-8",
+            '{"user": "ada", "account": {"api_key": "k1", "scopes": [{"token": "t"}]}}',
+            '{"user": "ada", "account": {"api_key": "[redacted]", '
+            '"scopes": [{"token": "[redacted]"}]}}',
+        ),
+        ("application/json", '{"user":  "ada"}', '{"user":  "ada"}'),  # untouched, byte for byte
+        ("application/json", "{not json", "{not json"),
+        ("text/plain", "password=hunter2", "password=hunter2"),
+    ],
+)
+def test_request_bodies_are_redacted_by_field(content_type: str, body: str, expected: str) -> None:
+    record = body_record_for(
+        environ("/", method="POST", data=body.encode(), content_type=content_type), redact=True
+    )
+    assert record["request"]["body"] == expected
+    shown = body_record_for(
+        environ("/", method="POST", data=body.encode(), content_type=content_type), redact=False
+    )
+    assert shown["request"]["body"] == body
+
+
+def test_multipart_request_body_redacts_secret_parts() -> None:
+    fields = {"user": "ada", "password": "hunter2", "note": "hi"}
+    env = environ("/", method="POST", data=fields, content_type="multipart/form-data")
+    record = body_record_for(env)
+    body = record["request"]["body"]
+    assert 'name="password"\r\n\r\n[redacted]\r\n' in body
+    assert "hunter2" not in body
+    assert 'name="user"\r\n\r\nada\r\n' in body
+    assert 'name="note"\r\n\r\nhi\r\n' in body

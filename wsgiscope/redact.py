@@ -8,7 +8,8 @@ Unless the user asks for them (``--show-secrets``), these become
   ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie`` or an API key/token
   (``X-Api-Key``, ``X-Auth-Token``, ``X-Csrf-Token``, ...);
 - query parameters and form fields named like a password, token, secret,
-  API key or credential;
+  API key or credential, in the query string and in request bodies (URL
+  encoded or multipart forms, JSON object keys at any depth);
 - every session value (the names stay visible);
 - ``flask.g`` names that look like secrets.
 
@@ -21,6 +22,7 @@ with ``show_secrets=True`` it only stringifies.
 
 from __future__ import annotations
 
+import json
 import re
 import typing as t
 from urllib.parse import unquote_plus
@@ -90,6 +92,54 @@ def redact_query(query: str) -> str:
         if sep and is_secret_field(unquote_plus(name)):
             parts[i] = f"{name}={REDACTED}"
     return "&".join(parts)
+
+
+#: A multipart part: its headers (``name="..."`` in them), then its content.
+_MULTIPART_PART = re.compile(
+    r'(Content-Disposition:[^\r\n]*?\bname="([^"]*)"[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n)'
+    r"(.*?)(?=\r\n--)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def redact_body(text: str, content_type: str) -> str:
+    """A request body with the values of secret-named fields redacted.
+
+    URL-encoded forms and multipart forms by field name, JSON by object key
+    (at any depth); other bodies, and bodies with nothing to redact, are
+    kept as they are.
+    """
+    mime = content_type.partition(";")[0].strip().lower()
+    if mime == "application/x-www-form-urlencoded":
+        return redact_query(text)
+    if mime == "multipart/form-data":
+        return _MULTIPART_PART.sub(
+            lambda m: m.group(1) + REDACTED if is_secret_field(m.group(2)) else m.group(0), text
+        )
+    if mime == "application/json" or mime.endswith("+json"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        redacted, changed = _redact_json(value)
+        return json.dumps(redacted) if changed else text
+    return text
+
+
+def _redact_json(value: t.Any) -> tuple[t.Any, bool]:
+    if isinstance(value, dict):
+        out, changed = {}, False
+        for key, item in value.items():
+            if is_secret_field(str(key)):
+                out[key], changed = REDACTED, True
+            else:
+                out[key], inner = _redact_json(item)
+                changed = changed or inner
+        return out, changed
+    if isinstance(value, list):
+        items = [_redact_json(item) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    return value, False
 
 
 #: Response headers whose value is a URL (its query may echo secrets).
@@ -259,6 +309,12 @@ class Redactor:
     def query(self, query: str) -> str:
         """A query string with secret parameter values redacted."""
         return query if self.show_secrets else redact_query(query)
+
+    def body(self, text: str, content_type: t.Any) -> str:
+        """A request body: secret-named form fields and JSON keys redacted."""
+        if self.show_secrets or not text:
+            return text
+        return redact_body(text, content_type if isinstance(content_type, str) else "")
 
     def fields(self, fields: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """Form fields (or JSON object keys): secret-named values redacted."""

@@ -1,5 +1,7 @@
 """A Flask app that answers with what it received (method, URL, cookies, body)."""
 
+import base64
+
 from flask import Flask, jsonify, request
 
 app = Flask(__name__)
@@ -20,4 +22,7 @@ def echo(anything=""):
         content_type=request.content_type,
         headers={k: v for k, v in request.headers if k.lower().startswith("x-")},
         pseudo=[k for k in request.environ if k.startswith("HTTP_:")],
+        raw=base64.b64encode(request.get_data()).decode()
+        if request.mimetype == "application/octet-stream"
+        else None,
     )

@@ -331,7 +331,11 @@ def make_shared(
     if plan.check:
         apps = flask_apps(app)
         if apps:
-            shared.checker = ContextChecker(apps, shared.findings)
+            shared.checker = ContextChecker(
+                apps,
+                shared.findings,
+                lambda number: entries[number % len(entries)].request.describe(),
+            )
     return shared
 
 

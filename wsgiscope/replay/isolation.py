@@ -7,8 +7,9 @@ Two checks, both on by default:
   (:data:`REQUEST_ID`). The worker running it knows which request that is,
   keyed by the greenlet it runs in (``greenlet.getcurrent()`` is distinct
   for every thread and every greenlet, patched or not). At every
-  ``before_request``, ``after_request``, ``teardown_request`` and
-  ``teardown_appcontext`` function of the app and its blueprints and at
+  ``url_value_preprocessor``, ``before_request``, ``after_request``,
+  ``teardown_request`` and ``teardown_appcontext`` function, error handler
+  and template context processor of the app and its blueprints and at
   every view (wherever the app's own code runs: wsgiscope adds no hooks of
   its own, which would cost Flask's hook dispatch on every request),
   :class:`ContextChecker` checks that ``flask.request`` carries that
@@ -43,6 +44,15 @@ MAX_EXAMPLES = 10
 PREVIEW = 120
 
 _G_ATTRIBUTE = "_wsgiscope_replay_id"
+#: Flask's per-blueprint hook registries ``{scope: [function, ...]}`` and
+#: the hook each one's functions are.
+_HOOK_REGISTRIES = (
+    ("url_value_preprocessors", "url_value_preprocessor"),
+    ("before_request_funcs", "before_request"),
+    ("after_request_funcs", "after_request"),
+    ("teardown_request_funcs", "teardown_request"),
+    ("template_context_processors", "context_processor"),
+)
 _MISSING = object()
 
 
@@ -144,14 +154,22 @@ class ContextChecker:
 
     :param apps: the Flask apps to instrument.
     :param findings: where leaks go.
+    :param describe: ``METHOD path?query`` of a replayed request by its id,
+        so a leaked ``g`` or session names the request it came from too.
     """
 
-    def __init__(self, apps: list[t.Any], findings: Findings) -> None:
+    def __init__(
+        self,
+        apps: list[t.Any],
+        findings: Findings,
+        describe: t.Callable[[int], str] | None = None,
+    ) -> None:
         from flask import globals as flask_globals
         from greenlet import getcurrent  # type: ignore[import-untyped]
 
         self.apps = apps
         self.findings = findings
+        self.describe = describe
         self.owners: dict[t.Any, Slot] = {}
         self._request_var = flask_globals._cv_request
         self._app_var = flask_globals._cv_app
@@ -180,14 +198,16 @@ class ContextChecker:
     def _install(self, app: t.Any) -> None:
         saved = {
             name: {key: list(funcs) for key, funcs in getattr(app, name).items()}
-            for name in (
-                "before_request_funcs",
-                "after_request_funcs",
-                "teardown_request_funcs",
-            )
+            for name, _ in _HOOK_REGISTRIES
         }
         saved_appcontext = list(app.teardown_appcontext_funcs)
         saved_views = dict(app.view_functions)
+        # {scope: {code: {exception class: handler}}}: the innermost dicts
+        # are wrapped and restored in place.
+        handler_maps = [
+            handlers for codes in app.error_handler_spec.values() for handlers in codes.values()
+        ]
+        saved_handlers = [dict(handlers) for handlers in handler_maps]
 
         def undo() -> None:
             for name, value in saved.items():
@@ -196,16 +216,22 @@ class ContextChecker:
             app.teardown_appcontext_funcs[:] = saved_appcontext
             app.view_functions.clear()
             app.view_functions.update(saved_views)
+            for handlers, saved_map in zip(handler_maps, saved_handlers, strict=True):
+                handlers.clear()
+                handlers.update(saved_map)
 
         self._undo.append(undo)
-        for name, hook in (
-            ("before_request_funcs", "before_request"),
-            ("after_request_funcs", "after_request"),
-            ("teardown_request_funcs", "teardown_request"),
-        ):
+        for name, hook in _HOOK_REGISTRIES:
             registry = getattr(app, name)
             for key, funcs in registry.items():
-                registry[key] = [self._wrap(hook, f) for f in funcs]
+                # Flask's own context processor (request, g, session into
+                # templates) is not the app's code.
+                registry[key] = [
+                    f if f.__module__ == "flask.templating" else self._wrap(hook, f) for f in funcs
+                ]
+        for handlers in handler_maps:
+            for exc_class, handler in list(handlers.items()):
+                handlers[exc_class] = self._wrap("errorhandler", handler)
         app.teardown_appcontext_funcs[:] = [
             self._wrap("teardown_appcontext", f) for f in app.teardown_appcontext_funcs
         ]
@@ -276,7 +302,10 @@ class ContextChecker:
         environ: dict[str, t.Any] | None,
     ) -> None:
         other: dict[str, t.Any] = {"id": None if seen is _MISSING else seen}
-        if environ is not None:
+        if environ is None:
+            if self.describe is not None and isinstance(seen, int) and seen >= 0:
+                other["request"] = self.describe(seen)
+        else:
             query = environ.get("QUERY_STRING")
             other["request"] = (
                 f"{environ.get('REQUEST_METHOD')} "

@@ -75,6 +75,9 @@ class ModeResult:
     interrupted: bool = False
     patched: bool | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: The most requests in flight at once inside any one process
+    #: (``stats.max_in_flight`` adds the processes' peaks up).
+    process_peak: int | None = None
 
 
 def run_mode(
@@ -105,7 +108,8 @@ def run_mode(
 
 def _warn_no_concurrency(result: ModeResult) -> None:
     mode = result.mode
-    if result.stats.max_in_flight <= 1:
+    peak = result.stats.max_in_flight if result.process_peak is None else result.process_peak
+    if peak <= 1:
         why = (
             "greenlets only switch where the app yields to gevent, and --no-patch "
             "left blocking calls blocking"
@@ -113,7 +117,9 @@ def _warn_no_concurrency(result: ModeResult) -> None:
             else "nothing the app does yields to gevent (CPU-bound, or blocking C calls)"
         )
         result.warnings.append(
-            f"{mode.label}: no effective concurrency (at most 1 request in flight): "
+            f"{mode.label}: no effective concurrency (at most 1 request in flight"
+            + (" per process" if mode.processes > 1 else "")
+            + "): "
             f"{why}; the isolation checks saw no overlap"
         )
 
@@ -321,7 +327,9 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     # Requests in flight at once across processes: each process's own peak,
     # added up (they ran side by side).
     stats.max_in_flight = sum(peaks)
-    return ModeResult(mode, stats, findings, duration, interrupted, patched)
+    return ModeResult(
+        mode, stats, findings, duration, interrupted, patched, process_peak=max(peaks, default=0)
+    )
 
 
 def summarize(result: ModeResult) -> dict[str, t.Any]:

@@ -282,6 +282,11 @@ def _record_body(fields: dict[str, t.Any], record: dict[str, t.Any]) -> bytes:
                 raise InvalidRequest("body_base64 is not valid base64") from None
         body = holder.get("body")
         if isinstance(body, str):
+            if holder.get("body_encoding") == "base64":  # a trace record's binary body
+                try:
+                    return base64.b64decode(body, validate=True)
+                except ValueError:
+                    raise InvalidRequest("body is not valid base64") from None
             return body.encode("utf-8")
         if isinstance(body, (dict, list)):
             return json.dumps(body).encode("utf-8")

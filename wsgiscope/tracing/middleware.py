@@ -20,7 +20,11 @@ The middleware is transparent (PEP 3333), in the manner of werkzeug's
 - an iterable with ``len()`` keeps it (servers use ``len() == 1`` to set
   ``Content-Length``);
 - the body is recorded up to ``max_body`` bytes (``body_preview``,
-  ``truncated``) while the server still gets every byte.
+  ``truncated``) while the server still gets every byte;
+- a request with a body (``CONTENT_LENGTH`` or chunked) gets ``wsgi.input``
+  wrapped in an :class:`InputTee`: every read goes to the server's stream,
+  and the first ``max_body`` bytes the app read are kept (the record's
+  ``request.body``, so ``replay`` can send it again).
 
 Per request it keeps a shallow ``dict(environ)`` and the live objects of each
 event; turning them into text (and redacting secrets) happens once, when
@@ -64,7 +68,8 @@ class TraceMiddleware:
         See :mod:`wsgiscope.tracing.sinks`.
     :param redact: replace secrets with ``"[redacted]"`` in the record
         (see :mod:`wsgiscope.redact`); ``False`` keeps them.
-    :param max_body: response body bytes kept in the record.
+    :param max_body: response body bytes kept in the record, and request
+        body bytes (of those the app read).
     :param sample: fraction of requests traced (0.0 to 1.0); the others pass
         straight through, untouched.
     :param only_errors: give the sink only records of requests that raised,
@@ -172,6 +177,7 @@ class RequestTrace:
     lint: list[dict[str, str]] = []  # replaced per request, never mutated
     record: Record | None = None
     on_finish: t.Callable[[RequestTrace], None] | None = None
+    input_tee: InputTee | None = None
 
     def __init__(self, mw: TraceMiddleware, environ: dict[str, t.Any]) -> None:
         self.mw = mw
@@ -199,6 +205,11 @@ class RequestTrace:
         """Call the app (with the server's own environ) and wrap what it returns."""
         rec = self.rec
         self.server_start_response = start_response
+        length = environ.get("CONTENT_LENGTH")
+        if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
+            stream = environ.get("wsgi.input")
+            if stream is not None:
+                self.input_tee = environ["wsgi.input"] = InputTee(stream, self.mw.max_body)
         token = _current.set(rec)
         try:
             try:
@@ -299,6 +310,77 @@ class RequestTrace:
         mw.emit(self.record)
         if self.on_finish is not None:
             self.on_finish(self)
+
+
+class InputTee:
+    """``wsgi.input`` for a request with a body: reads go to the server's
+    stream, and the first ``limit`` bytes read are kept.
+
+    Only what the app reads is kept (nothing is read on its behalf). Every
+    other attribute is the server stream's own.
+    """
+
+    __slots__ = ("_limit", "_stream", "kept", "size")
+
+    def __init__(self, stream: t.Any, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        #: The chunks kept, at most ``limit`` bytes (plus the last chunk's rest).
+        self.kept: list[bytes] = []
+        #: Bytes read through this stream.
+        self.size = 0
+
+    def _keep(self, data: t.Any) -> None:
+        if data:
+            if self.size < self._limit:
+                self.kept.append(bytes(data))
+            self.size += len(data)
+
+    @property
+    def body(self) -> bytes:
+        """The start of the body, at most ``limit`` bytes."""
+        return b"".join(self.kept)[: self._limit]
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > self._limit
+
+    def read(self, *args: t.Any) -> t.Any:
+        data = self._stream.read(*args)
+        self._keep(data)
+        return data
+
+    def readline(self, *args: t.Any) -> t.Any:
+        data = self._stream.readline(*args)
+        self._keep(data)
+        return data
+
+    def readlines(self, *args: t.Any) -> t.Any:
+        lines = self._stream.readlines(*args)
+        for line in lines:
+            self._keep(line)
+        return lines
+
+    def readinto(self, buffer: t.Any) -> t.Any:
+        # werkzeug's LimitedStream uses readinto() when the stream has it.
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:
+            data = self._stream.read(len(buffer))
+            buffer[: len(data)] = data
+            size = len(data)
+        else:
+            size = readinto(buffer)
+        if size:
+            self._keep(memoryview(buffer)[:size])
+        return size
+
+    def __iter__(self) -> t.Iterator[t.Any]:
+        for line in self._stream:
+            self._keep(line)
+            yield line
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._stream, name)
 
 
 _modules = sys.modules

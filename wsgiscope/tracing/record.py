@@ -151,6 +151,21 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
     }
 
 
+def _request_body(trace: RequestTrace, redactor: Redactor) -> dict[str, t.Any]:
+    """The request body the app read (a request with a body only)."""
+    tee = trace.input_tee
+    assert tee is not None
+    text, encoding = body_preview(tee.body)
+    if encoding == "utf-8":
+        text = redactor.body(text, trace.environ.get("CONTENT_TYPE"))
+    return {
+        "body": text,
+        "body_encoding": encoding,
+        "body_bytes": tee.size,
+        "body_truncated": tee.truncated,
+    }
+
+
 def _events(trace: RequestTrace, redactor: Redactor) -> list[dict[str, t.Any]]:
     # Milliseconds to 3 decimals as int(...) / 1000: round(x, 3) is correctly
     # rounded through a decimal conversion and costs 3x as much, per event.
@@ -194,7 +209,9 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
         "started": format_started(trace.started),
         "duration_ms": int((ended - rec.t0) * 1e6 + 0.5) / 1000,
         "app": mw.app_name,
-        "request": _request(environ, redactor),
+        "request": _request(environ, redactor)
+        if trace.input_tee is None
+        else {**_request(environ, redactor), **_request_body(trace, redactor)},
         "environ": redactor.environ(environ),
         "events": _events(trace, redactor),
         "response": {
