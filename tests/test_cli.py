@@ -214,3 +214,11 @@ def test_installed_console_script() -> None:
         2,
         "wsgiscope: error: malformed import path 'a:b:c': more than one ':'",
     )
+
+
+def test_a_command_imports_no_other_command() -> None:
+    modules = imported_by("info", "info_plain:application")
+    assert sorted(m for m in modules if m.startswith("wsgiscope.cli.")) == [
+        "wsgiscope.cli.info",
+        "wsgiscope.cli.options",
+    ]

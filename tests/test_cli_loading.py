@@ -493,27 +493,6 @@ def test_help_summaries_are_whole_on_80_columns() -> None:
     assert [line for line in commands if line.endswith("...")] == []
 
 
-def test_a_command_imports_no_other_command() -> None:
-    code = (
-        "import sys\n"
-        "from wsgiscope.cli import main\n"
-        "try:\n"
-        "    main(['info', 'info_plain:application'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "sys.stderr.write(' '.join(m for m in sys.modules if m.startswith('wsgiscope.cli.')))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT / "tests" / "apps",
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
-    assert sorted(result.stderr.split()) == ["wsgiscope.cli.info", "wsgiscope.cli.options"]
-
-
 def on_a_terminal(*args: str, **env: str) -> str:
     """Run the entry point with stdout on a pseudo-terminal; what it printed."""
     leader, follower = pty.openpty()
