@@ -449,6 +449,10 @@ def test_what_the_app_prints_never_spoils_json(tree: Path) -> None:
     result = entry_point("lint", "cl_printy", "--json", cwd=tree)
     # The plain app sends its body on HEAD too: the one finding.
     assert [f["rule"] for f in json.loads(result.stdout)["findings"]] == ["WSGI303"]
+    (tree / "cl_printy.txt").write_text("GET /\n")
+    result = entry_point("replay", "cl_printy", "cl_printy.txt", "-n", "3", "--json", cwd=tree)
+    assert json.loads(result.stdout)["requests"] == 3
+    assert result.stderr.count("in a request\n") >= 3
     assert result.stderr.startswith("loading cl_printy\nin a request\n")
 
 

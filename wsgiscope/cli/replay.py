@@ -245,6 +245,7 @@ def _run(
     width: int | None,
 ) -> tuple[list[dict[str, t.Any]], bool]:
     """Run each mode with a progress bar on a terminal; stop at Ctrl-C."""
+    import contextlib
     import sys
 
     from wsgiscope.render.console import make_console
@@ -255,7 +256,11 @@ def _run(
     show = err.is_terminal and not as_json
     summaries: list[dict[str, t.Any]] = []
     for mode in modes:
-        with progress_bar(err, mode.label, plan.requests, plan.duration, show) as update:
+        # What the app prints goes to stderr: stdout is the summary (--json stays JSON).
+        with (
+            contextlib.redirect_stdout(sys.stderr),
+            progress_bar(err, mode.label, plan.requests, plan.duration, show) as update,
+        ):
             try:
                 result = run_mode(target, requests, mode, plan, update)
             except KeyboardInterrupt:  # between polls: nothing measured for this mode
