@@ -1,9 +1,10 @@
-"""The code base passes ruff (lint and format), as CI requires."""
+"""The code base passes ruff (lint and format) and mypy, as CI requires."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,5 +23,17 @@ def test_ruff(command: list[str]) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy() -> None:
+    pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[test]')")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "wsgiscope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr

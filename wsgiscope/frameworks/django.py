@@ -265,4 +265,6 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:
     route = _route(entry)
     if "*" not in route.methods and method.upper() not in route.methods:
         return Match(405, allowed=route.methods)
-    return Match(200, route=route, arguments={**dict(enumerate(found.args)), **found.kwargs})
+    # Groups without a name are positional: named by their position, as `url` takes them.
+    positional = {str(index): value for index, value in enumerate(found.args)}
+    return Match(200, route=route, arguments={**positional, **found.kwargs})

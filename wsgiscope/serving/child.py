@@ -83,7 +83,7 @@ def _bind_error(plan: ServePlan, exc: OSError) -> UsageError:
 
 def run_werkzeug(plan: ServePlan, control: Control) -> None:
     """werkzeug's threaded dev server; its access log is replaced by the trace lines."""
-    from werkzeug.serving import WSGIRequestHandler, make_server
+    from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, make_server
 
     app = load_traced(plan)
     in_flight = threading.Condition()
@@ -105,7 +105,10 @@ def run_werkzeug(plan: ServePlan, control: Control) -> None:
                     in_flight.notify_all()
 
     try:
-        server = make_server(plan.host, plan.port, app, threaded=True, request_handler=QuietHandler)
+        server = t.cast(
+            ThreadedWSGIServer,
+            make_server(plan.host, plan.port, app, threaded=True, request_handler=QuietHandler),
+        )
     except OSError as exc:
         raise _bind_error(plan, exc) from None
     # Do not join every handler thread on close: a keep-alive connection

@@ -173,7 +173,7 @@ def _events(trace: RequestTrace, redactor: Redactor) -> list[dict[str, t.Any]]:
     # (cls, t, (depth, parent), *values) (see recorder.full_row), read here
     # as they are rather than made full first.
     t0 = trace.rec.t0
-    events = []
+    events: list[dict[str, t.Any]] = []
     append = events.append
     for seq, row in enumerate(trace.rec.rows):
         cls, when, depth = row[0], row[1], row[2]
