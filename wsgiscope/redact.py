@@ -11,7 +11,10 @@ Unless the user asks for them (``--show-secrets``), these become
   API key or credential, in the query string and in request bodies (URL
   encoded or multipart forms, JSON object keys at any depth);
 - every session value (the names stay visible);
-- ``flask.g`` names that look like secrets.
+- ``flask.g`` names that look like secrets;
+- in response bodies, JSON keys and form fields named like secrets, and the
+  URLs of redacted URL-valued headers (a redirect page repeats its
+  ``Location``).
 
 A :class:`Redactor` turns the live values of a trace into JSON-ready text;
 with ``show_secrets=True`` it only stringifies.
@@ -126,6 +129,14 @@ def redact_body(text: str, content_type: str) -> str:
     return text
 
 
+#: A word a secret field name holds: bodies without one are not parsed.
+_MAYBE_SECRET = re.compile(
+    r"pass|pwd|token|secret|api[-_]?key|auth|credential|session|csrf|xsrf|signature|"
+    r"private|cvv|otp|pin|ssn",
+    re.IGNORECASE,
+)
+
+
 def _redact_json(value: t.Any) -> tuple[t.Any, bool]:
     if isinstance(value, dict):
         out, changed = {}, False
@@ -144,6 +155,16 @@ def _redact_json(value: t.Any) -> tuple[t.Any, bool]:
 
 #: Response headers whose value is a URL (its query may echo secrets).
 _URL_HEADERS = frozenset({"location", "content-location", "refresh", "link"})
+
+
+#: ``name=value`` after ``?``, ``&`` or ``&amp;`` in a URL inside a body.
+_QUERY_PARAM = re.compile(r"(?<=[?&;])([\w.%-]+)=([^&#;\s\"'<>]*)")
+
+
+def _redact_param(match: re.Match[str]) -> str:
+    if is_secret_field(unquote_plus(match.group(1))):
+        return f"{match.group(1)}={REDACTED}"
+    return match.group(0)
 
 
 def _redact_uri(uri: str) -> str:
@@ -315,6 +336,33 @@ class Redactor:
         if self.show_secrets or not text:
             return text
         return redact_body(text, content_type if isinstance(content_type, str) else "")
+
+    def response_body(self, text: str, headers: t.Any) -> str:
+        """A response body: secret-named JSON keys and form fields redacted (by
+        its ``Content-Type``); when a URL-valued header's query held a secret,
+        secret-named query parameters anywhere in the body too (a redirect
+        page repeats its ``Location``, escaped or not)."""
+        if self.show_secrets or not text:
+            return text
+        content_type, url_secret = "", False
+        for item in headers if isinstance(headers, (list, tuple)) else ():
+            if not (isinstance(item, (list, tuple)) and len(item) == 2):
+                continue
+            name, value = item
+            if not (isinstance(name, str) and isinstance(value, str)):
+                continue
+            lower = name.lower()
+            if lower == "content-type":
+                content_type = value
+            elif lower in _URL_HEADERS and "?" in value:
+                url_secret = url_secret or _redact_uri(value) != value
+        # Parsing every JSON body would cost each record: most hold no
+        # secret-looking name at all.
+        if _MAYBE_SECRET.search(text):
+            text = redact_body(text, content_type)
+        if url_secret:
+            text = _QUERY_PARAM.sub(_redact_param, text)
+        return text
 
     def fields(self, fields: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """Form fields (or JSON object keys): secret-named values redacted."""
