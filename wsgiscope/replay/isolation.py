@@ -33,6 +33,8 @@ import functools
 import threading
 import typing as t
 
+from wsgiscope.redact import redact_query
+
 if t.TYPE_CHECKING:
     from wsgiscope.replay.engine import Entry
 
@@ -306,7 +308,7 @@ class ContextChecker:
             if self.describe is not None and isinstance(seen, int) and seen >= 0:
                 other["request"] = self.describe(seen)
         else:
-            query = environ.get("QUERY_STRING")
+            query = redact_query(str(environ.get("QUERY_STRING") or ""))
             other["request"] = (
                 f"{environ.get('REQUEST_METHOD')} "
                 f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
