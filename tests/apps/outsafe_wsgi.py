@@ -29,6 +29,10 @@ def application(environ, start_response):
         ("Link", f"</l?token={SECRET}>; rel=next"),
         ("X-Auth-Token", SECRET),
         ("Connection", "close"),
+        # secrets in headers lint quotes (control characters, not latin-1)
+        ("Set-Cookie", f"sid={SECRET}\x01"),
+        ("X-Api-Key", f"{SECRET}\u2603"),
+        ("Content-Location", f"/c?password={SECRET}\x1b"),
     ]
     start_response("200 [bold red]R[/]\x1b[2J:smile:\x9b", headers)
     body = (EVIL + "\n" + FORGE + "\n" + LONG).encode("utf-8", "surrogatepass")

@@ -19,6 +19,7 @@ import typing as t
 
 from wsgiscope.lint.rules import RULES, Severity
 from wsgiscope.lint.server import MAX_BODY, MAX_CHUNKS, lint_request
+from wsgiscope.redact import redact_query
 
 if t.TYPE_CHECKING:
     from wsgiscope.frameworks.base import Route
@@ -188,7 +189,7 @@ def parse_request_option(text: str) -> Target:
     words = text.split()
     _, method, path, items = split_target(words, app_allowed=False)
     spec = parse_request(path, items, method=method)
-    return Target(spec.effective_method, path, None, spec, origin="--request")
+    return Target(spec.effective_method, shown_path(path), None, spec, origin="--request")
 
 
 def source_targets(requests: t.Iterable[ReplayRequest]) -> list[Target]:
@@ -204,8 +205,17 @@ def source_targets(requests: t.Iterable[ReplayRequest]) -> list[Target]:
         spec = RequestSpec(
             path=path, method=request.method, headers=list(request.headers), body=body
         )
-        targets.append(Target(request.method, request.target, None, spec, request.origin))
+        targets.append(
+            Target(request.method, shown_path(request.target), None, spec, request.origin)
+        )
     return targets
+
+
+def shown_path(path: str) -> str:
+    """``path?query`` as reports show it: secret query parameters redacted
+    (request files and HAR captures hold real tokens)."""
+    base, sep, query = path.partition("?")
+    return f"{base}?{redact_query(query)}" if sep else path
 
 
 def endpoint_of(app: t.Any, method: str, path: str) -> str | None:
