@@ -167,7 +167,8 @@ def _redact_param(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def _redact_uri(uri: str) -> str:
+def redact_uri(uri: str) -> str:
+    """``path?query`` (or a URL) with the values of secret-named query parameters redacted."""
     path, sep, query = uri.partition("?")
     return f"{path}?{redact_query(query)}" if sep else uri
 
@@ -277,7 +278,7 @@ class Redactor:
                 elif action == _QUERY:
                     out[key] = redact_query(value)
                 else:
-                    out[key] = _redact_uri(value)
+                    out[key] = redact_uri(value)
                 continue
             if type(key) is not str:
                 key = repr(key)
@@ -324,7 +325,7 @@ class Redactor:
                 out.append([name, REDACTED])
             else:
                 # a redirect that echoes the request's query carries its secrets
-                out.append([name, _redact_uri(value)])
+                out.append([name, redact_uri(value)])
         return out
 
     def query(self, query: str) -> str:
@@ -355,7 +356,7 @@ class Redactor:
             if lower == "content-type":
                 content_type = value
             elif lower in _URL_HEADERS and "?" in value:
-                url_secret = url_secret or _redact_uri(value) != value
+                url_secret = url_secret or redact_uri(value) != value
         # Parsing every JSON body would cost each record: most hold no
         # secret-looking name at all.
         if _MAYBE_SECRET.search(text):

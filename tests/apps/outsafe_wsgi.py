@@ -37,3 +37,17 @@ def application(environ, start_response):
     start_response("200 [bold red]R[/]\x1b[2J:smile:\x9b", headers)
     body = (EVIL + "\n" + FORGE + "\n" + LONG).encode("utf-8", "surrogatepass")
     return [body]
+
+
+class _Evil:
+    """A WSGI callable whose repr and class name are hostile (``info`` shows both)."""
+
+    def __call__(self, environ, start_response):
+        return application(environ, start_response)
+
+    def __repr__(self):
+        return EVIL + FORGE + LONG
+
+
+_Evil.__qualname__ = _Evil.__name__ = "Evil[bold red]Q[/]\x1b[31m:smile:"
+evil = _Evil()

@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from wsgiscope.errors import SourceError
-from wsgiscope.redact import redact_query
+from wsgiscope.redact import redact_uri
 
 #: Methods a request source may use; anything else is a malformed source.
 METHODS = frozenset(
@@ -84,8 +84,7 @@ class ReplayRequest:
 
     def describe(self) -> str:
         """``METHOD path?query`` for reports, secret query parameters redacted."""
-        query = redact_query(self.query_string)
-        return f"{self.method} {self.path}?{query}" if query else f"{self.method} {self.path}"
+        return f"{self.method} {redact_uri(self.target)}"
 
 
 @dataclasses.dataclass
