@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from wsgiscope.cli import cli
+from wsgiscope.redact import redact_text
 from wsgiscope.replay.sources import ReplayRequest
 
 SECRET = "s3cr3t-TOKEN-42"
@@ -74,3 +75,24 @@ def test_error_examples_and_wsgi_errors_head_are_capped(apps_dir: Path, tmp_path
     head = data["wsgi_errors"]["head"]
     assert any(line.startswith("LLLL") and line.endswith("... [20000 chars]") for line in head)
     assert all(len(line) < 600 for line in head)
+
+
+def test_divergence_bodies_redact_secret_members(apps_dir: Path, tmp_path: Path):
+    # Was: expected '{"token":"s3cr3t-TOKEN-42-a","user":"a"}\n', got '...-b...'.
+    source = lines(tmp_path, "GET /me?user=a", "GET /me?user=b")
+    result = replay("outsafe_flask.py", source, "--threads", "4", "-n", "24", "--json")
+    data = json.loads(result.stdout)
+    assert data["isolation"]["divergent"] > 0
+    assert SECRET not in result.stdout
+    example = data["isolation"]["examples"][0]
+    assert '"token":"[redacted]"' in example["expected"]["body"]
+    assert SECRET not in replay("outsafe_flask.py", source, "--threads", "4", "-n", "24").stdout
+
+
+def test_redact_text_handles_cut_json_and_parameters():
+    cut = '{"auth":"Bearer x","got":{"password":"s3cr'
+    assert redact_text(cut) == '{"auth":"[redacted]","got":{"password":"[redacted]"'
+    assert redact_text('{"n": 1, "token": 12345}') == '{"n": 1, "token": "[redacted]"}'
+    assert redact_text("password=abc&user=x") == "password=[redacted]&user=x"
+    assert redact_text("see /x?api_key=zz&b=1") == "see /x?api_key=[redacted]&b=1"
+    assert redact_text('{"user": "bob"}') == '{"user": "bob"}'

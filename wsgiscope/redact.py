@@ -167,6 +167,27 @@ def _redact_param(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+#: A JSON member ``"name": value`` (a string value may be cut off).
+_JSON_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,{}\[\]\s"]+)')
+#: ``name=value`` at the start of the text or after ``?``, ``&`` or ``;``.
+_TEXT_PARAM = re.compile(r"(?:(?<=[?&;])|^)([\w.%-]+)=([^&#;\s\"'<>]*)", re.MULTILINE)
+
+
+def _redact_member(match: re.Match[str]) -> str:
+    if is_secret_field(match.group(1)):
+        return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+    return match.group(0)
+
+
+def redact_text(text: str) -> str:
+    """Free text (a cut body preview, which no parser takes) with the values
+    of secret-named JSON members and query or form parameters redacted."""
+    if not _MAYBE_SECRET.search(text):
+        return text
+    text = _JSON_MEMBER.sub(_redact_member, text)
+    return _TEXT_PARAM.sub(_redact_param, text)
+
+
 def redact_uri(uri: str) -> str:
     """``path?query`` (or a URL) with the values of secret-named query parameters redacted."""
     path, sep, query = uri.partition("?")

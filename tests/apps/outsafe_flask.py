@@ -123,3 +123,12 @@ def whoami():
     CURRENT["user"] = request.args.get("user", "anonymous")
     time.sleep(0.002)
     return f"user={CURRENT['user']} {EVIL} {FORGE}"
+
+
+@app.route("/me")
+def me():
+    """Answer with the current user's token: it diverges under concurrency."""
+    user = request.args.get("user", "anonymous")
+    CURRENT["user"] = user
+    time.sleep(0.002)
+    return jsonify(user=CURRENT["user"], token=f"{SECRET}-{CURRENT['user']}")

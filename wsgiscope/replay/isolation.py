@@ -33,7 +33,7 @@ import functools
 import threading
 import typing as t
 
-from wsgiscope.redact import redact_query
+from wsgiscope.redact import redact_query, redact_text
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.engine import Entry
@@ -131,8 +131,9 @@ class Slot:
 
 
 def preview(body: bytes) -> str:
-    """The start of a body, for reports."""
-    text = body[:PREVIEW].decode("utf-8", "replace")
+    """The start of a body, for reports, secret-named JSON members and
+    parameters redacted (a member cut by the preview included)."""
+    text = redact_text(body[:PREVIEW].decode("utf-8", "replace"))
     return text + ("…" if len(body) > PREVIEW else "")
 
 
