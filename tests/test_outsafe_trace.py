@@ -127,3 +127,20 @@ def test_text_mode_stays_escaped_with_colour_forced():
     assert not RAW_CONTROL.search(stripped)
     assert "\U0001f604" not in result.stdout
     assert "[bold red]R[/]" in stripped
+
+
+def test_a_huge_request_target_is_capped_in_headings(tmp_path: Path):
+    # Was: the whole 12,000-character path and query in trace's heading, in
+    # the tail/serve line and three times in match's tree.
+    long = "P" * 6000
+    target = f"/x{long}?q={long}"
+    text = trace(FLASK, target).stdout
+    assert text.count("P") < 1000
+    assert "more characters]" in text.split("├──")[0]
+    saved = tmp_path / "t.jsonl"
+    trace(FLASK, target, "--save", str(saved))
+    line = CliRunner().invoke(cli, ["tail", str(saved), "--no-follow"]).stdout
+    assert line.count("P") < 400
+    assert "more characters]" in line
+    matched = CliRunner().invoke(cli, ["match", FLASK, target]).stdout
+    assert matched.count("P") < 1000

@@ -45,7 +45,7 @@ from wsgiscope.render.http import (
 )
 from wsgiscope.render.lifecycle import lifecycle_tree
 from wsgiscope.render.sections import SECTIONS
-from wsgiscope.render.text import escape_control
+from wsgiscope.render.text import TARGET_LIMIT, escape_control
 
 #: Lines of the app's log shown (all with verbose): its tracebacks repeat
 #: the one shown below the tree.
@@ -129,7 +129,7 @@ def header_line(record: dict[str, t.Any], app_label: str | None = None) -> Text:
     parts: list[tuple[object, str] | str] = [
         (request.get("method") or "?", "bold"),
         " ",
-        (path or "/", "bold cyan"),
+        (cap(path, TARGET_LIMIT) or "/", "bold cyan"),
         " → ",
         (status or "no response", status_style(status)),
         "  ",
