@@ -53,3 +53,22 @@ def test_app_names_stay_data_with_colour_forced(args: tuple[str, ...]):
     plain = run(*args, "--json").stdout
     json.loads(plain)
     assert "\x1b" not in plain
+
+
+def test_huge_rule_endpoint_and_view_names_are_capped(tmp_path: Path, monkeypatch):
+    # Was: a 5,000-character rule, endpoint, URL and view printed whole (20,000
+    # characters on one line of the route table).
+    (tmp_path / "outsafe_long_routes.py").write_text(
+        "from flask import Flask\n"
+        "app = Flask('longroutes')\n"
+        "def view():\n    return 'x'\n"
+        "view.__qualname__ = 'Q' * 5000\n"
+        "app.add_url_rule('/long/' + 'R' * 5000, endpoint='E' * 5000, view_func=view)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for extra in ((), ("--table",)):
+        text = run("routes", "outsafe_long_routes.py", *extra).stdout
+        assert sum(text.count(c) for c in "REQ") < 2500
+        assert "… [4500 more characters]" in text
+    data = json.loads(run("routes", "outsafe_long_routes.py", "--json").stdout)
+    assert any(len(route["endpoint"]) == 5000 for route in data)
