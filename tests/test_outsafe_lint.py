@@ -75,3 +75,15 @@ def test_trace_records_lint_findings_without_secrets(apps_dir: Path, tmp_path: P
     assert "header 'Set-Cookie' value '[redacted]' contains control characters" in messages
     assert SECRET not in result.stdout
     assert SECRET not in saved.read_text()
+
+
+def test_a_huge_request_target_is_capped_in_reports(apps_dir: Path):
+    # Was: the 3,000-character path printed whole under every finding.
+    target = "/" + "P" * 3000
+    text = run("lint", WSGI, "--no-routes", "-r", f"GET {target}").stdout
+    findings = text.count("… [2701 more characters]")
+    assert findings >= 5
+    assert text.count("P") < findings * 300 + 100  # was 3,000 per finding
+    assert "… [2701 more characters]" in text
+    data = json.loads(run("lint", WSGI, "--no-routes", "-r", f"GET {target}", "--json").stdout)
+    assert data["findings"][0]["path"] == target
