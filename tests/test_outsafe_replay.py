@@ -96,3 +96,14 @@ def test_redact_text_handles_cut_json_and_parameters():
     assert redact_text("password=abc&user=x") == "password=[redacted]&user=x"
     assert redact_text("see /x?api_key=zz&b=1") == "see /x?api_key=[redacted]&b=1"
     assert redact_text('{"user": "bob"}') == '{"user": "bob"}'
+
+
+def test_a_huge_request_target_is_capped_in_examples(apps_dir: Path, tmp_path: Path):
+    # Was: every divergence example printed the 3,000-character query whole.
+    pad = "P" * 3000
+    source = lines(tmp_path, f"GET /me?user=a&pad={pad}", f"GET /me?user=b&pad={pad}")
+    text = replay("outsafe_flask.py", source, "--threads", "4", "-n", "24").stdout
+    examples = text.count("divergent GET")
+    assert examples > 0
+    assert text.count("P") < examples * 300 + 100
+    assert "more characters]" in text
