@@ -72,11 +72,14 @@ def match(
 
     Exits 1 when no rule answers (404 or 405).
     """
+    from wsgiscope.redact import redact_uri
     from wsgiscope.routing import match as resolve
 
     app, method, path = split_match_arguments(arguments)
     loaded = load(app, app_option)
-    resolution = resolve(loaded.app, method, path, host=host)
+    # The query takes no part in matching; its secrets would be echoed in
+    # the heading, a redirect's location and --json.
+    resolution = resolve(loaded.app, method, redact_uri(path), host=host)
     if as_json:
         from wsgiscope.routing import resolution_json
 

@@ -211,7 +211,12 @@ def _trace(
     if as_json:
         print_json(record)
         if log:
-            click.echo(log, err=True, nl=not log.endswith("\n"))
+            from wsgiscope.render.text import escape_control
+
+            # The app's text reaches the terminal: its lines stay lines, but
+            # escape sequences and other control characters are made visible.
+            shown = "\n".join(escape_control(line) for line in log.split("\n"))
+            click.echo(shown, err=True, nl=not log.endswith("\n"))
     else:
         from wsgiscope.render.trace import RenderOptions, render_trace
 

@@ -1,7 +1,9 @@
 """Pure checks of a status line and a header list, as start_response got them.
 
 Each function returns ``(rule, message)`` pairs and never raises, whatever
-the app passed: the values may be of any type.
+the app passed: the values may be of any type. A header value quoted in a
+message is redacted as records redact it (:mod:`wsgiscope.redact`): findings
+go into trace records.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import re
 import typing as t
 
 from wsgiscope.lint.findings import safe_repr
+from wsgiscope.redact import REDACTED, Redactor, is_secret_header
+
+_REDACTOR = Redactor()
 
 Problem = tuple[str, str]
 
@@ -103,6 +108,17 @@ def check_header_list(headers: object) -> tuple[list[Problem], list[tuple[str, s
     return problems, pairs
 
 
+def _value_text(name: object, value: object) -> str:
+    """A header value quoted for a finding: findings go into trace records and
+    reports, so a secret header's value is redacted, and so are the secret
+    query parameters of a URL-valued header."""
+    if isinstance(name, str) and is_secret_header(name):
+        return safe_repr(REDACTED)
+    if isinstance(name, str) and isinstance(value, str):
+        value = _REDACTOR.headers([(name, value)])[0][1]
+    return safe_repr(value)
+
+
 def check_header(name: object, value: object) -> list[Problem]:
     """Problems with one ``(name, value)`` header."""
     problems: list[Problem] = []
@@ -126,7 +142,7 @@ def check_header(name: object, value: object) -> list[Problem]:
             (
                 "WSGI205",
                 f"value of header {safe_repr(label)} is {_type_name(value)} "
-                f"{safe_repr(value)}, not str",
+                f"{_value_text(name, value)}, not str",
             )
         )
         return problems
@@ -134,14 +150,16 @@ def check_header(name: object, value: object) -> list[Problem]:
         problems.append(
             (
                 "WSGI207",
-                f"header {safe_repr(label)} value {safe_repr(value)} contains control characters",
+                f"header {safe_repr(label)} value {_value_text(name, value)} "
+                "contains control characters",
             )
         )
     if not _latin1(value):
         problems.append(
             (
                 "WSGI208",
-                f"header {safe_repr(label)} value {safe_repr(value)} is not ISO-8859-1 encodable",
+                f"header {safe_repr(label)} value {_value_text(name, value)} "
+                "is not ISO-8859-1 encodable",
             )
         )
     return problems

@@ -19,6 +19,7 @@ import typing as t
 
 from wsgiscope.lint.rules import RULES, Severity
 from wsgiscope.lint.server import MAX_BODY, MAX_CHUNKS, lint_request
+from wsgiscope.redact import redact_uri
 
 if t.TYPE_CHECKING:
     from wsgiscope.frameworks.base import Route
@@ -46,7 +47,8 @@ class Target:
     """One request to lint.
 
     :param method: the HTTP method.
-    :param path: the path (with query) as shown in reports.
+    :param path: the path (with query) as shown in reports, secret query
+        parameters redacted (request files and HAR captures hold real tokens).
     :param endpoint: the route's endpoint, or ``None`` when unknown.
     :param spec: how to build the environ.
     :param origin: where the request came from (``route``, ``--request``,
@@ -188,7 +190,7 @@ def parse_request_option(text: str) -> Target:
     words = text.split()
     _, method, path, items = split_target(words, app_allowed=False)
     spec = parse_request(path, items, method=method)
-    return Target(spec.effective_method, path, None, spec, origin="--request")
+    return Target(spec.effective_method, redact_uri(path), None, spec, origin="--request")
 
 
 def source_targets(requests: t.Iterable[ReplayRequest]) -> list[Target]:
@@ -204,7 +206,9 @@ def source_targets(requests: t.Iterable[ReplayRequest]) -> list[Target]:
         spec = RequestSpec(
             path=path, method=request.method, headers=list(request.headers), body=body
         )
-        targets.append(Target(request.method, request.target, None, spec, request.origin))
+        targets.append(
+            Target(request.method, redact_uri(request.target), None, spec, request.origin)
+        )
     return targets
 
 

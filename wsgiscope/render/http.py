@@ -45,8 +45,12 @@ SUMMARY_REQUEST_KEYS = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STR
 #: Characters of one value shown in a summary and in full output.
 SUMMARY_VALUE_LIMIT = 120
 FULL_VALUE_LIMIT = 4000
+#: Characters of an exception message shown (the record keeps it whole).
+MESSAGE_LIMIT = 1000
 #: Lines of body preview shown (all with verbose).
 BODY_LINES = 40
+#: Characters of one body preview line shown (all with verbose).
+BODY_LINE_LIMIT = 1000
 #: Bytes shown by the hex dump of a binary body.
 HEX_BYTES = 128
 
@@ -316,7 +320,8 @@ def _looks_binary(text: str, content_type: str) -> bool:
 
 
 def text_lines(text: str, verbose: bool, limit: int = BODY_LINES) -> Text:
-    """``text`` as escaped lines, the first ``limit`` unless ``verbose``."""
+    """``text`` as escaped lines, the first ``limit`` unless ``verbose``, each
+    capped at :data:`BODY_LINE_LIMIT` characters unless ``verbose``."""
     lines = text.split("\n")
     if len(lines) > 1 and not lines[-1]:
         lines.pop()  # the final newline ends the last line, it adds none
@@ -325,7 +330,7 @@ def text_lines(text: str, verbose: bool, limit: int = BODY_LINES) -> Text:
     for index, line in enumerate(shown):
         if index:
             body.append("\n")
-        body.append(escape_control(line))
+        body.append(escape_control(line if verbose else cap(line, BODY_LINE_LIMIT)))
     if len(shown) < len(lines):
         body.append(f"\n… {len(lines) - len(shown)} more lines (-v for all)", style="dim")
     return body

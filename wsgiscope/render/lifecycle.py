@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from wsgiscope.render.console import label
 from wsgiscope.render.http import (
+    MESSAGE_LIMIT,
     SUMMARY_VALUE_LIMIT,
     cap,
     format_ms,
@@ -202,13 +203,13 @@ def event_details(event: dict[str, t.Any], verbose: bool = False) -> list[Text]:
         received, raised = event.get("exception"), event.get("raised")
         if received:
             verb = "handling " if hook == "errorhandler" else "received "
-            details.append(label((verb, "red"), (received, "bold red")))
+            details.append(label((verb, "red"), (_message(received), "bold red")))
         elif hook in _TEARDOWNS:
             details.append(Text("received no exception", style="dim"))
         if raised:
-            details.append(label(("raised ", "red"), (raised, "bold red")))
+            details.append(label(("raised ", "red"), (_message(raised), "bold red")))
     elif kind == "signal" and event.get("exception"):
-        details.append(label(("exception ", "red"), (event["exception"], "red")))
+        details.append(label(("exception ", "red"), (_message(event["exception"]), "red")))
     elif kind == "pop":
         for name in ("g", "session"):
             values = event.get(name)
@@ -307,9 +308,14 @@ def _body_label(event: dict[str, t.Any]) -> Text:
 
 def _exception_text(event: dict[str, t.Any]) -> str:
     if event.get("exception"):
-        return str(event["exception"])
+        return _message(event["exception"])
     kind, message = event.get("type"), event.get("message")
-    return f"{kind}: {message}" if message else str(kind or "?")
+    return _message(f"{kind}: {message}" if message else str(kind or "?"))
+
+
+def _message(value: t.Any) -> str:
+    """An exception as ``"Type: message"``, capped (the record keeps it whole)."""
+    return cap(str(value), MESSAGE_LIMIT)
 
 
 _SKIP_KEYS = frozenset({"kind", "seq", "t_ms", "depth", "parent"})

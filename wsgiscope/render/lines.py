@@ -29,9 +29,14 @@ Piece = tuple[str, str]
 Cell = list[Piece]
 
 
+#: Characters of one piece of app data shown (a rule or an endpoint name can
+#: be of any length; ``--json`` keeps it whole).
+PIECE_LIMIT = 500
+
+
 def piece(value: object, style: str = "") -> Piece:
-    """A piece of app data: escaped for the terminal."""
-    return (safe(value), style)
+    """A piece of app data: escaped for the terminal, capped at :data:`PIECE_LIMIT`."""
+    return (safe(value, PIECE_LIMIT), style)
 
 
 @functools.lru_cache(maxsize=256)

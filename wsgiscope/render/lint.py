@@ -17,6 +17,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from wsgiscope.render.console import data, label
+from wsgiscope.render.text import TARGET_LIMIT, cap
 
 if t.TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -28,9 +29,9 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 
 
 def _where(finding: Occurrence) -> Text:
-    text = label((f"{finding.method} ", "bold"), (finding.path, "cyan"))
+    text = label((f"{finding.method} ", "bold"), (cap(finding.path, TARGET_LIMIT), "cyan"))
     if finding.endpoint:
-        text.append_text(label("  ", (finding.endpoint, "magenta")))
+        text.append_text(label("  ", (cap(finding.endpoint, TARGET_LIMIT), "magenta")))
     return text
 
 

@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wsgiscope.render.console import data, label
+from wsgiscope.render.text import TARGET_LIMIT, cap
 
 #: Width of the bars of the latency histogram, in characters.
 BAR_WIDTH = 30
@@ -198,9 +199,12 @@ def _findings(summary: dict[str, t.Any]) -> list[RenderableType]:
                     " ",
                     (example["function"], "dim"),
                     f": request #{example['request']['id']} ",
-                    (example["request"]["request"] or "?", "bold"),
+                    (cap(example["request"]["request"] or "?", TARGET_LIMIT), "bold"),
                     f" saw one of request #{seen.get('id')}",
-                    (f" {seen['request']}" if seen.get("request") else "", "bold"),
+                    (
+                        f" {cap(seen['request'], TARGET_LIMIT)}" if seen.get("request") else "",
+                        "bold",
+                    ),
                     f" (worker {example['worker']})",
                 )
             )
@@ -208,7 +212,7 @@ def _findings(summary: dict[str, t.Any]) -> list[RenderableType]:
             lines.append(
                 label(
                     ("  divergent ", "red"),
-                    (example["request"], "bold"),
+                    (cap(example["request"], TARGET_LIMIT), "bold"),
                     f" #{example['request_id']} (worker {example['worker']}): expected ",
                     (example["expected"]["status"], ""),
                     " ",

@@ -14,6 +14,7 @@ import os
 import typing as t
 
 from wsgiscope.render.lines import Cell, Lines, Node, Piece, grid_lines, piece, tree_lines
+from wsgiscope.render.text import TARGET_LIMIT, safe
 
 if t.TYPE_CHECKING:
     from wsgiscope.frameworks.base import Route, View
@@ -162,7 +163,7 @@ def render_match(resolution: Resolution) -> Lines:
     title: list[Piece] = [
         piece(resolution.method, "bold"),
         (" ", ""),
-        piece(resolution.path, "cyan"),
+        (safe(resolution.path, TARGET_LIMIT), "cyan"),
     ]
     if resolution.host:
         title += [("  host ", "dim"), piece(resolution.host)]
@@ -177,7 +178,7 @@ def render_match(resolution: Resolution) -> Lines:
                 ("  SCRIPT_NAME ", ""),
                 piece(repr(step.script_name), "cyan"),
                 ("  PATH_INFO ", ""),
-                piece(repr(step.path_info), "cyan"),
+                (safe(repr(step.path_info), TARGET_LIMIT), "cyan"),
             ]
         )
     node = branch.add(
@@ -188,7 +189,7 @@ def render_match(resolution: Resolution) -> Lines:
             ("  mounted at ", ""),
             piece(resolution.mount or "/", "green"),
             ("  PATH_INFO ", ""),
-            piece(repr(resolution.path_info), "cyan"),
+            (safe(repr(resolution.path_info), TARGET_LIMIT), "cyan"),
         ]
     )
     result = resolution.result

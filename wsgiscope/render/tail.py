@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wsgiscope.render.console import data, label
+from wsgiscope.render.text import TARGET_LIMIT, cap
 from wsgiscope.tailing import record_error, record_path, record_status
 
 _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "bold red"}
@@ -94,7 +95,7 @@ def request_line(record: t.Mapping[str, t.Any]) -> Text:
         "  ",
         (request.get("method") or "?", "bold"),
         " ",
-        (target, ""),
+        (cap(target, TARGET_LIMIT), ""),
         "  ",
         (status_text, status_style),
         "  ",

@@ -37,6 +37,11 @@ def cap(value: str, limit: int) -> str:
     return f"{value[:limit]}… [{len(value) - limit} more characters]"
 
 
+#: Characters of a request target (path and query) shown in a heading or a
+#: one-line summary: a client may send a 64 kB URL.
+TARGET_LIMIT = 300
+
+
 def safe(value: object, limit: int = 0) -> str:
     """``str(value)`` escaped and, with ``limit``, capped."""
     text = value if isinstance(value, str) else str(value)

@@ -34,6 +34,8 @@ from rich.tree import Tree
 
 from wsgiscope.render.console import label
 from wsgiscope.render.http import (
+    MESSAGE_LIMIT,
+    cap,
     environ_tree,
     format_ms,
     format_size,
@@ -43,7 +45,7 @@ from wsgiscope.render.http import (
 )
 from wsgiscope.render.lifecycle import lifecycle_tree
 from wsgiscope.render.sections import SECTIONS
-from wsgiscope.render.text import escape_control
+from wsgiscope.render.text import TARGET_LIMIT, escape_control
 
 #: Lines of the app's log shown (all with verbose): its tracebacks repeat
 #: the one shown below the tree.
@@ -127,7 +129,7 @@ def header_line(record: dict[str, t.Any], app_label: str | None = None) -> Text:
     parts: list[tuple[object, str] | str] = [
         (request.get("method") or "?", "bold"),
         " ",
-        (path or "/", "bold cyan"),
+        (cap(path, TARGET_LIMIT) or "/", "bold cyan"),
         " → ",
         (status or "no response", status_style(status)),
         "  ",
@@ -191,7 +193,7 @@ def error_heading(error: dict[str, t.Any], response: dict[str, t.Any]) -> Text:
             ("interrupted (Ctrl-C) while the app ran", "bold yellow"),
             ("; the teardowns above saw KeyboardInterrupt", ""),
         )
-    text = label(("the app raised ", "bold red"), (exception, "red"))
+    text = label(("the app raised ", "bold red"), (cap(exception, MESSAGE_LIMIT), "red"))
     if error.get("propagated") is False and response.get("status"):
         text.append_text(
             label(
@@ -213,7 +215,7 @@ def error_renderable(error: dict[str, t.Any], options: RenderOptions) -> Rendera
     for index, line in enumerate(lines):
         if index:
             text.append("\n")
-        text.append(escape_control(line))
+        text.append(escape_control(cap(line, MESSAGE_LIMIT)))
     return text
 
 
@@ -224,7 +226,8 @@ def app_traceback(
     """The app's exception rendered by rich, wsgiscope's frames suppressed.
 
     Exception messages and notes are escaped first: rich prints them as text
-    but passes control characters through.
+    but passes control characters through. A message is capped at
+    :data:`~wsgiscope.render.http.MESSAGE_LIMIT` characters.
     """
     exc_type, exc_value, tb = exc_info
     trace = Traceback.extract(exc_type, exc_value, tb)
@@ -252,7 +255,7 @@ def own_paths() -> list[str]:
 def _escape_trace(trace: Trace) -> None:
     for stack in trace.stacks:
         stack.exc_type = escape_control(stack.exc_type)
-        stack.exc_value = escape_control(stack.exc_value)
+        stack.exc_value = escape_control(cap(stack.exc_value, MESSAGE_LIMIT))
         stack.notes = [escape_control(note) for note in stack.notes]
         if stack.syntax_error is not None:
             stack.syntax_error.msg = escape_control(stack.syntax_error.msg)

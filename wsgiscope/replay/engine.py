@@ -31,6 +31,7 @@ import threading
 import time
 import typing as t
 
+from wsgiscope.redact import cap
 from wsgiscope.replay.isolation import (
     REQUEST_ID,
     ContextChecker,
@@ -65,6 +66,10 @@ class Entry:
         self.expected: tuple[str, int, str] | None = None
 
 
+#: Characters kept of one ``wsgi.errors`` line (a logged 20 kB value is not a head).
+HEAD_LINE_CAP = 500
+
+
 class ErrorsSink:
     """``wsgi.errors`` for replayed requests: counted, not printed.
 
@@ -81,7 +86,8 @@ class ErrorsSink:
     def write(self, text: str) -> int:
         self.written += len(text)
         if len(self.head) < self._keep:
-            self.head.extend(text.splitlines()[: self._keep - len(self.head)])
+            lines = text.splitlines()[: self._keep - len(self.head)]
+            self.head.extend(cap(line, HEAD_LINE_CAP) for line in lines)
         return len(text)
 
     def writelines(self, lines: t.Iterable[str]) -> None:

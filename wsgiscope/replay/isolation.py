@@ -33,6 +33,8 @@ import functools
 import threading
 import typing as t
 
+from wsgiscope.redact import redact_query, redact_text
+
 if t.TYPE_CHECKING:
     from wsgiscope.replay.engine import Entry
 
@@ -129,8 +131,9 @@ class Slot:
 
 
 def preview(body: bytes) -> str:
-    """The start of a body, for reports."""
-    text = body[:PREVIEW].decode("utf-8", "replace")
+    """The start of a body, for reports, secret-named JSON members and
+    parameters redacted (a member cut by the preview included)."""
+    text = redact_text(body[:PREVIEW].decode("utf-8", "replace"))
     return text + ("…" if len(body) > PREVIEW else "")
 
 
@@ -306,7 +309,7 @@ class ContextChecker:
             if self.describe is not None and isinstance(seen, int) and seen >= 0:
                 other["request"] = self.describe(seen)
         else:
-            query = environ.get("QUERY_STRING")
+            query = redact_query(str(environ.get("QUERY_STRING") or ""))
             other["request"] = (
                 f"{environ.get('REQUEST_METHOD')} "
                 f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"

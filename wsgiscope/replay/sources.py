@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from wsgiscope.errors import SourceError
+from wsgiscope.redact import redact_uri
 
 #: Methods a request source may use; anything else is a malformed source.
 METHODS = frozenset(
@@ -82,8 +83,8 @@ class ReplayRequest:
         return f"{self.path}?{self.query_string}" if self.query_string else self.path
 
     def describe(self) -> str:
-        """``METHOD path?query`` for reports."""
-        return f"{self.method} {self.target}"
+        """``METHOD path?query`` for reports, secret query parameters redacted."""
+        return f"{self.method} {redact_uri(self.target)}"
 
 
 @dataclasses.dataclass

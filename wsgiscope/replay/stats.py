@@ -15,6 +15,10 @@ import math
 import typing as t
 
 from wsgiscope.errors import MissingDependency
+from wsgiscope.redact import cap
+
+#: Characters kept of one error example (the exception message can be huge).
+EXAMPLE_CAP = 500
 
 if t.TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
@@ -74,7 +78,7 @@ class Stats:
         name = type(exc).__name__
         self.exceptions[name] = self.exceptions.get(name, 0) + 1
         if len(self.examples) < 5:
-            self.examples.append(f"{where}: {name}: {exc}")
+            self.examples.append(cap(f"{where}: {name}: {exc}", EXAMPLE_CAP))
 
     def merge(self, other: Stats) -> None:
         """Add ``other``'s counts and latencies to these."""

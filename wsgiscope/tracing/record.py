@@ -201,6 +201,8 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     environ = trace.environ
     ended = trace.ended if trace.ended is not None else rec.clock()
     preview, encoding = body_preview(_preview_bytes(trace))
+    if encoding == "utf-8" and mw.redact and trace.headers is not None:
+        preview = redactor.response_body(preview, trace.headers)
     status = trace.status
     pid, thread, thread_ident, greenlet = trace.worker
     record: dict[str, t.Any] = {
