@@ -146,9 +146,57 @@ def test_discovery_from_the_current_directory(tmp_path: Path) -> None:
     assert '"source": "discovery"' in result.stdout
 
 
-def test_broken_pipe_is_quiet() -> None:
+#: An app whose every output is far bigger than a pipe's buffer (64 KiB).
+BIG_APP = """
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+def plain(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"line\\n" * 100000]
+
+application = DispatcherMiddleware(plain, {f"/m{i}": plain for i in range(2000)})
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["info", "big_pipe"],
+        ["info", "big_pipe", "--json"],
+        ["routes", "big_pipe"],
+        ["routes", "big_pipe", "--json"],
+        ["trace", "big_pipe", "/", "--print", "body", "--max-body", "0"],
+        ["trace", "big_pipe", "/", "--json", "--max-body", "0"],
+    ],
+    ids=" ".join,
+)
+def test_a_closed_pipe_is_quiet(tmp_path: Path, args: list[str]) -> None:
+    """The reader goes away after the first bytes, as `head` does: the writer
+    meets a real EPIPE (the output is larger than the pipe's buffer)."""
+    (tmp_path / "big_pipe.py").write_text(BIG_APP)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wsgiscope", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=environment,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    first = process.stdout.read(100)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) in (0, 141), stderr
+    assert len(first) == 100
+    assert stderr == ""
+
+
+def test_broken_pipe_into_head_is_quiet() -> None:
     script = (
-        f"{sys.executable} -m wsgiscope info wsgiscope.demo --json | head -c 10 >/dev/null; "
+        f"{sys.executable} -m wsgiscope routes wsgiscope.demo | head -c 10 >/dev/null; "
         "echo status=${PIPESTATUS[0]}"
     )
     result = subprocess.run(

@@ -110,3 +110,23 @@ def test_odd_objects_still_give_valid_json(tmp_path: Path, monkeypatch: pytest.M
     text = CliRunner().invoke(cli, ["info", "odd_app:odd"]).stdout
     assert "\x1b" not in text
     assert "\\x1b[31m\\u202e" in text
+
+
+def test_mount_prefixes_that_are_not_str(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bytes key beside str ones: the dispatcher never matches it, wsgiscope
+    # shows it as its repr, after the others, instead of failing to sort them.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bytes_mounts.py").write_text(
+        "from werkzeug.middleware.dispatcher import DispatcherMiddleware\n"
+        "def plain(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'']\n"
+        "app = DispatcherMiddleware(plain, {'/a': plain, b'/b': plain})\n"
+    )
+    report = info_json("bytes_mounts:app")
+    assert [m["prefix"] for m in report["mounts"]] == ["", "/a", "b'/b'"]
+    for command in (["routes"], ["routes", "--json"], ["match"]):
+        args = [*command, "bytes_mounts:app", *(["/a/x"] if command == ["match"] else [])]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+    assert "b'/b'" in CliRunner().invoke(cli, ["routes", "bytes_mounts:app"]).stdout

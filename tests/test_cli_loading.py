@@ -32,7 +32,9 @@ def application(environ, start_response):
 
 #: relative path -> source of the project every test here loads from.
 FILES = {
-    "cl_plain.py": PLAIN + "\nCONFIG = {}\nclass Klass:\n    pass\ndef three(a, b, c):\n    pass\n",
+    "cl_plain.py": PLAIN
+    + "\nCONFIG = {}\nclass Klass:\n    pass\ndef three(a, b, c):\n    pass\n"
+    + "def build():\n    return application\n",
     "cl_factory.py": PLAIN
     + "\nSEEN = []\ndef create_app(name, debug=False):\n"
     + "    SEEN.append((name, debug))\n    return application\n",
@@ -51,6 +53,9 @@ FILES = {
     "cl_raises.py": "x = 1\nraise RuntimeError('no database')\n",
     "cl_exits.py": "import sys\nsys.exit(3)\n",
     "cl_syntax.py": "def broken(:\n    pass\n",
+    "cl_badstr.py": "class Odd(Exception):\n    def __str__(self):\n"
+    + "        raise ValueError('no str')\nraise Odd()\n",
+    "cl_ctrl_c.py": "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n",
     "cl_imports_syntax.py": "import cl_syntax\n",
     "cl_fac_raises.py": "def create_app():\n    raise ValueError('bad config')\n",
     "cl_fac_exits.py": "import sys\ndef create_app():\n    sys.exit('no config')\n",
@@ -214,6 +219,13 @@ ERRORS = [
         None,
     ),
     (
+        "raises-an-exception-whose-str-raises",
+        "cl_badstr",
+        "importing 'cl_badstr' raised Odd: <str() of it raised ValueError> "
+        "at {root}/cl_badstr.py:4",
+        None,
+    ),
+    (
         "exits-while-importing",
         "cl_exits",
         "importing 'cl_exits' called sys.exit(3) at {root}/cl_exits.py:2",
@@ -283,6 +295,13 @@ ERRORS = [
         "it needs name: e.g. 'cl_factory:create_app(name=...)'",
     ),
     (
+        "factory-named-without-the-arguments-it-needs",
+        "cl_factory:create_app",
+        "factory cl_factory:create_app() cannot be called with these arguments: "
+        "missing a required argument: 'name'",
+        "it needs name: e.g. 'cl_factory:create_app(name=...)'",
+    ),
+    (
         "factory-given-wrong-arguments",
         "cl_factory:create_app('x', colour=1)",
         "factory cl_factory:create_app('x', colour=1) cannot be called with these "
@@ -294,6 +313,14 @@ ERRORS = [
         "cl_plain:CONFIG",
         "cl_plain:CONFIG is a dict, not a WSGI application",
         "a WSGI app is a callable taking (environ, start_response)",
+    ),
+    (
+        "a-factory-not-called",
+        "cl_plain:build",
+        "cl_plain:build is the function build with signature (), which cannot "
+        "take (environ, start_response)",
+        "a WSGI app is a callable taking (environ, start_response); "
+        "if build is a factory, call it: 'cl_plain:build()'",
     ),
     (
         "a-class",
@@ -425,6 +452,17 @@ def invoke_in(directory: Path, *args: str) -> t.Any:
         os.chdir(previous)
     assert (result.exit_code, result.stdout) == (2, "")
     return result
+
+
+def test_ctrl_c_while_the_app_loads_exits_130(project: Path) -> None:
+    # click would print "Aborted!" and exit 1 (DESIGN.md, known pitfalls)
+    for command in (["info"], ["routes"], ["url", "cl_ctrl_c", "x"], ["match", "cl_ctrl_c", "/"]):
+        arguments = command if len(command) > 1 else [*command, "cl_ctrl_c"]
+        result = entry_point(*arguments, cwd=project)
+        assert (result.returncode, result.stdout) == (130, ""), command
+        assert result.stderr == "wsgiscope: interrupted\n", command
+    result = invoke("info", "cl_ctrl_c")
+    assert (result.exit_code, result.stderr) == (130, "wsgiscope: interrupted\n")
 
 
 def test_a_long_list_of_names_is_cut(project: Path) -> None:

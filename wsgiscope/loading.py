@@ -447,7 +447,10 @@ def _raise_site(exc: BaseException) -> str:
 
 
 def _describe_exception(exc: BaseException) -> str:
-    message = str(exc)
+    try:
+        message = str(exc)
+    except Exception:  # the app's exception class has a __str__ that raises
+        message = f"<str() of it raised {type(sys.exc_info()[1]).__name__}>"
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -468,7 +471,9 @@ def _find_attr(module: types.ModuleType, spec: ImportSpec) -> tuple[t.Any, str]:
     if spec.call is not None:
         args, kwargs = spec.call
         return _call_factory(module, attr_path, obj, args, kwargs)
-    if _is_factory(obj):
+    if _is_factory(obj) or _is_named_factory(obj):
+        # a create_app that needs arguments is reported as a factory called
+        # without them, not loaded as a WSGI app it is not
         return _call_factory(module, attr_path, obj, (), {})
     return obj, attr_path
 
@@ -529,6 +534,18 @@ def _is_factory(obj: t.Any) -> bool:
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return not required and obj.__name__ in FACTORY_NAMES
+
+
+def _is_named_factory(obj: t.Any) -> bool:
+    """A function named ``create_app``/``make_app`` whose first parameter is
+    not ``environ``: a factory, whatever arguments it needs."""
+    if not isinstance(obj, types.FunctionType) or obj.__name__ not in FACTORY_NAMES:
+        return False
+    try:
+        parameters = list(inspect.signature(obj).parameters)
+    except (TypeError, ValueError):
+        return False
+    return not parameters or parameters[0] not in ("environ", "env")
 
 
 def _call_factory(
@@ -601,10 +618,15 @@ def _check_wsgi(module: types.ModuleType, attr_path: str, app: t.Any) -> None:
     try:
         signature.bind(object(), object())
     except TypeError:
+        hint = "a WSGI app is a callable taking (environ, start_response)"
+        with contextlib.suppress(TypeError):
+            signature.bind()
+            if inspect.isfunction(app) and not attr_path.endswith(")"):
+                hint = f"{hint}; if {attr_path} is a factory, call it: '{where}()'"
         raise AppLoadError(
             f"{where} is {_what(app)} with signature {signature}, which cannot take "
             "(environ, start_response)",
-            hint="a WSGI app is a callable taking (environ, start_response)",
+            hint=hint,
         ) from None
 
 

@@ -166,9 +166,16 @@ def _dispatcher_mounts(dispatcher: t.Any, depth: int) -> list[Mount]:
     if depth >= MAX_DEPTH:
         return []
     mounts = [Mount("", _inspect(dispatcher.app, depth + 1))]
-    for prefix, app in sorted(dispatcher.mounts.items()):
+    for prefix, app in _sorted_mounts(dispatcher.mounts):
         mounts.append(Mount(prefix, _inspect(app, depth + 1)))
     return mounts
+
+
+def _sorted_mounts(mounts: t.Mapping[t.Any, t.Any]) -> list[tuple[str, t.Any]]:
+    """A dispatcher's mounts by prefix. A key that is not a str (``b"/x"``,
+    which the dispatcher never matches) is kept as its repr, sorted last."""
+    prefixes = [(k if isinstance(k, str) else repr(k), app) for k, app in mounts.items()]
+    return sorted(prefixes, key=lambda item: (item[0][:2] in ("b'", 'b"'), item[0]))
 
 
 def _inspect_wsgi_app(node: AppNode, depth: int) -> None:
@@ -185,7 +192,7 @@ def _inspect_wsgi_app(node: AppNode, depth: int) -> None:
             mounts = []
             if not _is_own_wsgi_app(app, current.app):
                 mounts.append(Mount("", _inspect(current.app, depth + 1)))
-            for prefix, mounted in sorted(current.mounts.items()):
+            for prefix, mounted in _sorted_mounts(current.mounts):
                 mounts.append(Mount(prefix, _inspect(mounted, depth + 1)))
             node.mounts = mounts
             return

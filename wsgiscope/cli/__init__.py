@@ -78,6 +78,11 @@ class LazyGroup(click.Group):
                 raise
             report_error(exc)
             ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            # Ctrl-C while the app loads (or in a command that keeps nothing
+            # to flush): click would print "Aborted!" and exit 1.
+            click.echo("wsgiscope: interrupted", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
 
 
 def report_usage_error(ctx: click.Context, exc: click.UsageError) -> t.NoReturn:
