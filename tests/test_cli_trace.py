@@ -286,6 +286,15 @@ def test_ctrl_c_while_the_app_runs_exits_130():
     result = trace(f"{MISC}:interrupt", "/")
     assert result.exit_code == 130
     assert result.stderr == "wsgiscope: interrupted\n"
+    assert "interrupted (Ctrl-C) while the app ran" in result.stdout
+
+
+def test_an_apps_own_keyboard_interrupt_is_its_error():
+    result = trace(f"{MISC}:own_keyboard_interrupt", "/", "--width", "200")
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert "the app raised KeyboardInterrupt: raised by the app" in result.stdout
+    assert "interrupted (Ctrl-C)" not in result.stdout
 
 
 @pytest.mark.parametrize(

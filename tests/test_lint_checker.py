@@ -112,6 +112,91 @@ def test_exc_info_reraise_propagated_is_fine() -> None:
     assert result.error == "ValueError: late"
 
 
+@pytest.mark.parametrize(
+    ("exc_info", "message"),
+    [
+        (
+            (None, None, None),
+            "exc_info is (None, None, None): sys.exc_info() was called outside an except "
+            "block, so there is no exception to re-raise",
+        ),
+        (
+            (ValueError, "x", None),
+            "exc_info is (type <class 'ValueError'>, str 'x', ...), "
+            "not (type, exception, traceback)",
+        ),
+        ((ValueError, ValueError("x"), "tb"), "exc_info's traceback is str 'tb'"),
+        (5, "exc_info is int 5"),
+    ],
+)
+def test_exc_info_that_is_not_a_caught_exception(exc_info: t.Any, message: str) -> None:
+    def app(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")], exc_info)
+        return [b"error"]
+
+    result = lint(app)
+    assert [(f.rule, f.message) for f in result.findings] == [("WSGI210", message)]
+
+
+def test_exc_info_whose_truth_raises_is_reported_not_raised() -> None:
+    class NoTruth:
+        def __bool__(self) -> bool:
+            raise RuntimeError("bool boom")
+
+    def app(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")], NoTruth())
+        return [b"x"]
+
+    result = lint(app)
+    assert rules_of(result) == ["WSGI210"]
+    assert result.error is None
+
+
+def test_a_body_len_that_raises_is_the_body_raising() -> None:
+    class Body(list):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            raise ValueError("len boom")
+
+    class Unsized(list):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            raise TypeError("no length")  # servers take this for "no length"
+
+    def app(body: t.Any) -> t.Any:
+        def answer(environ: t.Any, start_response: t.Any) -> t.Any:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return body
+
+        return answer
+
+    result = lint(app(Body([b"x"])))
+    assert [(f.rule, f.message) for f in result.findings] == [
+        (
+            "WSGI104",
+            "len() of the Body raised ValueError: len boom (servers call it to set Content-Length)",
+        )
+    ]
+    assert result.error == "ValueError: len boom"
+    assert lint(app(Unsized([b"x"]))).findings == []
+
+
+def test_str_subclasses_in_errors_and_environ() -> None:
+    class Text(str):
+        pass
+
+    def app(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        environ["wsgi.errors"].write(Text("logged\n"))
+        environ["PATH_INFO"] = Text("/elsewhere")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    result = lint(app)
+    assert [(f.rule, f.message) for f in result.findings] == [
+        ("WSGI603", "wsgi.errors.write() got Text (a str subclass), not str"),
+        ("WSGI701", "set CGI key 'PATH_INFO' to '/elsewhere', a Text (a str subclass)"),
+    ]
+
+
 def test_input_reads_within_length_are_fine() -> None:
     def reader(environ: t.Any, start_response: t.Any) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -336,6 +336,19 @@ def test_ctrl_c_prints_results_so_far_exit_130() -> None:
 
 
 @pytest.mark.usefixtures("apps_dir")
+def test_an_apps_own_keyboard_interrupt_is_a_finding_not_ctrl_c() -> None:
+    args = ["lint_nasty.py:raises_keyboard_interrupt", "--no-routes", "-r", "/first"]
+    code, out, _ = run(*args, "-r", "/second", "-r", "/third", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["interrupted"] is False
+    assert [r["path"] for r in data["requests"]] == ["/first", "/second", "/third"]
+    (finding,) = data["findings"]
+    assert (finding["rule"], finding["path"]) == ("WSGI103", "/second")
+    assert finding["message"] == "KeyboardInterrupt: raised by the app"
+
+
+@pytest.mark.usefixtures("apps_dir")
 def test_unbuildable_routes_are_reported_as_skipped() -> None:
     code, out, _ = run("lint_flask_skipped.py", "--width", "200")
     assert code == 0

@@ -33,6 +33,10 @@ def test_get_rule_by_id_or_slug() -> None:
         get_rule("WSGI999")
 
 
+class _Str(str):
+    """A str subclass: PEP 3333 asks for native strings (type(x) is str)."""
+
+
 @pytest.mark.parametrize(
     ("status", "rules"),
     [
@@ -47,6 +51,8 @@ def test_get_rule_by_id_or_slug() -> None:
         ("200\tOK", ["WSGI203"]),
         ("200 Ok\u20ac", ["WSGI208"]),
         (b"200 OK", ["WSGI203"]),
+        (_Str("200 OK"), ["WSGI203"]),
+        (_Str("200"), ["WSGI203", "WSGI203"]),
     ],
 )
 def test_status(status: t.Any, rules: list[str]) -> None:
@@ -70,6 +76,9 @@ def test_status(status: t.Any, rules: list[str]) -> None:
         ("\u2603", "v", ["WSGI208"]),
         (b"X-Bytes", "v", ["WSGI205"]),
         ("X-Bytes", b"v", ["WSGI205"]),
+        (_Str("X-Sub"), "v", ["WSGI205"]),
+        ("X-Sub", _Str("v"), ["WSGI205"]),
+        (_Str("X-Bad:"), _Str("a\nb"), ["WSGI205", "WSGI205", "WSGI206", "WSGI207"]),
         ("Keep-Alive", "timeout=5", ["WSGI209"]),
         ("TE", "trailers", ["WSGI209"]),
         ("Trailer", "Expires", ["WSGI209"]),
@@ -79,6 +88,28 @@ def test_status(status: t.Any, rules: list[str]) -> None:
 )
 def test_header(name: t.Any, value: t.Any, rules: list[str]) -> None:
     assert [rule for rule, _ in check_header(name, value)] == rules
+
+
+def test_a_str_subclass_is_named_and_checked_as_plain_text() -> None:
+    # Its own __str__, __repr__ and methods are the app's code: never run.
+    class Hostile(str):
+        def __str__(self) -> str:
+            raise RuntimeError("str boom")
+
+        __repr__ = __str__
+
+        def lower(self) -> str:  # type: ignore[override]
+            raise RuntimeError("lower boom")
+
+    assert check_status(Hostile("200 OK")) == [
+        ("WSGI203", "status '200 OK' is a Hostile (a str subclass), not str")
+    ]
+    assert check_header("Set-Cookie", Hostile("sid=1")) == [
+        (
+            "WSGI205",
+            "value '[redacted]' of header 'Set-Cookie' is a Hostile (a str subclass), not str",
+        )
+    ]
 
 
 def test_header_list_and_content_length() -> None:

@@ -74,9 +74,32 @@ def is_secret_field(name: str) -> bool:
     return verdict
 
 
+def as_text(value: t.Any) -> str:
+    """``value`` as a plain ``str``, for a record; never raises.
+
+    A str is itself, a str subclass becomes a plain str (its own ``__str__``,
+    ``__eq__`` or ``lower`` would run app code in wsgiscope's output), anything
+    else is its ``repr`` (or a placeholder when that raises).
+    """
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    return repr_text(value)
+
+
+def repr_text(value: t.Any) -> str:
+    """``repr(value)`` as a plain ``str`` (a placeholder when it raises); never raises."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object (repr failed)>"
+    return text if type(text) is str else str.__str__(text)
+
+
 def cap(value: t.Any, limit: int = VALUE_CAP) -> str:
-    """``value`` as text (its ``repr`` unless it is a str), cut at ``limit`` characters."""
-    text = value if isinstance(value, str) else repr(value)
+    """``value`` as text (:func:`as_text`), cut at ``limit`` characters."""
+    text = as_text(value)
     if len(text) > limit:
         return f"{text[:limit]}... [{len(text)} chars]"
     return text
@@ -230,8 +253,7 @@ def _environ_text(value: t.Any) -> str:
         return "False"
     if value is None:
         return "None"
-    # (a str subclass is kept as it is, as cap() does)
-    text = value if isinstance(value, str) else repr(value)
+    text = as_text(value)
     return text if len(text) <= VALUE_CAP else cap(text)
 
 
@@ -256,7 +278,7 @@ def _environ_shown(environ: t.Mapping[str, t.Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in environ.items():
         if type(key) is not str:
-            key = repr(key)
+            key = repr_text(key)
         out[key] = value if type(value) is str else _environ_text(value)
     return out
 
@@ -288,7 +310,8 @@ class Redactor:
                     out[key] = value
                     continue
                 if type(key) is not str:
-                    key = repr(key)
+                    # quoted: a key that only looks like a server's is shown apart
+                    key = repr_text(key)
                 action = actions.get(key)
                 if action is None:
                     action = _environ_action(key)
@@ -302,7 +325,7 @@ class Redactor:
                     out[key] = redact_uri(value)
                 continue
             if type(key) is not str:
-                key = repr(key)
+                key = repr_text(key)
             # _environ_text(value), inlined: a third of the keys take this way
             if value is True:
                 out[key] = "True"
@@ -311,7 +334,10 @@ class Redactor:
             elif value is None:
                 out[key] = "None"
             else:
-                text = value if isinstance(value, str) else repr(value)
+                try:
+                    text = str.__str__(value) if isinstance(value, str) else repr(value)
+                except Exception:
+                    text = as_text(value)
                 out[key] = text if len(text) <= VALUE_CAP else cap(text)
         return out
 
@@ -320,20 +346,20 @@ class Redactor:
         out: list[list[str]] = []
         try:
             items = list(headers)
-        except TypeError:
+        except Exception:
             return [[cap(headers), ""]]
         show = self.show_secrets
         actions = _header_actions
         for item in items:
             try:
                 name, value = item
-            except (TypeError, ValueError):
+            except Exception:
                 out.append([cap(item), ""])
                 continue
             if type(name) is not str:
-                name = name if isinstance(name, str) else repr(name)
+                name = as_text(name)
             if type(value) is not str:
-                value = value if isinstance(value, str) else repr(value)
+                value = as_text(value)
             if show:
                 out.append([name, value])
                 continue
@@ -396,12 +422,12 @@ class Redactor:
         ones redacted."""
         show = self.show_secrets
         return {
-            str(k): REDACTED if not show and is_secret_field(str(k)) else cap(repr(v))
+            as_text(k): REDACTED if not show and is_secret_field(as_text(k)) else cap(repr_text(v))
             for k, v in names.items()
         }
 
     def session(self, session: t.Mapping[str, t.Any]) -> dict[str, str]:
         """Session contents: the names, and the values only with ``show_secrets``."""
         if self.show_secrets:
-            return {str(k): cap(repr(v)) for k, v in session.items()}
-        return {str(k): REDACTED for k in session}
+            return {as_text(k): cap(repr_text(v)) for k, v in session.items()}
+        return {as_text(k): REDACTED for k in session}

@@ -1,6 +1,9 @@
 """Apps that misbehave in ways a checker must survive (never crash on)."""
 
+import os
+import signal
 import sys
+import time
 
 
 class _CloseProperty:
@@ -112,8 +115,17 @@ NASTY = [
 
 
 def ctrl_c_on_second(environ, start_response):
-    """Behaves like a user pressing Ctrl-C during the second request."""
+    """The user presses Ctrl-C (a real SIGINT) during the second request."""
     if environ["PATH_INFO"] == "/second":
-        raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the signal's handler raises before this ends
     start_response("200 OK", [("Connection", "close"), ("Content-Type", "text/plain")])
+    return [b"x"]
+
+
+def raises_keyboard_interrupt(environ, start_response):
+    """An app that raises KeyboardInterrupt itself: its error, not a Ctrl-C."""
+    if environ["PATH_INFO"] == "/second":
+        raise KeyboardInterrupt("raised by the app")
+    start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"x"]

@@ -3,7 +3,8 @@
 - ``stream``: an endless streaming response that records its ``close()``;
 - ``unavailable``: a Flask app answering 503 without raising;
 - ``crash``: a plain WSGI app whose exception propagates out;
-- ``interrupt``: a plain WSGI app interrupted by Ctrl-C while it runs;
+- ``interrupt``: a plain WSGI app interrupted by Ctrl-C (SIGINT) while it runs;
+- ``own_keyboard_interrupt``: a plain WSGI app raising KeyboardInterrupt itself;
 - ``sleepy``: a Flask app whose view announces itself in the file named by
   ``$TRACECLI_READY`` and then sleeps (for a real Ctrl-C), with a teardown;
 - ``hop_by_hop``: a plain WSGI app breaking PEP 3333 (a hop-by-hop header);
@@ -13,6 +14,7 @@
 
 import itertools
 import os
+import signal
 import time
 
 from flask import Flask, g, jsonify, request, session
@@ -49,7 +51,14 @@ def crash(environ, start_response):
 
 
 def interrupt(environ, start_response):
-    raise KeyboardInterrupt
+    """The user presses Ctrl-C (a real SIGINT) while the app runs."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)  # the signal's handler raises before this ends
+
+
+def own_keyboard_interrupt(environ, start_response):
+    """An app that raises KeyboardInterrupt itself: its error, not a Ctrl-C."""
+    raise KeyboardInterrupt("raised by the app")
 
 
 def hop_by_hop(environ, start_response):

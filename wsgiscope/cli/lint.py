@@ -182,6 +182,7 @@ def _run(
     import contextlib
     import sys
 
+    from wsgiscope.interrupts import watching_ctrl_c
     from wsgiscope.lint.runner import run_lint
     from wsgiscope.render.console import make_console
     from wsgiscope.render.lint import progress_bar
@@ -189,7 +190,12 @@ def _run(
     err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
     show = err.is_terminal and not as_json and len(targets) > 1
     # What the app prints goes to stderr: stdout is the report (--json stays JSON).
-    with contextlib.redirect_stdout(sys.stderr), progress_bar(err, len(targets), show) as update:
+    # An app's own KeyboardInterrupt is a finding; only Ctrl-C stops the run.
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        progress_bar(err, len(targets), show) as update,
+        watching_ctrl_c(),
+    ):
         return run_lint(
             app, targets, ignore=ignored, max_body=max_body, progress=update, strict=strict
         )

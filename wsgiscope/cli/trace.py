@@ -177,6 +177,7 @@ def _trace(
 ) -> tuple[bool, bool]:
     """Build, run, save and show the request; whether the app failed, and
     whether Ctrl-C ended it (what it did until then is still shown and saved)."""
+    from wsgiscope.interrupts import watching_ctrl_c
     from wsgiscope.request import build_environ, parse_request, split_target
     from wsgiscope.tracing import run_traced
 
@@ -202,7 +203,8 @@ def _trace(
         linted = TraceLint(app, leave_out=SERVER_HANDLED.get(framework or "", {}))
         app, checks = linted, linted.checks
     # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
-    with contextlib.redirect_stdout(sys.stderr):
+    # An app's own KeyboardInterrupt is its error; only Ctrl-C means "interrupted".
+    with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c():
         result = run_traced(app, environ, max_body=max_body, redact=not show_secrets, checks=checks)
     record = result.record
     if save:
@@ -228,6 +230,7 @@ def _trace(
             width=out.width,
             max_body=max_body,
             log=log,
+            interrupted=result.interrupted,
         )
         if sections is not None:
             options.sections = sections

@@ -32,6 +32,7 @@ import socket
 import types
 import typing as t
 
+from wsgiscope.interrupts import is_ctrl_c
 from wsgiscope.lint import environ as environ_checks
 from wsgiscope.lint.findings import Finding, FindingList, Phase, exc_text, safe_repr
 from wsgiscope.lint.headers import (
@@ -53,6 +54,41 @@ _RESOURCES: tuple[type, ...] = (types.GeneratorType, io.IOBase, socket.socket)
 
 def _describe(value: object) -> str:
     return f"{type(value).__name__} {safe_repr(value, 60)}"
+
+
+def _given(exc_info: object) -> bool:
+    """Whether start_response got an exc_info (servers test its truth; one
+    whose ``__bool__`` raises counts as given)."""
+    if exc_info is None:
+        return False
+    try:
+        return bool(exc_info)
+    except Exception:
+        return True
+
+
+def _exc_info_problem(exc_info: object) -> str | None:
+    """Why ``exc_info`` is not ``None`` or ``sys.exc_info()`` of a caught exception."""
+    if exc_info is None:
+        return None
+    if type(exc_info) is not tuple or len(exc_info) != 3:
+        return f"exc_info is {_describe(exc_info)}"
+    kind, value, traceback = exc_info
+    if kind is None and value is None and traceback is None:
+        return (
+            "exc_info is (None, None, None): sys.exc_info() was called outside an "
+            "except block, so there is no exception to re-raise"
+        )
+    if not (
+        isinstance(kind, type) and isinstance(value, kind) and isinstance(value, BaseException)
+    ):
+        return (
+            f"exc_info is ({_describe(kind)}, {_describe(value)}, ...), "
+            "not (type, exception, traceback)"
+        )
+    if traceback is not None and not isinstance(traceback, types.TracebackType):
+        return f"exc_info's traceback is {_describe(traceback)}"
+    return None
 
 
 def _input_limit(environ: t.Mapping[str, t.Any]) -> int | None:
@@ -153,7 +189,7 @@ class LintSession:
         if exc is self._reraised:
             self._propagated = True
             return
-        if isinstance(exc, KeyboardInterrupt):
+        if is_ctrl_c(exc):
             return
         if environ_checks.is_missing_optional_key(exc, self._environ):
             self.add(
@@ -177,7 +213,7 @@ class LintSession:
             try:
                 write = start_response(*args, **kwargs)
             except BaseException as exc:
-                if (len(args) == 3 and args[2]) or kwargs.get("exc_info"):
+                if _given(args[2] if len(args) == 3 else kwargs.get("exc_info")):
                     # The server re-raised exc_info (headers already sent):
                     # the app must let this propagate (rule WSGI211).
                     self._reraised = exc
@@ -204,9 +240,10 @@ class LintSession:
         status = values[0] if args else kwargs.get("status")
         headers = values[1] if len(args) > 1 else kwargs.get("response_headers", [])
         exc_info = values[2] if len(args) > 2 else kwargs.get("exc_info")
-        if exc_info is not None and not (type(exc_info) is tuple and len(exc_info) == 3):
-            self.add("WSGI210", f"exc_info is {_describe(exc_info)}", "start_response")
-        if self.start_calls > 1 and not exc_info:
+        problem = _exc_info_problem(exc_info)
+        if problem is not None:
+            self.add("WSGI210", problem, "start_response")
+        if self.start_calls > 1 and not _given(exc_info):
             self.add(
                 "WSGI202",
                 f"start_response called {self.start_calls} times without exc_info",
@@ -217,7 +254,7 @@ class LintSession:
         problems, pairs = check_header_list(headers)
         for rule, message in problems:
             self.add(rule, message, "start_response")
-        return (status if isinstance(status, str) else safe_repr(status)), pairs
+        return (str.__str__(status) if isinstance(status, str) else safe_repr(status)), pairs
 
     def wrap_write(self, write: t.Any) -> t.Any:
         """The legacy ``write()`` callable, watched."""
@@ -237,7 +274,7 @@ class LintSession:
     def _sent(self, data: t.Any) -> None:
         try:
             size = len(data)
-        except TypeError:
+        except Exception:  # not sized, or a __len__ that raises
             size = 0
         if size:
             self.headers_sent = True
@@ -391,7 +428,19 @@ class SizedWatchedBody(WatchedBody):
     ``len(result) == 1`` to set Content-Length, so it is kept."""
 
     def __len__(self) -> int:
-        return len(self._result)
+        try:
+            return len(self._result)
+        except (TypeError, AttributeError, NotImplementedError):
+            raise  # what servers take for "no length"
+        except BaseException as exc:
+            if not is_ctrl_c(exc):
+                self._session.add(
+                    "WSGI104",
+                    f"len() of the {type(self._result).__name__} raised {exc_text(exc)} "
+                    "(servers call it to set Content-Length)",
+                    "body",
+                )
+            raise
 
 
 def lint_middleware(

@@ -131,7 +131,10 @@ def invalid_value(key: str, value: t.Any) -> str | None:
     """Why ``value`` is not a valid ``environ[key]`` set by the app (the
     rules wsgiref.validate and werkzeug's LintMiddleware apply to a
     server's environ), or ``None``."""
-    if key.isupper() and "." not in key and not isinstance(value, str):
+    if key.isupper() and "." not in key and type(value) is not str:
+        if isinstance(value, str):
+            shown = safe_repr(str.__str__(value))
+            return f"set CGI key {key!r} to {shown}, a {type(value).__name__} (a str subclass)"
         return f"set CGI key {key!r} to {type(value).__name__} {safe_repr(value)}"
     if key in ("SCRIPT_NAME", "PATH_INFO") and value and not value.startswith("/"):
         return f"set {key} to {safe_repr(value)}, which must be empty or start with '/'"

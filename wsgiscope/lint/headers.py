@@ -54,6 +54,14 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
+def _not_native(value: object) -> str | None:
+    """Why a str subclass is not the native str PEP 3333 asks for (servers
+    test ``type(value) is str``, as wsgiref.validate does), or ``None``."""
+    if isinstance(value, str) and type(value) is not str:
+        return f"is a {_type_name(value)} (a str subclass), not str"
+    return None
+
+
 def status_code(status: object) -> int | None:
     """The code of a status string, or ``None`` if it has none."""
     if isinstance(status, str):
@@ -68,6 +76,10 @@ def check_status(status: object) -> list[Problem]:
     if not isinstance(status, str):
         return [("WSGI203", f"status is {_type_name(status)} {safe_repr(status)}, not str")]
     problems: list[Problem] = []
+    subclass = _not_native(status)
+    if subclass is not None:
+        status = str.__str__(status)
+        problems.append(("WSGI203", f"status {safe_repr(status)} {subclass}"))
     if not _latin1(status):
         problems.append(("WSGI208", f"status {safe_repr(status)} is not ISO-8859-1 encodable"))
     match = _STATUS.fullmatch(status)
@@ -103,7 +115,7 @@ def check_header_list(headers: object) -> tuple[list[Problem], list[tuple[str, s
         name, value = item
         problems.extend(check_header(name, value))
         if isinstance(name, str) and isinstance(value, str):
-            pairs.append((name, value))
+            pairs.append((str.__str__(name), str.__str__(value)))
     problems.extend(check_content_length(pairs))
     return problems, pairs
 
@@ -122,6 +134,16 @@ def _value_text(name: object, value: object) -> str:
 def check_header(name: object, value: object) -> list[Problem]:
     """Problems with one ``(name, value)`` header."""
     problems: list[Problem] = []
+    name_subclass, value_subclass = _not_native(name), _not_native(value)
+    name = str.__str__(name) if isinstance(name, str) else name
+    value = str.__str__(value) if isinstance(value, str) else value
+    if name_subclass is not None:
+        problems.append(("WSGI205", f"header name {safe_repr(name)} {name_subclass}"))
+    if value_subclass is not None:
+        label = safe_repr(name if isinstance(name, str) else safe_repr(name))
+        problems.append(
+            ("WSGI205", f"value {_value_text(name, value)} of header {label} {value_subclass}")
+        )
     if not isinstance(name, str):
         problems.append(
             ("WSGI205", f"header name {safe_repr(name)} is {_type_name(name)}, not str")

@@ -14,10 +14,12 @@ tell "requires a key" (WSGI702) from an ordinary error.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import typing as t
 
+from wsgiscope.interrupts import is_ctrl_c
 from wsgiscope.lint.checker import LintSession
 from wsgiscope.lint.environ import fill_optional, is_optional_key, strictify
 from wsgiscope.lint.findings import Finding, exc_text
@@ -66,14 +68,14 @@ def run_strict(
     max_chunks: int = MAX_CHUNKS,
 ) -> LintResult:
     """Run one request through ``app`` under the checker; never raises
-    (except ``KeyboardInterrupt``)."""
+    (except the user's Ctrl-C, see :func:`~wsgiscope.interrupts.is_ctrl_c`)."""
     errors = io.StringIO()
     environ["wsgi.errors"] = errors
     session = LintSession(environ)
 
     def start_response(*args: t.Any, **kwargs: t.Any) -> t.Callable[[t.Any], None]:
         exc_info = args[2] if len(args) > 2 else kwargs.get("exc_info")
-        if exc_info and session.headers_sent:
+        if exc_info is not None and session.headers_sent:
             # PEP 3333: with headers sent, start_response re-raises exc_info.
             exc = exc_info[1] if type(exc_info) is tuple and len(exc_info) == 3 else None
             if isinstance(exc, BaseException):
@@ -84,15 +86,18 @@ def run_strict(
     result = LintResult(findings=[])
     try:
         body = session.call(app, environ, start_response)
-    except KeyboardInterrupt:
-        raise
     except BaseException as exc:
+        if is_ctrl_c(exc):
+            raise
         result.error = exc_text(exc)
         return _done(session, result, errors)
     if session.done:  # not iterable: already reported
         return _done(session, result, errors)
     try:
+        chunks = 0
         for chunks, _chunk in enumerate(body, 1):
+            if chunks == 1:
+                _ask_length(body)
             if session.body_bytes > max_body or chunks >= max_chunks:
                 session.capped = True
                 session.add(
@@ -102,18 +107,29 @@ def run_strict(
                     "body",
                 )
                 break
-    except KeyboardInterrupt:
-        raise
+        if chunks == 0:
+            _ask_length(body)
     except BaseException as exc:
+        if is_ctrl_c(exc):
+            raise
         result.error = exc_text(exc)
     finally:
         try:
             body.close()
-        except KeyboardInterrupt:
-            raise
         except BaseException as exc:
+            if is_ctrl_c(exc):
+                raise
             result.error = result.error or exc_text(exc)
     return _done(session, result, errors)
+
+
+def _ask_length(body: t.Any) -> None:
+    """Call ``len()`` of a sized body, as wsgiref does to set Content-Length
+    when the headers go out, after the first chunk or an empty body (the
+    exceptions it takes for "no length" are let pass)."""
+    if hasattr(type(body), "__len__"):
+        with contextlib.suppress(TypeError, AttributeError, NotImplementedError):
+            len(body)
 
 
 def _discard(data: t.Any) -> None:

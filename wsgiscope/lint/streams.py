@@ -174,9 +174,10 @@ class ErrorsWatcher:
         self._findings = findings
 
     def write(self, s: t.Any) -> t.Any:
-        if not isinstance(s, str):
+        if type(s) is not str:
+            kind = " (a str subclass)" if isinstance(s, str) else ""
             self._findings.add(
-                "WSGI603", f"wsgi.errors.write() got {type(s).__name__}, not str", "errors"
+                "WSGI603", f"wsgi.errors.write() got {type(s).__name__}{kind}, not str", "errors"
             )
         return self._stream.write(s)
 

@@ -65,6 +65,8 @@ class RenderOptions:
     :param exc_info: the live exception, to render a rich traceback; a
         record read from a file has only its text.
     :param width: the width the traceback is drawn at (the console's).
+    :param interrupted: whether a ``KeyboardInterrupt`` in the record was the
+        user's Ctrl-C (``trace`` knows); ``None``: assume it was.
     """
 
     sections: frozenset[str] = frozenset(SECTIONS)
@@ -75,6 +77,7 @@ class RenderOptions:
     log: str = ""
     exc_info: tuple[type[BaseException], BaseException, types.TracebackType | None] | None = None
     width: int | None = None
+    interrupted: bool | None = None
 
 
 def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None) -> Group:
@@ -99,7 +102,7 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
     error = record.get("error")
     if error:
         parts.append(Text())
-        parts.append(error_heading(error, record.get("response") or {}))
+        parts.append(error_heading(error, record.get("response") or {}, options.interrupted))
         parts.append(error_renderable(error, options))
     return Group(*parts)
 
@@ -183,11 +186,14 @@ def log_tree(log: str, verbose: bool = False) -> Tree:
     return tree
 
 
-def error_heading(error: dict[str, t.Any], response: dict[str, t.Any]) -> Text:
-    """One line: what the app raised and what became of it."""
+def error_heading(
+    error: dict[str, t.Any], response: dict[str, t.Any], interrupted: bool | None = None
+) -> Text:
+    """One line: what the app raised and what became of it (``interrupted``:
+    see :class:`RenderOptions`)."""
     message = error.get("message")
     exception = f"{error.get('type') or '?'}: {message}" if message else error.get("type") or "?"
-    if error.get("type") == "KeyboardInterrupt":
+    if error.get("type") == "KeyboardInterrupt" and interrupted is not False:
         # Ctrl-C reached the app: not its fault, but where it was matters.
         return label(
             ("interrupted (Ctrl-C) while the app ran", "bold yellow"),

@@ -41,18 +41,26 @@ import traceback
 import types
 import typing as t
 
-from wsgiscope.redact import Redactor
+from wsgiscope.redact import Redactor, as_text, repr_text
 
 #: A raw event row as the recorder stores it:
 #: ``(cls, t, depth, parent seq or None, values, seq)``.
 RawEvent = tuple
 
 
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the exception's ``__str__`` raises."""
+    try:
+        return as_text(str(exc))
+    except Exception:
+        return "<str() failed>"
+
+
 def describe_exception(exc: BaseException | None) -> str | None:
     """``"Type: message"`` for an exception, ``None`` for none."""
     if exc is None:
         return None
-    message = str(exc)
+    message = exception_message(exc)
     name = type(exc).__qualname__
     return f"{name}: {message}" if message else name
 
@@ -148,7 +156,7 @@ def function_name(func: t.Any) -> str:
 
 
 def _cap(value: t.Any, limit: int = 200) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    text = as_text(value)
     if len(text) > limit:
         return text[:limit] + f"... [{len(text)} chars]"
     return text
@@ -158,8 +166,8 @@ def _view_args(view_args: t.Mapping[t.Any, t.Any]) -> dict[str, str]:
     """``{str(name): _cap(repr(value))}``, with cap's call saved for short reprs."""
     out = {}
     for key, value in view_args.items():
-        text = repr(value)
-        out[str(key)] = text if len(text) <= 200 else _cap(text)
+        text = repr_text(value)
+        out[as_text(key)] = text if len(text) <= 200 else _cap(text)
     return out
 
 
@@ -465,7 +473,7 @@ class StartResponse(Event):
             "kind": cls.kind,
             "depth": depth,
             "parent": parent,
-            "status": status if isinstance(status, str) else repr(status),
+            "status": as_text(status),
             "headers": redactor.headers(headers),
             "exc_info": describe_exception(exc),
         }

@@ -236,17 +236,16 @@ class RequestTrace:
 
     def start_response(self, status: t.Any, headers: t.Any, *args: t.Any) -> t.Any:
         """The ``start_response`` the app gets: records the call, then makes it."""
-        exc_info = args[0] if args else None
         try:
             copied = list(headers)
-        except TypeError:
+        except Exception:  # not iterable, or an iterator that raises
             copied = headers
         self.status = status
         self.headers = copied
         rec = self.rec
         rows = rec.rows
         if len(rows) < rec.limit:
-            exc = exc_info[1] if exc_info else None
+            exc = _exception_of(args[0]) if args else None
             rows.append((StartResponse, rec.clock(), rec.state, status, copied, exc))
         else:
             rec.dropped += 1
@@ -268,7 +267,7 @@ class RequestTrace:
     def body(self, chunk: t.Any, source: str) -> None:
         try:
             size = len(chunk)
-        except TypeError:
+        except Exception:  # not sized (an int), or a __len__ that raises
             size = 0
         self.body_bytes += size
         self.chunks += 1
@@ -381,6 +380,14 @@ class InputTee:
 
     def __getattr__(self, name: str) -> t.Any:
         return getattr(self._stream, name)
+
+
+def _exception_of(exc_info: t.Any) -> BaseException | None:
+    """The exception of a ``start_response`` exc_info, if it is a real one
+    (the checks on what else it may be are rule WSGI210's)."""
+    if type(exc_info) is tuple and len(exc_info) == 3 and isinstance(exc_info[1], BaseException):
+        return exc_info[1]
+    return None
 
 
 _modules = sys.modules

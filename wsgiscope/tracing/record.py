@@ -14,8 +14,8 @@ import os
 import secrets
 import typing as t
 
-from wsgiscope.redact import Redactor
-from wsgiscope.tracing.events import HookCall, format_traceback
+from wsgiscope.redact import Redactor, as_text
+from wsgiscope.tracing.events import HookCall, exception_message, format_traceback
 
 if t.TYPE_CHECKING:
     from wsgiscope.tracing.middleware import RequestTrace
@@ -78,8 +78,8 @@ def status_code(status: t.Any) -> int | None:
     """The integer code of a WSGI status line (``"404 NOT FOUND"`` -> 404)."""
     if not isinstance(status, str):
         return None
-    code = status[:3]
-    return int(code) if code.isdigit() else None
+    code = str.__str__(status)[:3]
+    return int(code) if code.isascii() and code.isdigit() else None
 
 
 def is_error(trace: RequestTrace) -> bool:
@@ -106,18 +106,27 @@ def body_preview(data: bytes) -> tuple[str, str]:
         return base64.b64encode(data).decode("ascii"), "base64"
 
 
+def chunk_bytes(chunk: t.Any) -> bytes:
+    """A body chunk as the bytes to show: bytes-like ones as they are, a str
+    UTF-8 encoded (not allowed by PEP 3333, but shown rather than hidden),
+    anything else (an int, ``None``) nothing."""
+    if type(chunk) is bytes:
+        return chunk
+    try:
+        if isinstance(chunk, (bytes, bytearray, memoryview)):
+            return bytes(chunk)
+        if isinstance(chunk, str):
+            return str.__str__(chunk).encode("utf-8", "backslashreplace")
+    except Exception:  # a subclass whose buffer or __str__ raises
+        pass
+    return b""
+
+
 def _preview_bytes(trace: RequestTrace) -> bytes:
     preview = trace.preview
     if len(preview) == 1 and type(preview[0]) is bytes:
         return preview[0][: trace.mw.max_body]  # one chunk (jsonify, most views)
-    parts = []
-    for chunk in trace.preview:
-        if isinstance(chunk, (bytes, bytearray, memoryview)):
-            parts.append(bytes(chunk))
-        elif isinstance(chunk, str):
-            # Not allowed by PEP 3333, but shown rather than hidden.
-            parts.append(chunk.encode("utf-8", "backslashreplace"))
-    return b"".join(parts)[: trace.mw.max_body]
+    return b"".join(map(chunk_bytes, preview))[: trace.mw.max_body]
 
 
 def _error(trace: RequestTrace) -> dict[str, t.Any] | None:
@@ -129,7 +138,7 @@ def _error(trace: RequestTrace) -> dict[str, t.Any] | None:
         return None
     return {
         "type": type(exc).__qualname__,
-        "message": str(exc),
+        "message": exception_message(exc),
         "traceback": format_traceback(exc),
         "propagated": propagated,
     }
@@ -217,10 +226,8 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
         "environ": redactor.environ(environ),
         "events": _events(trace, redactor),
         "response": {
-            "status": status if isinstance(status, str) or status is None else repr(status),
-            "status_code": int(status[:3])
-            if isinstance(status, str) and status[:3].isdigit()
-            else None,
+            "status": None if status is None else as_text(status),
+            "status_code": status_code(status),
             "headers": [] if trace.headers is None else redactor.headers(trace.headers),
             "body_bytes": trace.body_bytes,
             "chunks": trace.chunks,

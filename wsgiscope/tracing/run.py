@@ -9,7 +9,9 @@ iterable, and never lets the app's exception escape: it comes back in
 :attr:`TraceResult.exc_info` for rendering. A Ctrl-C while the app runs
 (``KeyboardInterrupt``) ends the request the same way, with
 :attr:`TraceResult.interrupted` set, so that what was recorded up to that
-point (the teardowns that saw the interrupt included) is not lost.
+point (the teardowns that saw the interrupt included) is not lost; under
+:func:`~wsgiscope.interrupts.watching_ctrl_c`, an app that raises
+``KeyboardInterrupt`` itself is not taken for a Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 import types
 import typing as t
 
+from wsgiscope.interrupts import is_ctrl_c
 from wsgiscope.tracing.events import app_traceback
 from wsgiscope.tracing.instrument import instrumentation
 from wsgiscope.tracing.middleware import (
@@ -28,6 +31,7 @@ from wsgiscope.tracing.middleware import (
     TracedIterable,
     TraceMiddleware,
 )
+from wsgiscope.tracing.record import chunk_bytes
 from wsgiscope.tracing.recorder import Clock, Recorder
 
 ExcInfo = tuple[type[BaseException], BaseException, types.TracebackType | None]
@@ -96,7 +100,7 @@ def run_traced(
 
     def write(data: bytes) -> None:
         state["sent"] = True
-        body.append(data)
+        body.append(chunk_bytes(data))
 
     with instrumentation():
         # Created after installing, so installing is not part of the timings.
@@ -111,7 +115,7 @@ def run_traced(
     exc_info: ExcInfo | None = None
     if error is not None:
         exc_info = (type(error), error, app_traceback(error.__traceback__))
-    interrupted = isinstance(error, KeyboardInterrupt)
+    interrupted = is_ctrl_c(error)
     return TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec, interrupted)
 
 
@@ -126,25 +130,28 @@ def _drive(
     """Play the server: call, iterate up to ``max_body``, close."""
     error: BaseException | None = None
     size = 0
+    # BaseException: an app's SystemExit or GeneratorExit is its error too,
+    # shown with the trace rather than ending wsgiscope with nothing printed.
     try:
         app_iter = trace.run(environ, start_response)
-    except (Exception, KeyboardInterrupt) as exc:
+    except BaseException as exc:
         error = exc
     else:
         try:
             for chunk in app_iter:
                 state["sent"] = True
-                body.append(chunk)
-                size += len(chunk)
+                data = chunk_bytes(chunk)
+                body.append(data)
+                size += len(data)
                 if size >= max_body:
                     if isinstance(app_iter, TracedIterable):
                         app_iter.mark_truncated()
                     break
-        except (Exception, KeyboardInterrupt) as exc:
+        except BaseException as exc:
             error = exc
         finally:
             try:
                 t.cast(t.Any, app_iter).close()
-            except (Exception, KeyboardInterrupt) as exc:
+            except BaseException as exc:
                 error = error or exc
     return error
