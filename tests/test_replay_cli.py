@@ -162,6 +162,30 @@ def test_rate_counts_latency_from_the_intended_start(apps_dir: Path, tmp_path: P
     assert closed["latency_ms"]["max"] < 100
 
 
+def test_a_stall_under_rate_delays_every_request_behind_it(apps_dir: Path, tmp_path: Path) -> None:
+    # 100 requests/s, one worker: the 5th request stalls 0.5 s. The 45
+    # requests due during the stall start late, and their latency counts
+    # from when they were due (a closed loop would report one slow request
+    # and a fast median: coordinated omission).
+    source = lines_file(tmp_path, *["GET /fast"] * 4, "GET /stall", *["GET /fast"] * 45)
+    result = invoke("replay_stall", source, "-n", "50", "--rate", "100", "--no-check", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["requests"] == 50
+    assert data["latency_ms"]["max"] >= 500
+    assert data["latency_ms"]["p50"] >= 100
+    closed = invoke("replay_stall", source, "-n", "50", "--no-check", "--json")
+    assert json.loads(closed.stdout)["latency_ms"]["p50"] < 50
+
+
+def test_idents_count_the_workers_that_served(apps_dir: Path, tmp_path: Path) -> None:
+    source = lines_file(tmp_path, "GET /fast")
+    result = invoke("replay_sleepy", source, "--threads", "8", "-n", "3", "--json")
+    data = json.loads(result.stdout)
+    assert data["requests"] == 3
+    assert 1 <= data["idents"] <= 3
+
+
 def test_duration_and_warmup(apps_dir: Path, tmp_path: Path) -> None:
     source = lines_file(tmp_path, "GET /a")
     result = invoke("replay_plain", source, "--duration", "300ms", "--warmup", "20", "--json")
@@ -198,10 +222,13 @@ def test_django_app(tmp_path: Path, mode: list[str]) -> None:
     assert data["isolation"]["divergent"] == 0
 
 
-def _interrupt(*args: str) -> tuple[int, str, str]:
-    """Run ``replay replay_sleepy ARGS`` for 2 s, then a real SIGINT (Ctrl-C)."""
+def _interrupt(
+    *args: str, again_after: float | None = None, app: str = "replay_sleepy"
+) -> tuple[int, str, str]:
+    """Run ``replay APP ARGS`` for 2 s, then a real SIGINT (Ctrl-C), and
+    another one ``again_after`` seconds later if asked."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "wsgiscope", "replay", "replay_sleepy", *args],
+        [sys.executable, "-m", "wsgiscope", "replay", app, *args],
         cwd=APPS,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -210,8 +237,35 @@ def _interrupt(*args: str) -> tuple[int, str, str]:
     )
     time.sleep(2.0)
     process.send_signal(signal.SIGINT)
+    if again_after is not None:
+        time.sleep(again_after)
+        process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
     return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize(
+    "mode", [["--threads", "2"], ["--processes", "2"], ["--greenlets", "4"]], ids=lambda m: m[0]
+)
+def test_a_second_ctrl_c_leaves_a_request_that_never_ends(tmp_path: Path, mode: list[str]) -> None:
+    # 40 quick requests, then one the app takes 30 s over. The first Ctrl-C
+    # waits for the request in hand; the second stops waiting for it, and the
+    # summary has what the other requests measured.
+    source = lines_file(tmp_path, *["GET /fast"] * 40, "GET /hang")
+    args = [source, *mode, "-n", "41", "--no-check", "--json"]
+    started = time.monotonic()
+    code, stdout, stderr = _interrupt(*args, again_after=1.5, app="replay_stall")
+    assert time.monotonic() - started < 20
+    assert code == 130, stderr
+    data = json.loads(stdout)
+    assert data["interrupted"] is True
+    assert data["requests"] == 40
+    assert data["status"] == {"2xx": 40}
+    assert (
+        f"{data['label']}: 1 worker was still in a request the app did not finish; "
+        "it is not in the figures"
+    ) in data["warnings"]
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("mode", [["--threads", "4"], ["--greenlets", "20"]])

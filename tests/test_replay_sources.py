@@ -61,7 +61,7 @@ def test_chrome_har_http2_pseudo_headers_cookies_form_and_json() -> None:
     assert all(not name.startswith(":") for r in result.requests for name, _ in r.headers)
     assert (get.scheme, get.host) == ("https", "shop.example.com")
     assert get.target == "/catalog/items?page=2&sort=price"
-    assert get.origin.endswith("replay_chrome.har entry 0")
+    assert get.origin.endswith("replay_chrome.har: log.entries[0]")
     assert not any(name.lower() == "content-length" for name, _ in form.headers)
     seen = echo(result.requests)
     assert seen[0]["scheme"] == "https"
@@ -143,12 +143,12 @@ def test_request_lines_with_headers(tmp_path: Path) -> None:
         (
             "bad.har",
             '{"log": {"entries": [{"request": {"method": "GET", "url": "/relative"}}]}}',
-            r"bad.har entry 0: the URL must be absolute",
+            r"bad.har: log.entries\[0\]: the URL must be absolute",
         ),
         (
             "bad.har",
             '{"log": {"entries": [{"request": {"method": "BREW", "url": "http://a/"}}]}}',
-            r"bad.har entry 0: unknown method 'BREW'",
+            r"bad.har: log.entries\[0\]: unknown method 'BREW'",
         ),
         ("bad.txt", "GET /ok\nBREW /coffee\n", r"bad.txt:2: unknown method 'BREW'"),
         ("bad.txt", "X-Early: 1\nGET /\n", r"bad.txt:1: header line before any request line"),

@@ -52,7 +52,7 @@ class Target:
     :param endpoint: the route's endpoint, or ``None`` when unknown.
     :param spec: how to build the environ.
     :param origin: where the request came from (``route``, ``--request``,
-        ``file.har entry 3``...).
+        ``file.har: log.entries[3]``...).
     :param framework: the framework of the app that answers it (``flask``,
         ``django``...), or ``None`` when unknown.
     """

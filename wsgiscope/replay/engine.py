@@ -205,8 +205,8 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     status_counts = stats.status
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
-    stats.idents.add((os.getpid(), ident))
     compared = 0
+    entry = None
     try:
         while not shared.stop:
             i = next(counter)
@@ -254,12 +254,21 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 shared.next_report = end + REPORT_EVERY
                 shared.report()
     finally:
-        with lock:
-            findings.compared += compared
-            if slot is not None:
-                findings.checked += slot.checks
-        if shared.checker is not None:
-            shared.checker.release()
+        _worker_ended(shared, stats, ident, entry is not None, compared, slot)
+
+
+def _worker_ended(
+    shared: Shared, stats: Stats, ident: int, served: bool, compared: int, slot: t.Any
+) -> None:
+    """A worker's loop ended: count it (if it served a request) and its checks."""
+    if served:
+        stats.idents.add((os.getpid(), ident))
+    with shared.lock:
+        shared.findings.compared += compared
+        if slot is not None:
+            shared.findings.checked += slot.checks
+    if shared.checker is not None:
+        shared.checker.release()
 
 
 def _due(shared: Shared, i: int) -> float:
@@ -318,6 +327,8 @@ class LocalResult:
     findings: Findings
     duration_s: float
     interrupted: bool = False
+    #: Workers still in a request when the run stopped waiting for them.
+    abandoned: int = 0
 
 
 def make_shared(
@@ -379,8 +390,12 @@ class LocalRun:
     """Sequential or thread mode in this process, watched from the caller.
 
     :meth:`start` launches the worker threads (sequential is one worker);
-    the caller polls :meth:`progress` and :meth:`alive`, calls :meth:`stop`
-    on Ctrl-C, then :meth:`result`.
+    the caller polls :meth:`progress` and :meth:`wait`, calls :meth:`stop`
+    on Ctrl-C, then :meth:`result`, which merges once every worker ended.
+
+    The end of the workers is an event they set, not ``Thread.join``: a join
+    interrupted by Ctrl-C can leave a thread that still runs marked as ended
+    (CPython gh-90882), and its last requests would miss the merge.
     """
 
     def __init__(
@@ -398,6 +413,9 @@ class LocalRun:
         self.stats = [Stats() for _ in range(mode.workers)]
         self.threads: list[threading.Thread] = []
         self.interrupted = False
+        self._running = mode.workers
+        self._running_lock = threading.Lock()
+        self._ended = threading.Event()
 
     def start(self) -> None:
         start(self.shared, self.plan)
@@ -410,17 +428,17 @@ class LocalRun:
             thread.start()
 
     def _work(self, stats: Stats) -> None:
-        worker_loop(self.shared, stats, threading.get_ident())
-
-    def alive(self) -> bool:
-        return any(thread.is_alive() for thread in self.threads)
+        try:
+            worker_loop(self.shared, stats, threading.get_ident())
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                if not self._running:
+                    self._ended.set()
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds; ``True`` once every worker ended."""
-        end = time.monotonic() + timeout
-        for thread in self.threads:
-            thread.join(max(0.0, end - time.monotonic()))
-        return not self.alive()
+        return self._ended.wait(timeout)
 
     def progress(self) -> tuple[int, int]:
         """``(done, errors)`` so far."""
@@ -430,10 +448,21 @@ class LocalRun:
         self.interrupted = True
         self.shared.stop = True
 
-    def result(self) -> LocalResult:
-        for thread in self.threads:
-            thread.join()
-        return finish(self.shared, self.stats, self.interrupted)
+    def result(self, wait: bool = True) -> LocalResult:
+        """The merged result, once every worker ended (``wait``). A Ctrl-C
+        while waiting, or ``wait=False``, leaves the workers still stuck in a
+        request behind: :attr:`LocalResult.abandoned` counts them, and their
+        request is not in the figures."""
+        if wait:
+            try:
+                self._ended.wait()
+            except KeyboardInterrupt:
+                self.stop()
+        with self._running_lock:
+            abandoned = self._running
+        result = finish(self.shared, self.stats, self.interrupted)
+        result.abandoned = abandoned
+        return result
 
 
 def run_greenlets(
@@ -449,8 +478,11 @@ def run_greenlets(
     """A gevent pool of ``mode.workers`` greenlets, each running its own loop.
 
     Call it in a worker process that patched first (unless ``--no-patch``).
-    Ctrl-C stops the loops and returns what was measured; ``created`` is
-    given the :class:`Shared` state (to set ``stop`` from a signal handler).
+    Setting ``stop`` ends the loops after the request in hand; a
+    ``KeyboardInterrupt`` (a second Ctrl-C) also kills, after 5 s, the
+    greenlets still stuck in a request. Either way what was measured comes
+    back; ``created`` is given the :class:`Shared` state (to set ``stop``
+    from a signal handler).
     """
     import gevent  # type: ignore[import-untyped]
     from gevent.pool import Pool  # type: ignore[import-untyped]
@@ -472,15 +504,19 @@ def run_greenlets(
     for _ in range(mode.workers):
         pool.spawn(_greenlet_worker, shared, stats)
     interrupted = False
+    abandoned = 0
     try:
         pool.join(raise_error=True)
     except KeyboardInterrupt:
         interrupted = True
         shared.stop = True
         pool.join(timeout=5)
+        abandoned = len(pool)  # still in a request: killed, not counted
         pool.kill(block=True, timeout=1)
     gevent.sleep(0)
-    return finish(shared, [stats], interrupted)
+    result = finish(shared, [stats], interrupted)
+    result.abandoned = abandoned
+    return result
 
 
 def _greenlet_worker(shared: Shared, stats: Stats) -> None:

@@ -78,6 +78,8 @@ class ModeResult:
     #: The most requests in flight at once inside any one process
     #: (``stats.max_in_flight`` adds the processes' peaks up).
     process_peak: int | None = None
+    #: Workers left in a request that did not end (a second Ctrl-C).
+    abandoned: int = 0
 
 
 def run_mode(
@@ -96,6 +98,14 @@ def run_mode(
     else:
         result = _run_here(target.loaded, requests, mode, plan, progress)
     stats = result.stats
+    if result.abandoned:
+        result.warnings.append(
+            f"{mode.label}: {result.abandoned} "
+            + ("worker was" if result.abandoned == 1 else "workers were")
+            + " still in a request the app did not finish; "
+            + ("it is" if result.abandoned == 1 else "they are")
+            + " not in the figures"
+        )
     if mode.kind == "greenlets" and mode.workers > 1 and stats.count > 1:
         _warn_no_concurrency(result)
     if plan.check and stats.count and not result.findings.stable:
@@ -142,11 +152,16 @@ def _run_here(
                 progress(*run.progress())
     except KeyboardInterrupt:
         run.stop()
-    result = run.result()
+    result = run.result()  # a second Ctrl-C in it leaves the stuck workers
     if progress is not None:
         progress(result.stats.count, result.stats.errors)
     return ModeResult(
-        mode, result.stats, result.findings, result.duration_s, result.interrupted or False
+        mode,
+        result.stats,
+        result.findings,
+        result.duration_s,
+        result.interrupted or False,
+        abandoned=result.abandoned,
     )
 
 
@@ -316,6 +331,7 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     duration = 0.0
     patched: bool | None = None
     peaks = []
+    abandoned = 0
     for index, worker in enumerate(workers):
         result = _result(index, worker)
         stats.merge(Stats.from_payload(result["stats"]))
@@ -324,11 +340,19 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
         interrupted = interrupted or result["interrupted"]
         patched = result["patched"]
         peaks.append(result["stats"]["max_in_flight"])
+        abandoned += result["abandoned"]
     # Requests in flight at once across processes: each process's own peak,
     # added up (they ran side by side).
     stats.max_in_flight = sum(peaks)
     return ModeResult(
-        mode, stats, findings, duration, interrupted, patched, process_peak=max(peaks, default=0)
+        mode,
+        stats,
+        findings,
+        duration,
+        interrupted,
+        patched,
+        process_peak=max(peaks, default=0),
+        abandoned=abandoned,
     )
 
 

@@ -65,7 +65,7 @@ class ReplayRequest:
     :param scheme: ``"http"``/``"https"`` when the source says (HAR), else
         ``None`` (the app's default).
     :param host: the host (and port) when the source says, else ``None``.
-    :param origin: where it came from, e.g. ``"session.har entry 3"``.
+    :param origin: where it came from, e.g. ``"session.har: log.entries[3]"``.
     """
 
     method: str
@@ -320,7 +320,7 @@ def _read_har(
     patterns = list(host_filter) if host_filter else None
     skipped: set[str] = set()
     for index, entry in enumerate(entries):
-        where = f"{path} entry {index}"
+        where = f"{path}: log.entries[{index}]"
         try:
             request = request_from_har_entry(entry, where)
         except InvalidRequest as exc:

@@ -7,9 +7,10 @@ starts a thread is imported (gunicorn issue 3482); then :func:`main` reads
 the job (a pickle written by the runner: app reference, requests, mode,
 plan, this worker's share of the request numbers), loads the app itself,
 runs, and writes its result (a pickle) back. Progress goes to an inherited
-pipe as ``done errors`` lines. SIGINT (Ctrl-C) only sets the stop flag, so
-the loops finish the request in hand and the partial result is still
-written.
+pipe as ``done errors`` lines. The first SIGINT (Ctrl-C) only sets the
+stop flag, so the loops finish the request in hand and the partial result
+is still written; a second one stops waiting for workers stuck in a request
+(they are counted as abandoned) and writes the result of the others.
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
     if mode.kind == "greenlets":
 
         def created(shared: engine.Shared) -> None:
-            signal.signal(signal.SIGINT, lambda *_: setattr(shared, "stop", True))
+            signal.signal(
+                signal.SIGINT,
+                _on_ctrl_c(lambda: setattr(shared, "stop", True), lambda: shared.stop),
+            )
 
         result = engine.run_greenlets(
             loaded.app,
@@ -91,17 +95,35 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         )
     else:
         run = engine.LocalRun(loaded.app, entries, mode, plan, job["offset"], job["stride"])
-        signal.signal(signal.SIGINT, lambda *_: run.stop())
+        signal.signal(signal.SIGINT, _on_ctrl_c(run.stop, lambda: run.interrupted))
         run.start()
-        while not run.wait(engine.REPORT_EVERY):
-            report(*run.progress())
-        result = run.result()
+        try:
+            while not run.wait(engine.REPORT_EVERY):
+                report(*run.progress())
+        except KeyboardInterrupt:  # the second Ctrl-C: leave the stuck workers
+            result = run.result(wait=False)
+        else:
+            result = run.result()
     report(result.stats.count, result.stats.errors, force=True)
     return {
         "stats": result.stats.to_payload(),
         "findings": result.findings.to_payload(),
         "duration_s": result.duration_s,
         "interrupted": result.interrupted,
+        "abandoned": result.abandoned,
         "patched": "gevent.monkey" in sys.modules
         and sys.modules["gevent.monkey"].is_module_patched("threading"),
     }
+
+
+def _on_ctrl_c(stop: t.Callable[[], None], stopped: t.Callable[[], bool]) -> t.Any:
+    """A SIGINT handler: the first signal calls ``stop`` (the loops end after
+    the request in hand); the next raises ``KeyboardInterrupt`` to stop
+    waiting for a request that does not end."""
+
+    def handler(signum: int, frame: t.Any) -> None:
+        if stopped():
+            raise KeyboardInterrupt
+        stop()
+
+    return handler
