@@ -166,15 +166,19 @@ def ref_environ(environ: t.Mapping[t.Any, t.Any], show: bool) -> dict[str, str]:
     out = {}
     for key, value in environ.items():
         name = key if type(key) is str else repr(key)
-        if type(value) is not str:
+        # a str subclass key or value counts by its text
+        text_key = str.__str__(key) if isinstance(key, str) else name
+        if not isinstance(value, str):
             out[name] = ref_cap(value)
-        elif show:
+            continue
+        value = str.__str__(value)
+        if show:
             out[name] = value
-        elif name.startswith("HTTP_") and is_secret_header(name):
+        elif text_key.startswith("HTTP_") and is_secret_header(text_key):
             out[name] = REDACTED
-        elif name == "QUERY_STRING":
+        elif text_key == "QUERY_STRING":
             out[name] = redact_query(value)
-        elif name in ("REQUEST_URI", "RAW_URI"):
+        elif text_key in ("REQUEST_URI", "RAW_URI"):
             out[name] = ref_uri(value)
         else:
             out[name] = value

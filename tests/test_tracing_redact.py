@@ -97,6 +97,33 @@ def test_redact_false_keeps_everything() -> None:
     assert ["Set-Cookie", "sid=abc; HttpOnly"] in record["response"]["headers"]
 
 
+class Text(str):
+    """A str subclass, as a hostile middleware might put in the environ."""
+
+
+def test_str_subclass_keys_and_values_are_redacted_like_str() -> None:
+    shown = Redactor().environ(
+        {
+            Text("HTTP_AUTHORIZATION"): "Bearer abc",
+            "HTTP_COOKIE": Text("sid=1"),
+            Text("QUERY_STRING"): Text("q=tea&password=x"),
+            "HTTP_ACCEPT": Text("*/*"),
+            7: "kept",
+        }
+    )
+    assert shown == {
+        "'HTTP_AUTHORIZATION'": REDACTED,  # quoted: not the server's own key
+        "HTTP_COOKIE": REDACTED,
+        "'QUERY_STRING'": "q=tea&password=[redacted]",
+        "HTTP_ACCEPT": "*/*",
+        "7": "kept",
+    }
+    assert all(type(key) is str and type(value) is str for key, value in shown.items())
+    kept = Redactor(show_secrets=True).environ({"HTTP_COOKIE": Text("sid=1")})
+    assert kept == {"HTTP_COOKIE": "sid=1"}
+    assert type(kept["HTTP_COOKIE"]) is str
+
+
 def test_url_headers_lose_the_secrets_they_echo() -> None:
     headers = [
         ("Location", "/login?next=/a&password=hunter2"),

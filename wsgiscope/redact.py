@@ -279,7 +279,12 @@ def _environ_shown(environ: t.Mapping[str, t.Any]) -> dict[str, str]:
     for key, value in environ.items():
         if type(key) is not str:
             key = repr_text(key)
-        out[key] = value if type(value) is str else _environ_text(value)
+        if type(value) is str:
+            out[key] = value
+        elif isinstance(value, str):  # a subclass: plain text, like a str
+            out[key] = str.__str__(value)
+        else:
+            out[key] = _environ_text(value)
     return out
 
 
@@ -309,36 +314,42 @@ class Redactor:
                 if type(key) is str and key in plain:
                     out[key] = value
                     continue
-                if type(key) is not str:
-                    # quoted: a key that only looks like a server's is shown apart
-                    key = repr_text(key)
-                action = actions.get(key)
-                if action is None:
-                    action = _environ_action(key)
-                if action == _KEEP:
-                    out[key] = value
-                elif action == _HIDE:
-                    out[key] = REDACTED
-                elif action == _QUERY:
-                    out[key] = redact_query(value)
-                else:
-                    out[key] = redact_uri(value)
-                continue
-            if type(key) is not str:
-                key = repr_text(key)
-            # _environ_text(value), inlined: a third of the keys take this way
-            if value is True:
-                out[key] = "True"
-            elif value is False:
-                out[key] = "False"
-            elif value is None:
-                out[key] = "None"
+            elif isinstance(value, str):
+                # a str subclass: plain text, redacted by its key like any str
+                value = str.__str__(value)
             else:
-                try:
-                    text = str.__str__(value) if isinstance(value, str) else repr(value)
-                except Exception:
-                    text = as_text(value)
-                out[key] = text if len(text) <= VALUE_CAP else cap(text)
+                if type(key) is not str:
+                    key = repr_text(key)
+                # _environ_text(value), inlined: a third of the keys take this way
+                if value is True:
+                    out[key] = "True"
+                elif value is False:
+                    out[key] = "False"
+                elif value is None:
+                    out[key] = "None"
+                else:
+                    text = repr_text(value)
+                    out[key] = text if len(text) <= VALUE_CAP else cap(text)
+                continue
+            if type(key) is str:
+                name = key
+            else:
+                # A str subclass key is decided by its text, so that one named
+                # like a secret header is still redacted; any non-str key is
+                # shown quoted, apart from the server's own.
+                name = as_text(key)
+                key = repr_text(key)
+            action = actions.get(name)
+            if action is None:
+                action = _environ_action(name)
+            if action == _KEEP:
+                out[key] = value
+            elif action == _HIDE:
+                out[key] = REDACTED
+            elif action == _QUERY:
+                out[key] = redact_query(value)
+            else:
+                out[key] = redact_uri(value)
         return out
 
     def headers(self, headers: t.Any) -> list[list[str]]:
