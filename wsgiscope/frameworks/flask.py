@@ -158,3 +158,14 @@ def match(
     adapter = app.create_url_adapter(request)
     assert adapter is not None  # always bound when a request is given
     return match_with(adapter, method, _route_maker(app))
+
+
+def session_of(ctx: t.Any) -> t.Any:
+    """A Flask request context's session object (``None`` before it is opened),
+    read without marking it accessed (which would add ``Vary: Cookie``).
+
+    Flask 3.1.3 on keeps it in ``_session`` behind a property that sets
+    ``accessed``; Flask 3.0 to 3.1.2 in the plain ``session`` attribute.
+    """
+    state = vars(ctx)
+    return state["_session"] if "_session" in state else state.get("session")

@@ -33,6 +33,7 @@ import functools
 import threading
 import typing as t
 
+from wsgiscope.frameworks.flask import session_of
 from wsgiscope.redact import redact_query, redact_text
 
 if t.TYPE_CHECKING:
@@ -276,7 +277,7 @@ class ContextChecker:
                     # Tagged like g: a session object first seen by another
                     # replayed request is a leak (an internal redirect's
                     # nested context has its own session, tagged alike).
-                    session = _session_of(ctx)
+                    session = session_of(ctx)
                     if session is not None:
                         owner = getattr(session, _G_ATTRIBUTE, _MISSING)
                         if owner is _MISSING:
@@ -329,13 +330,6 @@ class ContextChecker:
                 "worker": slot.ident,
             }
         )
-
-
-def _session_of(ctx: t.Any) -> t.Any:
-    """The request context's session object, without marking it accessed."""
-    if "_session" in vars(ctx):
-        return ctx._session
-    return vars(ctx).get("session")
 
 
 def flask_apps(app: t.Any) -> list[t.Any]:

@@ -11,9 +11,11 @@ version of this adapter). While instrumentation is held (see
   ``RequestContext.pop`` runs ``teardown_request``, removes the request
   context and only then pops the app context (``teardown_appcontext``), so
   the events come in that order. Pushing the context that is already
-  current (nothing changes) records nothing. ``stream_with_context`` pushes
-  both again while the body is iterated: those pushes, the second round of
-  teardowns and the pops are recorded too. The pop of a request context
+  current (nothing changes) records nothing. From Flask 3.1.2 on,
+  ``stream_with_context`` pushes both again while the body is iterated:
+  those pushes, the second round of teardowns and the pops are recorded too
+  (before 3.1.2 the contexts stay pushed until the body is closed, and the
+  trace shows one round). The pop of a request context
   carries the names in ``g`` and in the session when its teardown began.
 - ``Flask.ensure_sync`` (plus ``preprocess_request``, see Limits, and
   ``handle_exception``, which notes the exception Flask turned into a 500):
@@ -78,6 +80,7 @@ import logging
 import sys
 import typing as t
 
+from wsgiscope.frameworks.flask import session_of
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.events import (
     ContextPop,
@@ -344,9 +347,9 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
             g = None if app_ctx is None else app_ctx.g.__dict__.copy()
             session = None
             if is_request:
-                # _session, not .session: the property marks the session
+                # not .session: Flask 3.1.3's property marks the session
                 # accessed (adds "Vary: Cookie"); a trace must not.
-                own = self._session
+                own = session_of(self)
                 if isinstance(own, dict):
                     session = dict.copy(own)
             rec.pending.append((self, len(tokens), entry, g, session))
