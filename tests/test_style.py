@@ -14,7 +14,8 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
 def test_ruff(command: list[str]) -> None:
-    ruff = shutil.which("ruff")
+    # the environment's own ruff first: another one may format differently
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]')")
     result = subprocess.run(
