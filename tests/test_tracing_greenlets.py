@@ -81,7 +81,7 @@ def test_greenlets_record_only_their_own_events() -> None:
         pop = next(e for e in record["events"] if e["kind"] == "pop")
         assert pop["g"] == {"name": repr("/" + name)}
     # They overlapped: the last one started before the first one ended.
-    starts = [datetime.datetime.fromisoformat(r["started"]) for r in records]
+    starts = [datetime.datetime.fromisoformat(r["started"].replace("Z", "+00:00")) for r in records]
     ends = [
         s + datetime.timedelta(milliseconds=r["duration_ms"])
         for s, r in zip(starts, records, strict=True)
