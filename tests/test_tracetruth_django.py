@@ -1,0 +1,64 @@
+"""#15 points 5, 6 and 12 on a stock-shaped Django project
+(``tests/apps/tracetruth_django``: startproject's middleware list, a form
+with ``{% csrf_token %}``, ``ALLOWED_HOSTS``, a real SQLite database).
+
+Django's settings are process-global: every test runs the real CLI in a
+subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import APPS
+
+pytest.importorskip("django")
+
+ROOT = Path(__file__).parent.parent
+PROJECT = APPS / "tracetruth_django"
+WSGI = "guestsite/wsgi.py"
+
+
+def wsgiscope(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "TRACETRUTH_DB": str(db)}
+    for name in ("WSGISCOPE_APP", "DJANGO_SETTINGS_MODULE", "NO_COLOR", "FORCE_COLOR"):
+        environment.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "wsgiscope", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env=environment,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "guestbook.sqlite3"
+
+
+def test_lint_of_a_stock_project_with_a_csrf_form_finds_nothing(db: Path) -> None:
+    """CsrfViewMiddleware writes request.META["CSRF_COOKIE_NEEDS_UPDATE"] (a
+    bool) into the environ Django owns: not a conformance finding (#15.12)."""
+    result = wsgiscope("lint", WSGI, "--json", db=db)
+    data = json.loads(result.stdout)
+    assert (result.returncode, data["findings"]) == (0, []), result.stdout + result.stderr
+    # the form page was really linted: it rendered the CSRF token
+    sent = {(r["method"], r["path"], r["status"]) for r in data["requests"]}
+    assert ("GET", "/", "200 OK") in sent
+
+
+def test_trace_shows_the_environ_keys_django_wrote_without_a_finding(db: Path) -> None:
+    result = wsgiscope("trace", WSGI, "/", "--json", db=db)
+    record = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert record["response"]["status_code"] == 200
+    assert 'name="csrfmiddlewaretoken"' in record["response"]["body_preview"]
+    assert record["lint"] == []
