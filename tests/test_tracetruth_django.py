@@ -62,3 +62,25 @@ def test_trace_shows_the_environ_keys_django_wrote_without_a_finding(db: Path) -
     assert record["response"]["status_code"] == 200
     assert 'name="csrfmiddlewaretoken"' in record["response"]["body_preview"]
     assert record["lint"] == []
+
+
+def test_disallowed_host_is_raised_for_trace_tail_and_serve_alike(db: Path, tmp_path: Path) -> None:
+    """Django turns DisallowedHost into a 400: the tree says the middleware
+    raised it, and tail --errors / serve's RAISED marker count it (#15.6)."""
+    saved = tmp_path / "traces.jsonl"
+    result = wsgiscope(
+        "trace", WSGI, "/", "Host:evil.example", "--save", str(saved), "--width", "250", db=db
+    )
+    assert result.returncode == 0, result.stderr
+    assert "raised DisallowedHost: Invalid HTTP_HOST header: 'evil.example'" in result.stdout
+    assert (
+        "the app raised DisallowedHost: Invalid HTTP_HOST header: 'evil.example'. You may need "
+        "to add 'evil.example' to ALLOWED_HOSTS. (in django.middleware.common.CommonMiddleware); "
+        "the framework answered 400 Bad Request"
+    ) in result.stdout
+    assert wsgiscope("trace", WSGI, "/", "--save", str(saved), db=db).returncode == 0
+    tail = wsgiscope("tail", str(saved), "--errors", "-n", "all", "--no-follow", db=db)
+    lines = tail.stdout.splitlines()
+    assert len(lines) == 1, tail.stdout
+    assert "GET /  400" in lines[0]
+    assert "RAISED DisallowedHost: Invalid HTTP_HOST header: 'evil.example'" in lines[0]

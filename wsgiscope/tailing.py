@@ -433,25 +433,14 @@ def record_path(record: t.Mapping[str, t.Any]) -> str:
 
 
 def record_error(record: t.Mapping[str, t.Any]) -> tuple[str, str] | None:
-    """``("raised", "Type: message")`` when the app raised, ``("teardown", ...)``
-    when only a teardown saw an exception, else ``None``."""
-    error = record.get("error")
-    if error:
-        if isinstance(error, dict):
-            message = error.get("message")
-            kind = error.get("type") or "Exception"
-            return "raised", f"{kind}: {message}" if message else str(kind)
-        return "raised", str(error)
-    for event in record.get("events") or ():
-        if not isinstance(event, dict):
-            continue
-        hook = str(event.get("hook") or "")
-        if event.get("kind") == "hook" and hook.startswith("teardown") and event.get("exception"):
-            return "teardown", str(event["exception"])
-    for event in record.get("events") or ():
-        if isinstance(event, dict) and event.get("kind") == "exception":
-            return "raised", str(event.get("exception") or event.get("type") or "exception")
-    return None
+    """``("raised", "Type: message")`` when the app or one of its functions
+    raised (even when the framework turned it into a 4xx), ``("teardown",
+    ...)`` when only a teardown saw an exception, else ``None``: the one
+    definition of :mod:`wsgiscope.outcome`."""
+    from wsgiscope.outcome import record_raised
+
+    found = record_raised(record)
+    return None if found is None else (found.kind, found.message)
 
 
 def record_worker_pid(record: t.Mapping[str, t.Any]) -> int | None:

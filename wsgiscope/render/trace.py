@@ -104,7 +104,29 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
         parts.append(Text())
         parts.append(error_heading(error, record.get("response") or {}, options.interrupted))
         parts.append(error_renderable(error, options))
+    else:
+        handled = handled_heading(record)
+        if handled is not None:
+            parts += [Text(), handled]
     return Group(*parts)
+
+
+def handled_heading(record: dict[str, t.Any]) -> Text | None:
+    """One line for an exception one of the app's functions raised and the
+    framework turned into a response (Flask's ``abort(400)``, Django's
+    ``DisallowedHost``): raised, as ``tail --errors`` counts it."""
+    from wsgiscope.outcome import record_raised
+
+    found = record_raised(record)
+    if found is None or found.kind != "raised":
+        return None
+    text = label(("the app raised ", "bold red"), (cap(found.message, MESSAGE_LIMIT), "red"))
+    if found.function:
+        text.append_text(label(" (in ", (found.function, ""), ")"))
+    status = (record.get("response") or {}).get("status")
+    if status:
+        text.append_text(label(("; the framework answered ", ""), (status, status_style(status))))
+    return text
 
 
 # -- header ---------------------------------------------------------------------
