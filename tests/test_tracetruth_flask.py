@@ -83,7 +83,7 @@ def test_serve_summary_and_only_errors_count_the_same_requests(
     flask_app: t.Any, tmp_path: Path
 ) -> None:
     from wsgiscope.serving.summary import Summary
-    from wsgiscope.tailing import TraceTail, TraceLine
+    from wsgiscope.tailing import TraceLine, TraceTail
 
     traces = tmp_path / "traces.jsonl"
     record_requests(flask_app, traces)
