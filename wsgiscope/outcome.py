@@ -53,7 +53,7 @@ class Raised:
 def judge(
     error: t.Any,
     events: t.Iterable[t.Any],
-    describe: t.Callable[[t.Any], str] = str,
+    describe: t.Callable[[t.Any], str | None] = str,
 ) -> Raised | None:
     """The outcome of a request from its error and its events.
 
@@ -70,7 +70,7 @@ def judge(
             text = f"{name}: {message}" if message else str(name)
             return Raised("raised", text, None, error.get("propagated") is not False)
         if isinstance(error, BaseException):
-            return Raised("raised", describe(error), None, True)
+            return Raised("raised", describe(error) or type(error).__name__, None, True)
         return Raised("raised", str(error), None, True)
     last_raised: Raised | None = None
     teardown: Raised | None = None
@@ -91,8 +91,8 @@ def judge(
     return last_raised or escaped or teardown
 
 
-def _text(value: t.Any, describe: t.Callable[[t.Any], str]) -> str:
-    return describe(value) if isinstance(value, BaseException) else str(value)
+def _text(value: t.Any, describe: t.Callable[[t.Any], str | None]) -> str:
+    return (describe(value) or "") if isinstance(value, BaseException) else str(value)
 
 
 def event_fields(event: t.Any) -> tuple[t.Any, t.Any, t.Any, t.Any, t.Any]:
