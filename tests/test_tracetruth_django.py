@@ -78,6 +78,12 @@ def test_disallowed_host_is_raised_for_trace_tail_and_serve_alike(db: Path, tmp_
         "to add 'evil.example' to ALLOWED_HOSTS. (in django.middleware.common.CommonMiddleware); "
         "the framework answered 400 Bad Request"
     ) in result.stdout
+    # Django's security logger printed the traceback (to stderr, no LOGGING
+    # configured): the app's and Django's frames, none of wsgiscope's (#15.8)
+    frames = [line for line in result.stderr.splitlines() if line.strip().startswith('File "')]
+    assert "in get_host" in frames[-1], result.stderr
+    if sys.version_info >= (3, 11):  # 3.10's bare raise restores the traceback as caught
+        assert not [frame for frame in frames if "wsgiscope" in frame], result.stderr
     assert wsgiscope("trace", WSGI, "/", "--save", str(saved), db=db).returncode == 0
     tail = wsgiscope("tail", str(saved), "--errors", "-n", "all", "--no-follow", db=db)
     lines = tail.stdout.splitlines()

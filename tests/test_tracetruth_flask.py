@@ -4,6 +4,7 @@ database and a logged 500 (``tests/apps/tracetruth_flask.py``)."""
 from __future__ import annotations
 
 import json
+import sys
 import typing as t
 from pathlib import Path
 
@@ -33,6 +34,25 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
+
+
+def run_process(*args: str) -> tuple[int, str, str]:
+    """The real CLI in a fresh interpreter."""
+    import os
+    import subprocess
+
+    root = Path(__file__).parent.parent
+    environment = {**os.environ, "PYTHONPATH": str(root)}
+    for name in ("WSGISCOPE_APP", "NO_COLOR", "FORCE_COLOR"):
+        environment.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "wsgiscope", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def record_requests(app: t.Any, path: Path) -> None:
@@ -122,3 +142,106 @@ def test_trace_says_the_app_raised_and_what_flask_answered() -> None:
         "the app raised BadRequest: 400 Bad Request: a note needs a title "
         "(in tracetruth_flask.create); the framework answered 400 BAD REQUEST"
     ) in out
+
+
+# -- point 8: wsgiscope's frames out of the tracebacks the app logs ------------------
+
+
+def _logged_frames(log: str) -> list[str]:
+    return [line.strip() for line in log.splitlines() if line.strip().startswith('File "')]
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Python 3.10's bare raise restores the traceback as caught"
+)
+@pytest.mark.parametrize(
+    ("words", "app_frame"),
+    [
+        (["/notes/report"], "in report"),  # the view raised
+        (["/notes/1", "X-Owner-Id:abc"], "in load_owner"),  # a before_request function raised
+    ],
+)
+def test_the_traceback_flask_logs_has_no_wsgiscope_frames(words: list[str], app_frame: str) -> None:
+    # A subprocess: under pytest the root logger has a handler, and Flask
+    # then adds none of its own (its log would not reach wsgi.errors).
+    code, out, _ = run_process("trace", APP, *words, "-v", "--width", "250", "-p", "c")
+    assert code == 1
+    log = out[out.index("app log (wsgi.errors)") : out.index("the app raised")]
+    assert "ERROR in app: Exception on" in log
+    frames = _logged_frames(log)
+    assert app_frame in frames[-1], log
+    assert any("flask/app.py" in frame for frame in frames)
+    assert not [frame for frame in frames if "wsgiscope" in frame], log
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Python 3.10's bare raise restores the traceback as caught"
+)
+def test_the_logger_of_an_app_under_the_middleware_sees_the_apps_frames(
+    flask_app: t.Any,
+) -> None:
+    """In production: TraceMiddleware around wsgi_app, Flask logging the 500."""
+    import io
+    import traceback
+
+    from werkzeug.test import Client
+
+    from wsgiscope import TraceMiddleware
+
+    logged: list[BaseException] = []
+    flask_app.logger.disabled = True  # keep the test output clean; the exception is kept below
+    from flask import got_request_exception
+
+    def keep(sender: t.Any, exception: BaseException, **extra: t.Any) -> None:
+        logged.append(exception)
+
+    got_request_exception.connect(keep, flask_app)
+    errors = io.StringIO()
+    with TraceMiddleware(flask_app.wsgi_app, sink=lambda record: None) as traced:
+        flask_app.wsgi_app = traced
+        response = Client(flask_app).get("/notes/report", errors_stream=errors)
+        assert response.status_code == 500
+        response.close()
+    got_request_exception.disconnect(keep, flask_app)
+    (exc,) = logged
+    files = [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
+    assert files[-1].endswith("tracetruth_flask.py")
+    assert not [name for name in files if "wsgiscope" in name], files
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Python 3.10's bare raise restores the traceback as caught"
+)
+def test_an_exception_escaping_the_middleware_carries_no_wsgiscope_frames() -> None:
+    """What a server (gunicorn's "Error handling request") logs."""
+    import traceback
+
+    from wsgiscope import TraceMiddleware
+
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        raise LookupError("no such page")
+
+    def body(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"start"
+        raise LookupError("mid-body")
+
+    from werkzeug.test import EnvironBuilder
+
+    for wsgi_app in (app, body):
+        with TraceMiddleware(wsgi_app, sink=lambda record: None) as traced:
+            try:
+                result = traced(EnvironBuilder("/").get_environ(), lambda *a: None)
+                for _ in result:
+                    pass
+            except LookupError as exc:
+                files = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+            else:
+                raise AssertionError("the app's exception did not propagate")
+            finally:
+                if "result" in locals():
+                    result.close()
+                    del result
+        assert files[0] == __file__, files
+        assert files[-1] == __file__, files
+        assert not [name for name in files if "wsgiscope" in name], files
