@@ -90,3 +90,14 @@ def test_disallowed_host_is_raised_for_trace_tail_and_serve_alike(db: Path, tmp_
     assert len(lines) == 1, tail.stdout
     assert "GET /  400" in lines[0]
     assert "RAISED DisallowedHost: Invalid HTTP_HOST header: 'evil.example'" in lines[0]
+
+
+def test_a_non_ascii_path_is_shown_as_django_decodes_it(db: Path) -> None:
+    """#15.5: the header and environ show /city/café/, as the view saw it."""
+    result = wsgiscope("trace", WSGI, "/city/café/", "q==naïve", "--width", "200", db=db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("GET /city/café/?q=naïve → 200 OK")
+    assert "view guestbook:city name='café' → guestbook.views.city" in result.stdout
+    assert "PATH_INFO = /city/café/\n" in result.stdout
+    assert '"path": "/city/café/"' in result.stdout  # request.path in the view
+    assert "Ã" not in result.stdout

@@ -245,3 +245,69 @@ def test_an_exception_escaping_the_middleware_carries_no_wsgiscope_frames() -> N
         assert files[0] == __file__, files
         assert files[-1] == __file__, files
         assert not [name for name in files if "wsgiscope" in name], files
+
+
+# -- point 5: non-ASCII paths shown as the framework decodes them ---------------------
+
+
+def test_trace_shows_a_non_ascii_path_and_query_decoded(tmp_path: Path) -> None:
+    saved = tmp_path / "traces.jsonl"
+    code, out, _ = run(
+        "trace", APP, "/tags/café", "q==naïve", "--save", str(saved), "--width", "200"
+    )
+    assert code == 0
+    assert out.startswith("GET /tags/café?q=naïve → 200 OK")
+    assert "PATH_INFO = /tags/café\n" in out
+    assert "QUERY_STRING = q=naïve\n" in out
+    assert "Ã" not in out  # no latin-1 mojibake anywhere (environ, header, body)
+    # the view saw the same text
+    assert '"path": "/tags/café"' in out
+    # -v: the WSGI strings as received, beside the decoded ones
+    code, out, _ = run("trace", APP, "/tags/café", "q==naïve", "-v", "--width", "200")
+    assert "PATH_INFO = /tags/café  (as received /tags/cafÃ©)" in out
+    assert "QUERY_STRING = q=naïve  (as received q=na%C3%AFve)" in out
+    # --json: the record keeps the WSGI strings and adds the decoded ones
+    code, out, _ = run("trace", APP, "/tags/café", "q==naïve", "--json")
+    request = json.loads(out)["request"]
+    assert (request["path"], request["query_string"]) == ("/tags/cafÃ©", "q=na%C3%AFve")
+    assert request["decoded"] == {
+        "script_name": "",
+        "path": "/tags/café",
+        "query_string": "q=naïve",
+    }
+    # tail and serve print the saved record's line decoded; --path matches the text
+    code, out, _ = run(
+        "tail", str(saved), "--no-follow", "-n", "all", "--path", "/tags/caf*", "--width", "200"
+    )
+    assert code == 0
+    assert "  GET /tags/café?q=naïve  200  " in out
+    from wsgiscope.serving.summary import Summary
+
+    summary = Summary()
+    summary.add(json.loads(saved.read_text()))
+    assert summary.as_dict()["slowest"][0]["path"] == "/tags/café"
+
+
+def test_replaying_a_recorded_non_ascii_path_sends_the_same_path(tmp_path: Path) -> None:
+    """A record holds WSGI strings: replay must not encode them a second time."""
+    from wsgiscope.replay.engine import prepare
+    from wsgiscope.replay.sources import request_from_record
+
+    saved = tmp_path / "traces.jsonl"
+    assert run("trace", APP, "/tags/café", "q==naïve", "--save", str(saved))[0] == 0
+    record = json.loads(saved.read_text())
+    (entry,) = prepare([request_from_record(record)], load_app())
+    environ = next(v for v in vars_of(entry) if isinstance(v, dict) and "PATH_INFO" in v)
+    assert environ["PATH_INFO"] == record["request"]["path"] == "/tags/cafÃ©"
+    assert environ["QUERY_STRING"] == "q=na%C3%AFve"
+
+
+def load_app() -> t.Any:
+    from tests.tracecli_fixtures import load
+
+    return load("tracetruth_flask.py:app")
+
+
+def vars_of(obj: t.Any) -> list[t.Any]:
+    names = getattr(type(obj), "__slots__", None) or vars(obj)
+    return [getattr(obj, name, None) for name in names]

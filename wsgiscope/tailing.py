@@ -426,10 +426,19 @@ def record_status(record: t.Mapping[str, t.Any]) -> int | None:
     return None
 
 
-def record_path(record: t.Mapping[str, t.Any]) -> str:
-    """The full request path: ``SCRIPT_NAME`` + ``PATH_INFO``."""
+def record_path(record: t.Mapping[str, t.Any], raw: bool = False) -> str:
+    """The full request path: ``SCRIPT_NAME`` + ``PATH_INFO``, decoded as the
+    framework reads them (``/café``, see :mod:`wsgiscope.wsgistr`); ``raw``:
+    the WSGI strings as recorded (``/cafÃ©``)."""
+    from wsgiscope.wsgistr import display_path
+
     request = record.get("request") or {}
-    return f"{request.get('script_name') or ''}{request.get('path') or ''}" or "/"
+    if not isinstance(request, dict):
+        return "/"
+    script, path = request.get("script_name") or "", request.get("path") or ""
+    if raw:
+        return f"{script}{path}" or "/"
+    return f"{display_path(script)}{display_path(path)}" or "/"
 
 
 def record_error(record: t.Mapping[str, t.Any]) -> tuple[str, str] | None:
@@ -524,7 +533,10 @@ class RecordFilter:
             method = str((record.get("request") or {}).get("method") or "").upper()
             if method not in self.methods:
                 return False
-        if self.path is not None and not fnmatch.fnmatchcase(record_path(record), self.path):
+        if self.path is not None and not (
+            fnmatch.fnmatchcase(record_path(record), self.path)
+            or fnmatch.fnmatchcase(record_path(record, raw=True), self.path)
+        ):
             return False
         if self.slower_than_ms is not None:
             duration = record.get("duration_ms")

@@ -46,6 +46,7 @@ from wsgiscope.render.http import (
 from wsgiscope.render.lifecycle import lifecycle_tree
 from wsgiscope.render.sections import SECTIONS
 from wsgiscope.render.text import TARGET_LIMIT, escape_control
+from wsgiscope.wsgistr import request_target
 
 #: Lines of the app's log shown (all with verbose): its tracebacks repeat
 #: the one shown below the tree.
@@ -147,9 +148,7 @@ def header_line(record: dict[str, t.Any], app_label: str | None = None) -> Text:
     """``GET /path?q → 200 OK · 1.20 ms · 12 B · app X · pid 1 thread T``."""
     request = record.get("request") or {}
     response = record.get("response") or {}
-    path = f"{request.get('script_name') or ''}{request.get('path') or ''}"
-    if request.get("query_string"):
-        path += f"?{request['query_string']}"
+    path = request_target(request)  # decoded as the framework reads it
     status = response.get("status")
     parts: list[tuple[object, str] | str] = [
         (request.get("method") or "?", "bold"),

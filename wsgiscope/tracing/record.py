@@ -22,6 +22,7 @@ from wsgiscope.tracing.events import (
     exception_message,
     format_traceback,
 )
+from wsgiscope.wsgistr import decoded_request
 
 if t.TYPE_CHECKING:
     from wsgiscope.tracing.middleware import RequestTrace
@@ -158,7 +159,7 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
         name = environ.get("SERVER_NAME", "")
         port = environ.get("SERVER_PORT", "")
         host = f"{name}:{port}" if port else name
-    return {
+    request = {
         "method": environ.get("REQUEST_METHOD", ""),
         "path": environ.get("PATH_INFO", ""),
         "query_string": redactor.query(str(environ.get("QUERY_STRING", ""))),
@@ -166,6 +167,12 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
         "scheme": environ.get("wsgi.url_scheme", ""),
         "host": host,
     }
+    # The WSGI strings above are latin-1 decoded bytes: where the framework
+    # reads other text from them (non-ASCII paths), that text too.
+    decoded = decoded_request(request)
+    if any(decoded[key] != request[key] for key in decoded):
+        request["decoded"] = decoded
+    return request
 
 
 def _request_body(trace: RequestTrace, redactor: Redactor) -> dict[str, t.Any]:
