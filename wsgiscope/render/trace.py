@@ -97,6 +97,9 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
         )
     if record.get("lint"):
         tree.children.append(lint_tree(record["lint"]))
+        refused = _server_refusals(record)
+        if refused:
+            tree.children.append(refusal_tree(refused))
     parts: list[RenderableType] = [tree]
     if options.log:
         parts.append(log_tree(options.log, options.verbose))
@@ -197,6 +200,29 @@ def lint_tree(findings: list[dict[str, t.Any]]) -> Tree:
         tree.add(
             label((finding.get("rule") or "?", "yellow"), "  ", (finding.get("message") or "", ""))
         )
+    return tree
+
+
+def _server_refusals(record: dict[str, t.Any]) -> list[dict[str, str]]:
+    from wsgiscope.lint.refusals import server_refusals
+
+    return server_refusals(record.get("lint") or [])
+
+
+def refusal_tree(refused: list[dict[str, str]]) -> Tree:
+    """What werkzeug's and gunicorn's servers do with this response
+    (:mod:`wsgiscope.lint.refusals`): the trace read it leniently."""
+    tree = Tree(
+        label(
+            ("a real server would not send this response as shown", "bold red"),
+            ("  (the trace read it leniently)", "dim"),
+        ),
+        guide_style="dim",
+    )
+    for item in refused:
+        branch = tree.add(label((item["rule"], "red"), "  ", (item["message"], "")))
+        branch.add(label(("werkzeug  ", "bold"), (item["werkzeug"], "")))
+        branch.add(label(("gunicorn  ", "bold"), (item["gunicorn"], "")))
     return tree
 
 
