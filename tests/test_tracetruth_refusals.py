@@ -203,3 +203,14 @@ def test_werkzeug_and_gunicorn_do_what_the_table_says(
 @pytest.mark.slow
 def test_both_servers_send_the_correct_response(werkzeug_port: int, gunicorn_port: int) -> None:
     assert outcome(fetch(werkzeug_port, "/ok")) == outcome(fetch(gunicorn_port, "/ok")) == "sent"
+
+
+def test_lint_shows_an_escaped_non_ascii_target_decoded() -> None:
+    """#15.5 in lint: the target as text; --json keeps it as requested."""
+    target = "/greet?city=%C5%81%C3%B3d%C5%BA"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["lint", APP, "-r", target, "--width", "200"])
+    assert result.exit_code == 1
+    assert "GET /greet?city=Łódź  header 'X-City' value 'Łódź' is not ISO-8859-1" in result.stdout
+    data = json.loads(runner.invoke(cli, ["lint", APP, "-r", target, "--json"]).stdout)
+    assert target in [finding["path"] for finding in data["findings"]]

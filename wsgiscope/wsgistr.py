@@ -52,6 +52,13 @@ def display_query(value: t.Any) -> str:
     return _HIGH_ESCAPES.sub(_unescape, text)
 
 
+def display_url(value: str) -> str:
+    """A URL or request target that is already text (``url_for``'s
+    ``/caf%C3%A9/x``, a ``-r`` request) with its escaped UTF-8 characters
+    shown as characters (``/café/x``); not a WSGI string, so no latin-1 step."""
+    return _HIGH_ESCAPES.sub(_unescape, value) if "%" in value else value
+
+
 def _unescape(found: re.Match[str]) -> str:
     escaped = found.group()
     try:

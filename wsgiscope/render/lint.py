@@ -18,6 +18,7 @@ from rich.tree import Tree
 
 from wsgiscope.render.console import data, label
 from wsgiscope.render.text import TARGET_LIMIT, cap
+from wsgiscope.wsgistr import display_url
 
 if t.TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -29,7 +30,8 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 
 
 def _where(finding: Occurrence) -> Text:
-    text = label((f"{finding.method} ", "bold"), (cap(finding.path, TARGET_LIMIT), "cyan"))
+    path = display_url(finding.path)  # /caf%C3%A9 as /café, as in trace and match
+    text = label((f"{finding.method} ", "bold"), (cap(path, TARGET_LIMIT), "cyan"))
     if finding.endpoint:
         text.append_text(label("  ", (cap(finding.endpoint, TARGET_LIMIT), "magenta")))
     return text
