@@ -311,3 +311,41 @@ def load_app() -> t.Any:
 def vars_of(obj: t.Any) -> list[t.Any]:
     names = getattr(type(obj), "__slots__", None) or vars(obj)
     return [getattr(obj, name, None) for name in names]
+
+
+# -- all three under a real server -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_serve_lines_count_raised_4xx_show_decoded_paths_and_log_clean_tracebacks(
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    from tests.serve_fixtures import ServeRun, read_records
+
+    record = tmp_path / "rec.jsonl"
+    env = {"TRACETRUTH_DB": str(tmp_path / "notes.sqlite3")}
+    app = "tests/apps/tracetruth_flask.py:app"
+    with ServeRun(tmp_path, "--record", str(record), app=app, env=env) as served:
+        base = served.wait_ready()
+        with httpx.Client(base_url=base) as client:
+            assert client.post("/notes/", data={"title": ""}).status_code == 400
+            assert client.get("/tags/café", params={"q": "naïve"}).status_code == 200
+            assert client.get("/notes/report").status_code == 500
+        assert served.stop() == 130
+    assert len(read_records(record)) == 3
+    lines = {line.split()[3]: line for line in served.stdout.splitlines() if line.strip()}
+    # 6: the 400 Flask made of a raised BadRequest carries the RAISED marker
+    assert "RAISED BadRequest: 400 Bad Request: a note needs a title" in lines["/notes/"]
+    assert "RAISED ZeroDivisionError: division by zero" in lines["/notes/report"]
+    # 5: the path as Flask decoded it
+    assert lines["/tags/café?q=naïve"].split()[2:5] == ["GET", "/tags/café?q=naïve", "200"]
+    assert "2 with errors" in served.stderr
+    # 8: Flask's logged traceback (on the server's stderr) has no wsgiscope frame
+    log = served.stderr
+    assert "Exception on /notes/report [GET]" in log
+    frames = _logged_frames(log)
+    assert any("tracetruth_flask.py" in frame and "in report" in frame for frame in frames)
+    if sys.version_info >= (3, 11):
+        assert not [frame for frame in frames if "wsgiscope" in frame], log
