@@ -214,3 +214,15 @@ def test_lint_shows_an_escaped_non_ascii_target_decoded() -> None:
     assert "GET /greet?city=Łódź  header 'X-City' value 'Łódź' is not ISO-8859-1" in result.stdout
     data = json.loads(runner.invoke(cli, ["lint", APP, "-r", target, "--json"]).stdout)
     assert target in [finding["path"] for finding in data["findings"]]
+
+
+def test_lint_explain_says_what_servers_do() -> None:
+    result = CliRunner().invoke(cli, ["lint", "--explain", "WSGI301", "--width", "300"])
+    refusal = refusal_for("WSGI301", "")
+    assert refusal is not None
+    assert "What servers do with it:" in result.stdout
+    assert f"werkzeug  {refusal.werkzeug_detail}" in result.stdout
+    assert f"gunicorn  {refusal.gunicorn_detail}" in result.stdout
+    # a rule servers do not refuse says nothing of the kind
+    other = CliRunner().invoke(cli, ["lint", "--explain", "WSGI213", "--width", "300"])
+    assert "What servers do" not in other.stdout

@@ -34,6 +34,7 @@ class Refusal:
     :param gunicorn: the outcome under gunicorn.
     :param gunicorn_detail: how.
     :param when: only findings whose message contains this (``None``: all).
+    :param case: those findings in words (``lint --explain``).
     """
 
     rule: str
@@ -42,6 +43,7 @@ class Refusal:
     gunicorn: Outcome
     gunicorn_detail: str
     when: str | None = None
+    case: str | None = None
 
     def applies(self, message: str) -> bool:
         return self.when is None or self.when in message
@@ -91,6 +93,7 @@ REFUSALS: tuple[Refusal, ...] = (
         "error page",
         "answers 500 Internal Server Error (TypeError: 200 is not a string)",
         when="not str",
+        case="a status that is not a str; a status without reason phrase is sent by both",
     ),
     Refusal(
         "WSGI204",

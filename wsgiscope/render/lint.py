@@ -122,13 +122,26 @@ def render_explain(rule: Rule) -> RenderableType:
         "  ",
         (rule.severity, _SEVERITY_STYLE[rule.severity]),
     )
-    return Group(
+    parts: list[RenderableType] = [
         head,
         data(rule.summary),
         data(rule.section, "dim"),
         Text(),
         Text(rule.explanation),
-    )
+    ]
+    from wsgiscope.lint.refusals import REFUSALS
+
+    for refusal in REFUSALS:
+        if refusal.rule == rule.id:
+            # What real servers do with it (measured; wsgiscope.lint.refusals).
+            when = f" ({refusal.case})" if refusal.case else ""
+            parts += [
+                Text(),
+                Text(f"What servers do with it{when}:", style="bold"),
+                label(("werkzeug  ", "bold"), (refusal.werkzeug_detail, "")),
+                label(("gunicorn  ", "bold"), (refusal.gunicorn_detail, "")),
+            ]
+    return Group(*parts)
 
 
 def render_rules(rules: t.Iterable[Rule]) -> Table:
