@@ -8,7 +8,9 @@ findings a server refuses, what werkzeug's development server
 (``run_simple``, ``flask run``) and gunicorn's sync worker do with such a
 response, as measured by running ``tests/apps/tracetruth_refusals.py``
 under both (``tests/test_tracetruth_refusals.py`` keeps the table true:
-werkzeug 3.1, gunicorn 23 to 27).
+werkzeug 3.0 and 3.1, gunicorn 22 to 27; gunicorn 27 started refusing
+invalid header names, CR/LF and non-latin-1 header values with a 500 page,
+where earlier versions sent them or dropped the connection).
 
 ``trace`` exits 1 when a finding of its request is in the table and shows
 these lines under the tree (:func:`server_refusals`); ``--json`` adds them
@@ -35,6 +37,8 @@ class Refusal:
     :param gunicorn_detail: how.
     :param when: only findings whose message contains this (``None``: all).
     :param case: those findings in words (``lint --explain``).
+    :param gunicorn_before_27: the outcome under gunicorn 22 to 26, when it
+        differs (the detail says how).
     """
 
     rule: str
@@ -44,6 +48,7 @@ class Refusal:
     gunicorn_detail: str
     when: str | None = None
     case: str | None = None
+    gunicorn_before_27: Outcome | None = None
 
     def applies(self, message: str) -> bool:
         return self.when is None or self.when in message
@@ -114,21 +119,27 @@ REFUSALS: tuple[Refusal, ...] = (
         "sent",
         "sends the header as given",
         "error page",
-        "answers 500 Internal Server Error (InvalidHeaderName)",
+        "answers 500 Internal Server Error (InvalidHeaderName); before gunicorn 27 it "
+        "sends the header as given",
+        gunicorn_before_27="sent",
     ),
     Refusal(
         "WSGI207",
         "sent",
         "sends the value as given: its CR LF starts a new header line (response splitting)",
         "error page",
-        "answers 500 Internal Server Error (InvalidHeader)",
+        "answers 500 Internal Server Error (InvalidHeader); before gunicorn 27 it sends "
+        "the value as given (response splitting)",
+        gunicorn_before_27="sent",
     ),
     Refusal(
         "WSGI208",
         "no response",
         "fails before sending anything (UnicodeEncodeError) and drops the connection",
         "error page",
-        "answers 500 Internal Server Error (UnicodeEncodeError)",
+        "answers 500 Internal Server Error; before gunicorn 27 it fails before sending "
+        "anything (UnicodeEncodeError) and drops the connection",
+        gunicorn_before_27="no response",
     ),
     Refusal(
         "WSGI301",
