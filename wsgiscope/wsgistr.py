@@ -31,6 +31,7 @@ def display_path(value: t.Any) -> str:
     """
     if not isinstance(value, str):
         return "" if value is None else str(value)
+    value = str.__str__(value)  # a str subclass's own methods are not called
     if value.isascii():
         return value
     try:
@@ -74,6 +75,17 @@ def decoded_request(request: t.Mapping[str, t.Any]) -> dict[str, str]:
         "path": display_path(request.get("path") or ""),
         "query_string": display_query(request.get("query_string") or ""),
     }
+
+
+def decoded_if_different(request: t.Mapping[str, t.Any]) -> dict[str, str] | None:
+    """:func:`decoded_request`, or ``None`` when it says nothing the WSGI
+    strings do not (every ASCII request without escaped UTF-8)."""
+    decoded = decoded_request(request)
+    for key, text in decoded.items():
+        value = request.get(key) or ""
+        if not isinstance(value, str) or text != str.__str__(value):
+            return decoded
+    return None
 
 
 def request_target(request: t.Mapping[str, t.Any]) -> str:

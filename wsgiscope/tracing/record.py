@@ -22,7 +22,7 @@ from wsgiscope.tracing.events import (
     exception_message,
     format_traceback,
 )
-from wsgiscope.wsgistr import decoded_request
+from wsgiscope.wsgistr import decoded_if_different
 
 if t.TYPE_CHECKING:
     from wsgiscope.tracing.middleware import RequestTrace
@@ -169,8 +169,11 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
     }
     # The WSGI strings above are latin-1 decoded bytes: where the framework
     # reads other text from them (non-ASCII paths), that text too.
-    decoded = decoded_request(request)
-    if any(decoded[key] != request[key] for key in decoded):
+    try:
+        decoded = decoded_if_different(request)
+    except Exception:  # a hostile PATH_INFO object: the record keeps what it has
+        decoded = None
+    if decoded is not None:
         request["decoded"] = decoded
     return request
 
