@@ -349,3 +349,20 @@ def test_serve_lines_count_raised_4xx_show_decoded_paths_and_log_clean_traceback
     assert any("tracetruth_flask.py" in frame and "in report" in frame for frame in frames)
     if sys.version_info >= (3, 11):
         assert not [frame for frame in frames if "wsgiscope" in frame], log
+
+
+@pytest.mark.parametrize(
+    ("wsgi", "path", "query"),
+    [
+        ("/cafÃ©", "/café", "/café"),
+        ("/caf\xe9", "/caf\ufffd", "/caf\ufffd"),  # the byte 0xE9 alone: invalid UTF-8
+        ("/\u0141", "/\u0141", "/\u0141"),  # not a WSGI string (not latin-1): as is
+        ("a=%C3%A9&b=%26%3D&c=%20", "a=%C3%A9&b=%26%3D&c=%20", "a=é&b=%26%3D&c=%20"),
+        ("a=%C3", "a=%C3", "a=%C3"),  # a cut escape stays as sent
+        ("", "", ""),
+    ],
+)
+def test_display_of_wsgi_strings(wsgi: str, path: str, query: str) -> None:
+    from wsgiscope.wsgistr import display_path, display_query
+
+    assert (display_path(wsgi), display_query(wsgi)) == (path, query)
