@@ -127,7 +127,7 @@ def trace(
       @file            the request body, read from a file
 
     METHOD is GET, or POST when the request has a body. Exits 1 when the app
-    raised or answered 5xx.
+    raised or answered 5xx, or gave a response real servers refuse.
 
     \b
       wsgiscope trace wsgiscope.demo /catalog/ user==ada
@@ -207,6 +207,16 @@ def _trace(
     with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c():
         result = run_traced(app, environ, max_body=max_body, redact=not show_secrets, checks=checks)
     record = result.record
+    failed = result.failed
+    if lint:
+        from wsgiscope.lint.refusals import server_refusals
+
+        # A response real servers refuse is a failure, whatever the lenient
+        # in-process read made of it (a str body "answered" 200).
+        refused = server_refusals(record.get("lint") or [])
+        if refused:
+            record["server_refusals"] = refused
+            failed = True
     if save:
         _save(save, record)
     log = errors.getvalue()
@@ -236,7 +246,7 @@ def _trace(
             options.sections = sections
             options.environ_whole = "environ" in sections
         out.print(render_trace(record, options))
-    return result.failed, result.interrupted
+    return failed, result.interrupted
 
 
 def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:

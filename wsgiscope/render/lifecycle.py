@@ -27,6 +27,7 @@ from wsgiscope.render.http import (
     status_style,
     styled_value,
 )
+from wsgiscope.wsgistr import display_path
 
 _HOOK_KINDS = frozenset({"hook", "signal", "start_response", "body", "close", "exception"})
 _TEARDOWNS = frozenset({"teardown_request", "teardown_appcontext"})
@@ -274,9 +275,9 @@ def _dispatch_label(event: dict[str, t.Any]) -> Text:
         " → ",
         (event.get("app") or "?", "magenta"),
         ("  SCRIPT_NAME=", "dim"),
-        styled_value(event.get("script_name") or ""),
+        styled_value(display_path(event.get("script_name") or "")),
         (" PATH_INFO=", "dim"),
-        styled_value(event.get("path_info") or ""),
+        styled_value(display_path(event.get("path_info") or "")),
         _at(event),
     )
 

@@ -18,6 +18,7 @@ from rich.tree import Tree
 
 from wsgiscope.render.console import data, label
 from wsgiscope.render.text import TARGET_LIMIT, cap
+from wsgiscope.wsgistr import display_url
 
 if t.TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -29,7 +30,8 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 
 
 def _where(finding: Occurrence) -> Text:
-    text = label((f"{finding.method} ", "bold"), (cap(finding.path, TARGET_LIMIT), "cyan"))
+    path = display_url(finding.path)  # /caf%C3%A9 as /café, as in trace and match
+    text = label((f"{finding.method} ", "bold"), (cap(path, TARGET_LIMIT), "cyan"))
     if finding.endpoint:
         text.append_text(label("  ", (cap(finding.endpoint, TARGET_LIMIT), "magenta")))
     return text
@@ -120,13 +122,26 @@ def render_explain(rule: Rule) -> RenderableType:
         "  ",
         (rule.severity, _SEVERITY_STYLE[rule.severity]),
     )
-    return Group(
+    parts: list[RenderableType] = [
         head,
         data(rule.summary),
         data(rule.section, "dim"),
         Text(),
         Text(rule.explanation),
-    )
+    ]
+    from wsgiscope.lint.refusals import REFUSALS
+
+    for refusal in REFUSALS:
+        if refusal.rule == rule.id:
+            # What real servers do with it (measured; wsgiscope.lint.refusals).
+            when = f" ({refusal.case})" if refusal.case else ""
+            parts += [
+                Text(),
+                Text(f"What servers do with it{when}:", style="bold"),
+                label(("werkzeug  ", "bold"), (refusal.werkzeug_detail, "")),
+                label(("gunicorn  ", "bold"), (refusal.gunicorn_detail, "")),
+            ]
+    return Group(*parts)
 
 
 def render_rules(rules: t.Iterable[Rule]) -> Table:

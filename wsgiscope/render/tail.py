@@ -23,6 +23,7 @@ from rich.text import Text
 from wsgiscope.render.console import data, label
 from wsgiscope.render.text import TARGET_LIMIT, cap
 from wsgiscope.tailing import record_error, record_path, record_status
+from wsgiscope.wsgistr import display_query
 
 _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "bold red"}
 
@@ -81,9 +82,9 @@ def worker_ident(record: t.Mapping[str, t.Any]) -> str:
 def request_line(record: t.Mapping[str, t.Any]) -> Text:
     """The compact line for one record."""
     request = record.get("request") or {}
-    target = record_path(record)
+    target = record_path(record)  # decoded as the framework reads it
     if request.get("query_string"):
-        target = f"{target}?{request['query_string']}"
+        target = f"{target}?{display_query(request['query_string'])}"
     status = record_status(record)
     status_text = str(status) if status is not None else "---"
     status_style = _STATUS_STYLE.get((status or 0) // 100, "bold red")

@@ -97,6 +97,47 @@ def format_traceback(exc: BaseException) -> str:
     return "".join(te.format())
 
 
+def hide_own_frames(exc: BaseException) -> None:
+    """Drop wsgiscope's frames from the head of ``exc.__traceback__``.
+
+    Called by the tracing wrappers (hooks, middleware, views) from the
+    ``except`` block of an exception passing through them, just before a
+    bare ``raise``: the traceback the app's logger prints (Flask's
+    ``app.logger.exception`` on an unhandled error, Django's request
+    logger), the server's error log and error trackers then hold the app's
+    frames and the framework's only. A bare ``raise`` adds no frame on
+    Python 3.11+; on 3.10 it restores the traceback as caught, so the
+    wrapper's frames stay there. An exception raised by wsgiscope's own
+    code (nothing but its frames) keeps them.
+    """
+    head = tb = exc.__traceback__
+    while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    if tb is not head and tb is not None:
+        exc.__traceback__ = tb
+
+
+_F = t.TypeVar("_F", bound=t.Callable[..., t.Any])
+
+
+def own_frames_hidden(func: _F) -> _F:
+    """``func`` (a replacement wsgiscope installs in a framework) with its
+    frames hidden from the exceptions passing through it (see
+    :func:`hide_own_frames`)."""
+
+    def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return func(*args, **kwargs)
+        except BaseException as exc:
+            hide_own_frames(exc)
+            raise
+
+    call.__name__ = getattr(func, "__name__", "call")
+    call.__qualname__ = getattr(func, "__qualname__", "call")
+    call.__doc__ = func.__doc__
+    return t.cast("_F", call)
+
+
 def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
     """A copy of a traceback chain without wsgiscope's own frames."""
     frames = []

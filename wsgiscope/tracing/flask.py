@@ -89,6 +89,8 @@ from wsgiscope.tracing.events import (
     HookCall,
     RawEvent,
     SignalSent,
+    hide_own_frames,
+    own_frames_hidden,
 )
 from wsgiscope.tracing.instrument import Patches
 from wsgiscope.tracing.recorder import Recorder, _current, object_name
@@ -412,6 +414,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 return call(*args, **kwargs)
             except BaseException as raised:
                 values[6] = raised
+                hide_own_frames(raised)  # out of the tracebacks the app logs
                 raise
             finally:
                 values[7] = clock() - start
@@ -471,6 +474,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
     orig_preprocess = flask_cls.preprocess_request
 
+    @own_frames_hidden
     def preprocess_request(self: t.Any) -> t.Any:
         # Flask 3.1's preprocess_request, with the url_value_preprocessors
         # (which Flask calls directly, not through ensure_sync) observed. Its

@@ -45,7 +45,13 @@ from threading import get_ident
 
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.dispatch import app_label
-from wsgiscope.tracing.events import BodyChunk, Close, ExceptionRaised, StartResponse
+from wsgiscope.tracing.events import (
+    BodyChunk,
+    Close,
+    ExceptionRaised,
+    StartResponse,
+    hide_own_frames,
+)
 from wsgiscope.tracing.record import build_record, is_error
 from wsgiscope.tracing.recorder import Clock, Recorder, _current
 from wsgiscope.tracing.sinks import Record, make_sink
@@ -124,7 +130,11 @@ class TraceMiddleware:
             return t.cast("t.Iterable[bytes]", self.app(environ, start_response))
         if self._release is None:
             self._hold()
-        return RequestTrace(self, environ).run(environ, start_response)
+        try:
+            return RequestTrace(self, environ).run(environ, start_response)
+        except BaseException as exc:
+            hide_own_frames(exc)  # the server's error log shows the app's frames
+            raise
 
     def _hold(self) -> None:
         with _hold_lock:
@@ -253,6 +263,7 @@ class RequestTrace:
             write = self.server_start_response(status, headers, *args)
         except BaseException as exc:
             self.exception(exc, "start_response")
+            hide_own_frames(exc)
             raise
         if not callable(write):
             return write
@@ -447,6 +458,7 @@ def _generate(trace: RequestTrace) -> t.Iterator[bytes]:
         raise
     except BaseException as exc:
         trace.exception(exc, "iter")
+        hide_own_frames(exc)
         raise
     finally:
         if token is not None:
@@ -488,6 +500,7 @@ class TracedIterable:
                     close()
                 except BaseException as exc:
                     trace.exception(exc, "close")
+                    hide_own_frames(exc)
                     raise
         finally:
             rec = trace.rec
