@@ -73,6 +73,12 @@ _APP_SUFFIXES = (".py",)
 @click.option("--skip-invalid", is_flag=True, help="Skip malformed source lines/entries.")
 @click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
+@click.option(
+    "--locust-file",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write a locustfile that runs this replay on Locust, instead of replaying.",
+)
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -90,6 +96,7 @@ def replay(
     skip_invalid: bool,
     no_check: bool,
     fail_on_errors: bool,
+    locust_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -136,6 +143,9 @@ def replay(
     from wsgiscope.replay.runner import AppHandle
 
     target = AppHandle(resolve_app_ref(app_word, app_option))
+    if locust_file is not None:
+        _write_locustfile(locust_file, target, source_words, skip_invalid, host_filter)
+        return
     sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
     seconds = parse_duration(duration) if duration is not None else None
     plan = ReplayPlan(
@@ -166,6 +176,33 @@ def replay(
     problems = sum(s["isolation"]["leaks"] + s["isolation"]["divergent"] for s in summaries)
     if problems or (fail_on_errors and any(s["errors"] for s in summaries)):
         raise SystemExit(int(ExitCode.PROBLEM))
+
+
+def _write_locustfile(
+    path: str,
+    target: AppHandle,
+    source_words: list[str],
+    skip_invalid: bool,
+    host_filter: tuple[str, ...],
+) -> None:
+    """Check the sources read, then write the locustfile (and say so)."""
+    from wsgiscope.errors import UsageError
+    from wsgiscope.replay.locustfile import write_locustfile
+
+    if source_words:  # a bad source is reported now, not in every Locust worker
+        from wsgiscope.replay.sources import load_sources
+
+        load_sources(source_words, skip_invalid=skip_invalid, host_filter=host_filter or None)
+    ref = target.ref
+    try:
+        written = write_locustfile(path, ref.import_path, ref.base_dir, source_words)
+    except OSError as exc:
+        raise UsageError(f"cannot write the locustfile {path}: {exc.strerror or exc}") from None
+    click.echo(
+        f"wsgiscope: wrote {written}; run it with: locust -f {written} --headless "
+        "-u 16 -r 16 -t 30s (or --master, and --worker on each machine)",
+        err=True,
+    )
 
 
 def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
