@@ -111,6 +111,8 @@ def discover_routes(app: t.Any) -> list[Route]:
             route.path = prefix + (route.path or route.rule)
             if route.url is not None:
                 route.url = with_prefix(route.url, prefix)
+            if route.endpoint_url is not None:
+                route.endpoint_url = with_prefix(route.endpoint_url, prefix)
         routes.extend(table)
     return routes
 

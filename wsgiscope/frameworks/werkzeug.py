@@ -70,25 +70,53 @@ def rule_arguments(rule: Rule, names: dict[type, str]) -> list[Argument]:
     return found
 
 
-def rule_samples(rule: Rule, arguments: list[Argument]) -> dict[str, t.Any]:
+def sibling_defaults(rule: Rule, url_map: Map) -> dict[str, list[t.Any]]:
+    """The defaults the endpoint's other rules give, by argument name.
+
+    werkzeug redirects a URL whose values equal another rule's defaults to
+    that rule (``redirect_defaults``): ``/posts/page/1`` goes to ``/posts/``
+    when that rule has ``defaults={"page": 1}``. A sample must avoid them.
+    """
+    found: dict[str, list[t.Any]] = {}
+    for other in url_map._rules_by_endpoint.get(rule.endpoint, ()):  # no public accessor
+        if other is not rule:
+            for name, value in (other.defaults or {}).items():
+                found.setdefault(name, []).append(value)
+    return found
+
+
+def _avoiding(value: t.Any, avoid: t.Sequence[t.Any]) -> t.Any:
+    """``value``, moved off the values in ``avoid`` (numbers counted up)."""
+    while value in avoid and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value += 1
+    return value
+
+
+def rule_samples(
+    rule: Rule, arguments: list[Argument], avoid: dict[str, list[t.Any]] | None = None
+) -> dict[str, t.Any]:
     """Python values for every argument not given by the rule's defaults.
 
     Known converters get their sample (``1``, ``"example"`` ...); a custom
     converter gets a string generated from its regex, passed through its own
-    ``to_python`` so ``to_url`` receives what it expects.
+    ``to_python`` so ``to_url`` receives what it expects. A number that
+    equals a value in ``avoid`` (see :func:`sibling_defaults`) is counted up.
 
     :raises NotBuildable: naming the argument that has no sample.
     """
     converters = rule._converters
     values: dict[str, t.Any] = {}
     defaults = rule.defaults or {}
+    avoid = avoid or {}
     for argument in arguments:
         if argument.name in defaults:
             continue
         converter = converters.get(argument.name)
         try:
             if argument.converter in BY_NAME and type(converter).__module__.startswith("werkzeug."):
-                values[argument.name] = BY_NAME[argument.converter]
+                values[argument.name] = _avoiding(
+                    BY_NAME[argument.converter], avoid.get(argument.name, ())
+                )
                 continue
             if argument.regex is None:
                 raise NotBuildable("its converter has no regex")
@@ -128,6 +156,32 @@ def view_of(function: t.Any) -> View | None:
     elif code is not None:
         location = f"{code.co_filename}:{code.co_firstlineno}"
     return View(f"{module}:{qualname}", location)
+
+
+def rule_url(adapter: MapAdapter, rule: Rule, values: dict[str, t.Any]) -> str:
+    """The URL ``adapter.build`` makes for ``rule`` itself with ``values``.
+
+    ``MapAdapter.build`` takes an endpoint and builds its first suitable
+    rule, so for an endpoint with several rules (``/`` and ``/index``) it
+    never builds the others; this builds the given rule, then makes the URL
+    the way ``build`` does (script name, host or subdomain, scheme).
+
+    :raises NotBuildable: the values do not fit the rule.
+    """
+    built = rule.build(values, append_unknown=True)
+    if built is None:
+        raise NotBuildable(f"{rule.rule} does not accept the sample values")
+    domain_part, path = built
+    host = adapter.get_host(domain_part)
+    url_map = adapter.map
+    if not rule.websocket and (
+        (url_map.host_matching and host == adapter.server_name)
+        or (not url_map.host_matching and domain_part == adapter.subdomain)
+    ):
+        return f"{adapter.script_name.rstrip('/')}/{path.lstrip('/')}"
+    secure = adapter.url_scheme in {"https", "wss"}
+    scheme = ("wss" if secure else "ws") if rule.websocket else ("https" if secure else "http")
+    return f"{scheme}://{host}{adapter.script_name[:-1]}/{path.lstrip('/')}"
 
 
 def redirect_text(rule: Rule) -> str | None:
@@ -306,8 +360,10 @@ def routes(app: t.Any) -> list[Route]:
             group=None,
         )
         with building_url(route):
-            route.sample_values = rule_samples(rule, route.arguments)
-            route.url = adapter.build(rule.endpoint, route.sample_values, method=route_method(rule))
+            values = rule_samples(rule, route.arguments, sibling_defaults(rule, url_map))
+            route.sample_values = values
+            route.endpoint_url = adapter.build(rule.endpoint, values, method=route_method(rule))
+            route.url = rule_url(adapter, rule, values)
         table.append(route)
     return table
 

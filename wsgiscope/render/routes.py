@@ -33,6 +33,22 @@ def location(view: View | None) -> str:
     return path
 
 
+#: What each framework calls its URL builder, for "url_for builds /index".
+BUILDERS = {
+    "flask": "url_for",
+    "django": "reverse",
+    "pyramid": "route_path",
+    "bottle": "get_url",
+    "werkzeug": "MapAdapter.build",
+    "falcon": "wsgiscope url",
+}
+
+
+def builder_differs(route: Route) -> bool:
+    """The endpoint's builder makes another URL than this rule's own."""
+    return bool(route.url and route.endpoint_url and route.endpoint_url != route.url)
+
+
 def _notes(route: Route) -> Cell:
     parts: list[Piece] = []
 
@@ -41,6 +57,12 @@ def _notes(route: Route) -> Cell:
             parts.append(("  ", ""))
         parts.extend([(name + " ", "dim"), piece(value)])
 
+    if builder_differs(route):
+        # the surprise to see: the endpoint's URL reaches another rule
+        parts.extend(
+            [(f"{BUILDERS.get(route.framework, 'the builder')} builds ", "yellow"),
+             piece(route.endpoint_url, "yellow")]
+        )  # fmt: skip
     if route.host:
         add("host", route.host)
     if route.subdomain:
