@@ -284,3 +284,36 @@ def test_proutes_lists_nothing_routes_lacks(apps_dir: Path) -> None:
         for route in run_json("routes", "routetruth_pyramid_wiki:app")
     }
     assert listed <= shown, listed - shown
+
+
+# -- point 11: an endpoint several mounted apps have ---------------------------
+
+
+def test_url_ambiguous_endpoint_lists_every_mount(apps_dir: Path) -> None:
+    error = fails("url", BLOG, "index")
+    first, hint = error.splitlines()
+    assert "endpoint 'index' exists in 2 mounted apps" in first
+    assert "--mount" in first
+    assert "--mount / (Flask app 'blog'): /index" in hint
+    assert "--mount /admin (Flask app 'admin'): /admin/index" in hint
+    # each candidate is built with the values given, or says why it cannot be
+    hint = fails("url", BLOG, "blog.update").splitlines()[1]
+    assert hint.count("not buildable: cannot build a URL for 'blog.update'") == 2
+    result = run("url", BLOG, "blog.posts", "page=3", "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert "/admin/posts/page/3" in result.stderr
+
+
+def test_url_chosen_mount_answers(apps_dir: Path) -> None:
+    assert text("url", BLOG, "index", "--mount", "/admin") == "/admin/index\n"
+    assert text("url", BLOG, "/admin:index") == "/admin/index\n"
+    assert text("url", BLOG, "index", "--mount", "/") == "/index\n"
+    # an endpoint only one mounted app has needs no --mount
+    built = run_json(
+        "url", BLOG, "permission_history_for_user_account", "user_id=4", "permission_name=edit"
+    )
+    assert (built["url"], built["mount"]) == ("/admin/users/4/permissions/edit/history", "/admin")
+    with Client(load(BLOG)).get(built["url"]) as response:
+        assert response.json["script_root"] == "/admin"
+    # a single app keeps answering as before
+    assert text("url", "routetruth_flask_blog:app", "index") == "/index\n"
