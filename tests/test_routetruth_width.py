@@ -115,7 +115,7 @@ def test_trace_header_wraps_between_fields(apps_dir: Path, width: int) -> None:
         assert f"app {BLOG}" in lines[0]
 
 
-@pytest.mark.parametrize("width", [80, 200])
+@pytest.mark.parametrize("width", [40, 80, 200])
 def test_lint_rule_list_keeps_ids_and_names(width: int) -> None:
     text = output("lint", "--list-rules", "--width", str(width))
     lines = check_width(text, width)
@@ -124,7 +124,7 @@ def test_lint_rule_list_keeps_ids_and_names(width: int) -> None:
         assert line is not None, rule["id"]
         assert f" {rule['name']} " in line, (rule["name"], line)
         summary = re.sub(r"\s+", " ", text)
-        assert rule["summary"] in summary or width == 80
+        assert rule["summary"] in summary or width < 200
 
 
 @pytest.mark.parametrize("width", [80, 200])

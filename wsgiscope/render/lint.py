@@ -12,6 +12,7 @@ import contextlib
 import typing as t
 
 from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -136,11 +137,24 @@ class _RuleList:
         self.rules = rules
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width < _NARROW_RULES:  # no room for columns: one rule per stanza
+            for rule in self.rules:
+                yield label(
+                    (rule.id, _SEVERITY_STYLE[rule.severity]),
+                    "  ",
+                    (rule.name, "bold"),
+                    "  ",
+                    (rule.severity, _SEVERITY_STYLE[rule.severity]),
+                )
+                yield Padding(label((rule.summary, ""), "  ", (rule.section, "dim")), (0, 0, 0, 4))
+            return
         yield _rules_table(self.rules, wide=options.max_width >= _WIDE_RULES)
 
 
 #: Below this width the section goes under the summary instead of beside it.
 _WIDE_RULES = 130
+#: Below this width each rule is a stanza: id, name, severity, then the summary.
+_NARROW_RULES = 72
 
 
 def render_rules(rules: t.Iterable[Rule]) -> RenderableType:
