@@ -50,6 +50,10 @@ def by_path(routes: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
     return {route["path"]: route for route in routes}
 
 
+def by_endpoint(routes: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    return sorted(routes, key=lambda route: (route["mount"], route["endpoint"], route["rule"]))
+
+
 # -- point 9: one endpoint, several rules --------------------------------------
 
 
@@ -66,12 +70,18 @@ def test_flask_each_rule_gets_its_own_url(apps_dir: Path) -> None:
     page = routes["/posts/page/<int:page>"]
     assert (page["url"], page["sample_values"]) == ("/posts/page/2", {"page": 2})
     http = Client(load(BLOG))
-    for route in routes.values():
+    for route in by_endpoint(run_json("routes", BLOG)):
         assert route["url"] is not None, route
         response = http.get(route["url"])
         assert response.status_code == 200, (route["path"], response.status_code)
         assert response.json["rule"] == route["rule"], route["path"]
         assert response.json["script_root"] == route["mount"]
+        if route["endpoint"] == "about_us":  # the same path added twice: the first wins
+            assert response.json["endpoint"] == "about"
+            assert route["note"] == "shadowed: /about is answered by about /about, matched first"
+        else:
+            assert response.json["endpoint"] == route["endpoint"], route["path"]
+            assert route["note"] is None or "shadowed" not in route["note"]
 
 
 def test_flask_text_shows_what_url_for_builds_when_it_differs(apps_dir: Path) -> None:
@@ -251,9 +261,15 @@ def test_pyramid_included_and_external_routes(apps_dir: Path) -> None:
     for name, route in routes.items():
         if route["url"] is None or name.startswith("__"):
             continue
-        assert http.get(route["url"]).json["route"] == name, name
+        # /about was added after /{pagename}, which Pyramid tries first
+        answering = "view_page" if name == "about" else name
+        assert http.get(route["url"]).json["route"] == answering, name
         answer = run_json("match", app, route["url"])
-        assert answer["route"]["endpoint"] == name
+        assert answer["route"]["endpoint"] == answering
+        assert ("shadowed" in (route["note"] or "")) == (name == "about")
+    assert routes["about"]["note"] == (
+        "shadowed: /about is answered by view_page /{pagename}, matched first"
+    )
     with http.get(routes["___toolbar/static/"]["url"]) as response:
         assert response.status_code == 404  # no such file
     with http.get("/_toolbar/static/toolbar.css") as response:
@@ -278,7 +294,7 @@ def test_proutes_lists_nothing_routes_lacks(apps_dir: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     listed = {tuple(line.split()[:2]) for line in result.stdout.splitlines()[2:] if line.strip()}
-    assert len(listed) == 8, result.stdout
+    assert len(listed) == 9, result.stdout
     shown = {
         (route["endpoint"], route["rule"])
         for route in run_json("routes", "routetruth_pyramid_wiki:app")

@@ -51,6 +51,16 @@ def make_blog(name: str) -> Flask:
     def index() -> t.Any:
         return echo()
 
+    @app.route("/about")
+    def about() -> t.Any:
+        return echo()
+
+    # a second view on the same path, left over from a refactor: werkzeug
+    # matches the first rule added, so this one is never called
+    @app.route("/about", endpoint="about_us")
+    def about_us() -> t.Any:
+        return echo()
+
     return app
 
 

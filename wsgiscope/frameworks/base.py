@@ -157,6 +157,16 @@ class Match:
     nearest: list[str] = dataclasses.field(default_factory=list)
 
 
+def add_note(route: Route, note: str) -> None:
+    """Append ``note`` to the route's one-line remark."""
+    route.note = f"{route.note}; {note}" if route.note else note
+
+
+def shadowed_note(url: str, endpoint: str | None, rule: str) -> str:
+    """The remark for a rule whose own URL another rule answers first."""
+    return f"shadowed: {url} is answered by {endpoint} {rule}, matched first"
+
+
 def nearest(word: str, candidates: t.Iterable[str], n: int = 5, cutoff: float = 0.5) -> list[str]:
     """The candidates closest to ``word`` (difflib), best first."""
     import difflib

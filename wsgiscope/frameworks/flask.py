@@ -23,6 +23,7 @@ import typing as t
 from wsgiscope.frameworks.base import Match, Route, url_path
 from wsgiscope.frameworks.samples import building_url
 from wsgiscope.frameworks.werkzeug import (
+    check_reached,
     check_values,
     converter_names,
     match_with,
@@ -113,6 +114,7 @@ def routes(app: Flask) -> list[Route]:
                 adapter = context.url_adapter
                 assert adapter is not None  # a request context always has one
                 route.url = rule_url(adapter, rule, injected)
+                check_reached(adapter, rule, route)
             table.append(route)
     return table
 

@@ -23,9 +23,11 @@ from wsgiscope.frameworks.base import (
     Argument,
     Match,
     Route,
+    add_note,
     check_method,
     finish_url,
     missing_arguments,
+    shadowed_note,
     unknown_endpoint,
     url_path,
 )
@@ -159,8 +161,24 @@ def routes(app: t.Any) -> list[Route]:
             route.sample_values = sample_values(route.arguments)
             route.url = _path(app, pyramid_route.name, route.sample_values, route.arguments)
             route.endpoint_url = route.url  # route names are unique in Pyramid
+            _check_reached(app, pyramid_route, route)
         table.append(route)
     return table
+
+
+def _check_reached(app: t.Any, pyramid_route: t.Any, route: Route) -> None:
+    """Pyramid matches routes in the order they were added: note a route
+    whose own URL an earlier one (``/{pagename}`` before ``/about``) takes."""
+    from urllib.parse import unquote, urlsplit
+
+    from pyramid.interfaces import IRoutesMapper
+
+    if not route.url or not route.url.startswith("/"):
+        return
+    mapper = app.registry.getUtility(IRoutesMapper)
+    found = mapper(_request(app, unquote(urlsplit(route.url).path)))["route"]
+    if found is not None and found is not pyramid_route:
+        add_note(route, shadowed_note(route.url, found.name, _pattern(app, found)))
 
 
 def build_url(

@@ -29,8 +29,10 @@ from wsgiscope.frameworks.base import (
     Match,
     Route,
     View,
+    add_note,
     first_line,
     nearest,
+    shadowed_note,
     url_path,
 )
 from wsgiscope.frameworks.samples import (
@@ -182,6 +184,30 @@ def rule_url(adapter: MapAdapter, rule: Rule, values: dict[str, t.Any]) -> str:
     secure = adapter.url_scheme in {"https", "wss"}
     scheme = ("wss" if secure else "ws") if rule.websocket else ("https" if secure else "http")
     return f"{scheme}://{host}{adapter.script_name[:-1]}/{path.lstrip('/')}"
+
+
+def check_reached(adapter: MapAdapter, rule: Rule, route: Route) -> None:
+    """Match ``route.url`` as a request would and note it when another rule
+    (one with the same path added earlier, say) answers it instead."""
+    from urllib.parse import unquote, urlsplit
+
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    if not route.url or not route.url.startswith("/"):
+        return  # an absolute URL: another host or subdomain, not matched here
+    path = unquote(urlsplit(route.url).path)
+    script = adapter.script_name.rstrip("/")
+    if script and path.startswith(script):
+        path = path[len(script) :] or "/"
+    try:
+        found, _ = adapter.match(path, method=route_method(rule), return_rule=True)
+    except RequestRedirect:
+        return  # strict slashes or defaults: the redirect leads to this rule
+    except HTTPException:
+        return
+    if found is not rule:
+        add_note(route, shadowed_note(route.url, str(found.endpoint), found.rule))
 
 
 def redirect_text(rule: Rule) -> str | None:
@@ -364,6 +390,7 @@ def routes(app: t.Any) -> list[Route]:
             route.sample_values = values
             route.endpoint_url = adapter.build(rule.endpoint, values, method=route_method(rule))
             route.url = rule_url(adapter, rule, values)
+            check_reached(adapter, rule, route)
         table.append(route)
     return table
 

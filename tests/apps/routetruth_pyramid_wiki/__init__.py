@@ -30,6 +30,9 @@ def routes(config: Configurator) -> None:
     config.add_route("add_page", "/add_page/{pagename}")
     config.add_route("view_page", "/{pagename}")
     config.add_route("edit_page", "/{pagename}/edit_page")
+    # added after /{pagename}, which Pyramid tries first: /about never gets here
+    config.add_route("about", "/about")
+    config.add_view(view_wiki, route_name="about", renderer="json")
     config.add_view(view_wiki, route_name="view_wiki", renderer="json")
     config.add_view(edit_page, route_name="add_page", renderer="json")
     config.add_view(view_page, route_name="view_page", renderer="json", request_method="GET")
