@@ -23,7 +23,7 @@ import typing as t
 from wsgiscope.frameworks.base import Match, Route, url_path
 from wsgiscope.frameworks.samples import building_url
 from wsgiscope.frameworks.werkzeug import (
-    check_reached,
+    Shadows,
     check_values,
     converter_names,
     match_with,
@@ -99,6 +99,7 @@ def routes(app: Flask) -> list[Route]:
     """Every rule of ``app.url_map``, each with the URL ``url_for`` builds for it."""
     make = _route_maker(app)
     table = []
+    shadows = Shadows(app.url_map)
     with _request_context(app) as context:
         for rule in app.url_map.iter_rules():
             route = make(rule)
@@ -108,13 +109,15 @@ def routes(app: Flask) -> list[Route]:
                 values = rule_samples(rule, route.arguments, sibling_defaults(rule, app.url_map))
                 route.sample_values = values
                 route.endpoint_url = app.url_for(endpoint, _method=route_method(rule), **values)
-                # the rule's own URL, with the values url_for would use
-                injected = dict(values)
-                app.inject_url_defaults(endpoint, injected)
-                adapter = context.url_adapter
-                assert adapter is not None  # a request context always has one
-                route.url = rule_url(adapter, rule, injected)
-                check_reached(adapter, rule, route)
+                if shadows.alone(rule):  # url_for has no other rule to build
+                    route.url = route.endpoint_url
+                else:  # the rule's own URL, with the values url_for would use
+                    injected = dict(values)
+                    app.inject_url_defaults(endpoint, injected)
+                    adapter = context.url_adapter
+                    assert adapter is not None  # a request context always has one
+                    route.url = rule_url(adapter, rule, injected)
+                shadows.check(rule, route)
             table.append(route)
     return table
 

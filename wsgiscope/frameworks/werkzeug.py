@@ -186,28 +186,38 @@ def rule_url(adapter: MapAdapter, rule: Rule, values: dict[str, t.Any]) -> str:
     return f"{scheme}://{host}{adapter.script_name[:-1]}/{path.lstrip('/')}"
 
 
-def check_reached(adapter: MapAdapter, rule: Rule, route: Route) -> None:
-    """Match ``route.url`` as a request would and note it when another rule
-    (one with the same path added earlier, say) answers it instead."""
-    from urllib.parse import unquote, urlsplit
+class Shadows:
+    """Which rule answers first for a rule's own path, computed once per map.
 
-    from werkzeug.exceptions import HTTPException
-    from werkzeug.routing import RequestRedirect
+    werkzeug's matcher orders rules by how specific they are, not by when
+    they were added, so a rule's own URL reaches it unless another rule has
+    the same path (same host and subdomain) and accepts the method: then the
+    one added first answers, always. That is checked here in one pass over
+    the map (matching every URL took a third of ``routes`` on 5,000 rules).
+    """
 
-    if not route.url or not route.url.startswith("/"):
-        return  # an absolute URL: another host or subdomain, not matched here
-    path = unquote(urlsplit(route.url).path)
-    script = adapter.script_name.rstrip("/")
-    if script and path.startswith(script):
-        path = path[len(script) :] or "/"
-    try:
-        found, _ = adapter.match(path, method=route_method(rule), return_rule=True)
-    except RequestRedirect:
-        return  # strict slashes or defaults: the redirect leads to this rule
-    except HTTPException:
-        return
-    if found is not rule:
-        add_note(route, shadowed_note(route.url, str(found.endpoint), found.rule))
+    def __init__(self, url_map: Map) -> None:
+        self.first: dict[tuple[str, str | None, str | None], list[Rule]] = {}
+        for rule in url_map.iter_rules():
+            key = (rule.rule, rule.subdomain, rule.host)
+            self.first.setdefault(key, []).append(rule)
+        self.url_map = url_map
+
+    def alone(self, rule: Rule) -> bool:
+        """The rule is its endpoint's only one: the builder can only build it."""
+        return len(self.url_map._rules_by_endpoint.get(rule.endpoint, ())) == 1
+
+    def check(self, rule: Rule, route: Route) -> None:
+        """Note on ``route`` the earlier rule that answers its URL, if any."""
+        method = route_method(rule)
+        for other in self.first.get((rule.rule, rule.subdomain, rule.host), ()):
+            if other is rule:
+                return
+            if method is None or not other.methods or method in other.methods:
+                add_note(
+                    route, shadowed_note(route.url or rule.rule, str(other.endpoint), other.rule)
+                )
+                return
 
 
 def redirect_text(rule: Rule) -> str | None:
@@ -374,6 +384,7 @@ def routes(app: t.Any) -> list[Route]:
     names = converter_names(url_map)
     name = _app_name(app)
     adapter = url_map.bind("localhost", script_name="/")
+    shadows = Shadows(url_map)
     table = []
     for rule in url_map.iter_rules():
         route = route_of(
@@ -389,8 +400,9 @@ def routes(app: t.Any) -> list[Route]:
             values = rule_samples(rule, route.arguments, sibling_defaults(rule, url_map))
             route.sample_values = values
             route.endpoint_url = adapter.build(rule.endpoint, values, method=route_method(rule))
-            route.url = rule_url(adapter, rule, values)
-            check_reached(adapter, rule, route)
+            alone = shadows.alone(rule)
+            route.url = route.endpoint_url if alone else rule_url(adapter, rule, values)
+            shadows.check(rule, route)
         table.append(route)
     return table
 

@@ -178,55 +178,62 @@ def fit_grid(
     by one (first listed, first out) until it fits; each row is then
     followed by one line per non-empty dropped cell, ``label value``. What
     is still too wide is folded (:func:`fold`), continuation lines aligned
-    under the row's last column when there is room for it. With ``header``
-    the first row is a header: its dropped cells are not repeated.
+    under the row's last column when there is room for it. A row too wide
+    even without the droppable columns (one very long rule) does not decide
+    for the others: it is laid out on its own. With ``header`` the first row
+    is a header: its dropped cells are not repeated.
     """
-    lines = grid_lines(rows, gap)
-    if width is None or max(map(_width, lines), default=0) <= width:
-        return lines
+    if width is None:
+        return grid_lines(rows, gap)
+    columns = max((len(row) for row in rows), default=0)
+    sizes = [[_width(cell) for cell in row] + [0] * (columns - len(row)) for row in rows]
+
+    def span(size: list[int], kept: t.Collection[int]) -> int:
+        shown = [size[i] for i in range(columns) if i in kept and size[i]]
+        return sum(shown) + gap * (len(shown) - 1) if shown else 0
+
+    def grid_span(members: list[list[int]], kept: t.Collection[int]) -> int:
+        most = [max((size[i] for size in members), default=0) for i in range(columns)]
+        return span(most, kept)
+
+    everything = range(columns)
+    if grid_span(sizes, everything) <= width:
+        return grid_lines(rows, gap)
     labels = labels or {}
-
-    def natural(row: list[Cell]) -> int:
-        return sum(_width(cell) + gap for cell in row if _width(cell)) - gap
-
-    def without(row: list[Cell], dropped: t.Collection[int]) -> list[Cell]:
-        return [cell for index, cell in enumerate(row) if index not in dropped]
-
-    # rows too wide even with every droppable column out (one very long
-    # rule) do not decide how many columns the others lose
-    regular = [row for row in rows if natural(without(row, drop)) <= width] or rows
+    least = [i for i in everything if i not in drop]
+    regular = [size for size in sizes if span(size, least) <= width] or sizes
     dropped: list[int] = []
     for index in drop:
         dropped.append(index)
-        if max(map(_width, grid_lines([without(r, dropped) for r in regular], gap))) <= width:
+        if grid_span(regular, [i for i in everything if i not in dropped]) <= width:
             break
-    kept_rows = [without(row, dropped) for row in rows]
-    # the columns are aligned on the rows that fit; a row that does not is
-    # laid out on its own, folded
-    columns = max((len(row) for row in kept_rows), default=0)
-    fitting = [row for row in kept_rows if natural(row) <= width] or kept_rows
-    widths = [max((_width(r[i]) for r in fitting if i < len(r)), default=0)
-              for i in range(columns)]  # fmt: skip
-    # where the last column starts: continuation lines go there if it leaves room
-    start = sum(w + gap for w in widths[:-1] if w)
+    kept = [i for i in everything if i not in dropped]
+    # the columns are aligned on the rows that fit
+    fitting = [size for size in sizes if span(size, kept) <= width] or sizes
+    widths = [max((size[i] for size in fitting), default=0) if i in kept else 0
+              for i in everything]  # fmt: skip
+    shown = [i for i in kept if widths[i]]
+    start = sum(widths[i] + gap for i in shown[:-1])
     hang = start if start <= width - 20 else 4
     result: list[list[Piece]] = []
-    for number, (row, kept) in enumerate(zip(rows, kept_rows, strict=True)):
+    for number, (row, size) in enumerate(zip(rows, sizes, strict=True)):
         own = dropped
-        if all(_width(cell) <= widths[i] for i, cell in enumerate(kept[:-1])):
-            result.extend(fold(_aligned(kept, widths, gap), width, hang))
+        if all(size[i] <= widths[i] for i in kept if not shown or i != shown[-1]):
+            line = _aligned([row[i] if i < len(row) else [] for i in everything], widths, gap)
+            last = size[shown[-1]] if shown else 0
+            result.extend([line] if start + last <= width else fold(line, width, hang))
         else:  # an outlier: every droppable column under it, labelled
             own = [*dropped, *(i for i in drop if i not in dropped)]
-            alone = without(row, own)
+            alone = [row[i] for i in everything if i < len(row) and i not in own]
             result.extend(fold(_aligned(alone, [_width(c) for c in alone], gap), width, 4))
         if header and number == 0:
             continue
         for index in sorted(own):
-            cell = row[index] if index < len(row) else []
-            if not any(text.strip() for text, _ in cell):
+            if index >= len(row) or not size[index]:
                 continue
-            detail: list[Piece] = [("    ", ""), (labels.get(index, "") + " ", "dim"), *cell]
-            result.extend(fold(detail, width, 6))
+            detail: list[Piece] = [("    ", ""), (labels.get(index, "") + " ", "dim"), *row[index]]
+            fits = 4 + len(labels.get(index, "")) + 1 + size[index] <= width
+            result.extend([detail] if fits else fold(detail, width, 6))
     return result
 
 
