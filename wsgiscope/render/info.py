@@ -15,8 +15,8 @@ from wsgiscope.render.console import data, label
 def render_info(report: dict[str, t.Any]) -> Group:
     """A summary table and the structure tree of an ``info`` report."""
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # a long file path goes on, never cut with "…"
     table.add_row(
         "app", label((report["import_path"], "cyan"), " ", (f"({report['source']})", "dim"))
     )

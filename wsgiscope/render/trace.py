@@ -44,6 +44,7 @@ from wsgiscope.render.http import (
     text_lines,
 )
 from wsgiscope.render.lifecycle import lifecycle_tree
+from wsgiscope.render.lines import Fields
 from wsgiscope.render.sections import SECTIONS
 from wsgiscope.render.text import TARGET_LIMIT, escape_control
 from wsgiscope.wsgistr import request_target
@@ -84,7 +85,8 @@ class RenderOptions:
 def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None) -> Group:
     """The whole rendering of ``record`` (see the module doc)."""
     options = options or RenderOptions()
-    tree = Tree(header_line(record, options.app_label), guide_style="dim")
+    # wrapped between its fields, never inside "app NAME" (render.lines.Fields)
+    tree = Tree(Fields(header_line(record, options.app_label)), guide_style="dim")
     sections = options.sections
     if sections & {"contexts", "hooks"}:
         tree.children.append(lifecycle_tree(record.get("events") or [], sections, options.verbose))
