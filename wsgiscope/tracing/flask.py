@@ -97,6 +97,7 @@ import sys
 import typing as t
 
 from wsgiscope.frameworks.flask import session_of
+from wsgiscope.redact import as_text, cap, repr_text
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.events import (
     ContextPop,
@@ -351,11 +352,26 @@ def forget_push(rec: Recorder, ctx: t.Any, row: RawEvent) -> None:
     rec.close_span(row)
 
 
-def pending_pop(ctx: t.Any, mark: t.Any, entry: tuple[t.Any, ...], g: t.Any) -> list[t.Any]:
-    """A pop in progress: ``[ctx, mark, entry, g at teardown start, g after, session]``.
+#: A ``g`` value seen only after its request had ended (see :func:`g_now`).
+NOT_PREVIEWED = "<not previewed: the request had ended>"
+
+#: A capture of ``g``: ``{name: (value, preview)}``, kept while its pop is pending.
+Seen = dict[str, tuple[t.Any, str]]
+
+
+def pending_pop(
+    ctx: t.Any,
+    mark: t.Any,
+    entry: tuple[t.Any, ...],
+    g: t.Any,
+    seen: Seen | None = None,
+    may_repr: bool = True,
+) -> list[t.Any]:
+    """A pop in progress: ``[ctx, mark, entry, g at teardown start, g after, session, seen]``.
 
     ``mark`` is the adapter's own (what tells it the context stopped being
-    current); ``g`` is the live ``flask.g`` (or ``None``), previewed now.
+    current); ``g`` is the live ``flask.g`` (or ``None``), previewed now
+    (see :func:`g_now` for ``seen`` and ``may_repr``).
     """
     session = None
     own = session_of(ctx) if entry[1] != "app" else None
@@ -363,18 +379,42 @@ def pending_pop(ctx: t.Any, mark: t.Any, entry: tuple[t.Any, ...], g: t.Any) -> 
         # not .session: Flask 3.1.3's property marks the session accessed
         # (adds "Vary: Cookie"); a trace must not.
         session = _safe_previews(own)
-    return [ctx, mark, entry, g_now(g), None, session]
+    names, seen = g_now(g, seen, may_repr)
+    return [ctx, mark, entry, names, None, session, seen]
 
 
-def g_now(g: t.Any) -> dict[str, str] | None:
-    """The names in ``g`` (an app context's ``flask.g``) and their previews, now."""
+def g_now(
+    g: t.Any, seen: Seen | None = None, may_repr: bool = True
+) -> tuple[dict[str, str] | None, Seen | None]:
+    """The names in ``g`` (an app context's ``flask.g``) and their previews, now.
+
+    A value that is the very object previewed in ``seen`` (the last capture
+    of this ``g``) keeps that preview. Otherwise its ``repr`` is taken now,
+    unless ``may_repr`` is false: Flask 3.0/3.1 pop the app context after
+    the request context, and a ``repr`` then (a lazy ORM object's, say)
+    would run outside the request's lifetime; such a value is
+    :data:`NOT_PREVIEWED`. Returns the previews and the new ``seen``.
+    """
     if g is None:
-        return None
+        return None, None
     try:
-        names = vars(g)
-    except TypeError:  # an app_ctx_globals_class without a __dict__
-        return None
-    return _safe_previews(names)
+        items = list(vars(g).items())
+    except Exception:  # an app_ctx_globals_class without a __dict__, say
+        return None, None
+    out: dict[str, str] = {}
+    now: Seen = {}
+    for key, value in items:
+        name = as_text(key)
+        known = seen.get(name) if seen else None
+        if known is not None and known[0] is value:
+            text = known[1]
+        elif may_repr:
+            text = cap(repr_text(value))
+        else:
+            text = NOT_PREVIEWED
+        out[name] = text
+        now[name] = (value, text)
+    return out, now
 
 
 def _safe_previews(values: t.Any) -> dict[str, str] | None:
@@ -418,6 +458,7 @@ def record_pop(rec: Recorder, item: list[t.Any]) -> None:
         item[5],
         item[4],
     )
+    item[6] = None  # the values themselves are not kept
     rows = rec.rows
     if len(rows) < rec.limit:
         rows.append(row)
@@ -612,7 +653,8 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
         current_req = request_ctx()
         for item in reversed(rec.pending):
             if item[0] is current or item[0] is current_req:
-                item[4] = g_now(current.g)
+                seen = item[6]
+                item[4], item[6] = g_now(current.g, seen, current_req is not None or seen is None)
                 return
 
     def after_teardown(orig: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:

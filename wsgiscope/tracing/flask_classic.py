@@ -121,7 +121,11 @@ def install_contexts(patches: Patches) -> ContextOps:  # noqa: C901 - one closur
             rec = _current.get() or _recorder()
             if rec is None:
                 return orig(self, *args, **kwargs)
+            seen = None
             if rec.pending:
+                # The request context popped just before this app context:
+                # what it saw of g (the request is gone now).
+                seen = rec.pending[-1][6]
                 flush(rec)
             tokens = self._cv_tokens
             contexts = rec.contexts
@@ -137,11 +141,13 @@ def install_contexts(patches: Patches) -> ContextOps:  # noqa: C901 - one closur
             ):
                 # Teardown functions run inside pop(), through ensure_sync.
                 return orig(self, *args, **kwargs)
-            # The state the teardowns are about to see.
+            # The state the teardowns are about to see. After its request
+            # ended, an app context's g is previewed from what the request
+            # saw (no repr outside the request's lifetime).
             app_ctx = cv_app.get(None)
-            rec.pending.append(
-                pending_pop(self, len(tokens), entry, None if app_ctx is None else app_ctx.g)
-            )
+            g = None if app_ctx is None else app_ctx.g
+            may_repr = is_request or seen is None or cv_req.get(None) is not None
+            rec.pending.append(pending_pop(self, len(tokens), entry, g, seen, may_repr))
             try:
                 orig(self, *args, **kwargs)
             finally:
