@@ -11,7 +11,7 @@ from wsgiscope.structure import AppNode, Link, describe, inspect_app, type_name
 def describe_loaded(loaded: LoadedApp) -> dict[str, t.Any]:
     """The ``info`` report for ``loaded`` (documented in the README)."""
     node = inspect_app(loaded.app)
-    report = {
+    report: dict[str, t.Any] = {
         "import_path": loaded.ref.import_path,
         "source": loaded.ref.source,
         "module": loaded.module.__name__,

@@ -174,7 +174,7 @@ def request_context_getter() -> t.Callable[[], t.Any]:
     cv_app = flask_globals._cv_app
 
     def merged() -> t.Any:
-        ctx = cv_app.get(None)
+        ctx: t.Any = cv_app.get(None)
         return ctx if ctx is not None and ctx.has_request else None
 
     return merged
