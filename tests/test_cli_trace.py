@@ -25,6 +25,8 @@ from wsgiscope.render.trace import RenderOptions, render_trace
 from wsgiscope.request import RequestSpec, build_environ
 from wsgiscope.tracing import run_traced
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 ROOT = Path(__file__).parent.parent
 MISC = str(APPS / "tracecli_misc.py")
 #: Frames of wsgiscope's own modules in a rendered traceback.

@@ -21,6 +21,8 @@ from wsgiscope.render.http import body_preview, format_ms, format_size
 from wsgiscope.render.sections import parse_sections
 from wsgiscope.render.trace import RenderOptions, render_trace
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 

@@ -45,6 +45,8 @@ from wsgiscope.tracing.middleware import RequestTrace
 from wsgiscope.tracing.record import build_record, format_started
 from wsgiscope.tracing.sinks import JsonLinesFile, encode_record
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 
 def stdlib_line(record: t.Any) -> bytes:
     """How the sinks encoded a record before orjson."""
