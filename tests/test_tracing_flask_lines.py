@@ -30,7 +30,7 @@ from tests.apps import flask32_teardowns as teardowns
 from tests.apps import trace_flask_lifecycle as lifecycle
 from tests.tracing_fixtures import merged_flask, steps, trace
 from wsgiscope.cli import cli
-from wsgiscope.tracing.flask import NOT_PREVIEWED, detect
+from wsgiscope.tracing.flask import NOT_PREVIEWED, detect, instrumented
 
 pytestmark = pytest.mark.flask
 
@@ -401,3 +401,11 @@ def test_unknown_flask_is_said_in_one_line_and_traced_at_the_wsgi_level() -> Non
     )
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["flask_tracer"]["adapter"] is None
+
+
+def test_the_adapter_is_still_recognised_while_instrumented() -> None:
+    # The replaced methods keep Flask's signatures for inspect (detect() and
+    # Flask 3.2's own check of app classes read them).
+    expected = detect()
+    with instrumented():
+        assert detect() == expected

@@ -610,6 +610,9 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
                 rec.app_error = e
         return orig_handle_exception(self, *args, **kwargs)
 
+    # (the signature stays Flask's for inspect, as detect() and Flask 3.2's
+    # own subclass check read it)
+    handle_exception.__wrapped__ = orig_handle_exception  # type: ignore[attr-defined]
     patches.set(flask_cls, "handle_exception", handle_exception)
 
     orig_preprocess = flask_cls.preprocess_request
@@ -641,6 +644,7 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
                         return rv
         return None
 
+    preprocess_request.__wrapped__ = orig_preprocess  # type: ignore[attr-defined]
     patches.set(flask_cls, "preprocess_request", preprocess_request)
 
     # -- g after the teardowns ---------------------------------------------
@@ -667,6 +671,7 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
                     capture_after(rec)
 
         do_teardown.__name__ = orig.__name__
+        do_teardown.__wrapped__ = orig  # type: ignore[attr-defined]
         return do_teardown
 
     for method in ("do_teardown_request", "do_teardown_appcontext"):
