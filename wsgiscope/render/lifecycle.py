@@ -5,8 +5,8 @@ a context push opens a branch, the hooks, signals and nested pushes that
 happen while it is current are its children (by the event's ``parent``, or
 by push/pop order for records without it), and its pop closes it, with the
 names in ``g`` when the teardown began and after it, and the session's.
-Teardowns show the exception they
-received, in red; runs of body chunks collapse into one line.
+Teardowns show the exception they received, in red; runs of body chunks
+collapse into one line.
 """
 
 from __future__ import annotations
@@ -253,8 +253,6 @@ def _g_after(before: dict[str, t.Any], after: dict[str, t.Any]) -> Text:
         names = cap(", ".join(removed), SUMMARY_VALUE_LIMIT * 2)
         text.append_text(label(("  " if kept or added else "", ""), ("removed: ", "yellow")))
         text.append_text(label((names, "yellow")))
-    if not (kept or added or removed):
-        text.append_text(label(("empty", "dim")))
     return text
 
 
