@@ -30,6 +30,7 @@ from tests.apps import flask32_teardowns as teardowns
 from tests.apps import trace_flask_lifecycle as lifecycle
 from tests.tracing_fixtures import merged_flask, steps, trace
 from wsgiscope.cli import cli
+from wsgiscope.render.lifecycle import event_details
 from wsgiscope.tracing.flask import NOT_PREVIEWED, detect, instrumented
 
 pytestmark = pytest.mark.flask
@@ -142,6 +143,31 @@ def test_g_is_captured_at_teardown_start_and_after_while_the_request_is_alive() 
     # Every repr ran while the request was current, none when the record was built.
     assert teardowns.REPRS
     assert all(teardowns.REPRS)
+
+
+def test_a_connection_closed_and_removed_by_teardown_appcontext() -> None:
+    app = flask.Flask("pool")
+
+    @app.before_request
+    def connect() -> None:
+        flask.g.db = teardowns.Connection()
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    @app.teardown_appcontext
+    def close(exc: BaseException | None) -> None:
+        flask.g.pop("db").closed = True
+
+    record = trace(app, "/").record
+    # The pop that ran teardown_appcontext: g before it (the connection
+    # open) and after it (gone), not a list made before the teardowns.
+    last = pops(record)["app+request" if MERGED else "app"]
+    assert last["g"] == {"db": "<Connection open>"}
+    assert last["g_after"] == {}
+    lines = [str(line) for line in event_details(last)]
+    assert lines == ["g at teardown start  db=<Connection open>", "g after teardown  removed: db"]
 
 
 def test_g_values_first_seen_after_the_request_are_not_previewed() -> None:
