@@ -367,6 +367,47 @@ def test_should_ignore_error_is_honoured_and_the_teardowns_show_it() -> None:
     ]
 
 
+class BrokenSessions(flask.sessions.SecureCookieSessionInterface):
+    def open_session(self, app, request):  # type: ignore[no-untyped-def,override]
+        raise ConnectionError("the session store is down")
+
+
+def test_a_push_that_fails_after_the_context_became_current() -> None:
+    # Both lines make the context current before opening the session: the
+    # push is in the trace, and so is its pop with the teardowns.
+    app = flask.Flask("sessions")
+    app.session_interface = BrokenSessions()
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    @app.teardown_request
+    def close(exc: BaseException | None) -> None:
+        pass
+
+    logging.getLogger("sessions").disabled = True
+    record = trace(app, "/").record
+    assert record["response"]["status_code"] == 500
+    assert record["error"]["type"] == "ConnectionError"
+    if MERGED:
+        assert steps(record) == [
+            "push app+request sessions 1",
+            "teardown_request close",
+            "pop app+request sessions 1",
+        ]
+    else:
+        assert steps(record) == [
+            "push app sessions 1",
+            "push request sessions 1",
+            "teardown_request close",
+            "pop request sessions 1",
+            "pop app sessions 1",
+        ]
+    teardown = next(e for e in record["events"] if e.get("hook") == "teardown_request")
+    assert teardown["exception"] == "ConnectionError: the session store is down"
+
+
 def test_info_names_the_adapter() -> None:
     result = CliRunner().invoke(cli, ["info", "wsgiscope.demo", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output

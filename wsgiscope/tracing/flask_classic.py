@@ -104,16 +104,20 @@ def install_contexts(patches: Patches) -> ContextOps:  # noqa: C901 - one closur
         if rec.pending:
             flush(rec)
         # After the push: it pushes the app context first, and that must
-        # come first in the trace.
-        orig_req_push(self)
-        row = push_context(
-            rec,
-            self,
-            "request",
-            self.request.environ.get("PATH_INFO"),
-            depth_of(rec, "request"),
-        )
-        _notify(rec, row)
+        # come first in the trace. Recorded even when push() raised once the
+        # context was current (opening the session, say): Flask pops it.
+        try:
+            orig_req_push(self)
+        finally:
+            if cv_req.get(None) is self:
+                row = push_context(
+                    rec,
+                    self,
+                    "request",
+                    self.request.environ.get("PATH_INFO"),
+                    depth_of(rec, "request"),
+                )
+                _notify(rec, row)
         return None
 
     def make_pop(orig: t.Callable[..., None], is_request: bool) -> t.Callable[..., None]:
