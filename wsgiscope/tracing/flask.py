@@ -284,7 +284,10 @@ def _init_names(cls: type) -> tuple[str, ...]:
 def describe() -> dict[str, t.Any]:
     """Which adapter traces the installed Flask: for ``wsgiscope info``."""
     version = flask_version()
-    adapter = detect()
+    try:
+        adapter = detect()
+    except Exception:  # (as install() does: no adapter, no traceback)
+        adapter = None
     return {
         "version": version,
         "adapter": adapter,
@@ -485,7 +488,10 @@ def install(patches: Patches) -> None:
     :raises Unsupported: the installed Flask matches neither adapter (or
         patching it failed); the caller traces at the WSGI level.
     """
-    adapter = detect()
+    try:
+        adapter = detect()
+    except Exception as exc:  # a Flask too different to even inspect
+        raise Unsupported(unsupported_message(flask_version())) from exc
     if adapter is None:
         raise Unsupported(unsupported_message(flask_version()))
     try:
