@@ -46,8 +46,8 @@ Common to both, in this module, while instrumentation is held (see
 
 ``depth`` of a push/pop is the depth of that kind of context on the stack
 after the push (an internal redirect's request context is at depth 2, a
-chained second app's contexts too); any other event has the depth of the
-innermost current context.
+chained second app's contexts too; Flask 3.2 has one kind, so every context
+counts); any other event has the depth of the innermost current context.
 
 Limits
 ------
