@@ -32,6 +32,15 @@ def render_info(report: dict[str, t.Any]) -> Group:
         ),
     )
     table.add_row("framework", data(report["framework"], "magenta"))
+    tracer = report.get("flask_tracer")
+    if isinstance(tracer, dict):
+        table.add_row(
+            "tracer",
+            label(
+                (f"Flask {tracer.get('version')}: ", ""),
+                (tracer.get("description") or "?", "" if tracer.get("adapter") else "yellow"),
+            ),
+        )
     tree = Tree(Text("structure", style="bold"), guide_style="dim")
     _add_chain(tree, report["chain"], report["mounts"])
     return Group(table, Text(), tree)

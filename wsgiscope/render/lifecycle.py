@@ -4,8 +4,9 @@
 a context push opens a branch, the hooks, signals and nested pushes that
 happen while it is current are its children (by the event's ``parent``, or
 by push/pop order for records without it), and its pop closes it, with the
-names left in ``g`` and the session. Teardowns show the exception they
-received, in red; runs of body chunks collapse into one line.
+names in ``g`` when the teardown began and after it, and the session's.
+Teardowns show the exception they received, in red; runs of body chunks
+collapse into one line.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def _chunk_size(event: dict[str, t.Any]) -> int:
 
 def _context_name(event: dict[str, t.Any]) -> str:
     context = event.get("context") or "?"
+    if context == "app+request":  # Flask 3.2's one context per request
+        return "context (app + request)"
     return f"{context} context"
 
 
@@ -212,13 +215,46 @@ def event_details(event: dict[str, t.Any], verbose: bool = False) -> list[Text]:
     elif kind == "signal" and event.get("exception"):
         details.append(label(("exception ", "red"), (_message(event["exception"]), "red")))
     elif kind == "pop":
-        for name in ("g", "session"):
-            values = event.get(name)
-            if values:
-                details.append(label((f"{name}  ", "bold"), (_pairs(values), "")))
+        details += _pop_details(event)
     elif kind == "dispatch":
         details += _dispatch_details(event, verbose)
     return details
+
+
+def _pop_details(event: dict[str, t.Any]) -> list[Text]:
+    """``g`` when the teardown began and after it (names it added or removed
+    marked), then the session's names; each as captured at that moment."""
+    details: list[Text] = []
+    before, after = event.get("g"), event.get("g_after")
+    if before:
+        details.append(label(("g at teardown start  ", "bold"), (_pairs(before), "")))
+    if isinstance(after, dict) and (before or after):
+        if isinstance(before, dict) and after == before:
+            details.append(label(("g after teardown  ", "bold"), ("unchanged", "dim")))
+        else:
+            details.append(_g_after(before if isinstance(before, dict) else {}, after))
+    session = event.get("session")
+    if session:
+        details.append(label(("session  ", "bold"), (_pairs(session), "")))
+    return details
+
+
+def _g_after(before: dict[str, t.Any], after: dict[str, t.Any]) -> Text:
+    """``g after teardown  a=1, +b=2 (added)  removed: c``: what the teardowns changed."""
+    text = label(("g after teardown  ", "bold"))
+    added = [key for key in after if key not in before]
+    kept = {key: value for key, value in after.items() if key in before}
+    if kept:
+        text.append_text(label((_pairs(kept), "")))
+    if added:
+        pairs = _pairs({f"+{key}": after[key] for key in added})
+        text.append_text(label(("  " if kept else "", ""), (pairs, "green"), (" (added)", "dim")))
+    removed = [key for key in before if key not in after]
+    if removed:
+        names = cap(", ".join(removed), SUMMARY_VALUE_LIMIT * 2)
+        text.append_text(label(("  " if kept or added else "", ""), ("removed: ", "yellow")))
+        text.append_text(label((names, "yellow")))
+    return text
 
 
 #: Characters shown of one changed environ value on a dispatch line, with -v.

@@ -16,9 +16,11 @@ frozen dataclass costs about 0.4 us to build, a list 0.03 us).
 Kinds and their fields (see ``docs/changes/trace-core.md`` for the record):
 
 ======================  ======================================================
-``push`` / ``pop``      ``context`` ("app" or "request"), ``app``, ``path``
-                        (request contexts), ``g`` and ``session`` (pops: names
-                        and capped values at teardown)
+``push`` / ``pop``      ``context`` ("app", "request", or "app+request" for
+                        Flask 3.2's merged context), ``app``, ``path``
+                        (request contexts), ``g``, ``g_after`` and
+                        ``session`` (pops: names and capped values at
+                        teardown start, and ``g`` after the teardowns)
 ``hook``                ``hook``, ``function``, ``app``, ``endpoint``,
                         ``view_args``, ``exception`` (what it received),
                         ``raised`` (what it raised), ``duration_ms``
@@ -41,7 +43,7 @@ import traceback
 import types
 import typing as t
 
-from wsgiscope.redact import Redactor, as_text, repr_text
+from wsgiscope.redact import REDACTED, VALUE_CAP, Redactor, as_text, is_secret_field, repr_text
 
 #: A raw event row as the recorder stores it:
 #: ``(cls, t, depth, parent seq or None, values, seq)``.
@@ -308,15 +310,20 @@ class ContextPush(Event):
 class ContextPop(Event):
     """A Flask context stopped being the current one.
 
-    ``g`` and ``session`` hold what the names in ``flask.g`` and the session
-    held when the context's teardown began (values as capped ``repr``).
+    ``g`` holds the names in ``flask.g`` when the context's teardown began,
+    ``g_after`` the names left when its teardown functions had run (the
+    context still current), and ``session`` the session's names when the
+    teardown began: each ``{name: capped repr}``, the previews made at that
+    moment (never later: a value's ``repr`` may need the request alive).
+    ``None`` when nothing was captured.
     """
 
     context: str
     app: str
     path: str | None
-    g: dict[str, t.Any] | None
-    session: dict[str, t.Any] | None
+    g: dict[str, str] | None
+    session: dict[str, str] | None
+    g_after: dict[str, str] | None = None
 
     kind: t.ClassVar[str] = "pop"
 
@@ -330,7 +337,8 @@ class ContextPop(Event):
         values: list[t.Any],
         redactor: Redactor,
     ) -> dict[str, t.Any]:
-        context, app, path, g, session = values
+        context, app, path, g, session, g_after = values
+        show = redactor.show_secrets
         return {
             "seq": seq,
             "t_ms": t_ms,
@@ -341,9 +349,31 @@ class ContextPop(Event):
             "app": app,
             "path": path,
             # (an empty g or session, the usual case, needs no call)
-            "g": None if g is None else redactor.names(g) if g else {},
-            "session": None if session is None else redactor.session(session) if session else {},
+            "g": None if g is None else _previews(g, show) if g else {},
+            "session": None
+            if session is None
+            else {k: v if show else REDACTED for k, v in session.items()}
+            if session
+            else {},
+            "g_after": None if g_after is None else _previews(g_after, show) if g_after else {},
         }
+
+
+def previews(values: t.Mapping[t.Any, t.Any]) -> dict[str, str]:
+    """Names and capped ``repr`` previews of ``flask.g`` or a session, made now.
+
+    Called while the request is alive (at teardown start, after the
+    teardowns), so a value whose ``repr`` needs ``flask.request`` or the
+    app context previews as it would in the view.
+    """
+    return {as_text(k): _cap(repr_text(v), VALUE_CAP) for k, v in list(values.items())}
+
+
+def _previews(values: t.Mapping[str, str], show: bool) -> dict[str, str]:
+    """Previews in a record: secret-named ones redacted unless ``show``."""
+    if show:
+        return dict(values)
+    return {k: REDACTED if is_secret_field(k) else v for k, v in values.items()}
 
 
 @_fields

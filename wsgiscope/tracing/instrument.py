@@ -72,12 +72,17 @@ def _install_all() -> list[Patches]:
         patches = Patches()
         try:
             getattr(importlib.import_module(module_name), func)(patches)
-        except Exception:
+        except Exception as exc:
             # A framework version we cannot instrument is traced at the WSGI
-            # level only; never break the request for it, but say so once.
+            # level only; never break the request for it, but say so once
+            # (in one line when the adapter knows why: ``one_line``).
             patches.undo()
-            if target not in _failed:
-                _failed.add(target)
+            if target in _failed:
+                continue
+            _failed.add(target)
+            if getattr(exc, "one_line", False):
+                logging.getLogger("wsgiscope").warning("%s", exc)
+            else:
                 logging.getLogger("wsgiscope").warning(
                     "wsgiscope: cannot instrument %s (traced at the WSGI level only)",
                     required.split(".")[0],
