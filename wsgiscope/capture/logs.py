@@ -96,8 +96,6 @@ class LogRecord(Event):
         }
 
 
-
-
 def _app_logger(rec: Recorder, name: str) -> bool:
     """Whether ``name`` is the logger of an app whose context is current."""
     for entry in rec.contexts:

@@ -78,8 +78,6 @@ class OutboundRequest(Event):
         }
 
 
-
-
 def clean_url(url: str) -> str:
     """``url`` without user info, capped."""
     try:

@@ -62,8 +62,6 @@ class TemplateRender(Event):
         }
 
 
-
-
 def _recording() -> Recorder | None:
     rec = _current.get()
     if rec is None or not rec.keep or "templates" not in rec.capture:

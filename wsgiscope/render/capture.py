@@ -71,7 +71,7 @@ def capture_label(event: dict[str, t.Any]) -> Text | None:
             ("http ", "bold magenta"),
             (event.get("method") or "?", "bold"),
             " ",
-            (cap(event.get("url"), STATEMENT_LIMIT), ""),
+            (cap(str(event.get("url") or "?"), STATEMENT_LIMIT), ""),
             " → ",
             (str(status) if status is not None else "no response", _status_style(status)),
             _duration(event),
