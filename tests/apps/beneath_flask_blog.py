@@ -5,6 +5,7 @@
   lazy relationship: one query for the authors, then one per author, run
   from inside the template (the N+1);
 - ``/api/authors`` does the same in the view and answers JSON;
+- ``POST /users`` inserts a user (a ``password_hash`` parameter);
 - ``/upstream`` calls ``app.config["UPSTREAM"]`` with urllib and requests;
 - views log to the app's logger (INFO) and to ``blog.audit`` (WARNING).
 """
@@ -86,6 +87,13 @@ def create_app(authors: int = 4) -> Flask:
         everyone = db.session.scalars(db.select(Author).order_by(Author.id)).all()
         audit.warning("api listing by user %s", g.user.name)
         return jsonify({a.name: [b.title for b in a.books] for a in everyone})
+
+    @app.post("/users")
+    def add_user() -> object:
+        user = User(name="grace", password_hash="pbkdf2:very-secret")
+        db.session.add(user)
+        db.session.commit()
+        return jsonify({"id": user.id})
 
     @app.get("/upstream")
     def upstream() -> object:

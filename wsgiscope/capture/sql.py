@@ -170,8 +170,17 @@ _LITERAL = re.compile(r"[\"`]?(\w+)[\"`]?(\s*(?:=|LIKE)\s*)'(?:[^']|'')*'", re.I
 _WORD = re.compile(r"\w+")
 
 
+_PART = re.compile(r"[^a-zA-Z]+")
+
+
+def secret_name(name: str) -> bool:
+    """Whether a parameter or column is named like a secret, as a whole or by
+    one of its parts (``password_hash``, ``user_api_key``)."""
+    return is_secret_field(name) or any(is_secret_field(p) for p in _PART.split(name) if p)
+
+
 def _contains_secret_name(statement: str) -> bool:
-    return any(is_secret_field(word) for word in set(_WORD.findall(statement)))
+    return any(secret_name(word) for word in set(_WORD.findall(statement)))
 
 
 def param_names(statement: str, count: int) -> list[str | None]:
@@ -206,7 +215,7 @@ def redact_params(statement: str, params: t.Any) -> t.Any:
         unknown_secret = False
         out = {}
         for name, value in params.items():
-            out[name] = REDACTED if is_secret_field(name) else value
+            out[name] = REDACTED if secret_name(name) else value
         # a named parameter's value may still go into a secret column
         if _contains_secret_name(statement):
             for found in _PLACEHOLDER.finditer(statement):
@@ -214,7 +223,7 @@ def redact_params(statement: str, params: t.Any) -> t.Any:
                 if name in out:
                     before = _COMPARED.search(statement, max(0, found.start() - 120), found.start())
                     column = before.group(1) if before else None
-                    if column is None or is_secret_field(column):
+                    if column is None or secret_name(column):
                         out[name] = REDACTED
                         unknown_secret = True
         _ = unknown_secret
@@ -223,14 +232,14 @@ def redact_params(statement: str, params: t.Any) -> t.Any:
         names = param_names(statement, len(params))
         closed = any(n is None for n in names) and _contains_secret_name(statement)
         return [
-            REDACTED if (name is None and closed) or (name and is_secret_field(name)) else value
+            REDACTED if (name is None and closed) or (name and secret_name(name)) else value
             for name, value in zip(names, params, strict=True)
         ]
     return REDACTED if _contains_secret_name(statement) else params
 
 
 def _redact_literal(found: re.Match[str]) -> str:
-    if is_secret_field(found.group(1)):
+    if secret_name(found.group(1)):
         return f"{found.group(1)}{found.group(2)}'{REDACTED}'"
     return found.group(0)
 
