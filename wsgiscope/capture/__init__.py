@@ -156,9 +156,3 @@ def _total_ms(events: list[dict[str, t.Any]], kind: str) -> float:
     )
     return round(total, 3)
 
-
-def record_queries(record: t.Mapping[str, t.Any]) -> int:
-    """How many statements a record's request ran (0 without a ``queries`` field)."""
-    queries = record.get("queries")
-    count = queries.get("count") if isinstance(queries, dict) else None
-    return count if isinstance(count, int) else 0

@@ -2,7 +2,8 @@
 
 While tracing, on the classes (restored exactly afterwards):
 
-- ``http.client.HTTPConnection.putrequest`` and ``getresponse``, which
+- ``http.client.HTTPConnection.putrequest``, ``endheaders`` (where it
+  connects and sends) and ``getresponse``, which
   urllib, urllib3 and requests all go through (their connections subclass
   ``HTTPConnection`` and call ``super()``): one event per request, from the
   request line to the response's status line and headers;
@@ -134,12 +135,13 @@ _KEY = "_wsgiscope_http"
 
 
 def install(patches: Patches) -> None:
-    """Wrap ``HTTPConnection.putrequest`` and ``getresponse``."""
+    """Wrap ``HTTPConnection.putrequest``, ``endheaders`` and ``getresponse``."""
     import http.client
 
     connection = http.client.HTTPConnection
     orig_put = connection.putrequest
     orig_get = connection.getresponse
+    orig_end = connection.endheaders
     https = getattr(http.client, "HTTPSConnection", None)
 
     def putrequest(self: t.Any, method: str, url: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -168,7 +170,18 @@ def install(patches: Patches) -> None:
         end(rec, values, response.status, response.getheader("Content-Length"))
         return response
 
+    def endheaders(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        # sends the request, connecting first: a refused connection is here
+        try:
+            return orig_end(self, *args, **kwargs)
+        except BaseException as exc:
+            pending = self.__dict__.pop(_KEY, None)
+            if pending is not None:
+                end(pending[0], pending[1], error=exc)
+            raise
+
     patches.set(connection, "putrequest", putrequest)
+    patches.set(connection, "endheaders", endheaders)
     patches.set(connection, "getresponse", getresponse)
 
 
