@@ -155,4 +155,3 @@ def _total_ms(events: list[dict[str, t.Any]], kind: str) -> float:
         if e.get("kind") == kind and e.get("duration_ms") is not None
     )
     return round(total, 3)
-

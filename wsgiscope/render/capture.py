@@ -164,3 +164,25 @@ def tail_suffix(record: t.Mapping[str, t.Any]) -> str | None:
     if queries.get("duplicated"):
         text += f" ({queries['duplicated']} dup)"
     return text
+
+
+def profile_tree(node: dict[str, t.Any]) -> Tree:
+    """A hook's profiled call tree (``trace --profile``)."""
+    head = label(("profile ", "bold magenta"))
+    head.append_text(_call(node))
+    tree = Tree(head, guide_style="dim")
+    _calls(tree, node, 0)
+    return tree
+
+
+def _call(node: dict[str, t.Any]) -> Text:
+    text = label((f"{format_ms(node.get('ms'))} ", "yellow"), (node.get("function") or "?", ""))
+    if node.get("file"):
+        text.append_text(label((f"  {node['file']}:{node.get('line')}", "dim")))
+    return text
+
+
+def _calls(tree: Tree, node: dict[str, t.Any], depth: int) -> None:
+    for child in node.get("children") or []:
+        if isinstance(child, dict) and depth < 40:
+            _calls(tree.add(_call(child)), child, depth + 1)

@@ -15,7 +15,12 @@ import typing as t
 from rich.text import Text
 from rich.tree import Tree
 
-from wsgiscope.render.capture import SECTION_OF_KIND, capture_details, capture_label
+from wsgiscope.render.capture import (
+    SECTION_OF_KIND,
+    capture_details,
+    capture_label,
+    profile_tree,
+)
 from wsgiscope.render.console import label
 from wsgiscope.render.http import (
     MESSAGE_LIMIT,
@@ -82,6 +87,8 @@ def lifecycle_tree(
             node = parent.add(event_label(event))
             for detail in event_details(event, verbose):
                 node.add(detail)
+            if isinstance(event.get("profile"), dict):
+                node.add(profile_tree(event["profile"]))
             nodes[event.get("seq")] = node
         else:
             nodes[event.get("seq")] = parent
