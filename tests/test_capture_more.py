@@ -287,3 +287,31 @@ def test_tail_queries_over(blog: t.Any, tmp_path: Path) -> None:
     assert record["request"]["path"] == "/api/authors"
     result = CliRunner().invoke(cli, ["tail", str(path), "--queries-over", "-1"])
     assert result.exit_code == 2
+
+
+# -- replay --queries --------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [["--threads", "2"], ["--processes", "2"]])
+def test_replay_counts_queries_per_endpoint(tmp_path: Path, mode: list[str]) -> None:
+    source = tmp_path / "requests.txt"
+    source.write_text("GET /user/1/posts\n\nGET /user/2/posts\n\nGET /\n")
+    app = str(ROOT / "tests" / "apps" / "beneath_sqlite_tutorial.py")
+    result = CliRunner().invoke(
+        cli,
+        ["replay", app, str(source), *mode, "-n", "30", "--queries", "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    rows = {row["endpoint"]: row for row in summary["queries"]}
+    # user 1 has two posts (3 statements), user 2 one (2): the N+1 grows with the data
+    posts = rows["user_posts"]
+    assert posts["max"] == 3
+    assert 2 < posts["mean"] < 3
+    assert rows["index"]["mean"] == rows["index"]["max"] == 4
+    assert summary["queries"][0]["endpoint"] in ("index", "user_posts")
+    # without --queries: no counting, no field
+    result = CliRunner().invoke(cli, ["replay", app, str(source), "-n", "5", "--json"])
+    assert "queries" not in json.loads(result.stdout)

@@ -57,6 +57,17 @@ def index() -> str:
     return ", ".join(names)
 
 
+@app.get("/user/<int:user_id>/posts")
+def user_posts(user_id: int) -> str:
+    db = get_db()
+    posts = db.execute("SELECT id, title FROM post WHERE author_id = ?", (user_id,)).fetchall()
+    titles = []
+    for post in posts:  # one more query per post: how many depends on the data
+        author = db.execute("SELECT username FROM user WHERE id = ?", (user_id,)).fetchone()
+        titles.append(f"{post['title']} by {author['username']}")
+    return ", ".join(titles)
+
+
 @app.post("/login")
 def login() -> str:
     row = (

@@ -73,6 +73,11 @@ _APP_SUFFIXES = (".py",)
 @click.option("--skip-invalid", is_flag=True, help="Skip malformed source lines/entries.")
 @click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
+@click.option(
+    "--queries",
+    is_flag=True,
+    help="Count each endpoint's SQL statements (mean, max); the requests run traced.",
+)
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -90,6 +95,7 @@ def replay(
     skip_invalid: bool,
     no_check: bool,
     fail_on_errors: bool,
+    queries: bool,
     as_json: bool,
     color: str,
     width: int | None,
@@ -144,6 +150,7 @@ def replay(
         rate=rate,
         warmup=warmup,
         check=not no_check,
+        queries=queries,
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
     notes = _source_notes(sources, source_words)

@@ -66,7 +66,10 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         from wsgiscope.routing import discover_routes
 
         return {"requests": requests_from_routes(discover_routes(loaded.app))}
-    entries = engine.prepare(job["requests"], loaded.app)
+    from wsgiscope.replay.runner import _counting
+
+    app, counter = _counting(loaded.app, plan)
+    entries = engine.prepare(job["requests"], app)
     last = [0.0]
 
     def report(done: int, errors: int, force: bool = False) -> None:
@@ -84,7 +87,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
             )
 
         result = engine.run_greenlets(
-            loaded.app,
+            app,
             entries,
             mode,
             plan,
@@ -94,7 +97,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
             created=created,
         )
     else:
-        run = engine.LocalRun(loaded.app, entries, mode, plan, job["offset"], job["stride"])
+        run = engine.LocalRun(app, entries, mode, plan, job["offset"], job["stride"])
         signal.signal(signal.SIGINT, _on_ctrl_c(run.stop, lambda: run.interrupted))
         run.start()
         try:
@@ -113,6 +116,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         "abandoned": result.abandoned,
         "patched": "gevent.monkey" in sys.modules
         and sys.modules["gevent.monkey"].is_module_patched("threading"),
+        "queries": None if counter is None else counter.to_payload(),
     }
 
 
