@@ -28,6 +28,8 @@ in the record's ``capture_dropped``. The record's derived fields
 
 from __future__ import annotations
 
+import functools
+import logging
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -43,6 +45,33 @@ MAX_EVENTS = 1000
 #: Bytes of captured text (statements, parameters, messages, URLs) one
 #: capture keeps per request at most.
 MAX_BYTES = 512 * 1024
+
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+_failed = False
+
+
+def quiet(func: F) -> F:
+    """Run a capture's bookkeeping without ever failing the app's call: an
+    error degrades the record (reported once through logging), and the
+    function returns ``None``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        global _failed
+        try:
+            return func(*args, **kwargs)
+        except Exception:
+            if not _failed:
+                _failed = True
+                logging.getLogger("wsgiscope").warning(
+                    "wsgiscope: a capture failed (reported once); the record misses it",
+                    exc_info=True,
+                )
+            return None
+
+    return t.cast(F, wrapper)
 
 
 def parse_capture(value: t.Iterable[str] | str | None) -> frozenset[str]:

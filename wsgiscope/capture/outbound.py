@@ -25,7 +25,7 @@ import dataclasses
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
-from wsgiscope.capture import captured
+from wsgiscope.capture import captured, quiet
 from wsgiscope.redact import Redactor, as_text, redact_uri
 from wsgiscope.tracing.events import Event, _fields, describe_exception
 from wsgiscope.tracing.recorder import Recorder, _current
@@ -100,6 +100,7 @@ def _recording() -> Recorder | None:
     return rec
 
 
+@quiet
 def start(rec: Recorder, method: t.Any, url: str, client: str) -> list[t.Any] | None:
     """Record a request starting now; its values are finished by :func:`end`."""
     url = clean_url(url)
@@ -111,6 +112,7 @@ def start(rec: Recorder, method: t.Any, url: str, client: str) -> list[t.Any] | 
     return values
 
 
+@quiet
 def end(
     rec: Recorder,
     values: list[t.Any],
@@ -144,17 +146,21 @@ def install(patches: Patches) -> None:
     orig_end = connection.endheaders
     https = getattr(http.client, "HTTPSConnection", None)
 
+    @quiet
+    def note(self: t.Any, rec: Recorder, method: str, url: str) -> None:
+        if "://" in url:
+            full = url  # a request through a proxy names the whole URL
+        else:
+            scheme = "https" if https is not None and isinstance(self, https) else "http"
+            full = f"{scheme}://{self.host}:{self.port}{url}"
+        values = start(rec, method, full, "http.client")
+        if values is not None:
+            self.__dict__[_KEY] = (rec, values)
+
     def putrequest(self: t.Any, method: str, url: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
         rec = _recording()
         if rec is not None:
-            if "://" in url:
-                full = url  # a request through a proxy names the whole URL
-            else:
-                scheme = "https" if https is not None and isinstance(self, https) else "http"
-                full = f"{scheme}://{self.host}:{self.port}{url}"
-            values = start(rec, method, full, "http.client")
-            if values is not None:
-                self.__dict__[_KEY] = (rec, values)
+            note(self, rec, method, url)
         return orig_put(self, method, url, *args, **kwargs)
 
     def getresponse(self: t.Any) -> t.Any:

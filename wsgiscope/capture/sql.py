@@ -44,7 +44,7 @@ import re
 import typing as t
 import weakref
 
-from wsgiscope.capture import captured
+from wsgiscope.capture import captured, quiet
 from wsgiscope.redact import REDACTED, Redactor, as_text, is_secret_field, repr_text
 from wsgiscope.tracing.events import Event, _fields, describe_exception
 from wsgiscope.tracing.recorder import Recorder, _current
@@ -254,6 +254,7 @@ def redact_statement(statement: str) -> str:
 # -- recording -----------------------------------------------------------------
 
 
+@quiet
 def start(
     rec: Recorder, source: str, statement: t.Any, params: t.Any, many: bool, database: str | None
 ) -> list[t.Any] | None:
@@ -268,6 +269,7 @@ def start(
     return values
 
 
+@quiet
 def end(rec: Recorder, values: list[t.Any], rowcount: t.Any, error: BaseException | None) -> None:
     """Finish a statement's event: duration, row count, error."""
     if len(values) == 9:
@@ -306,6 +308,7 @@ def _engine_name(conn: t.Any) -> str | None:
         return None
 
 
+@quiet
 def _sa_before(
     conn: t.Any, cursor: t.Any, statement: t.Any, parameters: t.Any, context: t.Any, many: bool
 ) -> None:
@@ -329,6 +332,7 @@ def _sa_before(
         state.nested -= 1
 
 
+@quiet
 def _sa_after(
     conn: t.Any, cursor: t.Any, statement: t.Any, parameters: t.Any, context: t.Any, many: bool
 ) -> None:
@@ -346,6 +350,7 @@ def _sa_after(
         end(rec, values, rowcount, None)
 
 
+@quiet
 def _sa_error(exception_context: t.Any) -> None:
     context = getattr(exception_context, "execution_context", None)
     pending = getattr(context, _KEY, None) if context is not None else None
@@ -488,10 +493,10 @@ def _classes() -> tuple[type, type]:
 
         def executemany(self, sql: t.Any, seq_of_parameters: t.Any, /) -> t.Any:
             rows = seq_of_parameters
-            if not isinstance(rows, (list, tuple)):
-                rows = list(rows)  # read once: recorded and run
+            # an iterator is read by sqlite only: its parameters are not shown
+            shown = rows if isinstance(rows, (list, tuple)) else None
             return _sqlite_run(
-                self, lambda: super(TracedCursor, self).executemany(sql, rows), sql, rows, True
+                self, lambda: super(TracedCursor, self).executemany(sql, rows), sql, shown, True
             )
 
         def executescript(self, sql_script: t.Any, /) -> t.Any:

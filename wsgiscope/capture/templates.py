@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from wsgiscope.capture import captured
+from wsgiscope.capture import captured, quiet
 from wsgiscope.redact import Redactor, as_text
 from wsgiscope.tracing.events import Event, _fields
 from wsgiscope.tracing.recorder import Recorder, _current
@@ -77,6 +77,7 @@ def _name(template: t.Any) -> str | None:
     return None if name is None else as_text(name)
 
 
+@quiet
 def begin(rec: Recorder, name: str | None, engine: str) -> t.Any:
     """Open a render span; returns its row (``None`` over the caps)."""
     if not captured(rec).admit("templates", len(name or "")):
@@ -85,12 +86,14 @@ def begin(rec: Recorder, name: str | None, engine: str) -> t.Any:
     return rec.open(TemplateRender, rec.depth, values)
 
 
+@quiet
 def finish(rec: Recorder, row: t.Any) -> None:
     """Close a render span opened by :func:`begin`."""
     row[4][2] = rec.clock() - row[1]
     rec.close_span(row)
 
 
+@quiet
 def _before_render(sender: t.Any, template: t.Any = None, **extra: t.Any) -> None:
     rec = _recording()
     if rec is None:
@@ -100,6 +103,7 @@ def _before_render(sender: t.Any, template: t.Any = None, **extra: t.Any) -> Non
         captured(rec).spans.append((row, template))
 
 
+@quiet
 def _rendered(sender: t.Any, template: t.Any = None, **extra: t.Any) -> None:
     rec = _current.get()
     if rec is None or rec.captured is None:
