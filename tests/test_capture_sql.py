@@ -340,3 +340,22 @@ def test_django_orm_n_plus_one() -> None:
     (duplicate,) = record["queries"]["duplicates"]
     assert duplicate["count"] == 3
     assert duplicate["issued_by"] == ["view tests.apps.beneath_django_site.shelves_json"]
+
+
+def test_a_statement_that_never_ends_still_makes_a_record() -> None:
+    # a statement whose end is never seen (a greenlet killed mid-query, a
+    # listener the driver never calls back) is recorded without a duration
+    from wsgiscope.capture.sql import start
+    from wsgiscope.tracing.recorder import _current
+
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        rec = _current.get()
+        assert rec is not None
+        start(rec, "sqlite3", "SELECT 1", ["'x'"], False, "sqlite3")
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    record = run_traced(app, EnvironBuilder("/").get_environ()).record
+    (query,) = sql(record)
+    assert query["duration_ms"] is None
+    assert record["queries"]["count"] == 1

@@ -62,7 +62,7 @@ class OutboundRequest(Event):
         values: list[t.Any],
         redactor: Redactor,
     ) -> dict[str, t.Any]:
-        method, url, status, duration, size, client, error = values[:7]
+        method, url, status, duration, size, client, error = values
         return {
             "seq": seq,
             "t_ms": t_ms,
@@ -101,28 +101,26 @@ def _recording() -> Recorder | None:
 
 
 @quiet
-def start(rec: Recorder, method: t.Any, url: str, client: str) -> list[t.Any] | None:
-    """Record a request starting now; its values are finished by :func:`end`."""
+def start(rec: Recorder, method: t.Any, url: str, client: str) -> t.Any:
+    """Record a request starting now; returns its row (finished by :func:`end`)."""
     url = clean_url(url)
     if not captured(rec).admit("http", len(url)):
         return None
     values = [as_text(method), url, None, None, None, client, None]
-    row = rec.add(OutboundRequest, rec.depth, values)
-    values.append(row[1])
-    return values
+    return rec.add(OutboundRequest, rec.depth, values)
 
 
 @quiet
 def end(
     rec: Recorder,
-    values: list[t.Any],
+    row: t.Any,
     status: t.Any = None,
     size: t.Any = None,
     error: BaseException | None = None,
 ) -> None:
     """Finish a request's event."""
-    if len(values) == 8:
-        values[3] = rec.clock() - values.pop()
+    values = row[4]
+    values[3] = rec.clock() - row[1]  # since the row was added
     if type(status) is int:
         values[2] = status
     if isinstance(size, str) and size.strip().isdigit():

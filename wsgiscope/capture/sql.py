@@ -3,7 +3,7 @@
 Three ways in, installed with the framework instrumentation (see
 :mod:`wsgiscope.tracing.instrument`) and removed exactly afterwards:
 
-- **SQLAlchemy** (Core and ORM, 1.4 and 2.x): ``before_cursor_execute``,
+- **SQLAlchemy** (Core and ORM; tested with 2.x): ``before_cursor_execute``,
   ``after_cursor_execute`` and ``handle_error`` listeners on the ``Engine``
   *class*, so every engine, made before or after, is seen with no app
   configuration.
@@ -257,24 +257,21 @@ def redact_statement(statement: str) -> str:
 @quiet
 def start(
     rec: Recorder, source: str, statement: t.Any, params: t.Any, many: bool, database: str | None
-) -> list[t.Any] | None:
-    """Record a statement starting now; returns its values (finished by :func:`end`)."""
+) -> t.Any:
+    """Record a statement starting now; returns its row (finished by :func:`end`)."""
     text = _statement(statement)
     shown = snapshot_params(params, many)
     if not captured(rec).admit("sql", _size(text, shown)):
         return None
     values = [source, text, shown, many, None, None, database, None]
-    row = rec.add(SQLQuery, rec.depth, values)
-    values.append(row[1])  # the start time, taken off again by end()
-    return values
+    return rec.add(SQLQuery, rec.depth, values)
 
 
 @quiet
-def end(rec: Recorder, values: list[t.Any], rowcount: t.Any, error: BaseException | None) -> None:
+def end(rec: Recorder, row: t.Any, rowcount: t.Any, error: BaseException | None) -> None:
     """Finish a statement's event: duration, row count, error."""
-    if len(values) == 9:
-        started = values.pop()
-        values[4] = rec.clock() - started
+    values = row[4]
+    values[4] = rec.clock() - row[1]  # since the row was added
     if type(rowcount) is int and rowcount >= 0:
         values[5] = rowcount
     if error is not None:

@@ -103,8 +103,8 @@ def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) ->
     "sections",
     metavar="SECTIONS",
     callback=_sections,
-    help="Sections to show: contexts, hooks, environ, response, body (comma separated, "
-    "or letters chebr). Default: all, environ summarised.",
+    help="Sections to show: contexts, hooks, environ, response, body, sql, logs, outbound, "
+    "templates (comma separated, or letters chebrslot). Default: all, environ summarised.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show the whole environ and body.")
 @click.option(
