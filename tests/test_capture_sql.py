@@ -359,3 +359,25 @@ def test_a_statement_that_never_ends_still_makes_a_record() -> None:
     (query,) = sql(record)
     assert query["duration_ms"] is None
     assert record["queries"]["count"] == 1
+
+
+def test_named_parameters_judged_by_their_column() -> None:
+    insert = "INSERT INTO member (team_id, api_token) VALUES (%(team_id)s, %(api_token)s)"
+    assert redact_params(insert, {"team_id": "1", "api_token": "'t'"}) == {
+        "team_id": "1",
+        "api_token": "[redacted]",
+    }
+    compared = "SELECT * FROM member WHERE member.api_token = %(param_1)s AND id = %(id_1)s"
+    assert redact_params(compared, {"param_1": "'t'", "id_1": "2"}) == {
+        "param_1": "[redacted]",
+        "id_1": "2",
+    }
+    # SQLAlchemy's names for a qmark statement's parameters, in order
+    qmark = "SELECT * FROM member WHERE secret = ? AND team_id = ?"
+    assert redact_params(qmark, {"secret_1": "'s'", "team_id_1": "1"}) == {
+        "secret_1": "[redacted]",
+        "team_id_1": "1",
+    }
+    assert redact_params("SELECT f(%(param_1)s) FROM t WHERE token IS NULL", {"param_1": "1"}) == {
+        "param_1": "[redacted]"
+    }

@@ -183,59 +183,75 @@ def _contains_secret_name(statement: str) -> bool:
     return any(secret_name(word) for word in set(_WORD.findall(statement)))
 
 
-def param_names(statement: str, count: int) -> list[str | None]:
-    """The name each positional parameter stands for, when it can be told:
-    the column it is compared with, or inserted into."""
-    names: list[str | None] = []
+_GENERIC = re.compile(r"[a-z]{0,6}_?\d+", re.IGNORECASE)
+
+
+def _places(statement: str) -> list[tuple[str | None, str | None]]:
+    """``(placeholder name, column)`` of each placeholder, in order: the name
+    of a named one (``%(name)s``, ``:name``), and the column it is compared
+    with or inserted into, when that can be told."""
+    places: list[tuple[str | None, str | None]] = []
     insert = _INSERT.match(statement)
     columns = [c.strip().strip('"`[]') for c in insert.group(1).split(",")] if insert else []
     values_at = insert.end() if insert else -1
+    inserted = 0
     for found in _PLACEHOLDER.finditer(statement):
-        if len(names) >= count:
+        if len(places) >= 1000:
             break
         named = found.group(1) or found.group(2)
-        if named:
-            names.append(named)
-            continue
         if columns and found.start() > values_at:
-            names.append(columns[len(names) % len(columns)] if columns else None)
+            places.append((named, columns[inserted % len(columns)]))
+            inserted += 1
             continue
         before = _COMPARED.search(statement, max(0, found.start() - 120), found.start())
-        names.append(before.group(1) if before else None)
-    names += [None] * (count - len(names))
-    return names
+        places.append((named, before.group(1) if before else None))
+    return places
+
+
+def param_names(statement: str, count: int) -> list[str | None]:
+    """The column each positional parameter stands for, when it can be told:
+    the column it is compared with, or inserted into."""
+    columns = [column for name, column in _places(statement) if name is None][:count]
+    return columns + [None] * (count - len(columns))
+
+
+def _hide(name: str | None, column: str | None, secretive: bool) -> bool:
+    if name is not None and secret_name(name):
+        return True
+    if column is not None:
+        return secret_name(column)
+    # no column to judge by: fail closed when the statement names a secret
+    # and the parameter's own name says nothing (param_1, pk_2)
+    return secretive and (name is None or _GENERIC.fullmatch(name) is not None)
 
 
 def redact_params(statement: str, params: t.Any) -> t.Any:
-    """Parameters with secret-named ones (by name or column) redacted, failing
-    closed: unnamed ones too when the statement names a secret."""
+    """Parameters with secret-named ones (by their name, or the column they
+    are compared with or inserted into) redacted, failing closed: one whose
+    column cannot be told is redacted too when the statement names a secret."""
     if params is None:
         return None
+    secretive = _contains_secret_name(statement)
+    places = _places(statement)
+    positional = [column for name, column in places if name is None]
     if isinstance(params, dict):
-        unknown_secret = False
+        named = {name: column for name, column in places if name is not None}
         out = {}
-        for name, value in params.items():
-            out[name] = REDACTED if secret_name(name) else value
-        # a named parameter's value may still go into a secret column
-        if _contains_secret_name(statement):
-            for found in _PLACEHOLDER.finditer(statement):
-                name = found.group(1) or found.group(2)
-                if name in out:
-                    before = _COMPARED.search(statement, max(0, found.start() - 120), found.start())
-                    column = before.group(1) if before else None
-                    if column is None or secret_name(column):
-                        out[name] = REDACTED
-                        unknown_secret = True
-        _ = unknown_secret
+        for index, (name, value) in enumerate(params.items()):
+            if name in named:
+                column = named[name]
+            else:  # SQLAlchemy's names for a qmark statement's parameters, in order
+                column = positional[index] if index < len(positional) else None
+            out[name] = REDACTED if _hide(name, column, secretive) else value
         return out
     if isinstance(params, list):
-        names = param_names(statement, len(params))
-        closed = any(n is None for n in names) and _contains_secret_name(statement)
         return [
-            REDACTED if (name is None and closed) or (name and secret_name(name)) else value
-            for name, value in zip(names, params, strict=True)
+            REDACTED
+            if _hide(None, positional[i] if i < len(positional) else None, secretive)
+            else v
+            for i, v in enumerate(params)
         ]
-    return REDACTED if _contains_secret_name(statement) else params
+    return REDACTED if secretive else params
 
 
 def _redact_literal(found: re.Match[str]) -> str:
