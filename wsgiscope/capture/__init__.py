@@ -108,7 +108,7 @@ class Captured:
         #: Set while a higher-level SQL capture (SQLAlchemy, Django) runs a
         #: statement, so the sqlite3 connection below it does not count it twice.
         self.nested = 0
-        #: Open template renders: ``(row, started)``, innermost last.
+        #: Open template renders: ``(row, template)``, innermost last.
         self.spans: list[tuple[t.Any, float]] = []
 
     def admit(self, capture: str, size: int) -> bool:
@@ -130,19 +130,6 @@ def captured(rec: Recorder) -> Captured:
     if state is None:
         state = rec.captured = Captured()
     return state
-
-
-def admit(capture: str, size: int = 0) -> Recorder | None:
-    """The current request's recorder when it captures ``capture`` and the
-    event fits the caps; ``None`` otherwise."""
-    from wsgiscope.tracing.recorder import _current
-
-    rec = _current.get()
-    if rec is None or not rec.keep or capture not in rec.capture:
-        return None
-    if not captured(rec).admit(capture, size):
-        return None
-    return rec
 
 
 def record_fields(rec: Recorder, events: list[dict[str, t.Any]]) -> dict[str, t.Any]:
