@@ -109,7 +109,7 @@ class Captured:
         #: statement, so the sqlite3 connection below it does not count it twice.
         self.nested = 0
         #: Open template renders: ``(row, template)``, innermost last.
-        self.spans: list[tuple[t.Any, float]] = []
+        self.spans: list[tuple[t.Any, t.Any]] = []
 
     def admit(self, capture: str, size: int) -> bool:
         """Whether one more event of ``size`` bytes fits ``capture``'s caps
