@@ -381,3 +381,35 @@ def test_named_parameters_judged_by_their_column() -> None:
     assert redact_params("SELECT f(%(param_1)s) FROM t WHERE token IS NULL", {"param_1": "1"}) == {
         "param_1": "[redacted]"
     }
+
+
+def test_concurrent_requests_keep_their_own_statements(tutorial: t.Any) -> None:
+    import threading
+
+    records: list[dict[str, t.Any]] = []
+    lock = threading.Lock()
+
+    def sink(record: dict[str, t.Any]) -> None:
+        with lock:
+            records.append(record)
+
+    with TraceMiddleware(tutorial.wsgi_app, sink=sink) as mw:
+
+        def one(user: int) -> None:
+            for _ in range(5):
+                environ = EnvironBuilder(f"/user/{user}/posts").get_environ()
+                result = mw(environ, lambda *a: None)
+                list(result)
+                result.close()  # type: ignore[attr-defined]
+
+        threads = [threading.Thread(target=one, args=(n % 2 + 1,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(records) == 20
+    for record in records:
+        user = record["request"]["path"].split("/")[2]
+        queries = sql(record)
+        assert len(queries) == (3 if user == "1" else 2)
+        assert {q["parameters"][0] for q in queries} == {user}
