@@ -8,6 +8,8 @@ import http.server
 import importlib
 import json
 import logging
+import os
+import subprocess
 import sys
 import threading
 import typing as t
@@ -315,3 +317,53 @@ def test_replay_counts_queries_per_endpoint(tmp_path: Path, mode: list[str]) -> 
     # without --queries: no counting, no field
     result = CliRunner().invoke(cli, ["replay", app, str(source), "-n", "5", "--json"])
     assert "queries" not in json.loads(result.stdout)
+
+
+GREENLETS = """
+from gevent import monkey
+monkey.patch_all()
+import json, logging, sqlite3
+import gevent
+from flask import Flask
+from werkzeug.test import EnvironBuilder
+from wsgiscope import TraceMiddleware
+
+app = Flask("green")
+log = logging.getLogger("green.app")
+logging.getLogger().addHandler(logging.NullHandler())  # no lastResort output
+
+@app.get("/<name>")
+def view(name):
+    db = sqlite3.connect(":memory:")
+    for n in range(3):
+        db.execute("SELECT ?", (name,)).fetchone()
+        log.warning("%s %d", name, n)
+        gevent.sleep(0.005)  # the other greenlets run meanwhile
+    db.close()
+    return name
+
+records = []
+with TraceMiddleware(app, sink=records.append) as mw:
+    def one(name):
+        result = mw(EnvironBuilder(f"/{name}").get_environ(), lambda *a: None)
+        list(result)
+        result.close()
+    gevent.joinall([gevent.spawn(one, f"g{n}") for n in range(5)])
+print(json.dumps(records))
+"""
+
+
+@pytest.mark.slow
+def test_greenlets_keep_their_own_statements_and_records() -> None:
+    pytest.importorskip("gevent")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", GREENLETS], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    assert len(records) == 5
+    for record in records:
+        name = record["request"]["path"][1:]
+        assert [e["parameters"] for e in of_kind(record, "sql")] == [[repr(name)]] * 3
+        assert [e["message"] for e in of_kind(record, "log")] == [f"{name} {n}" for n in range(3)]
