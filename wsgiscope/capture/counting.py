@@ -99,6 +99,13 @@ class QueryCounter:
             return {key: list(value) for key, value in self.table.items()}
 
 
+def counting(app: t.Callable[..., t.Any]) -> tuple[QueryCounter, QueryCounter]:
+    """``(app to call, counter)``: ``app`` wrapped in a held :class:`QueryCounter`."""
+    counter = QueryCounter(app)
+    counter.hold()
+    return counter, counter
+
+
 def merge_payloads(payloads: t.Iterable[dict[str, list[float]]]) -> dict[str, list[float]]:
     """Add up several :meth:`QueryCounter.to_payload` tables."""
     table: dict[str, list[float]] = {}

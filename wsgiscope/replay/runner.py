@@ -175,11 +175,9 @@ def _counting(app: t.Any, plan: ReplayPlan) -> tuple[t.Any, t.Any]:
     """``(app, counter)``: the app wrapped in a QueryCounter with ``--queries``."""
     if not getattr(plan, "queries", False):
         return app, None
-    from wsgiscope.capture.counting import QueryCounter
+    from wsgiscope.capture.counting import counting
 
-    counter = QueryCounter(app)
-    counter.hold()
-    return counter, counter
+    return counting(app)
 
 
 @dataclasses.dataclass

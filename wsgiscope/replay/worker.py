@@ -66,9 +66,11 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         from wsgiscope.routing import discover_routes
 
         return {"requests": requests_from_routes(discover_routes(loaded.app))}
-    from wsgiscope.replay.runner import _counting
+    app, counter = loaded.app, None
+    if getattr(plan, "queries", False):  # replay --queries
+        from wsgiscope.capture.counting import counting
 
-    app, counter = _counting(loaded.app, plan)
+        app, counter = counting(app)
     entries = engine.prepare(job["requests"], app)
     last = [0.0]
 
