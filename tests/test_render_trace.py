@@ -317,7 +317,11 @@ def test_dispatch_and_exception_events():
         ("contexts", {"contexts"}),
         ("contexts,response", {"contexts", "response"}),
         ("hb", {"hooks", "body"}),
-        ("all", {"contexts", "hooks", "environ", "response", "body"}),
+        (
+            "all",
+            {"contexts", "hooks", "environ", "response", "body"}
+            | {"sql", "logs", "outbound", "templates"},
+        ),
         ("Environ body", {"environ", "body"}),
     ],
 )

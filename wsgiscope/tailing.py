@@ -411,6 +411,13 @@ class TraceTail:
 # -- what a record says ----------------------------------------------------
 
 
+def record_queries(record: t.Mapping[str, t.Any]) -> int:
+    """How many SQL statements a record's request ran (0 without ``queries``)."""
+    queries = record.get("queries")
+    count = queries.get("count") if isinstance(queries, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
 def record_status(record: t.Mapping[str, t.Any]) -> int | None:
     """The response status code (``None`` when no response started)."""
     response = record.get("response") or {}
@@ -509,6 +516,8 @@ class RecordFilter:
     :param errors: only requests where the app raised or a teardown saw an
         exception.
     :param workers: pids, any may match.
+    :param queries_over: only requests that ran more SQL statements (the
+        record's ``queries.count``, 0 without one).
     """
 
     statuses: tuple[tuple[int, int], ...] = ()
@@ -517,6 +526,7 @@ class RecordFilter:
     slower_than_ms: float | None = None
     errors: bool = False
     workers: frozenset[int] = frozenset()
+    queries_over: int | None = None
 
     @property
     def active(self) -> bool:
@@ -543,5 +553,7 @@ class RecordFilter:
             if not isinstance(duration, (int, float)) or duration < self.slower_than_ms:
                 return False
         if self.errors and record_error(record) is None:
+            return False
+        if self.queries_over is not None and record_queries(record) <= self.queries_over:
             return False
         return not self.workers or record_worker_pid(record) in self.workers

@@ -79,6 +79,11 @@ _APP_SUFFIXES = (".py",)
     metavar="FILE",
     help="Write a locustfile that runs this replay on Locust, instead of replaying.",
 )
+@click.option(
+    "--queries",
+    is_flag=True,
+    help="Count each endpoint's SQL statements (mean, max); the requests run traced.",
+)
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -97,6 +102,7 @@ def replay(
     no_check: bool,
     fail_on_errors: bool,
     locust_file: str | None,
+    queries: bool,
     as_json: bool,
     color: str,
     width: int | None,
@@ -154,6 +160,7 @@ def replay(
         rate=rate,
         warmup=warmup,
         check=not no_check,
+        queries=queries,
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
     notes = _source_notes(sources, source_words)

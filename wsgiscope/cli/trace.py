@@ -10,6 +10,7 @@ answered 5xx, 2 for usage and loading errors, 130 on Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 import sys
@@ -55,6 +56,30 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from None
 
 
+def _captures(ctx: click.Context, param: click.Parameter, value: str | None) -> t.Any:
+    if value is None:
+        return None
+    from wsgiscope.capture import parse_capture
+
+    try:
+        return parse_capture(() if value.strip().lower() == "none" else value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}, or none") from None
+
+
+def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    import logging
+
+    number = logging.getLevelName(value.strip().upper())
+    if not isinstance(number, int):
+        raise click.BadParameter(
+            f"unknown level {value!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    return number
+
+
 @click.command(
     short_help="Run one request in-process and show its lifecycle.",
     context_settings={"ignore_unknown_options": False},
@@ -78,8 +103,8 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "sections",
     metavar="SECTIONS",
     callback=_sections,
-    help="Sections to show: contexts, hooks, environ, response, body (comma separated, "
-    "or letters chebr). Default: all, environ summarised.",
+    help="Sections to show: contexts, hooks, environ, response, body, sql, logs, outbound, "
+    "templates (comma separated, or letters chebrslot). Default: all, environ summarised.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show the whole environ and body.")
 @click.option(
@@ -99,6 +124,27 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Check the request against PEP 3333 and list the findings.",
 )
 @click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
+@click.option(
+    "--capture",
+    metavar="LIST",
+    callback=_captures,
+    help="What to capture beneath the hooks: sql, logging, http, templates (comma "
+    "separated), all or none. Default: all.",
+)
+@click.option(
+    "--log-level",
+    metavar="LEVEL",
+    callback=_log_level,
+    help="Capture log records from LEVEL up (default WARNING, and INFO from the app's logger).",
+)
+@click.option(
+    "--profile", is_flag=True, help="Profile the request (pyinstrument) and show each hook's calls."
+)
+@click.option(
+    "--profile-out",
+    metavar="FILE",
+    help="Write the profile to FILE: speedscope JSON (.json) or pyinstrument HTML (.html).",
+)
 @output_options
 def trace(
     words: tuple[str, ...],
@@ -111,6 +157,10 @@ def trace(
     save: str | None,
     lint: bool,
     show_secrets: bool,
+    capture: frozenset[str] | None,
+    log_level: int | None,
+    profile: bool,
+    profile_out: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -148,6 +198,7 @@ def trace(
             as_json=as_json,
             color=color,
             width=width,
+            beneath=Beneath(capture, log_level, profile or profile_out is not None, profile_out),
         )
     except KeyboardInterrupt:
         # click would turn this into "Aborted!" and exit 1.
@@ -174,6 +225,7 @@ def _trace(
     as_json: bool,
     color: str,
     width: int | None,
+    beneath: Beneath | None = None,
 ) -> tuple[bool, bool]:
     """Build, run, save and show the request; whether the app failed, and
     whether Ctrl-C ended it (what it did until then is still shown and saved)."""
@@ -181,6 +233,13 @@ def _trace(
     from wsgiscope.request import build_environ, parse_request, split_target
     from wsgiscope.tracing import run_traced
 
+    beneath = beneath or Beneath()
+    if beneath.profile:
+        from wsgiscope.capture import profile as profiling
+
+        profiling.require()
+        if beneath.profile_out:
+            profiling.check_output(beneath.profile_out)
     app_word, method, path, items = split_target(words)
     # Items are checked before the app is imported: a typo costs no import.
     spec = parse_request(path, items, method=method, mode=mode, raw=raw)
@@ -204,9 +263,25 @@ def _trace(
         app, checks = linted, linted.checks
     # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
     # An app's own KeyboardInterrupt is its error; only Ctrl-C means "interrupted".
-    with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c():
-        result = run_traced(app, environ, max_body=max_body, redact=not show_secrets, checks=checks)
+    with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c(), beneath.logging():
+        profiler = profiling.start() if beneath.profile else None
+        try:
+            result = run_traced(
+                app,
+                environ,
+                max_body=max_body,
+                redact=not show_secrets,
+                checks=checks,
+                capture=beneath.capture,
+            )
+        finally:
+            if profiler is not None and profiler.is_running:
+                profiler.stop()
     record = result.record
+    if profiler is not None:
+        profiling.attach(record, result.recorder, profiler)
+        if beneath.profile_out:
+            profiling.write_profile(profiler, beneath.profile_out)
     failed = result.failed
     if lint:
         from wsgiscope.lint.refusals import server_refusals
@@ -247,6 +322,31 @@ def _trace(
             options.environ_whole = "environ" in sections
         out.print(render_trace(record, options))
     return failed, result.interrupted
+
+
+@dataclasses.dataclass
+class Beneath:
+    """What ``trace`` captures beneath the hooks (see :mod:`wsgiscope.capture`)."""
+
+    capture: frozenset[str] | None = None
+    log_level: int | None = None
+    profile: bool = False
+    profile_out: str | None = None
+
+    @contextlib.contextmanager
+    def logging(self) -> t.Iterator[None]:
+        """The log level asked for, for the block."""
+        if self.log_level is None:
+            yield
+            return
+        from wsgiscope.capture import logs
+
+        saved = (logs.LEVEL, logs.APP_LEVEL)
+        logs.set_level(self.log_level)
+        try:
+            yield
+        finally:
+            logs.LEVEL, logs.APP_LEVEL = saved
 
 
 def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:

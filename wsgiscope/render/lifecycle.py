@@ -16,6 +16,12 @@ import typing as t
 from rich.text import Text
 from rich.tree import Tree
 
+from wsgiscope.render.capture import (
+    SECTION_OF_KIND,
+    capture_details,
+    capture_label,
+    profile_tree,
+)
 from wsgiscope.render.console import label
 from wsgiscope.render.http import (
     MESSAGE_LIMIT,
@@ -71,10 +77,20 @@ def lifecycle_tree(
                 pop = owner.add(_pop_label(event, unmatched=index is None))
                 for detail in event_details(event, verbose):
                     pop.add(detail)
+        elif kind in SECTION_OF_KIND:
+            if SECTION_OF_KIND[kind] in sections:
+                node = parent.add(capture_label(event) or _generic_label(event))
+                for detail in capture_details(event, verbose):
+                    node.add(detail)
+                nodes[event.get("seq")] = node
+            else:
+                nodes[event.get("seq")] = parent
         elif show_hooks or kind not in _HOOK_KINDS:
             node = parent.add(event_label(event))
             for detail in event_details(event, verbose):
                 node.add(detail)
+            if isinstance(event.get("profile"), dict):
+                node.add(profile_tree(event["profile"]))
             nodes[event.get("seq")] = node
         else:
             nodes[event.get("seq")] = parent

@@ -20,6 +20,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from wsgiscope.render.capture import tail_suffix
 from wsgiscope.render.console import data, label
 from wsgiscope.render.text import TARGET_LIMIT, cap
 from wsgiscope.tailing import record_error, record_path, record_status
@@ -104,6 +105,9 @@ def request_line(record: t.Mapping[str, t.Any]) -> Text:
         "  ",
         (format_size(response.get("body_bytes") if isinstance(response, dict) else None), "dim"),
     )
+    queries = tail_suffix(record)
+    if queries is not None:
+        line.append(f"  {queries}", style="blue")
     error = record_error(record)
     if error is not None:
         kind, message = error

@@ -32,6 +32,7 @@ from rich.text import Text
 from rich.traceback import Trace, Traceback
 from rich.tree import Tree
 
+from wsgiscope.render.capture import dropped_text, duplicates_tree, queries_text
 from wsgiscope.render.console import label
 from wsgiscope.render.http import (
     MESSAGE_LIMIT,
@@ -88,8 +89,15 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
     # wrapped between its fields, never inside "app NAME" (render.lines.Fields)
     tree = Tree(Fields(header_line(record, options.app_label)), guide_style="dim")
     sections = options.sections
-    if sections & {"contexts", "hooks"}:
+    if sections & {"contexts", "hooks", "sql", "logs", "outbound", "templates"}:
         tree.children.append(lifecycle_tree(record.get("events") or [], sections, options.verbose))
+    if "sql" in sections and isinstance(record.get("queries"), dict):
+        duplicates = duplicates_tree(record["queries"])
+        if duplicates is not None:
+            tree.children.append(duplicates)
+    dropped = dropped_text(record)
+    if dropped is not None:
+        tree.children.append(Tree(dropped))
     if "environ" in sections:
         whole = options.environ_whole or options.verbose
         tree.children.append(environ_tree(record.get("environ") or {}, whole))
@@ -172,6 +180,9 @@ def header_line(record: dict[str, t.Any], app_label: str | None = None) -> Text:
     worker = record.get("worker") or {}
     if worker:
         parts += ["  ", (_worker(worker), "dim")]
+    queries = queries_text(record.get("queries"))
+    if queries:
+        parts += ["  ", (queries, "bold yellow" if record["queries"].get("duplicated") else "blue")]
     return label(*parts)
 
 

@@ -64,6 +64,8 @@ class ReplayPlan:
         together); latencies count from each request's intended start.
     :param warmup: requests run first and not measured.
     :param check: run the isolation checks.
+    :param queries: count each endpoint's SQL statements (``--queries``,
+        see :mod:`wsgiscope.capture.counting`).
     """
 
     requests: int | None = DEFAULT_REQUESTS
@@ -71,6 +73,7 @@ class ReplayPlan:
     rate: float | None = None
     warmup: int = 0
     check: bool = True
+    queries: bool = False
 
 
 _MODE = re.compile(r"^(sequential|threads|greenlets)(?:[=:](\d+))?$")

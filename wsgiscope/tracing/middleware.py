@@ -43,6 +43,7 @@ import typing as t
 import weakref
 from threading import get_ident
 
+from wsgiscope.capture import parse_capture
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.dispatch import app_label
 from wsgiscope.tracing.events import (
@@ -90,6 +91,9 @@ class TraceMiddleware:
         findings, each ``{"rule": ..., "message": ...}``, which become the
         record's ``lint`` list (empty without ``checks``). ``wsgiscope.lint``
         supplies one.
+    :param capture: what is captured inside the hooks (see
+        :mod:`wsgiscope.capture`): any of ``"sql"``, ``"logging"``,
+        ``"http"``, ``"templates"``; all of them by default, ``()`` none.
 
     .. versionadded:: 0.1
     """
@@ -106,6 +110,7 @@ class TraceMiddleware:
         clock: Clock = time.perf_counter,
         wall_clock: Clock = time.time,
         checks: Checks | None = None,
+        capture: t.Iterable[str] | None = None,
     ) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ValueError(f"sample must be between 0 and 1, not {sample!r}")
@@ -120,6 +125,7 @@ class TraceMiddleware:
         self.clock = clock
         self.wall_clock = wall_clock
         self.checks = checks
+        self.capture = parse_capture(capture)
         self.app_name = app_label(app)
         self._release: weakref.finalize | None = None
 
@@ -194,6 +200,7 @@ class RequestTrace:
         #: The environ as received, shallow: values are stringified at the end.
         self.environ = copied = dict(environ)
         self.rec = Recorder(mw.clock, environ=copied)
+        self.rec.capture = mw.capture
         self.started = mw.wall_clock()
         self.thread_ident = get_ident()
         greenlet = _modules.get("greenlet")

@@ -266,4 +266,8 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     }
     if rec.dropped:
         record["dropped_events"] = rec.dropped
+    if rec.captured is not None:
+        from wsgiscope.capture import record_fields
+
+        record.update(record_fields(rec, record["events"]))
     return record

@@ -77,6 +77,7 @@ def run_traced(
     redact: bool = True,
     clock: Clock = time.perf_counter,
     checks: Checks | None = None,
+    capture: t.Iterable[str] | None = None,
 ) -> TraceResult:
     """Run one request through ``app`` under the tracer and return its trace.
 
@@ -86,9 +87,12 @@ def run_traced(
     :param redact: redact secrets in the record.
     :param clock: monotonic clock (for tests).
     :param checks: PEP 3333 checks feeding the record's ``lint`` list.
+    :param capture: what is captured inside the hooks (see :mod:`wsgiscope.capture`).
     """
     finished: list[RequestTrace] = []
-    mw = TraceMiddleware(app, None, redact=redact, max_body=max_body, clock=clock, checks=checks)
+    mw = TraceMiddleware(
+        app, None, redact=redact, max_body=max_body, clock=clock, checks=checks, capture=capture
+    )
     state: dict[str, t.Any] = {"status": None, "sent": False}
     body: list[bytes] = []
 
