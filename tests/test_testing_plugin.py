@@ -43,7 +43,14 @@ def test_trace_request_records_the_lifecycle(notes_app) -> None:
     result.assert_order(["view:login", "after_request:notes.no_store"])
     assert result.contexts()[0] == ("push", "app", "notes", 1)
     assert result.contexts()[-1][:2] == ("pop", "app")
-    assert result.queries() == []  # no SQL capture asked for
+    assert result.queries() == []  # the login touches no table
+
+
+def test_trace_request_queries(notes_app) -> None:
+    result = trace_request(notes_app, "GET", "/")
+    statements = [query["statement"] for query in result.queries()]
+    assert any(s.startswith("SELECT body FROM note") for s in statements), statements
+    assert trace_request(notes_app, "GET", "/", capture=()).queries() == []
 
 
 def test_trace_request_teardowns_show_the_exception(notes_app) -> None:

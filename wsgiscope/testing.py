@@ -108,8 +108,9 @@ class TracedRequest:
         ]
 
     def queries(self) -> list[dict[str, t.Any]]:
-        """The SQL events captured during the request (empty when SQL capture
-        did not run)."""
+        """The SQL statements the request ran, in order (``sql`` events:
+        ``statement``, ``duration_ms``, ``rowcount``, the hook that ran it...);
+        empty when SQL capture was off."""
         return [e for e in self.events if e["kind"] == "sql"]
 
     def assert_order(self, expected: t.Sequence[str]) -> None:
@@ -163,6 +164,7 @@ def trace_request(
     headers: t.Mapping[str, str] | t.Iterable[tuple[str, str]] = (),
     query: t.Mapping[str, str] | t.Iterable[tuple[str, str]] = (),
     redact: bool = True,
+    capture: t.Iterable[str] | None = None,
 ) -> TracedRequest:
     """Run one request through ``app`` under the tracer.
 
@@ -176,6 +178,9 @@ def trace_request(
     :param headers: request headers.
     :param query: query parameters added to ``path``'s.
     :param redact: redact secrets in the record, as ``trace`` does.
+    :param capture: what is captured beneath the hooks (``"sql"``,
+        ``"logging"``, ``"http"``, ``"templates"``); all by default, ``()``
+        for none.
     """
     from wsgiscope.request import RequestSpec, build_environ
     from wsgiscope.tracing.run import run_traced
@@ -200,7 +205,7 @@ def trace_request(
     elif data is not None:
         spec.body = data.encode() if isinstance(data, str) else bytes(data)
     environ = build_environ(spec, wsgi_app)
-    return TracedRequest(run_traced(wsgi_app, environ, redact=redact))
+    return TracedRequest(run_traced(wsgi_app, environ, redact=redact, capture=capture))
 
 
 def assert_isolated(
