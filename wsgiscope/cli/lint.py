@@ -123,7 +123,7 @@ def _explain(key: str, as_json: bool, color: str, width: int | None) -> None:
 
     rule = get_rule(_rule_id(key))
     if as_json:
-        print_json(rule.to_json())
+        print_json(rule.to_json(), format="wsgiscope.lint-rule/1")
         return
     from wsgiscope.render.lint import render_explain
 
@@ -134,7 +134,7 @@ def _list_rules(as_json: bool, color: str, width: int | None) -> None:
     from wsgiscope.lint.rules import RULES
 
     if as_json:
-        print_json([rule.to_json() for rule in RULES])
+        print_json({"rules": [rule.to_json() for rule in RULES]}, format="wsgiscope.lint-rules/1")
         return
     from wsgiscope.render.lint import render_rules
 

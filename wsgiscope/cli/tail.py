@@ -6,6 +6,7 @@ Also home of the record filter options and of :class:`RecordPrinter`, which
 
 from __future__ import annotations
 
+import os
 import sys
 import typing as t
 
@@ -154,6 +155,11 @@ class RecordPrinter:
         self.shown += len(lines)
         if self.as_json:
             from wsgiscope.render.jsonout import dumps_line
+            from wsgiscope.schemas import CHECK_VARIABLE, check_output
+
+            if os.environ.get(CHECK_VARIABLE):
+                for line in lines:
+                    check_output(line.record)
 
             # the line as the sink wrote it when it is plain ASCII (JSON
             # cannot hold raw control characters); anything else re-encoded

@@ -211,7 +211,7 @@ def _trace(
         _save(save, record)
     log = errors.getvalue()
     if as_json:
-        print_json(record)
+        print_json(record)  # a wsgiscope.trace/1 record: tagged already
         if log:
             from wsgiscope.render.text import escape_control
 

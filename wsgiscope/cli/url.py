@@ -94,7 +94,8 @@ def url(
                 "mount": built.mount,
                 "framework": built.framework,
                 "app": built.app,
-            }
+            },
+            format="wsgiscope.url/1",
         )
         return
     from wsgiscope.render.text import safe

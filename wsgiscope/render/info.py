@@ -32,6 +32,11 @@ def render_info(report: dict[str, t.Any]) -> Group:
         ),
     )
     table.add_row("framework", data(report["framework"], "magenta"))
+    for package in report.get("frameworks", []):
+        table.add_row(
+            data(package["name"]),
+            label((package["version"] or "?", ""), "  ", (package["file"] or "?", "dim")),
+        )
     tree = Tree(Text("structure", style="bold"), guide_style="dim")
     _add_chain(tree, report["chain"], report["mounts"])
     return Group(table, Text(), tree)
