@@ -262,12 +262,13 @@ def _escape_trace(trace: Trace) -> None:
     for stack in trace.stacks:
         stack.exc_type = escape_control(stack.exc_type)
         stack.exc_value = escape_control(cap(stack.exc_value, MESSAGE_LIMIT))
-        stack.notes = [escape_control(note) for note in stack.notes]
+        if hasattr(stack, "notes"):  # rich 13.8+
+            stack.notes = [escape_control(note) for note in stack.notes]
         if stack.syntax_error is not None:
             stack.syntax_error.msg = escape_control(stack.syntax_error.msg)
             stack.syntax_error.line = escape_control(stack.syntax_error.line)
         for frame in stack.frames:
             frame.name = escape_control(frame.name)
             frame.filename = escape_control(frame.filename)
-        for group in stack.exceptions:
+        for group in getattr(stack, "exceptions", ()):  # rich 14+: exception groups
             _escape_trace(group)
