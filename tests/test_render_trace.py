@@ -285,8 +285,15 @@ def test_dispatch_and_exception_events():
     [
         ("contexts", {"contexts"}),
         ("contexts,response", {"contexts", "response"}),
-        ("hb", {"hooks", "body"}),
-        ("all", {"contexts", "hooks", "environ", "response", "body"}),
+        # HTTPie's letters (h response headers, b response body, H/B the request,
+        # m meta) and wsgiscope's own (c contexts, k hooks, e environ)
+        ("hb", {"response", "body"}),
+        ("kb", {"hooks", "body"}),
+        ("HBm", {"request", "request-body", "meta"}),
+        (
+            "all",
+            {"contexts", "hooks", "environ", "request", "request-body", "response", "meta", "body"},
+        ),
         ("Environ body", {"environ", "body"}),
     ],
 )
@@ -525,7 +532,7 @@ def traced_demo(path: str, **options) -> str:
     [
         ("tracecli_demo_catalog.txt", "/catalog/?user=ada", {}),
         ("tracecli_demo_fail.txt", "/fail", {}),
-        ("tracecli_demo_old.txt", "/old/SKU-1001", {"sections": parse_sections("ch")}),
+        ("tracecli_demo_old.txt", "/old/SKU-1001", {"sections": parse_sections("ck")}),
         ("tracecli_demo_admin.txt", "/admin/", {}),
         (
             "tracecli_demo_environ.txt",

@@ -44,7 +44,7 @@ from wsgiscope.render.http import (
     text_lines,
 )
 from wsgiscope.render.lifecycle import lifecycle_tree
-from wsgiscope.render.sections import SECTIONS
+from wsgiscope.render.sections import DEFAULT_SECTIONS
 from wsgiscope.render.text import TARGET_LIMIT, escape_control
 
 #: Lines of the app's log shown (all with verbose): its tracebacks repeat
@@ -69,7 +69,7 @@ class RenderOptions:
         user's Ctrl-C (``trace`` knows); ``None``: assume it was.
     """
 
-    sections: frozenset[str] = frozenset(SECTIONS)
+    sections: frozenset[str] = DEFAULT_SECTIONS
     environ_whole: bool = False
     verbose: bool = False
     app_label: str | None = None
@@ -78,6 +78,8 @@ class RenderOptions:
     exc_info: tuple[type[BaseException], BaseException, types.TracebackType | None] | None = None
     width: int | None = None
     interrupted: bool | None = None
+    #: the request body sent, for the ``request-body`` section (``--print B``)
+    request_body: bytes | None = None
 
 
 def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None) -> Group:
@@ -90,7 +92,13 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
     if "environ" in sections:
         whole = options.environ_whole or options.verbose
         tree.children.append(environ_tree(record.get("environ") or {}, whole))
-    if sections & {"response", "body"}:
+    if sections & {"request", "request-body"}:
+        from wsgiscope.render.http import request_tree
+
+        tree.children.append(
+            request_tree(record.get("environ") or {}, sections, options.request_body)
+        )
+    if sections & {"response", "meta", "body"}:
         tree.children.append(
             response_tree(record.get("response") or {}, sections, options.verbose, options.max_body)
         )
