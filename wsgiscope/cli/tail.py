@@ -183,6 +183,49 @@ class RecordPrinter:
         lines.clear()
 
 
+def _is_fifo(path: str) -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _tail_stream(
+    file: str, lines: int | None, follow: bool, verbose: bool, as_json: bool, color: str,
+    width: int | None, filters: dict[str, t.Any],
+) -> None:  # fmt: skip
+    """``tail -`` / a named pipe: records as they arrive (the last N with --no-follow)."""
+    import contextlib
+
+    from wsgiscope.errors import ExitCode, SourceError
+    from wsgiscope.tailstream import last_items, stream_items
+
+    name = "stdin" if file == "-" else file
+    printer = RecordPrinter(
+        name, make_filter(**filters), as_json, verbose, None if as_json else console(color, width)
+    )
+    with contextlib.ExitStack() as stack:
+        if file == "-":
+            stream: t.BinaryIO = sys.stdin.buffer
+        else:
+            try:
+                stream = stack.enter_context(open(file, "rb"))
+            except OSError as exc:
+                raise SourceError(f"cannot read {file}: {exc.strerror}") from None
+        try:
+            if follow:
+                for item in stream_items(stream):
+                    printer.show([item])
+            else:
+                printer.show(list(last_items(stream, lines, printer.match)))
+        except KeyboardInterrupt:
+            sys.stdout.flush()
+            raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+
+
 _NOTICES = {
     "rotated": "was replaced (rotated); following the new file",
     "truncated": "was truncated; following it from its start",
@@ -221,6 +264,7 @@ class _Lines(click.ParamType):
     help="How many of the last matching records to print first ('all' for every one).",
 )
 @click.option(
+    "-f",
     "--follow/--no-follow",
     default=True,
     show_default=True,
@@ -238,10 +282,15 @@ def tail(
     FILE is JSON Lines written by 'serve --record' or by
     TraceMiddleware(app, sink="FILE") inside any server. Corrupt lines are
     reported with their line number and skipped; a line still being written
-    is waited for.
+    is waited for. FILE '-' (or a named pipe) reads standard input as it
+    arrives, with the same filters: kubectl logs -f pod | wsgiscope tail -
     """
     from wsgiscope.errors import ExitCode, SourceError
     from wsgiscope.tailing import NotARegularFileError, TraceTail
+
+    if file == "-" or _is_fifo(file):
+        _tail_stream(file, lines, follow, verbose, as_json, color, width, filters)
+        return
 
     try:
         trace_tail = TraceTail(file, wait=follow)

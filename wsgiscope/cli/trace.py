@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import sys
 import typing as t
 
@@ -20,19 +19,15 @@ import click
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
 from wsgiscope.errors import ExitCode, UsageError
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
-
 
 def parse_size(value: str) -> int:
-    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB``.
+    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB`` (:mod:`wsgiscope.units`).
 
     :raises ValueError: for anything else.
     """
-    found = _SIZE.match(value)
-    if not found:
-        raise ValueError(f"{value!r} is not a size such as 65536, 64k or 1M")
-    number, unit = int(found.group(1)), found.group(2).lower()
-    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+    from wsgiscope.units import parse_size as size
+
+    return size(value)
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | int) -> int:

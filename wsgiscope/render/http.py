@@ -56,29 +56,17 @@ HEX_BYTES = 128
 
 
 def format_size(size: int | float | None) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    """``1536`` -> ``"1.5 KiB"`` (:func:`wsgiscope.units.format_size`)."""
+    from wsgiscope.units import format_size as size_text
+
+    return size_text(size)
 
 
 def format_ms(value: float | None) -> str:
-    """Milliseconds with a precision that suits their size.
+    """Milliseconds as :func:`wsgiscope.units.format_duration` prints them."""
+    from wsgiscope.units import format_duration
 
-    No space before the unit: a wrapped line never separates them.
-    """
-    if value is None:
-        return "?"
-    if value >= 100:
-        return f"{value:.0f}ms"
-    if value >= 10:
-        return f"{value:.1f}ms"
-    return f"{value:.2f}ms"
+    return format_duration(value)
 
 
 def status_style(status: str | None) -> str:
