@@ -51,6 +51,21 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.lazy)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: t.Any,
+    ) -> click.Context:
+        # [tool.wsgiscope] options become defaults (the command line and
+        # WSGISCOPE_<COMMAND>_<OPTION> win over them)
+        if "default_map" not in extra:
+            from wsgiscope.config import default_map
+
+            extra["default_map"] = default_map(self.lazy)
+        return super().make_context(info_name, args, parent, **extra)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = self.lazy.get(cmd_name)
         if target is None:
@@ -138,7 +153,7 @@ GROUP_APP = "wsgiscope.app"
 @click.group(
     cls=LazyGroup,
     lazy=COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "WSGISCOPE"},
 )
 @click.version_option(__version__, "-V", "--version", prog_name="wsgiscope")
 @click.option(

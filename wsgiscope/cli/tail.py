@@ -12,6 +12,7 @@ import typing as t
 
 import click
 
+from wsgiscope.cli.completers import complete_record_files
 from wsgiscope.cli.options import console, output_options
 
 if t.TYPE_CHECKING:
@@ -254,7 +255,7 @@ class _Lines(click.ParamType):
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), shell_complete=complete_record_files)
 @click.option(
     "-n",
     "--lines",

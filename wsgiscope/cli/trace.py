@@ -76,6 +76,7 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "--print",
     "sections",
     metavar="SECTIONS",
+    envvar="WSGISCOPE_TRACE_PRINT",
     callback=_sections,
     help="Sections to show, as HTTPie's --print letters: H request headers, B request "
     "body, h response headers, b response body, m response meta; and wsgiscope's own: "
