@@ -7,6 +7,7 @@ import typing as t
 
 import click
 
+from wsgiscope.cli.completers import complete_rules
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
 
 if t.TYPE_CHECKING:
@@ -37,7 +38,11 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
 )
 @click.option("--no-routes", is_flag=True, help="Lint only --request and SOURCE requests.")
 @click.option(
-    "--ignore", multiple=True, metavar="RULE", help="Leave RULE out of the report (repeatable)."
+    "--ignore",
+    multiple=True,
+    metavar="RULE",
+    shell_complete=complete_rules,
+    help="Leave RULE out of the report (repeatable).",
 )
 @click.option(
     "--max-body",
@@ -52,7 +57,12 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
     is_flag=True,
     help="Also report what a framework leaves to the server by design (Django's HEAD bodies).",
 )
-@click.option("--explain", metavar="RULE", help="Explain RULE (id or name) and exit.")
+@click.option(
+    "--explain",
+    metavar="RULE",
+    shell_complete=complete_rules,
+    help="Explain RULE (id or name) and exit.",
+)
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
 @output_options
 @click.pass_context
@@ -123,7 +133,7 @@ def _explain(key: str, as_json: bool, color: str, width: int | None) -> None:
 
     rule = get_rule(_rule_id(key))
     if as_json:
-        print_json(rule.to_json())
+        print_json(rule.to_json(), format="wsgiscope.lint-rule/1")
         return
     from wsgiscope.render.lint import render_explain
 
@@ -134,7 +144,7 @@ def _list_rules(as_json: bool, color: str, width: int | None) -> None:
     from wsgiscope.lint.rules import RULES
 
     if as_json:
-        print_json([rule.to_json() for rule in RULES])
+        print_json({"rules": [rule.to_json() for rule in RULES]}, format="wsgiscope.lint-rules/1")
         return
     from wsgiscope.render.lint import render_rules
 

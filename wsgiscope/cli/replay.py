@@ -169,7 +169,7 @@ def replay(
             summaries[0] if len(summaries) == 1 and not compare else {"compare": summaries}
         )
         document["source"] = notes
-        print_json(document)
+        print_json(document, format="wsgiscope.replay/1")
     else:
         from wsgiscope.render.replay import render_compare, render_summary
 

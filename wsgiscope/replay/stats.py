@@ -2,10 +2,10 @@
 
 Each worker loop owns one :class:`Stats` and records into it without locks;
 the runner merges them (and those sent back by worker processes as
-:meth:`Stats.to_payload`) at the end. Latencies go into an HDR histogram
-(the ``hdrhistogram`` package): microsecond resolution, three significant
-digits, up to an hour, in a fixed ~190 KB whatever the request count, so a
-ten-million-request run uses the memory a ten-request run does. Error
+:meth:`Stats.to_payload`) at the end. Latencies go into a fixed-size
+histogram (:mod:`wsgiscope.replay.histogram`): microsecond resolution, three
+significant digits, up to an hour, in a fixed ~190 KB whatever the request
+count, so a ten-million-request run uses the memory a ten-request run does. Error
 exception types are counted by name; the first few examples are kept.
 """
 
@@ -14,14 +14,11 @@ from __future__ import annotations
 import math
 import typing as t
 
-from wsgiscope.errors import MissingDependency
 from wsgiscope.redact import cap
+from wsgiscope.replay.histogram import Histogram
 
 #: Characters kept of one error example (the exception message can be huge).
 EXAMPLE_CAP = 500
-
-if t.TYPE_CHECKING:
-    from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 #: Highest latency the histogram tracks, in microseconds (one hour).
 HIGHEST_US = 3_600_000_000
@@ -29,16 +26,9 @@ HIGHEST_US = 3_600_000_000
 DIGITS = 3
 
 
-def new_histogram() -> HdrHistogram:
-    """An empty latency histogram (microseconds).
-
-    :raises MissingDependency: when ``hdrhistogram`` is not installed.
-    """
-    try:
-        from hdrh.histogram import HdrHistogram
-    except ImportError:
-        raise MissingDependency("hdrhistogram", "replay latency statistics") from None
-    return HdrHistogram(1, HIGHEST_US, DIGITS)
+def new_histogram() -> Histogram:
+    """An empty latency histogram (microseconds)."""
+    return Histogram()
 
 
 class Stats:
@@ -96,9 +86,9 @@ class Stats:
             self.wsgi_errors_head = list(other.wsgi_errors_head)
 
     def to_payload(self) -> dict[str, t.Any]:
-        """Picklable and compact: the histogram as its HDR encoding."""
+        """Picklable and compact: the histogram as its non-empty counters."""
         return {
-            "hist": self.hist.encode() if self.count else b"",
+            "hist": self.hist.to_pairs(),
             "count": self.count,
             "errors": self.errors,
             "status": self.status,
@@ -114,8 +104,7 @@ class Stats:
     def from_payload(cls, payload: dict[str, t.Any]) -> Stats:
         """The inverse of :meth:`to_payload`."""
         stats = cls()
-        if payload["hist"]:
-            stats.hist.decode_and_add(payload["hist"])
+        stats.hist = Histogram.from_pairs(payload["hist"])
         stats.count = payload["count"]
         stats.errors = payload["errors"]
         stats.status = list(payload["status"])
@@ -154,10 +143,9 @@ class Stats:
         step = (math.log(high) - math.log(low)) / buckets
         bounds = [low * math.exp(step * (i + 1)) for i in range(buckets)]
         counts = [0] * buckets
-        for item in self.hist.get_recorded_iterator():
-            value = item.value_iterated_to
+        for value, count in self.hist.values():
             index = 0
             while index < buckets - 1 and value > bounds[index]:
                 index += 1
-            counts[index] += item.count_added_in_this_iter_step
+            counts[index] += count
         return [(bound / 1000, count) for bound, count in zip(bounds, counts, strict=True)]

@@ -49,6 +49,9 @@ class TraceResult:
     :param body: the response body bytes read (at most ``max_body``).
     :param recorder: the request's recorder (live events, for checks).
     :param interrupted: a ``KeyboardInterrupt`` (Ctrl-C) ended the request.
+    :param headers: the response headers as the app sent them, unredacted
+        (``trace --session`` keeps cookies, ``--follow`` reads ``Location``).
+        Not part of the record.
     """
 
     record: dict[str, t.Any]
@@ -56,6 +59,7 @@ class TraceResult:
     body: bytes
     recorder: Recorder
     interrupted: bool = False
+    headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def status_code(self) -> int | None:
@@ -100,6 +104,7 @@ def run_traced(
         if exc_info is not None and state["sent"]:
             raise exc_info[1].with_traceback(exc_info[2])
         state["status"] = status
+        state["headers"] = _plain_headers(headers)
         return write
 
     def write(data: bytes) -> None:
@@ -120,7 +125,26 @@ def run_traced(
     if error is not None:
         exc_info = (type(error), error, app_traceback(error.__traceback__))
     interrupted = is_ctrl_c(error)
-    return TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec, interrupted)
+    return TraceResult(
+        record,
+        exc_info,
+        b"".join(body)[:max_body],
+        trace.rec,
+        interrupted,
+        state.get("headers") or [],
+    )
+
+
+def _plain_headers(headers: t.Any) -> list[tuple[str, str]]:
+    """The ``(str, str)`` pairs of a header list; nothing of anything stranger
+    (an iterator is not consumed: the server's view of it is the middleware's)."""
+    if type(headers) is not list:
+        return []
+    return [
+        (item[0], item[1])
+        for item in headers
+        if type(item) is tuple and len(item) == 2 and all(type(x) is str for x in item)
+    ]
 
 
 def _drive(
