@@ -17,7 +17,7 @@ import click
 from wsgiscope.cli.tail import filter_options, make_filter
 from wsgiscope.errors import UsageError
 
-_FORMATS = ("har", "curl", "httpie", "chrome", "pytest")
+_FORMATS = ("har", "curl", "httpie", "chrome", "pytest", "otlp")
 #: Options that only some formats take: option -> formats.
 _ONLY = {
     "--base-url": ("curl", "httpie"),
@@ -106,6 +106,10 @@ def export(
         options.endpoint = endpoint
     if format_name == "pytest":
         _prepare_pytest(options)
+    if format_name == "otlp":
+        from wsgiscope.export.otlp import require_sdk
+
+        require_sdk()
     sources = list(records) or ["-"]
     if sources == ["-"] and not records and sys.stdin.isatty():
         raise UsageError(
@@ -114,9 +118,17 @@ def export(
         )
     match = make_filter(**filters)
     stream = read_records(sources, match if match.active else None, _warn)
-    count = _write(format_name, stream, options, output)
-    if output is not None:
-        click.echo(f"wsgiscope: wrote {_records(count)} to {output}", err=True)
+    if format_name == "otlp" and output is None:
+        from wsgiscope.export.otlp import send
+
+        count = send(stream, options)
+        click.echo(
+            f"wsgiscope: sent {_records(count)} as OTLP spans to {options.endpoint}", err=True
+        )
+    else:
+        count = _write(format_name, stream, options, output)
+        if output is not None:
+            click.echo(f"wsgiscope: wrote {_records(count)} to {output}", err=True)
     if count == 0:
         click.echo("wsgiscope: warning: no trace records matched: the output is empty", err=True)
 

@@ -38,6 +38,7 @@ FORMATS: dict[str, str] = {
     "httpie": "wsgiscope.export.shell:write_httpie",
     "chrome": "wsgiscope.export.chrome:write",
     "pytest": "wsgiscope.export.pytest:write",
+    "otlp": "wsgiscope.export.otlp:write",
 }
 
 Record = dict[str, t.Any]
