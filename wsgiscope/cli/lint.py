@@ -54,6 +54,9 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
 )
 @click.option("--explain", metavar="RULE", help="Explain RULE (id or name) and exit.")
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 @click.pass_context
 def lint(
@@ -67,6 +70,7 @@ def lint(
     strict: bool,
     explain: str | None,
     list_rules: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -95,6 +99,10 @@ def lint(
     targets, skipped = _targets(app, extra, sources, no_routes)
     report = _run(app, targets, ignored, max_body, strict, as_json, color, width)
     report.skipped = skipped
+    if html_file:
+        from wsgiscope.render.html import lint_report, write_html
+
+        write_html(html_file, lint_report(report, app_word or app_option or ""))
     if as_json:
         print_json(report.to_json())
     else:

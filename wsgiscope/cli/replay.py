@@ -73,6 +73,9 @@ _APP_SUFFIXES = (".py",)
 @click.option("--skip-invalid", is_flag=True, help="Skip malformed source lines/entries.")
 @click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -90,6 +93,7 @@ def replay(
     skip_invalid: bool,
     no_check: bool,
     fail_on_errors: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -147,6 +151,10 @@ def replay(
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
     notes = _source_notes(sources, source_words)
+    if html_file:
+        from wsgiscope.render.html import replay_report, write_html
+
+        write_html(html_file, replay_report(summaries, notes, " ".join(words)))
     if as_json:
         document: dict[str, t.Any] = (
             summaries[0] if len(summaries) == 1 and not compare else {"compare": summaries}

@@ -99,6 +99,9 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Check the request against PEP 3333 and list the findings.",
 )
 @click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 def trace(
     words: tuple[str, ...],
@@ -111,6 +114,7 @@ def trace(
     save: str | None,
     lint: bool,
     show_secrets: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -145,6 +149,7 @@ def trace(
             save=save,
             lint=lint,
             show_secrets=show_secrets,
+            html_file=html_file,
             as_json=as_json,
             color=color,
             width=width,
@@ -171,6 +176,7 @@ def _trace(
     save: str | None,
     lint: bool,
     show_secrets: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -210,6 +216,13 @@ def _trace(
     if save:
         _save(save, record)
     log = errors.getvalue()
+    if html_file:
+        from wsgiscope.render.html import trace_report, write_html
+        from wsgiscope.render.trace import RenderOptions
+
+        report = RenderOptions(app_label=loaded.ref.import_path, log=log, max_body=max_body)
+        report.exc_info, report.interrupted = result.exc_info, result.interrupted
+        write_html(html_file, trace_report(record, report))
     if as_json:
         print_json(record)
         if log:
