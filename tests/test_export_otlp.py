@@ -223,3 +223,36 @@ def test_missing_extra_is_named(records):
     assert done.returncode == 2
     assert "export otlp needs the OpenTelemetry packages" in done.stderr
     assert "pip install 'wsgiscope[otel]'" in done.stderr
+
+
+@pytest.mark.slow
+def test_traceparent_links_the_spans_into_the_callers_trace(receiver, tmp_path):
+    from export_fixtures import load_shop
+    from werkzeug.test import Client
+
+    from wsgiscope.tracing import TraceMiddleware
+
+    path = tmp_path / "linked.jsonl"
+    app = load_shop()
+    with TraceMiddleware(app.wsgi_app, sink=str(path)) as traced:
+        app.wsgi_app = traced
+        client = Client(app)
+        client.get(
+            "/items/a",
+            headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        ).close()
+        client.get("/items/b").close()
+    done = run(str(path), "--endpoint", f"http://127.0.0.1:{receiver.server_port}")
+    assert done.returncode == 0, done.stderr
+    spans = [span for _, span in spans_of(receiver)]
+    caller_trace = bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736")
+    linked = [s for s in spans if s.trace_id == caller_trace]
+    root = next(s for s in linked if s.kind == SERVER)
+    # the request's server span is a child of the caller's span, in the caller's trace
+    assert root.parent_span_id == bytes.fromhex("00f067aa0ba902b7")
+    assert root.flags & 0x100  # the parent is remote
+    assert {attrs(s).get("wsgiscope.hook") for s in linked} >= {"before_request", "view"}
+    assert all(s.parent_span_id for s in linked)
+    # the request without one gets a trace of its own
+    other = [s for s in spans if s.trace_id != caller_trace]
+    assert len([s for s in other if not s.parent_span_id]) == 1

@@ -248,4 +248,12 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     }
     if rec.dropped:
         record["dropped_events"] = rec.dropped
+    if mw.trigger is not None:
+        mw.trigger.scrub(record)  # the trigger's secret stays out of the record
+    if "HTTP_TRACEPARENT" in environ:
+        from wsgiscope.tracing.trigger import trace_context
+
+        parent = trace_context(environ)
+        if parent is not None:
+            record["traceparent"] = parent
     return record
