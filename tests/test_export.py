@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from export_fixtures import REQUESTS, SHOP, env_with, load_shop, received, record_requests
+from export_fixtures import APPS, REQUESTS, SHOP, env_with, load_shop, received, record_requests
 
 from wsgiscope.cli import cli
 from wsgiscope.export.shell import quote
@@ -394,3 +394,68 @@ def test_filters_are_tails(records_file):
     empty = export("har", str(records_file), "--path", "/nothing")
     assert json.loads(empty.stdout)["log"]["entries"] == []
     assert "no trace records matched" in empty.stderr
+
+
+@pytest.mark.slow
+def test_pytest_module_for_django_uses_its_test_client(tmp_path):
+    """Django's Client, CSRF enforced: a POST without a token is refused as recorded."""
+    from werkzeug.test import Client
+
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.tracing import TraceMiddleware
+
+    django_app = f"{APPS / 'export_django.py'}:application"
+    path = tmp_path / "django.jsonl"
+    app = load_app(AppRef(django_app, "test")).app
+    with TraceMiddleware(app, sink=str(path)) as traced:
+        client = Client(traced)
+        client.get("/hello/ada?q=1").close()
+        client.post("/submit", data={"x": "1"}).close()
+        client.get("/missing").close()
+    statuses = [
+        json.loads(line)["response"]["status_code"] for line in path.read_text().splitlines()
+    ]
+    assert statuses == [200, 403, 404]
+    module = tmp_path / "test_django_recorded.py"
+    result = export("pytest", str(path), "--app", django_app, "-o", str(module))
+    assert result.exit_code == 0, result.output
+    source = module.read_text()
+    assert "Client(enforce_csrf_checks=True)" in source
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        cwd=tmp_path,
+        env=env_with(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+
+
+@pytest.mark.slow
+def test_pytest_module_for_any_wsgi_app_uses_werkzeugs_client(tmp_path):
+    """The demo is a Flask app behind ProxyFix: werkzeug's Client, hooks still checked."""
+    from werkzeug.test import Client
+
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.tracing import TraceMiddleware
+
+    path = tmp_path / "demo.jsonl"
+    with TraceMiddleware(load_app(AppRef("wsgiscope.demo", "test")).app, sink=str(path)) as app:
+        Client(app).get("/catalog/?user=ada").close()
+    module = tmp_path / "test_demo_recorded.py"
+    assert export("pytest", str(path), "--app", "wsgiscope.demo", "-o", str(module)).exit_code == 0
+    source = module.read_text()
+    assert "Client(TraceMiddleware(app, sink=records.append))" in source
+    assert "('view', 'wsgiscope.demo.index')" in source
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        cwd=tmp_path,
+        env=env_with(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
