@@ -143,3 +143,11 @@ def test_replay_report_draws_the_histogram(browser, tmp_path):
     bars = page.page.locator("svg.histogram rect").count()
     assert bars >= 1
     assert page.page.locator("svg.histogram text").count() == 2 * bars
+    # the per-request table: every request replay_hooks' routes answer, 60 in all
+    rows = page.page.locator("table tbody tr")
+    assert rows.count() >= 1
+    counts = [
+        int(rows.nth(i).locator("td").nth(1).inner_text().replace(",", ""))
+        for i in range(rows.count())
+    ]
+    assert sum(counts) == 60

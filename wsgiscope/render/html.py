@@ -345,7 +345,8 @@ def histogram_svg(buckets: t.Sequence[t.Sequence[float]], width: int = 600) -> s
 def replay_report(
     summaries: t.Sequence[dict[str, t.Any]], notes: t.Any = None, app_label: str = ""
 ) -> str:
-    """The HTML report of a replay: each mode's summary, findings and latency histogram."""
+    """The HTML report of a replay: each mode's summary, findings, latency histogram
+    and per-request table."""
     from wsgiscope.render.replay import render_summary
 
     builder = HtmlBuilder()
@@ -355,4 +356,12 @@ def replay_report(
         # the terminal's summary without its text histogram: drawn below
         parts.append(builder.any(render_summary({**summary, "histogram": []}, notes)))
         parts.append("<h3>Latency histogram</h3>" + histogram_svg(summary.get("histogram") or []))
+        endpoints = summary.get("endpoints") or []
+        if endpoints:
+            parts.append("<h3>Per request</h3>")
+            rows = [
+                (e["request"], f"{e['requests']:,}", f"{e['errors']:,}", e["mean_ms"], e["max_ms"])
+                for e in endpoints
+            ]
+            parts.append(table(["request", "requests", "errors", "mean ms", "max ms"], rows))
     return page(f"wsgiscope replay {app_label}".strip(), "\n".join(parts))
