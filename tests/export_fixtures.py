@@ -38,7 +38,23 @@ def load_shop() -> t.Any:
 
 
 def record_requests(path: Path, *, threads: int = 1) -> list[dict[str, t.Any]]:
-    """Send :data:`REQUESTS` through ``TraceMiddleware`` into ``path``; its records."""
+    """Send :data:`REQUESTS` through ``TraceMiddleware`` into ``path``; its records.
+
+    The app's module and ``sys.path`` are put back as they were afterwards
+    (module-scoped fixtures call this before ``isolate_imports`` looks).
+    """
+    import sys
+
+    modules, sys_path = set(sys.modules), list(sys.path)
+    try:
+        return _record_requests(path, threads)
+    finally:
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]
+        sys.path[:] = sys_path
+
+
+def _record_requests(path: Path, threads: int) -> list[dict[str, t.Any]]:
     from werkzeug.test import Client
 
     from wsgiscope.tracing import TraceMiddleware

@@ -234,9 +234,8 @@ def test_traceparent_links_the_spans_into_the_callers_trace(receiver, tmp_path):
 
     path = tmp_path / "linked.jsonl"
     app = load_shop()
-    with TraceMiddleware(app.wsgi_app, sink=str(path)) as traced:
-        app.wsgi_app = traced
-        client = Client(app)
+    with TraceMiddleware(app, sink=str(path)) as traced:
+        client = Client(traced)
         client.get(
             "/items/a",
             headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},

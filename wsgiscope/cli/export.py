@@ -40,7 +40,7 @@ def _check_base_url(value: str | None) -> str | None:
     return value
 
 
-@click.command(short_help="Export trace records to HAR, curl, HTTPie, Perfetto, pytest, OTLP.")
+@click.command(short_help="Trace records to HAR, curl, HTTPie, Perfetto, pytest or OTLP.")
 @click.argument("format_name", metavar="FORMAT", type=click.Choice(_FORMATS))
 @click.argument("records", nargs=-1, metavar="[RECORDS]...", type=click.Path(dir_okay=True))
 @click.option(

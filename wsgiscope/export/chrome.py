@@ -87,8 +87,10 @@ class _Tracks:
             self.tids[tid_key] = tid
             name = thread or (f"thread {ident}" if ident is not None else "thread")
             if greenlet is not None:
-                greenlets = {k for k in self.tids if k[:3] == key[:3] and k[3] is not None}
-                name += f" greenlet {len(greenlets)}"
+                # a thread's own (main) greenlet is the first seen: the thread's name
+                greenlets = {k[3] for k in self.tids if k[:3] == key[:3] and k[3] is not None}
+                if len(greenlets) > 1:
+                    name += f" greenlet {len(greenlets)}"
             if lane:
                 name += f" ({lane + 1})"
             meta.append(_meta("thread_name", pid, tid, name))
