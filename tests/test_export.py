@@ -459,3 +459,29 @@ def test_pytest_module_for_any_wsgi_app_uses_werkzeugs_client(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_chrome_shows_capture_events_with_a_duration_as_slices():
+    """Events the capture work adds (SQL, outbound HTTP, logs) need no special case."""
+    record = {
+        "format": "wsgiscope.trace/1",
+        "id": "q",
+        "started": "2026-01-01T00:00:00.000000Z",
+        "duration_ms": 5.0,
+        "request": {"method": "GET", "path": "/orders", "query_string": ""},
+        "worker": {"pid": 9, "thread": "MainThread", "thread_ident": 1, "greenlet": None},
+        "events": [
+            {"seq": 0, "t_ms": 1.0, "kind": "sql", "depth": 1, "parent": None,
+             "statement": "SELECT * FROM orders", "duration_ms": 2.5},
+            {"seq": 1, "t_ms": 4.0, "kind": "log", "depth": 1, "parent": None,
+             "level": "WARNING", "message": "slow"},
+        ],
+    }  # fmt: skip
+    result = export("chrome", "-", input=json.dumps(record) + "\n")
+    events = check_trace_events(json.loads(result.stdout))[(9, 1)]
+    sql = next(e for e in events if e["cat"] == "sql")
+    assert (sql["ts"] - events[0]["ts"], sql["dur"]) == (1000, 2500)
+    assert sql["args"]["statement"] == "SELECT * FROM orders"
+    log = next(e for e in json.loads(result.stdout)["traceEvents"] if e.get("cat") == "log")
+    assert log["ph"] == "i"
+    assert log["args"]["message"] == "slow"
