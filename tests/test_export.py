@@ -363,6 +363,9 @@ def test_pytest_module_fails_when_the_app_changes(records_file, tmp_path):
         (["curl", "x.jsonl", "--base-url", "ftp://h"], "--base-url must be an http(s) URL"),
         (["yaml", "x.jsonl"], "'yaml' is not one of"),
         (["har", "x.jsonl", "--status", "6xx"], "is not a status class"),
+        (["pytest", "x.jsonl", "--app", "no_such_module_here:app"], "no_such_module_here"),
+        (["otlp", "x.jsonl", "--endpoint", "ftp://collector"], "--endpoint must be an http(s) URL"),
+        (["har", "."], "is a directory, not a trace file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
@@ -485,3 +488,21 @@ def test_chrome_shows_capture_events_with_a_duration_as_slices():
     log = next(e for e in json.loads(result.stdout)["traceEvents"] if e.get("cat") == "log")
     assert log["ph"] == "i"
     assert log["args"]["message"] == "slow"
+
+
+@pytest.mark.parametrize("command", ["trace", "lint", "replay"])
+def test_html_report_that_cannot_be_written_is_one_line(command, tmp_path):
+    args = {
+        "trace": ["trace", SHOP, "/items/a"],
+        "lint": ["lint", str(APPS / "lint_flask_clean.py")],
+        "replay": ["replay", str(APPS / "replay_plain.py"), "-n", "5"],
+    }[command]
+    done = subprocess.run(
+        [str(BIN / "wsgiscope"), *args, "--html", str(tmp_path / "missing" / "r.html")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "wsgiscope: error: cannot write the HTML report" in done.stderr
+    assert "Traceback" not in done.stderr

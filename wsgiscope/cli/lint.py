@@ -99,16 +99,16 @@ def lint(
     targets, skipped = _targets(app, extra, sources, no_routes)
     report = _run(app, targets, ignored, max_body, strict, as_json, color, width)
     report.skipped = skipped
-    if html_file:
-        from wsgiscope.render.html import lint_report, write_html
-
-        write_html(html_file, lint_report(report, app_word or app_option or ""))
     if as_json:
         print_json(report.to_json())
     else:
         from wsgiscope.render.lint import render_report
 
         console(color, width).print(render_report(report))
+    if html_file:
+        from wsgiscope.render.html import lint_report, write_html
+
+        write_html(html_file, lint_report(report, app_word or app_option or ""))
     if report.interrupted:
         ctx.exit(130)
     ctx.exit(1 if report.findings else 0)

@@ -151,10 +151,6 @@ def replay(
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
     notes = _source_notes(sources, source_words)
-    if html_file:
-        from wsgiscope.render.html import replay_report, write_html
-
-        write_html(html_file, replay_report(summaries, notes, " ".join(words)))
     if as_json:
         document: dict[str, t.Any] = (
             summaries[0] if len(summaries) == 1 and not compare else {"compare": summaries}
@@ -169,6 +165,10 @@ def replay(
         if compare:
             for summary in summaries:
                 out.print(render_summary(summary, notes, findings_only=True))
+    if html_file:
+        from wsgiscope.render.html import replay_report, write_html
+
+        write_html(html_file, replay_report(summaries, notes, " ".join(words)))
     if interrupted:
         raise SystemExit(int(ExitCode.INTERRUPTED))
     problems = sum(s["isolation"]["leaks"] + s["isolation"]["divergent"] for s in summaries)

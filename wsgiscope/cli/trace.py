@@ -216,13 +216,6 @@ def _trace(
     if save:
         _save(save, record)
     log = errors.getvalue()
-    if html_file:
-        from wsgiscope.render.html import trace_report, write_html
-        from wsgiscope.render.trace import RenderOptions
-
-        report = RenderOptions(app_label=loaded.ref.import_path, log=log, max_body=max_body)
-        report.exc_info, report.interrupted = result.exc_info, result.interrupted
-        write_html(html_file, trace_report(record, report))
     if as_json:
         print_json(record)
         if log:
@@ -249,6 +242,13 @@ def _trace(
             options.sections = sections
             options.environ_whole = "environ" in sections
         out.print(render_trace(record, options))
+    if html_file:
+        from wsgiscope.render.html import trace_report, write_html
+        from wsgiscope.render.trace import RenderOptions
+
+        report = RenderOptions(app_label=loaded.ref.import_path, log=log, max_body=max_body)
+        report.exc_info, report.interrupted = result.exc_info, result.interrupted
+        write_html(html_file, trace_report(record, report))
     return result.failed, result.interrupted
 
 
