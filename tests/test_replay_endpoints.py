@@ -32,3 +32,20 @@ def test_endpoints_add_up_to_the_requests(mode, tmp_path):
     for row in document["endpoints"]:
         assert 0 <= row["mean_ms"] <= row["max_ms"]
         assert row["errors"] == 0
+
+
+def test_a_worker_counts_at_most_entry_cap_distinct_requests():
+    from wsgiscope.replay.stats import ENTRY_CAP, Stats
+
+    stats = Stats()
+    for index in range(ENTRY_CAP + 10):
+        stats.count_entry(index, 1000, index % 2 == 0)
+    stats.count_entry(3, 3000, False)  # a request already counted keeps its row
+    assert len(stats.per_entry) == ENTRY_CAP + 1
+    rows = {e["request"]: e for e in stats.endpoints(lambda i: f"GET /{i}", limit=ENTRY_CAP + 1)}
+    assert rows["(other requests)"]["requests"] == 10
+    assert rows["(other requests)"]["errors"] == 5
+    assert rows["GET /3"] == {
+        "request": "GET /3", "requests": 2, "errors": 0, "mean_ms": 2.0, "max_ms": 3.0,
+    }  # fmt: skip
+    assert sum(r["requests"] for r in rows.values()) == ENTRY_CAP + 11

@@ -41,6 +41,12 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, HIGHEST_US, DIGITS)
 
 
+#: Distinct source requests one worker counts separately (``endpoints``).
+ENTRY_CAP = 1000
+#: The index the requests beyond :data:`ENTRY_CAP` are counted under.
+OTHER_ENTRIES = -1
+
+
 class Stats:
     """Counts and latencies of the requests one worker (or one run) served.
 
@@ -138,10 +144,19 @@ class Stats:
         return stats
 
     def count_entry(self, index: int, micros: int, error: bool) -> None:
-        """One request of source request ``index``: its latency and whether it errored."""
+        """One request of source request ``index``: its latency and whether it errored.
+
+        A worker counts at most :data:`ENTRY_CAP` distinct requests separately
+        (memory stays near the histogram's); later ones go to index -1,
+        "(other requests)".
+        """
         row = self.per_entry.get(index)
         if row is None:
-            row = self.per_entry[index] = [0, 0, 0, 0]
+            if len(self.per_entry) >= ENTRY_CAP:
+                index = OTHER_ENTRIES
+                row = self.per_entry.get(index)
+            if row is None:
+                row = self.per_entry[index] = [0, 0, 0, 0]
         row[0] += 1
         row[1] += error
         row[2] += micros
@@ -155,7 +170,8 @@ class Stats:
         ``describe(index)`` naming a source request; the ``limit`` busiest."""
         merged: dict[str, list[int]] = {}
         for index, row in self.per_entry.items():
-            mine = merged.setdefault(describe(index), [0, 0, 0, 0])
+            name = "(other requests)" if index == OTHER_ENTRIES else describe(index)
+            mine = merged.setdefault(name, [0, 0, 0, 0])
             mine[0] += row[0]
             mine[1] += row[1]
             mine[2] += row[2]
