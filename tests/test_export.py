@@ -506,3 +506,16 @@ def test_html_report_that_cannot_be_written_is_one_line(command, tmp_path):
     assert done.returncode == 2
     assert "wsgiscope: error: cannot write the HTML report" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("format_name", ["har", "curl", "httpie", "chrome", "otlp"])
+def test_odd_records_are_exported_without_a_traceback(format_name, tmp_path):
+    """Records with missing or mistyped fields (other writers, older versions)."""
+    odd = Path(__file__).parent / "data" / "export_odd_records.jsonl"
+    out = tmp_path / "out"
+    result = export(format_name, str(odd), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 records" in result.stderr
+    if format_name in ("har", "chrome"):
+        json.loads(out.read_text())
+    assert "\x1b" not in out.read_text()  # the escape in a header stays escaped
