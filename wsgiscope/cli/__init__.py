@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "serve": "wsgiscope.cli.serve:serve",
     "tail": "wsgiscope.cli.tail:tail",
     "replay": "wsgiscope.cli.replay:replay",
+    "export": "wsgiscope.cli.export:export",
     "lint": "wsgiscope.cli.lint:lint",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",

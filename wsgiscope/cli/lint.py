@@ -64,6 +64,9 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
     help="Explain RULE (id or name) and exit.",
 )
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 @click.pass_context
 def lint(
@@ -77,6 +80,7 @@ def lint(
     strict: bool,
     explain: str | None,
     list_rules: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -111,6 +115,10 @@ def lint(
         from wsgiscope.render.lint import render_report
 
         console(color, width).print(render_report(report))
+    if html_file:
+        from wsgiscope.render.html import lint_report, write_html
+
+        write_html(html_file, lint_report(report, app_word or app_option or ""))
     if report.interrupted:
         ctx.exit(130)
     ctx.exit(1 if report.findings else 0)

@@ -84,6 +84,9 @@ _APP_SUFFIXES = (".py",)
     is_flag=True,
     help="Count each endpoint's SQL statements (mean, max); the requests run traced.",
 )
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -103,6 +106,7 @@ def replay(
     fail_on_errors: bool,
     locust_file: str | None,
     queries: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -178,6 +182,10 @@ def replay(
         if compare:
             for summary in summaries:
                 out.print(render_summary(summary, notes, findings_only=True))
+    if html_file:
+        from wsgiscope.render.html import replay_report, write_html
+
+        write_html(html_file, replay_report(summaries, notes, " ".join(words)))
     if interrupted:
         raise SystemExit(int(ExitCode.INTERRUPTED))
     problems = sum(s["isolation"]["leaks"] + s["isolation"]["divergent"] for s in summaries)

@@ -184,6 +184,9 @@ def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) ->
     metavar="FILE",
     help="Write the profile to FILE: speedscope JSON (.json) or pyinstrument HTML (.html).",
 )
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 def trace(
     words: tuple[str, ...],
@@ -205,6 +208,7 @@ def trace(
     log_level: int | None,
     profile: bool,
     profile_out: str | None,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -246,6 +250,7 @@ def trace(
             save=save,
             lint=lint,
             show_secrets=show_secrets,
+            html_file=html_file,
             as_json=as_json,
             color=color,
             width=width,
@@ -282,6 +287,7 @@ def _trace(
     color: str,
     width: int | None,
     beneath: Beneath | None = None,
+    html_file: str | None = None,
 ) -> tuple[bool, bool]:
     """Build, run, save and show the request (and with --follow each redirect
     hop); whether the app failed, and whether Ctrl-C ended it (what it did
@@ -314,7 +320,7 @@ def _trace(
         spec.headers = [(n, v) for n, v in stored if n.lower() not in names] + given
         result, hop_failed = _run_one(
             spec, loaded, base, hop, sections, verbose, max_body, save, lint,
-            show_secrets, as_json, follow, color, width, beneath,
+            show_secrets, as_json, follow, color, width, beneath, html_file,
         )  # fmt: skip
         jar.remember_cookies(result.headers)
         failed = failed or hop_failed
@@ -353,6 +359,7 @@ def _run_one(
     color: str,
     width: int | None,
     beneath: Beneath,
+    html_file: str | None,
 ) -> tuple[t.Any, bool]:
     """Trace one request of ``spec``; (the run's result, whether the app failed)."""
     from wsgiscope.capture import profile as profiling
@@ -452,6 +459,13 @@ def _run_one(
         else:
             options.sections = DEFAULT_SECTIONS
         out.print(render_trace(record, options))
+    if html_file:
+        from wsgiscope.render.html import trace_report, write_html
+        from wsgiscope.render.trace import RenderOptions
+
+        report = RenderOptions(app_label=loaded.ref.import_path, log=log, max_body=max_body)
+        report.exc_info, report.interrupted = result.exc_info, result.interrupted
+        write_html(html_file, trace_report(record, report))
     return result, failed
 
 

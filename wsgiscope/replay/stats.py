@@ -31,6 +31,12 @@ def new_histogram() -> Histogram:
     return Histogram()
 
 
+#: Distinct source requests one worker counts separately (``endpoints``).
+ENTRY_CAP = 1000
+#: The index the requests beyond :data:`ENTRY_CAP` are counted under.
+OTHER_ENTRIES = -1
+
+
 class Stats:
     """Counts and latencies of the requests one worker (or one run) served.
 
@@ -51,6 +57,8 @@ class Stats:
         #: Characters the app wrote to ``wsgi.errors``, and the first lines.
         self.wsgi_errors = 0
         self.wsgi_errors_head: list[str] = []
+        #: Per source request (its index): ``[count, errors, total us, max us]``.
+        self.per_entry: dict[int, list[int]] = {}
 
     def record(self, latency_s: float, status_code: int) -> None:
         """One response: its latency and status code."""
@@ -84,6 +92,12 @@ class Stats:
         self.wsgi_errors += other.wsgi_errors
         if not self.wsgi_errors_head:
             self.wsgi_errors_head = list(other.wsgi_errors_head)
+        for index, row in other.per_entry.items():
+            mine = self.per_entry.setdefault(index, [0, 0, 0, 0])
+            mine[0] += row[0]
+            mine[1] += row[1]
+            mine[2] += row[2]
+            mine[3] = max(mine[3], row[3])
 
     def to_payload(self) -> dict[str, t.Any]:
         """Picklable and compact: the histogram as its non-empty counters."""
@@ -98,6 +112,7 @@ class Stats:
             "idents": sorted(self.idents),
             "wsgi_errors": self.wsgi_errors,
             "wsgi_errors_head": self.wsgi_errors_head,
+            "per_entry": self.per_entry,
         }
 
     @classmethod
@@ -114,7 +129,53 @@ class Stats:
         stats.idents = {tuple(i) for i in payload["idents"]}
         stats.wsgi_errors = payload["wsgi_errors"]
         stats.wsgi_errors_head = list(payload["wsgi_errors_head"])
+        stats.per_entry = {k: list(v) for k, v in payload.get("per_entry", {}).items()}
         return stats
+
+    def count_entry(self, index: int, micros: int, error: bool) -> None:
+        """One request of source request ``index``: its latency and whether it errored.
+
+        A worker counts at most :data:`ENTRY_CAP` distinct requests separately
+        (memory stays near the histogram's); later ones go to index -1,
+        "(other requests)".
+        """
+        row = self.per_entry.get(index)
+        if row is None:
+            if len(self.per_entry) >= ENTRY_CAP:
+                index = OTHER_ENTRIES
+                row = self.per_entry.get(index)
+            if row is None:
+                row = self.per_entry[index] = [0, 0, 0, 0]
+        row[0] += 1
+        row[1] += error
+        row[2] += micros
+        if micros > row[3]:
+            row[3] = micros
+
+    def endpoints(
+        self, describe: t.Callable[[int], str], limit: int = 50
+    ) -> list[dict[str, t.Any]]:
+        """Requests, errors, mean and max latency (ms) per distinct request,
+        ``describe(index)`` naming a source request; the ``limit`` busiest."""
+        merged: dict[str, list[int]] = {}
+        for index, row in self.per_entry.items():
+            name = "(other requests)" if index == OTHER_ENTRIES else describe(index)
+            mine = merged.setdefault(name, [0, 0, 0, 0])
+            mine[0] += row[0]
+            mine[1] += row[1]
+            mine[2] += row[2]
+            mine[3] = max(mine[3], row[3])
+        busiest = sorted(merged.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        return [
+            {
+                "request": name,
+                "requests": row[0],
+                "errors": row[1],
+                "mean_ms": round(row[2] / row[0] / 1000, 3) if row[0] else 0.0,
+                "max_ms": round(row[3] / 1000, 3),
+            }
+            for name, row in busiest
+        ]
 
     def status_classes(self) -> dict[str, int]:
         """``{"2xx": n, ...}`` for the classes seen (``"none"`` for no status)."""
