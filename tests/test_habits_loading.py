@@ -421,3 +421,19 @@ def test_info_says_which_file_each_framework_came_from(apps_dir: Path) -> None:
     text = CliRunner().invoke(cli, ["info", "wsgiscope.demo", "--width", "200"]).stdout
     lines = text.splitlines()
     assert any(line.split()[:1] == ["flask"] and flask.__file__ in line for line in lines)
+
+
+@pytest.mark.slow
+def test_serve_a_pastedeploy_file(tmp_path: Path) -> None:
+    pytest.importorskip("pyramid")
+    pytest.importorskip("paste.deploy")
+    import httpx
+    from serve_fixtures import ServeRun
+
+    write(tmp_path, PASTE)
+    with ServeRun(tmp_path, app=f"{tmp_path / 'development.ini'}#other") as run:
+        base = run.wait_ready(60)
+        assert httpx.get(base + "items/7").text == "home other"
+        assert run.stop() == 130
+    assert "INI-LOG INFO [shop] building the shop" in run.stderr
+    assert run.stdout.split()[2:5] == ["GET", "/items/7", "200"]
