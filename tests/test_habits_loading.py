@@ -437,3 +437,29 @@ def test_serve_a_pastedeploy_file(tmp_path: Path) -> None:
         assert run.stop() == 130
     assert "INI-LOG INFO [shop] building the shop" in run.stderr
     assert run.stdout.split()[2:5] == ["GET", "/items/7", "200"]
+
+
+@pytest.mark.slow
+def test_without_python_dotenv_a_tip_as_flask_prints_it(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": PLAIN % "plain", ".flaskenv": "FLASK_APP=app.py\n"})
+    program = "import sys; sys.modules['dotenv'] = None; from wsgiscope.cli import main; main()"
+
+    def without_dotenv(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "WSGISCOPE_A"))}
+        return subprocess.run(
+            [sys.executable, "-c", program, *args], capture_output=True, text=True,
+            cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, timeout=60,
+        )  # fmt: skip
+
+    result = without_dotenv("info", "--json")
+    assert result.returncode == 0, result.stderr  # discovery still finds app.py
+    assert result.stderr == (
+        "wsgiscope: tip: there are .env files present; install python-dotenv "
+        "to use them (as flask does)\n"
+    )
+    result = without_dotenv("--env-file", ".flaskenv", "info")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-2:] == [
+        "wsgiscope: error: --env-file .flaskenv: python-dotenv is not installed",
+        "hint: pip install python-dotenv (as for 'flask --env-file')",
+    ]
