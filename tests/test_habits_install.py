@@ -135,3 +135,26 @@ def test_installing_into_a_project_moves_none_of_its_pins(wheel: Path, tmp_path:
     before, after, routes = results["rich"]
     assert after["rich"] == "13.7.0"
     assert [r["path"] for r in json.loads(routes)["routes"]] == ["/*"]
+
+
+def test_records_are_encoded_without_orjson(tmp_path: Path) -> None:
+    """Where orjson has no wheel it is not installed: records take the json path."""
+    program = textwrap.dedent(
+        """
+        import json, sys
+        sys.modules["orjson"] = None  # as if not installed
+        from wsgiscope.tracing.sinks import encode_record
+        line = encode_record({"format": "wsgiscope.trace/1", "text": "caf\\u00e9", "n": 1})
+        assert line.endswith(b"\\n") and line.isascii(), line
+        print(json.loads(line)["text"])
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "caf\u00e9\n"

@@ -421,3 +421,45 @@ def test_info_says_which_file_each_framework_came_from(apps_dir: Path) -> None:
     text = CliRunner().invoke(cli, ["info", "wsgiscope.demo", "--width", "200"]).stdout
     lines = text.splitlines()
     assert any(line.split()[:1] == ["flask"] and flask.__file__ in line for line in lines)
+
+
+@pytest.mark.slow
+def test_serve_a_pastedeploy_file(tmp_path: Path) -> None:
+    pytest.importorskip("pyramid")
+    pytest.importorskip("paste.deploy")
+    import httpx
+    from serve_fixtures import ServeRun
+
+    write(tmp_path, PASTE)
+    with ServeRun(tmp_path, app=f"{tmp_path / 'development.ini'}#other") as run:
+        base = run.wait_ready(60)
+        assert httpx.get(base + "items/7").text == "home other"
+        assert run.stop() == 130
+    assert "INI-LOG INFO [shop] building the shop" in run.stderr
+    assert run.stdout.split()[2:5] == ["GET", "/items/7", "200"]
+
+
+@pytest.mark.slow
+def test_without_python_dotenv_a_tip_as_flask_prints_it(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": PLAIN % "plain", ".flaskenv": "FLASK_APP=app.py\n"})
+    program = "import sys; sys.modules['dotenv'] = None; from wsgiscope.cli import main; main()"
+
+    def without_dotenv(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "WSGISCOPE_A"))}
+        return subprocess.run(
+            [sys.executable, "-c", program, *args], capture_output=True, text=True,
+            cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, timeout=60,
+        )  # fmt: skip
+
+    result = without_dotenv("info", "--json")
+    assert result.returncode == 0, result.stderr  # discovery still finds app.py
+    assert result.stderr == (
+        "wsgiscope: tip: there are .env files present; install python-dotenv "
+        "to use them (as flask does)\n"
+    )
+    result = without_dotenv("--env-file", ".flaskenv", "info")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-2:] == [
+        "wsgiscope: error: --env-file .flaskenv: python-dotenv is not installed",
+        "hint: pip install python-dotenv (as for 'flask --env-file')",
+    ]

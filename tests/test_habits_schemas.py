@@ -119,8 +119,12 @@ def test_a_document_that_breaks_its_schema_is_rejected(document: t.Any, message:
 
 
 def test_checking_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = {"format": "wsgiscope.url/1", "url": 3}
     monkeypatch.delenv("WSGISCOPE_CHECK_SCHEMAS")
-    check_output({"no": "format"})  # off: nothing checked
+    check_output(bad)  # off: nothing checked
     monkeypatch.setenv("WSGISCOPE_CHECK_SCHEMAS", "1")
     with pytest.raises(SchemaError):
-        check_output({"no": "format"})
+        check_output(bad)
+    with pytest.raises(SchemaError, match=r"no schema for format 'wsgiscope\.new/1'"):
+        check_output({"format": "wsgiscope.new/1"})  # a new format publishes its schema
+    check_output({"log": {"version": "1.2"}})  # a standard format (HAR) printed as is
