@@ -143,12 +143,7 @@ def redact_body(text: str, content_type: str) -> str:
             lambda m: m.group(1) + REDACTED if is_secret_field(m.group(2)) else m.group(0), text
         )
     if mime == "application/json" or mime.endswith("+json"):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return text
-        redacted, changed = _redact_json(value)
-        return json.dumps(redacted) if changed else text
+        return redact_json_text(text)
     return text
 
 
@@ -159,21 +154,86 @@ _MAYBE_SECRET = re.compile(
     r"private|cvv|otp|pin|ssn"
 )
 
+#: Deepest JSON nesting parsed for redaction. Deeper documents are not
+#: parsed (the stdlib parser and encoder recurse): one that names a secret
+#: is redacted whole.
+MAX_JSON_DEPTH = 100
 
-def _redact_json(value: t.Any) -> tuple[t.Any, bool]:
-    if isinstance(value, dict):
-        out, changed = {}, False
-        for key, item in value.items():
-            if is_secret_field(str(key)):
-                out[key], changed = REDACTED, True
-            else:
-                out[key], inner = _redact_json(item)
-                changed = changed or inner
-        return out, changed
-    if isinstance(value, list):
-        items = [_redact_json(item) for item in value]
-        return [item for item, _ in items], any(changed for _, changed in items)
-    return value, False
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """How deep the brackets of JSON text nest (strings skipped); no recursion."""
+    if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return 0 if "{" not in text and "[" not in text else 1  # bounded anyway
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif depth:
+            depth -= 1
+    return deepest
+
+
+_WORD = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def names_secret(text: str) -> bool:
+    """Whether free text holds a word named like a secret field (``password``,
+    ``api_key``, ``X-Auth-Token``...)."""
+    if not _MAYBE_SECRET.search(text.lower()):
+        return False
+    return any(is_secret_field(word) for word in _WORD.findall(text))
+
+
+def _unparsed(text: str, why: str) -> str:
+    """A body that was not parsed: kept when it names no secret, else hidden whole."""
+    if not names_secret(text):
+        return text
+    return f"{REDACTED} ({len(text)} characters of {why} naming a secret)"
+
+
+def redact_json_text(text: str) -> str:
+    """JSON text with the values of secret-named keys redacted, at any depth.
+
+    Fails closed: text that does not parse as JSON (cut by a cap, invalid,
+    nested deeper than :data:`MAX_JSON_DEPTH`) and names a secret is
+    replaced whole.
+    """
+    if json_depth(text) > MAX_JSON_DEPTH:
+        return _unparsed(text, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return _unparsed(text, "unparseable JSON")
+    if not _redact_json(value):
+        return text
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError):  # pragma: no cover - depth checked above
+        return _unparsed(text, "JSON")
+
+
+def _redact_json(value: t.Any) -> bool:
+    """Redact, in place, the values of secret-named keys in a parsed JSON value
+    (walked with a stack, not recursion); whether anything was."""
+    changed = False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            for key, inner in item.items():
+                if is_secret_field(key):
+                    item[key] = REDACTED
+                    changed = True
+                elif type(inner) is dict or type(inner) is list:
+                    stack.append(inner)
+        elif type(item) is list:
+            stack.extend(inner for inner in item if type(inner) is dict or type(inner) is list)
+    return changed
 
 
 #: Response headers whose value is a URL (its query may echo secrets).

@@ -569,7 +569,7 @@ class ExceptionRaised(Event):
             "depth": depth,
             "parent": parent,
             "type": type(exc).__qualname__,
-            "message": str(exc),
+            "message": exception_message(exc),
             "traceback": format_traceback(exc),
             "where": where,
         }

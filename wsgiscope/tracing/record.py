@@ -249,3 +249,131 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     if rec.dropped:
         record["dropped_events"] = rec.dropped
     return record
+
+
+def degraded_record(trace: RequestTrace, failure: BaseException) -> dict[str, t.Any]:
+    """The record of a request whose :func:`build_record` failed (an app value
+    nested too deep, a ``__str__`` that raises, no memory left): every part
+    that can still be built is, each one that cannot is left at an empty
+    value and named in ``capture_errors`` (``[{"field", "error"}]``).
+
+    Slower than :func:`build_record` (each part is guarded), and only taken
+    when that failed; never raises.
+    """
+    errors: list[dict[str, str]] = []
+
+    def part(name: str, build: t.Callable[[], t.Any], fallback: t.Any) -> t.Any:
+        try:
+            return build()
+        except Exception as exc:
+            errors.append({"field": name, "error": _failure_text(exc)})
+            return fallback
+
+    mw = trace.mw
+    redactor = _REDACTING if mw.redact else _SHOWING
+    environ = trace.environ
+    rec = trace.rec
+    ended = trace.ended if trace.ended is not None else rec.clock()
+
+    def preview() -> tuple[str, str]:
+        text, encoding = body_preview(_preview_bytes(trace))
+        if encoding == "utf-8" and mw.redact and trace.headers is not None:
+            text = redactor.response_body(text, trace.headers)
+        return text, encoding
+
+    def request() -> dict[str, t.Any]:
+        fields = _request(environ, redactor)
+        if trace.input_tee is not None:
+            fields.update(part("request.body", lambda: _request_body(trace, redactor), {}))
+        return fields
+
+    def events() -> list[dict[str, t.Any]]:
+        out: list[dict[str, t.Any]] = []
+        t0 = rec.t0
+        for seq, row in enumerate(rec.rows):
+            cls, when, depth = row[0], row[1], row[2]
+            if type(depth) is tuple:
+                depth, parent = depth
+                values = row[3:]
+            else:
+                parent, values = row[3], row[4]
+            t_ms = int((when - t0) * 1e6 + 0.5) / 1000
+            out.append(
+                part(
+                    f"events[{seq}]",
+                    lambda: cls.to_record(seq, t_ms, depth, parent, values, redactor),  # noqa: B023
+                    {"seq": seq, "t_ms": t_ms, "kind": cls.kind, "depth": depth, "parent": parent},
+                )
+            )
+        return out
+
+    status = trace.status
+    text, encoding = part("response.body_preview", preview, ("", "utf-8"))
+    worker = part("worker", lambda: trace.worker, (_pid_now(), None, trace.thread_ident, None))
+    record: dict[str, t.Any] = {
+        "format": FORMAT,
+        "id": new_id(),
+        "started": part("started", lambda: format_started(trace.started), ""),
+        "duration_ms": int((ended - rec.t0) * 1e6 + 0.5) / 1000,
+        "app": part("app", lambda: as_text(mw.app_name), ""),
+        "request": part(
+            "request",
+            request,
+            {
+                "method": "",
+                "path": "",
+                "query_string": "",
+                "script_name": "",
+                "scheme": "",
+                "host": "",
+            },
+        ),
+        "environ": part("environ", lambda: redactor.environ(environ), {}),
+        "events": part("events", events, []),
+        "response": {
+            "status": part(
+                "response.status", lambda: None if status is None else as_text(status), None
+            ),
+            "status_code": part("response.status_code", lambda: status_code(status), None),
+            "headers": part(
+                "response.headers",
+                lambda: [] if trace.headers is None else redactor.headers(trace.headers),
+                [],
+            ),
+            "body_bytes": trace.body_bytes,
+            "chunks": trace.chunks,
+            "body_preview": text,
+            "body_encoding": encoding,
+            "truncated": trace.truncated,
+            "file_wrapper": trace.file_wrapper,
+            "closed": trace.closed,
+        },
+        "error": part("error", lambda: _error(trace), None),
+        "lint": part("lint", lambda: list(trace.lint), []),
+        "worker": {
+            "pid": worker[0],
+            "thread": part("worker.thread", lambda: as_text(worker[1].name), ""),
+            "thread_ident": worker[2],
+            "greenlet": worker[3],
+        },
+    }
+    if rec.dropped:
+        record["dropped_events"] = rec.dropped
+    if not errors:  # every part built on its own: the failure was in between
+        errors.append({"field": "record", "error": _failure_text(failure)})
+    record["capture_errors"] = errors
+    return record
+
+
+def _failure_text(exc: BaseException) -> str:
+    name = type(exc).__qualname__
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    message = message if type(message) is str else ""
+    return f"{name}: {message[:200]}" if message else name
+
+
+def _pid_now() -> int:
+    return os.getpid()
