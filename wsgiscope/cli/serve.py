@@ -115,14 +115,32 @@ def serve(
 
 
 def _touch(path: str) -> None:
+    import errno
     import os
+    import stat
 
     from wsgiscope.errors import UsageError
 
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        # O_NONBLOCK: a FIFO is refused below instead of blocking the open
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        try:
+            mode = os.fstat(fd).st_mode
+        finally:
+            os.close(fd)
     except OSError as exc:
-        raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads
+            mode = stat.S_IFIFO
+        else:
+            raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) else "not a file"
+        )
+        raise UsageError(
+            f"the record file {path} is {kind}: serve reads back what it records",
+            hint="give --record a regular file (or leave it out for a temporary one)",
+        )
 
 
 def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
@@ -132,8 +150,8 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
 
     from wsgiscope.render.console import make_console
     from wsgiscope.render.tail import render_summary
-    from wsgiscope.serving import ERROR, WORKER, host_port
-    from wsgiscope.serving.process import ServerError, ServerProcess, raise_reported
+    from wsgiscope.serving import host_port
+    from wsgiscope.serving.process import ServerError, ServerProcess
     from wsgiscope.serving.summary import Summary
     from wsgiscope.tailing import TraceLine, TraceTail
 
@@ -172,20 +190,17 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
             )
             where = record if keep else "a temporary file (use --record FILE to keep them)"
             click.echo(f"wsgiscope: records go to {where}; press Ctrl-C to stop", err=True)
+
             while child.running and not stopping:
                 show(tail.poll())
                 for found in child.messages(0.1):
-                    if found.get("event") == WORKER:
-                        click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
-                    elif found.get("event") == ERROR:
-                        # a gunicorn worker could not load the app: the arbiter
-                        # halts by itself, a SIGTERM now would only interrupt it
-                        child.stop(wait_first=10)
-                        raise_reported(found)
+                    _on_message(found, child, summary, record)
             interrupted = bool(stopping)
             if interrupted:
                 click.echo("wsgiscope: stopping the server...", err=True)
             code = child.stop()
+            for found in child.messages():
+                _on_message(found, None, summary, record)
             show([*tail.poll(), *tail.finish()])
             if not interrupted and code != 0:
                 raise ServerError(f"the server stopped on its own (exit code {code})")
@@ -197,3 +212,29 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
         if started and (completed or summary.requests):
             err.print(render_summary(summary.as_dict()))
     return interrupted
+
+
+def _on_message(found: t.Mapping[str, t.Any], child: t.Any, summary: t.Any, record: str) -> None:
+    """Act on one control message from the server (``child`` None: it has
+    stopped, only lost records are still counted)."""
+    from wsgiscope.render.text import safe
+    from wsgiscope.serving import DROPPED, ERROR, WORKER
+    from wsgiscope.serving.process import raise_reported
+
+    event = found.get("event")
+    if event == DROPPED:
+        if summary.drop(found.get("pid"), found.get("count"), found.get("reason")):
+            click.echo(
+                f"wsgiscope: records are being lost: cannot write {safe(record)}:"
+                f" {safe(found.get('reason'), 200)} (counted; the app keeps answering)",
+                err=True,
+            )
+    elif child is None:
+        return
+    elif event == WORKER:
+        click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
+    elif event == ERROR:
+        # a gunicorn worker could not load the app: the arbiter
+        # halts by itself, a SIGTERM now would only interrupt it
+        child.stop(wait_first=10)
+        raise_reported(found)

@@ -152,9 +152,9 @@ class ServerProcess:
     def messages(self, timeout: float = 0.0) -> list[dict[str, t.Any]]:
         """Control messages received within ``timeout`` seconds (maybe none)."""
         if self._eof or not self._fd_open:
-            if timeout:
+            if timeout and b"\n" not in self._buffer:
                 time.sleep(timeout)
-            return []
+            return self._parse()
         ready, _, _ = select.select([self.control], [], [], timeout)
         if ready:
             chunk = os.read(self.control, 65536)
@@ -162,6 +162,9 @@ class ServerProcess:
                 # every holder of the write end (child, workers) has gone
                 self._eof = True
             self._buffer += chunk
+        return self._parse()
+
+    def _parse(self) -> list[dict[str, t.Any]]:
         lines = self._buffer.split(b"\n")
         self._buffer = lines.pop()
         found = []
@@ -221,6 +224,12 @@ class ServerProcess:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         if self._fd_open:
+            # what the child said on its way out stays readable (messages())
+            with contextlib.suppress(OSError):
+                while not self._eof and select.select([self.control], [], [], 0)[0]:
+                    chunk = os.read(self.control, 65536)
+                    self._eof = not chunk
+                    self._buffer += chunk
             self._fd_open = False
             os.close(self.control)
         return self.proc.returncode
