@@ -256,7 +256,7 @@ def parse_item(item: str) -> RequestItem:
             decoded = json.loads(value)
         except ValueError as exc:
             raise UsageError(
-                f"invalid JSON in {item!r}: {exc}",
+                f"invalid JSON in {shown_item(item)!r}: {exc}",
                 hint=f"quote strings inside the JSON: {name}:='\"text\"', or use {name}=text",
             ) from None
         return RequestItem(kind, name, decoded, item)
@@ -265,10 +265,25 @@ def parse_item(item: str) -> RequestItem:
     return RequestItem(kind, name, _unescape(value) if kind != "file" else value, item)
 
 
+def shown_item(item: str) -> str:
+    """``item`` for an error message: the value of a secret-named one
+    (``password:=...``, ``Authorization:...``) redacted."""
+    from wsgiscope.redact import REDACTED, is_secret_field, is_secret_header
+
+    found = _find_separator(item)
+    if found is None:
+        return item
+    position, separator = found
+    name = _unescape(item[:position])
+    if is_secret_field(name) or (ITEM_KINDS[separator] == "header" and is_secret_header(name)):
+        return f"{item[: position + len(separator)]}{REDACTED}"
+    return item
+
+
 def _header_name(name: str, item: str) -> str:
     if not _TOKEN.match(name):
         raise UsageError(
-            f"invalid header name {name!r} in {item!r}",
+            f"invalid header name {name!r} in {shown_item(item)!r}",
             hint="header names are letters, digits and !#$%&'*+-.^_`|~ only",
         )
     return name
@@ -277,7 +292,7 @@ def _header_name(name: str, item: str) -> str:
 def _header_value(value: str, item: str) -> str:
     if "\r" in value or "\n" in value or "\x00" in value:
         raise UsageError(
-            f"header value in {item!r} contains a line break or NUL",
+            f"header value in {shown_item(item)!r} contains a line break or NUL",
             hint="HTTP header values are one line",
         )
     try:
@@ -321,7 +336,7 @@ def parse_request(
         elif item.kind in ("field", "json"):
             if item.kind == "json" and mode == "form":
                 raise UsageError(
-                    f"{item.raw!r} is a JSON value, which a form cannot carry",
+                    f"{shown_item(item.raw)!r} is a JSON value, which a form cannot carry",
                     hint="drop --form, or send it as text: name=value",
                 )
             spec.fields.append((item.name, item.value))

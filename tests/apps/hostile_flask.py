@@ -65,3 +65,49 @@ def nested_g() -> Response:
 @app.get("/")
 def index() -> str:
     return "ok"
+
+
+#: The secret every leak test looks for in outputs.
+SECRET = "S3CR3T-v4lu3"
+
+
+@app.get("/reset/<token>")
+def reset(token: str) -> str:
+    return "reset form"
+
+
+@app.get("/leaky-headers")
+def leaky_headers() -> Response:
+    response = Response("ok")
+    response.headers["X-Auth-Key"] = SECRET
+    response.headers["Ocp-Apim-Subscription-Key"] = SECRET
+    return response
+
+
+@app.get("/leaky/<kind>")
+def leaky_body(kind: str) -> Response:
+    import gzip
+
+    bodies = {
+        "html": (
+            f'<form><input type="hidden" name="csrf_token" value="{SECRET}">'
+            f'<meta name="csrf-token" content="{SECRET}"></form>',
+            "text/html",
+        ),
+        "bearer": (f"use Authorization: Bearer {SECRET} to log in", "text/plain"),
+        "bigjson": (
+            f'{{"password": "{SECRET}", "items": "' + "x" * 2000 + '"}',
+            "application/json",
+        ),
+        "bomjson": (f'\ufeff{{"api_token": "{SECRET}"}}', "application/json"),
+        "textjson": (f'{{"nested": [{{"secret": "{SECRET}"}}]}}', "text/plain"),
+        "jsonp": (f'callback({{"access_token": "{SECRET}"}});', "application/javascript"),
+        "xml": (f"<user><name>bob</name><password>{SECRET}</password></user>", "application/xml"),
+    }
+    if kind == "gzip":
+        response = Response(gzip.compress(f'{{"password": "{SECRET}"}}'.encode()))
+        response.headers["Content-Type"] = "application/json"
+        response.headers["Content-Encoding"] = "gzip"
+        return response
+    text, mimetype = bodies[kind]
+    return Response(text, mimetype=mimetype)

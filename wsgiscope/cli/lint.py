@@ -8,6 +8,7 @@ import typing as t
 import click
 
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
+from wsgiscope.cli.redaction import redact_option
 
 if t.TYPE_CHECKING:
     from wsgiscope.lint.runner import LintReport, Target
@@ -54,6 +55,7 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
 )
 @click.option("--explain", metavar="RULE", help="Explain RULE (id or name) and exit.")
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
+@redact_option
 @output_options
 @click.pass_context
 def lint(

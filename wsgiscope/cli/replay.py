@@ -8,6 +8,7 @@ import typing as t
 import click
 
 from wsgiscope.cli.options import app_option, console, output_options, print_json
+from wsgiscope.cli.redaction import redact_option
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.plan import Mode
@@ -73,6 +74,7 @@ _APP_SUFFIXES = (".py",)
 @click.option("--skip-invalid", is_flag=True, help="Skip malformed source lines/entries.")
 @click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
+@redact_option
 @output_options
 def replay(
     words: tuple[str, ...],

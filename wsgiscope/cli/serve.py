@@ -7,6 +7,7 @@ import typing as t
 import click
 
 from wsgiscope.cli.options import app_option, console, output_options
+from wsgiscope.cli.redaction import redact_option
 from wsgiscope.cli.tail import filter_options, make_filter
 
 if t.TYPE_CHECKING:
@@ -51,6 +52,7 @@ if t.TYPE_CHECKING:
 )
 @click.option("-v", "--verbose", is_flag=True, help="The full trace tree of every request.")
 @filter_options
+@redact_option
 @output_options
 def serve(
     app: str | None, app_option: str | None, server: str, host: str, port: int,

@@ -18,6 +18,7 @@ import typing as t
 import click
 
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
+from wsgiscope.cli.redaction import redact_option
 from wsgiscope.errors import ExitCode, UsageError
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -99,6 +100,7 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Check the request against PEP 3333 and list the findings.",
 )
 @click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
+@redact_option
 @output_options
 def trace(
     words: tuple[str, ...],

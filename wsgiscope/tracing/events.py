@@ -41,7 +41,7 @@ import traceback
 import types
 import typing as t
 
-from wsgiscope.redact import Redactor, as_text, repr_text
+from wsgiscope.redact import REDACTED, Redactor, as_text, is_secret_field, repr_text
 
 #: A raw event row as the recorder stores it:
 #: ``(cls, t, depth, parent seq or None, values, seq)``.
@@ -162,12 +162,18 @@ def _cap(value: t.Any, limit: int = 200) -> str:
     return text
 
 
-def _view_args(view_args: t.Mapping[t.Any, t.Any]) -> dict[str, str]:
-    """``{str(name): _cap(repr(value))}``, with cap's call saved for short reprs."""
+def _view_args(view_args: t.Mapping[t.Any, t.Any], redactor: Redactor) -> dict[str, str]:
+    """``{str(name): _cap(repr(value))}``, with cap's call saved for short reprs;
+    a route argument named like a secret (``<token>``) redacted."""
     out = {}
+    show = redactor.show_secrets
     for key, value in view_args.items():
+        name = as_text(key)
+        if not show and is_secret_field(name):
+            out[name] = REDACTED
+            continue
         text = repr_text(value)
-        out[as_text(key)] = text if len(text) <= 200 else _cap(text)
+        out[name] = text if len(text) <= 200 else _cap(text)
     return out
 
 
@@ -355,7 +361,7 @@ class HookCall(Event):
             "function": name,
             "app": app,
             "endpoint": endpoint,
-            "view_args": None if view_args is None else _view_args(view_args),
+            "view_args": None if view_args is None else _view_args(view_args, redactor),
             "exception": None if exc is None else describe_exception(exc),
             "raised": None if raised is None else describe_exception(raised),
             "duration_ms": None if duration is None else int(duration * 1e6 + 0.5) / 1000,

@@ -70,7 +70,9 @@ class TraceMiddleware:
         atomically), a file-like object or a callable taking the record.
         See :mod:`wsgiscope.tracing.sinks`.
     :param redact: replace secrets with ``"[redacted]"`` in the record
-        (see :mod:`wsgiscope.redact`); ``False`` keeps them.
+        (see :mod:`wsgiscope.redact`); ``False`` keeps them; a list of
+        names redacts those too (headers, parameters, fields, keys), in
+        addition to the built-in deny-lists, in this process.
     :param max_body: response body bytes kept in the record, and request
         body bytes (of those the app read).
     :param sample: fraction of requests traced (0.0 to 1.0); the others pass
@@ -96,7 +98,7 @@ class TraceMiddleware:
         app: t.Callable[..., t.Any],
         sink: t.Any = None,
         *,
-        redact: bool = True,
+        redact: bool | t.Iterable[str] = True,
         max_body: int = DEFAULT_MAX_BODY,
         sample: float = 1.0,
         only_errors: bool = False,
@@ -110,6 +112,13 @@ class TraceMiddleware:
             raise ValueError(f"max_body must not be negative, not {max_body!r}")
         self.app = app
         self.sink = make_sink(sink)
+        if not isinstance(redact, bool):
+            from wsgiscope.redact import add_secret_names
+
+            if isinstance(redact, str):
+                raise TypeError("redact takes True, False or a list of names, not a str")
+            add_secret_names(redact)
+            redact = True
         self.redact = redact
         self.max_body = max_body
         self.sample = sample

@@ -129,6 +129,21 @@ def _preview_bytes(trace: RequestTrace) -> bytes:
     return b"".join(map(chunk_bytes, preview))[: trace.mw.max_body]
 
 
+def _hidden_binary(trace: RequestTrace, redactor: Redactor) -> str | None:
+    """What replaces a binary response preview that holds a secret (a gzip
+    body, a form with a byte that is not UTF-8), else ``None``."""
+    content_type = content_encoding = None
+    headers = trace.headers
+    for item in headers if isinstance(headers, list) else ():
+        if type(item) is tuple and len(item) == 2 and type(item[0]) is str:
+            name = item[0].lower()
+            if name == "content-type":
+                content_type = item[1]
+            elif name == "content-encoding":
+                content_encoding = item[1]
+    return redactor.binary_body(_preview_bytes(trace), content_type, content_encoding)
+
+
 def _error(trace: RequestTrace) -> dict[str, t.Any] | None:
     exc = trace.error
     propagated = exc is not None
@@ -167,6 +182,13 @@ def _request_body(trace: RequestTrace, redactor: Redactor) -> dict[str, t.Any]:
     text, encoding = body_preview(tee.body)
     if encoding == "utf-8":
         text = redactor.body(text, trace.environ.get("CONTENT_TYPE"))
+    elif not redactor.show_secrets:
+        environ = trace.environ
+        hidden = redactor.binary_body(
+            tee.body, environ.get("CONTENT_TYPE"), environ.get("HTTP_CONTENT_ENCODING")
+        )
+        if hidden is not None:
+            text, encoding = hidden, "utf-8"
     return {
         "body": text,
         "body_encoding": encoding,
@@ -210,8 +232,13 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     environ = trace.environ
     ended = trace.ended if trace.ended is not None else rec.clock()
     preview, encoding = body_preview(_preview_bytes(trace))
-    if encoding == "utf-8" and mw.redact and trace.headers is not None:
-        preview = redactor.response_body(preview, trace.headers)
+    if mw.redact and trace.headers is not None:
+        if encoding == "utf-8":
+            preview = redactor.response_body(preview, trace.headers)
+        else:
+            hidden = _hidden_binary(trace, redactor)
+            if hidden is not None:
+                preview, encoding = hidden, "utf-8"
     status = trace.status
     pid, thread, thread_ident, greenlet = trace.worker
     record: dict[str, t.Any] = {
