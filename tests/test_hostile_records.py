@@ -134,3 +134,43 @@ def test_the_sink_does_not_block_on_a_fifo_nobody_reads(tmp_path):
     response = Client(mw).get("/", buffered=True)
     assert response.get_data() == b"ok"
     assert mw.dropped == 1
+
+
+EVIL = "\x1b]0;pwned\x07\x1b]52;c;cHduZWQ=\x07\u200b\x9b2J"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", [[], ["--server", "gunicorn"]])
+def test_serve_relays_the_apps_output_escaped(tmp_path, server):
+    """#22.17: the app's logger, print to stderr, wsgi.errors and exception
+    logs reach serve's terminal with control and invisible characters escaped."""
+    if server:
+        pytest.importorskip("gunicorn")
+    with ServeRun(tmp_path, *server, app=f"{APPS / 'hostile_flask.py'}:app") as run:
+        base = run.wait_ready()
+        with httpx.Client(base_url=base, timeout=10) as client:
+            assert client.get("/log", params={"evil": EVIL}).text == "logged"
+            assert client.get("/log", params={"evil": EVIL, "raise": "1"}).status_code == 500
+        assert run.stop() == 130
+    err = run.err_path.read_bytes()
+    for raw in (b"\x1b", b"\x07", "\u200b".encode(), "\x9b".encode()):
+        assert raw not in err
+    text = err.decode()
+    for where in ("logger saw", "print saw", "wsgi.errors saw", "exception saw"):
+        assert f"{where} \\x1b]0;pwned\\x07\\x1b]52;c;cHduZWQ=\\x07\\u200b\\x9b2J" in text, where
+
+
+@pytest.mark.parametrize(
+    "char", ["\u200b", "\u200c", "\u200d", "\u2060", "\U000e0041", "\u3164", "\ufe0f", "\u00ad"]
+)
+def test_invisible_characters_are_escaped_in_text_output(char):
+    result = CliRunner().invoke(
+        cli, ["trace", f"{APPS / 'hostile_flask.py'}:app", "/echo", f"v==a{char}b", "-v"]
+    )
+    assert result.exit_code == 0, result.output
+    assert char not in result.output
+    code = ord(char)
+    escaped = f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    if code < 0x100:
+        escaped = f"\\x{code:02x}"
+    assert f"a{escaped}b" in result.output

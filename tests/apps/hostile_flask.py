@@ -111,3 +111,21 @@ def leaky_body(kind: str) -> Response:
         return response
     text, mimetype = bodies[kind]
     return Response(text, mimetype=mimetype)
+
+
+@app.get("/log")
+def log_evil() -> str:
+    import sys
+
+    evil = request.args.get("evil", "")
+    app.logger.warning("logger saw %s", evil)
+    print(f"print saw {evil}", file=sys.stderr)
+    request.environ["wsgi.errors"].write(f"wsgi.errors saw {evil}\n")
+    if request.args.get("raise"):
+        raise RuntimeError(f"exception saw {evil}")
+    return "logged"
+
+
+@app.get("/echo")
+def echo() -> Response:
+    return Response(request.args.get("v", ""), mimetype="text/plain")
