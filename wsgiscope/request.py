@@ -33,6 +33,7 @@ import dataclasses
 import io
 import json
 import mimetypes
+import os
 import re
 import typing as t
 from pathlib import Path
@@ -247,6 +248,8 @@ def parse_item(item: str) -> RequestItem:
     position, separator = found
     name, value = _unescape(item[:position]), item[position + len(separator) :]
     kind = ITEM_KINDS[separator]
+    if kind != "file":  # a file name may be any bytes
+        _require_text("request item", item)
     if not name:
         raise UsageError(f"request item {item!r} has no name before {separator!r}")
     if kind == "header":
@@ -327,8 +330,11 @@ def parse_request(
     """
     if not is_path(path):
         raise UsageError(f"PATH must start with '/', got {path!r}", hint=f"try '/{path}'")
+    _require_text("PATH", path)
+    path, credentials = checked_url(path)
     spec = RequestSpec(path=path, method=method.upper() if method else None, mode=mode)
     for item in map(parse_item, items):
+        _require_text("request item", item.name)
         if item.kind == "header":
             spec.headers.append((item.name, item.value))
         elif item.kind == "query":
@@ -352,10 +358,13 @@ def parse_request(
                 raise UsageError(f"the body is given twice ({item.raw!r})")
             spec.body = _read_file(item.value, base_dir, item.raw)
             spec.body_name = item.value
+    if credentials is not None and not any(n.lower() == "authorization" for n, _ in spec.headers):
+        spec.headers.append(("Authorization", credentials))
     if raw is not None:
         if spec.body is not None:
             raise UsageError("--raw and an @file body cannot be combined")
-        spec.body = raw.encode("utf-8") if isinstance(raw, str) else raw
+        # bytes that are not UTF-8 in argv are sent as they were given
+        spec.body = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
     if spec.body is not None and (spec.fields or spec.uploads):
         raise UsageError(
             "a raw body (--raw or @file) cannot be combined with field items",
@@ -366,12 +375,77 @@ def parse_request(
     return spec
 
 
+def _require_text(what: str, value: str) -> None:
+    """Refuse an argument holding bytes that are not UTF-8 (Python gives
+    them to us as lone surrogates, which no request can carry)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        given = value.encode("utf-8", "surrogateescape")
+        raise UsageError(
+            f"{what} {given!r} is not valid UTF-8",
+            hint="percent-encode bytes in a path or query (%FF); --raw sends bytes as they are",
+        ) from None
+
+
+def checked_url(path: str) -> tuple[str, str | None]:
+    """``(path or URL to request, Authorization value or None)``.
+
+    An absolute URL must have a host and a valid port; credentials in it
+    (``https://user:pw@host/``) are taken out of the host and become a
+    ``Basic`` Authorization header, as curl and HTTPie send them.
+
+    :raises UsageError: for a URL that cannot be requested.
+    """
+    if path.startswith("/"):
+        return path, None
+    try:
+        url = urlsplit(path)
+        port = url.port
+    except ValueError as exc:  # a bad IPv6 address, a port out of range
+        raise UsageError(f"invalid URL {path!r}: {exc}") from None
+    if not url.hostname:
+        raise UsageError(
+            f"the URL {path!r} has no host", hint="e.g. http://localhost/x, or the path alone: /x"
+        )
+    if "@" not in url.netloc:
+        return path, None
+    import base64
+
+    host = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
+    netloc = host if port is None else f"{host}:{port}"
+    userinfo = f"{unquote(url.username or '')}:{unquote(url.password or '')}"
+    token = base64.b64encode(userinfo.encode("utf-8")).decode("ascii")
+    return url._replace(netloc=netloc).geturl(), f"Basic {token}"
+
+
+#: The largest file a request item reads (``@file``, ``=@``, ``:=@``, ``field@``).
+MAX_FILE_BYTES = 64 << 20
+
+
 def _read_file(name: str, base_dir: Path | None, item: str) -> bytes:
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = (Path.cwd() if base_dir is None else base_dir) / path
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: a FIFO is refused below instead of waiting for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as file:
+            import stat
+
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(
+                    f"{name!r} (in {item!r}) is not a regular file (a device, FIFO or socket)",
+                    hint="give a file; its contents are read whole before the request is sent",
+                )
+            data = file.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise UsageError(
+                f"{name!r} (in {item!r}) is larger than {MAX_FILE_BYTES >> 20} MiB",
+                hint="a request body read from a file is limited to 64 MiB",
+            )
+        return data
     except FileNotFoundError:
         raise UsageError(
             f"file not found: {name!r} (in {item!r}, looked in {path.parent})"
