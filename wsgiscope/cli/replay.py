@@ -148,6 +148,9 @@ def replay(
         check=not no_check,
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
+    if not summaries:  # Ctrl-C before the first mode measured anything
+        click.echo("wsgiscope: interrupted before any request was measured", err=True)
+        raise SystemExit(int(ExitCode.INTERRUPTED))
     notes = _source_notes(sources, source_words)
     if as_json:
         document: dict[str, t.Any] = (
@@ -252,8 +255,11 @@ def _run(
 
     from wsgiscope.render.console import make_console
     from wsgiscope.render.replay import progress_bar
+    from wsgiscope.replay.engine import watch_ctrl_c
     from wsgiscope.replay.runner import run_mode, summarize
 
+    # a KeyboardInterrupt the app raises itself is then that request's error
+    watch_ctrl_c()
     err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
     show = err.is_terminal and not as_json
     summaries: list[dict[str, t.Any]] = []

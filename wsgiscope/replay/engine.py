@@ -22,7 +22,6 @@ patched). Both return a :class:`LocalResult`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import itertools
@@ -133,6 +132,44 @@ def prepare(requests: t.Sequence[ReplayRequest], app: t.Any) -> list[Entry]:
     return entries
 
 
+#: Set when a Ctrl-C (SIGINT) reached this process through :func:`note_ctrl_c`.
+_ctrl_c = threading.Event()
+#: Whether a SIGINT handler that calls :func:`note_ctrl_c` is installed.
+_watching = False
+
+
+def note_ctrl_c() -> None:
+    """Say a Ctrl-C arrived (SIGINT handlers call it before raising)."""
+    _ctrl_c.set()
+
+
+def watch_ctrl_c() -> None:
+    """Install a SIGINT handler that notes the Ctrl-C, then raises
+    ``KeyboardInterrupt`` as Python's own does (main thread only)."""
+    global _watching
+    import signal
+
+    def handler(signum: int, frame: t.Any) -> None:
+        note_ctrl_c()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+        _watching = True
+
+
+def is_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while the app ran, is the user's Ctrl-C rather
+    than the app's own ``KeyboardInterrupt`` or ``SystemExit`` (that
+    request's error). A signal only reaches the main thread; there, once
+    :func:`watch_ctrl_c` is installed, only a noted Ctrl-C counts."""
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    return _ctrl_c.is_set() or not _watching
+
+
 def call_app(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, bytes]:
     """Run one request: ``(status line, body)``; the iterable is closed."""
     statuses: list[str] = []
@@ -201,7 +238,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     track = shared.track
     lock = shared.lock
     perf = time.perf_counter
-    record_value = stats.hist.record_value
+    record_value = None  # the histogram is made when the first request ends
     status_counts = stats.status
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
@@ -230,13 +267,18 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 end = perf()
                 # Stats.record, inlined: this loop is the replay's hot path.
                 micros = int((end - start) * 1_000_000)
+                if record_value is None:
+                    record_value = stats.hist.record_value
                 record_value(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
                 code = int(status[:3] or 0)
                 status_counts[code // 100 if 0 < code < 600 else 0] += 1
                 if code >= 500:
                     stats.errors += 1
                 stats.count += 1
-            except Exception as exc:
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                # the app's own sys.exit() or KeyboardInterrupt too: this request's error
+                if is_ctrl_c(exc):
+                    raise
                 end = perf()
                 stats.record_exception(end - start, exc, entry.request.describe())
                 status, body = "", b""
@@ -297,7 +339,9 @@ def baseline(app: t.Any, entries: t.Sequence[Entry], findings: Findings) -> None
             environ[REQUEST_ID] = -1
             try:
                 answers.append(call_app(app, environ))
-            except Exception:
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                if is_ctrl_c(exc):
+                    raise
                 answers.append(("", b""))
         (status, body), (status2, body2) = answers
         if status and status == status2 and hash(body) == hash(body2):
@@ -315,8 +359,11 @@ def warm_up(app: t.Any, entries: t.Sequence[Entry], count: int) -> None:
         environ["wsgi.input"] = io.BytesIO(entry.body)
         environ[REQUEST_ID] = -1
         # An error here is counted in the measured run if it happens again.
-        with contextlib.suppress(Exception):
+        try:
             call_app(app, environ)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            if is_ctrl_c(exc):
+                raise
 
 
 @dataclasses.dataclass

@@ -20,6 +20,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -145,14 +147,45 @@ def _run_here(
 
     entries = engine.prepare(requests, loaded.app)
     run = engine.LocalRun(loaded.app, entries, mode, plan)
-    run.start()
+    # The baseline and the warm-up run before the workers, in a thread of
+    # their own, so that --duration and Ctrl-C end them too (an app that
+    # deadlocks would hold the main thread forever).
+    begun = threading.Event()
+    failed: list[BaseException] = []
+
+    def begin() -> None:
+        try:
+            run.start()
+        except BaseException as exc:  # handed to the main thread below
+            failed.append(exc)
+        finally:
+            begun.set()
+
+    began = time.monotonic()
+    limit = None if plan.duration is None else plan.duration + max(1.0, plan.duration / 10)
+    threading.Thread(target=begin, name="replay-baseline", daemon=True).start()
+    try:
+        while not begun.wait(POLL):
+            if limit is not None and time.monotonic() - began > limit:
+                return _stuck(mode, "before the measured run (the baseline and warm-up)", plan)
+    except KeyboardInterrupt:
+        run.stop()
+        if not begun.wait(POLL):
+            return ModeResult(mode, Stats(), Findings(), 0.0, True, abandoned=1)
+    if failed:
+        raise failed[0]
+    measured = time.monotonic()
     try:
         while not run.wait(POLL):
             if progress is not None:
                 progress(*run.progress())
+            if limit is not None and time.monotonic() - measured > limit:
+                run.stop()  # workers stuck in a request: --duration is over
+                break
     except KeyboardInterrupt:
         run.stop()
-    result = run.result()  # a second Ctrl-C in it leaves the stuck workers
+    stuck = not run.wait(0)
+    result = run.result(wait=not stuck)  # a second Ctrl-C in it leaves the stuck workers
     if progress is not None:
         progress(result.stats.count, result.stats.errors)
     return ModeResult(
@@ -163,6 +196,16 @@ def _run_here(
         result.interrupted or False,
         abandoned=result.abandoned,
     )
+
+
+def _stuck(mode: Mode, where: str, plan: ReplayPlan) -> ModeResult:
+    """The result of a mode whose app did not answer within --duration."""
+    result = ModeResult(mode, Stats(), Findings(), plan.duration or 0.0, False)
+    result.warnings.append(
+        f"{mode.label}: the app did not answer within --duration {where}; nothing was"
+        " measured (a deadlock?)"
+    )
+    return result
 
 
 @dataclasses.dataclass
@@ -332,7 +375,13 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     patched: bool | None = None
     peaks = []
     abandoned = 0
+    lost: list[str] = []
     for index, worker in enumerate(workers):
+        code = worker.process.returncode
+        if code is not None and code < 0 and not worker.result_path.exists():
+            # killed by a signal (a segfault in the app): the others' results stay
+            lost.append(f"worker {index} ({_signal_name(-code)})")
+            continue
         result = _result(index, worker)
         stats.merge(Stats.from_payload(result["stats"]))
         findings.merge(Findings.from_payload(result["findings"]))
@@ -341,10 +390,15 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
         patched = result["patched"]
         peaks.append(result["stats"]["max_in_flight"])
         abandoned += result["abandoned"]
+    if lost and len(lost) == len(workers):
+        raise WorkerError(
+            f"every replay worker process died: {', '.join(lost)}",
+            hint="the app crashed the interpreter; run it sequentially to see where",
+        )
     # Requests in flight at once across processes: each process's own peak,
     # added up (they ran side by side).
     stats.max_in_flight = sum(peaks)
-    return ModeResult(
+    merged = ModeResult(
         mode,
         stats,
         findings,
@@ -354,6 +408,20 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
         process_peak=max(peaks, default=0),
         abandoned=abandoned,
     )
+    if lost:
+        merged.warnings.append(
+            f"{mode.label}: replay {'worker process' if len(lost) == 1 else 'worker processes'}"
+            f" killed by a signal, {', '.join(lost)}: "
+            f"{'its' if len(lost) == 1 else 'their'} requests are not in the figures"
+        )
+    return merged
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def summarize(result: ModeResult) -> dict[str, t.Any]:

@@ -122,6 +122,9 @@ def _on_ctrl_c(stop: t.Callable[[], None], stopped: t.Callable[[], bool]) -> t.A
     waiting for a request that does not end."""
 
     def handler(signum: int, frame: t.Any) -> None:
+        from wsgiscope.replay.engine import note_ctrl_c
+
+        note_ctrl_c()
         if stopped():
             raise KeyboardInterrupt
         stop()
