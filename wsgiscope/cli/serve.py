@@ -216,12 +216,16 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
     return interrupted
 
 
+#: gunicorn workers dying before they boot, in a row, that make serve stop.
+BOOT_FAILURES = 3
+
+
 def _on_message(found: t.Mapping[str, t.Any], child: t.Any, summary: t.Any, record: str) -> None:
     """Act on one control message from the server (``child`` None: it has
     stopped, only lost records are still counted)."""
     from wsgiscope.render.text import safe
-    from wsgiscope.serving import DROPPED, ERROR, WORKER
-    from wsgiscope.serving.process import raise_reported
+    from wsgiscope.serving import DROPPED, ERROR, WORKER, WORKER_EXIT
+    from wsgiscope.serving.process import ServerError, raise_reported
 
     event = found.get("event")
     if event == DROPPED:
@@ -234,7 +238,17 @@ def _on_message(found: t.Mapping[str, t.Any], child: t.Any, summary: t.Any, reco
     elif child is None:
         return
     elif event == WORKER:
+        child.booted.add(found.get("pid"))
+        child.boot_failures = 0
         click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
+    elif event == WORKER_EXIT and found.get("pid") not in child.booted:
+        child.boot_failures += 1
+        if child.boot_failures >= BOOT_FAILURES:
+            child.stop()
+            raise ServerError(
+                f"gunicorn workers keep dying before they boot ({child.boot_failures} in a row)",
+                hint="the app's output above says why; try 'wsgiscope info APP'",
+            )
     elif event == ERROR:
         # a gunicorn worker could not load the app: the arbiter
         # halts by itself, a SIGTERM now would only interrupt it

@@ -52,6 +52,9 @@ def main(argv: list[str]) -> int:
             result = {"error": f"replay worker failed: {type(exc).__name__}: {exc}", "hint": None}
     with open(result_path, "wb") as file:
         pickle.dump(result, file)
+    from wsgiscope.loading import leave_app_threads
+
+    leave_app_threads(0)  # threads the app started must not keep the worker alive
     return 0
 
 

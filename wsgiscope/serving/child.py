@@ -24,7 +24,16 @@ import typing as t
 from pathlib import Path
 
 from wsgiscope.errors import AppLoadError, MissingDependency, UsageError, WsgiscopeError
-from wsgiscope.serving import DROPPED, ERROR, READY, WORKER, ServePlan, host_port, message
+from wsgiscope.serving import (
+    DROPPED,
+    ERROR,
+    READY,
+    WORKER,
+    WORKER_EXIT,
+    ServePlan,
+    host_port,
+    message,
+)
 
 #: How long SIGTERM lets requests in flight finish.
 GRACE_SECONDS = 10
@@ -229,6 +238,10 @@ def run_gunicorn(plan: ServePlan, control: Control) -> None:
     def worker_exit(server: t.Any, worker: t.Any) -> None:
         flush_drops()
 
+    def child_exit(server: t.Any, worker: t.Any) -> None:
+        # in the arbiter: serve counts workers that died before they booted
+        control.send(WORKER_EXIT, pid=worker.pid)
+
     class TracedApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings = {
@@ -242,6 +255,7 @@ def run_gunicorn(plan: ServePlan, control: Control) -> None:
                 "when_ready": when_ready,
                 "post_worker_init": post_worker_init,
                 "worker_exit": worker_exit,
+                "child_exit": child_exit,
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
@@ -274,3 +288,6 @@ def main(argv: list[str] | None = None) -> None:
     except WsgiscopeError as exc:
         control.error(exc)
         sys.exit(int(exc.exit_code))
+    from wsgiscope.loading import leave_app_threads
+
+    leave_app_threads(0)  # threads the app started must not keep the server alive

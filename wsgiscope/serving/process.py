@@ -126,6 +126,9 @@ class ServerProcess:
     _eof: bool = False
     _fd_open: bool = True
     _relay: threading.Thread | None = None
+    #: gunicorn workers that booted, and how many died before booting in a row.
+    booted: set[int] = dataclasses.field(default_factory=set)
+    boot_failures: int = 0
 
     @classmethod
     def start(cls, plan: ServePlan) -> ServerProcess:
