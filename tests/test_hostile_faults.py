@@ -132,7 +132,9 @@ def test_a_record_that_cannot_be_built_is_degraded_and_counted(
     assert record["response"]["status_code"] == 200
     assert record["request"]["path"] == "/"
     assert mw.degraded == 1
-    _render(record)
+    shown = _render(record)
+    assert "not captured (the request itself was not affected)" in shown
+    assert "RecursionError: maximum recursion depth exceeded" in shown
 
 
 class _SendfileHandler(wsgiref.simple_server.WSGIRequestHandler):

@@ -96,6 +96,8 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
         )
     if record.get("lint"):
         tree.children.append(lint_tree(record["lint"]))
+    if record.get("capture_errors"):
+        tree.children.append(capture_errors_tree(record["capture_errors"]))
     parts: list[RenderableType] = [tree]
     if options.log:
         parts.append(log_tree(options.log, options.verbose))
@@ -105,6 +107,19 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
         parts.append(error_heading(error, record.get("response") or {}, options.interrupted))
         parts.append(error_renderable(error, options))
     return Group(*parts)
+
+
+def capture_errors_tree(failures: list[t.Any]) -> Tree:
+    """What wsgiscope could not capture of this request (a degraded record)."""
+    node = Tree(Text("not captured (the request itself was not affected)", style="yellow"))
+    for failure in failures[:20]:
+        if isinstance(failure, dict):
+            node.add(
+                label(
+                    (failure.get("field") or "?", "yellow"), "  ", (failure.get("error") or "", "")
+                )
+            )
+    return node
 
 
 # -- header ---------------------------------------------------------------------
