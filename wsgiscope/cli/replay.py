@@ -253,21 +253,22 @@ def _run(
     import contextlib
     import sys
 
+    from wsgiscope.interrupts import watching_ctrl_c
     from wsgiscope.render.console import make_console
     from wsgiscope.render.replay import progress_bar
-    from wsgiscope.replay.engine import watch_ctrl_c
     from wsgiscope.replay.runner import run_mode, summarize
 
-    # a KeyboardInterrupt the app raises itself is then that request's error
-    watch_ctrl_c()
     err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
     show = err.is_terminal and not as_json
     summaries: list[dict[str, t.Any]] = []
     for mode in modes:
         # What the app prints goes to stderr: stdout is the summary (--json stays JSON).
+        # watching_ctrl_c: a KeyboardInterrupt the app raises itself is that
+        # request's error, only a Ctrl-C stops the run
         with (
             contextlib.redirect_stdout(sys.stderr),
             progress_bar(err, mode.label, plan.requests, plan.duration, show) as update,
+            watching_ctrl_c(),
         ):
             try:
                 result = run_mode(target, requests, mode, plan, update)

@@ -132,42 +132,40 @@ def prepare(requests: t.Sequence[ReplayRequest], app: t.Any) -> list[Entry]:
     return entries
 
 
-#: Set when a Ctrl-C (SIGINT) reached this process through :func:`note_ctrl_c`.
+#: In a replay worker process, whose own SIGINT handler calls
+#: :func:`note_ctrl_c`: whether a Ctrl-C arrived (see :func:`is_ctrl_c`).
 _ctrl_c = threading.Event()
-#: Whether a SIGINT handler that calls :func:`note_ctrl_c` is installed.
-_watching = False
+_noting = False
 
 
 def note_ctrl_c() -> None:
-    """Say a Ctrl-C arrived (SIGINT handlers call it before raising)."""
+    """Say a Ctrl-C arrived (a worker process's SIGINT handler calls it)."""
+    global _noting
+    _noting = True
     _ctrl_c.set()
 
 
-def watch_ctrl_c() -> None:
-    """Install a SIGINT handler that notes the Ctrl-C, then raises
-    ``KeyboardInterrupt`` as Python's own does (main thread only)."""
-    global _watching
-    import signal
-
-    def handler(signum: int, frame: t.Any) -> None:
-        note_ctrl_c()
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, handler)
-        _watching = True
+def notes_ctrl_c() -> None:
+    """Say this process's SIGINT handler calls :func:`note_ctrl_c`."""
+    global _noting
+    _noting = True
 
 
 def is_ctrl_c(exc: BaseException) -> bool:
     """Whether ``exc``, raised while the app ran, is the user's Ctrl-C rather
-    than the app's own ``KeyboardInterrupt`` or ``SystemExit`` (that
-    request's error). A signal only reaches the main thread; there, once
-    :func:`watch_ctrl_c` is installed, only a noted Ctrl-C counts."""
+    than the app's own ``KeyboardInterrupt`` (or ``SystemExit``): that
+    request's error. A signal only reaches the main thread; there, a
+    worker process's handler or :func:`wsgiscope.interrupts.watching_ctrl_c`
+    says whether a Ctrl-C arrived."""
     if not isinstance(exc, KeyboardInterrupt):
         return False
     if threading.current_thread() is not threading.main_thread():
         return False
-    return _ctrl_c.is_set() or not _watching
+    if _noting:
+        return _ctrl_c.is_set()
+    from wsgiscope.interrupts import is_ctrl_c as pressed
+
+    return pressed(exc)
 
 
 def call_app(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, bytes]:

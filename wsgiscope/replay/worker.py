@@ -124,9 +124,11 @@ def _on_ctrl_c(stop: t.Callable[[], None], stopped: t.Callable[[], bool]) -> t.A
     the request in hand); the next raises ``KeyboardInterrupt`` to stop
     waiting for a request that does not end."""
 
-    def handler(signum: int, frame: t.Any) -> None:
-        from wsgiscope.replay.engine import note_ctrl_c
+    from wsgiscope.replay.engine import note_ctrl_c, notes_ctrl_c
 
+    notes_ctrl_c()
+
+    def handler(signum: int, frame: t.Any) -> None:
         note_ctrl_c()
         if stopped():
             raise KeyboardInterrupt
