@@ -66,6 +66,7 @@ def test_no_secret_in_the_record(path: str, item: str | None) -> None:
     if path.startswith("/reset/"):
         # the route argument is redacted; the path itself is what was asked
         record = json.loads(output)
+        assert SECRET not in output  # nor in the path, the environ, the heading
         hooks = [e for e in record["events"] if e.get("view_args")]
         assert hooks
         assert all(e["view_args"]["token"] == "[redacted]" for e in hooks)

@@ -14,7 +14,7 @@ import os
 import secrets
 import typing as t
 
-from wsgiscope.redact import Redactor, as_text
+from wsgiscope.redact import REDACTED, Redactor, as_text, is_secret_field
 from wsgiscope.tracing.events import HookCall, exception_message, format_traceback
 
 if t.TYPE_CHECKING:
@@ -275,7 +275,35 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     }
     if rec.dropped:
         record["dropped_events"] = rec.dropped
+    if mw.redact:
+        _hide_secret_route_values(trace, record)
     return record
+
+
+def _hide_secret_route_values(trace: RequestTrace, record: dict[str, t.Any]) -> None:
+    """A route argument named like a secret (``/reset/<token>``) is redacted
+    in ``view_args``; its value is hidden in the request path too."""
+    values = []
+    for row in trace.rec.rows:
+        if row[0] is HookCall and type(row[2]) is not tuple:
+            view_args = row[4][4]
+            if view_args:
+                values += [
+                    v
+                    for k, v in view_args.items()
+                    if type(v) is str and len(v) >= 3 and is_secret_field(as_text(k))
+                ]
+    if not values:
+        return
+    holders = [(record["request"], "path")]
+    holders += [(record["environ"], key) for key in ("PATH_INFO", "REQUEST_URI", "RAW_URI")]
+    holders += [(event, "path") for event in record["events"] if "path" in event]
+    for holder, key in holders:
+        text = holder.get(key)
+        if isinstance(text, str):
+            for value in values:
+                text = text.replace(value, REDACTED)
+            holder[key] = text
 
 
 def degraded_record(trace: RequestTrace, failure: BaseException) -> dict[str, t.Any]:
