@@ -220,3 +220,22 @@ def test_tail_all_streams_a_large_file_in_bounded_memory(tmp_path: t.Any) -> Non
         proc.stdout.close()
     assert rest == (count // 1000) * 1000 - 1
     assert first_at < total / 2, (first_at, total)
+
+
+def test_an_overlong_line_is_skipped_in_bounded_memory(tmp_path: t.Any, monkeypatch: t.Any) -> None:
+    from wsgiscope import tailing
+    from wsgiscope.tailing import TraceTail
+
+    monkeypatch.setattr(tailing, "MAX_LINE", 1 << 20)
+    path = tmp_path / "t.jsonl"
+    first = _line({**REAL, "id": "first"})
+    last = _line({**REAL, "id": "last"})
+    path.write_bytes(first + b"\n" + b"x" * (3 << 20) + b"\n" + last + b"\n")
+    for count in (None, 5):
+        with TraceTail(path) as tail:
+            items = tail.backlog(count)
+        kinds = [
+            item.record["id"] if isinstance(item, TraceLine) else item.reason for item in items
+        ]
+        assert kinds == ["first", "not a trace record (a line longer than 1 MiB)", "last"]
+        assert [item.line for item in items if isinstance(item, BadLine)] == [2]

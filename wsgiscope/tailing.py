@@ -130,6 +130,10 @@ def _preview(text: bytes) -> str:
 MAX_LINE = 64 << 20
 
 
+#: Marks an overlong line found reading backwards (never valid JSON).
+_OVERLONG = b"\n<overlong>"
+
+
 def _too_long(line: int, head: bytes) -> BadLine:
     return BadLine(
         line, f"not a trace record (a line longer than {MAX_LINE >> 20} MiB)", _preview(head)
@@ -223,10 +227,22 @@ class _Reader:
                 offset -= 1
             # the first piece may continue in the block before this one
             carry = parts[0]
+            if len(carry) > MAX_LINE:
+                # not a record: find where it starts without holding it
+                start = self._line_start(begin)
+                yield start, carry[:_PREVIEW] + _OVERLONG
+                if start == 0:
+                    return
+                position, carry = start - 1, b""
+                continue
             if begin == 0:
                 yield 0, carry
                 return
             position = begin
+
+    def _line_start(self, before: int) -> int:
+        """The offset just after the last newline before ``before`` (0: none)."""
+        return self.last_line_end(before)
 
     #: The start of an overlong line being skipped (its bytes are not kept).
     skipping: bytes | None = None
@@ -354,6 +370,9 @@ class TraceTail:
         for offset, data in reader.lines_backwards(end):
             if matched >= count:
                 break
+            if data.endswith(_OVERLONG):
+                found.append((offset, _too_long(0, data[: -len(_OVERLONG)])))
+                continue
             item = parse_line(data, 0)
             if item is None:
                 continue
