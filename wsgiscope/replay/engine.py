@@ -39,7 +39,7 @@ from wsgiscope.replay.isolation import (
     flask_apps,
     preview,
 )
-from wsgiscope.replay.stats import HIGHEST_US, Stats
+from wsgiscope.replay.stats import HIGHEST_US, Stats, new_histogram
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.plan import Mode, ReplayPlan
@@ -219,6 +219,8 @@ class Shared:
     lock: t.Any = dataclasses.field(default_factory=threading.Lock)
     report: t.Callable[[], None] | None = None
     next_report: float = 0.0
+    #: The latency histogram every worker of this process adds to.
+    latencies: t.Any = None
 
 
 def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
@@ -236,7 +238,11 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     track = shared.track
     lock = shared.lock
     perf = time.perf_counter
-    record_value = None  # the histogram is made when the first request ends
+    # Latencies go to the one histogram of this process (``shared.latencies``,
+    # ~190 KB) in batches: a worker holds at most LATENCY_BATCH values, so
+    # 10,000 threads cost no 10,000 histograms.
+    latencies: list[int] = []
+    keep_latency = latencies.append
     status_counts = stats.status
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
@@ -265,9 +271,9 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 end = perf()
                 # Stats.record, inlined: this loop is the replay's hot path.
                 micros = int((end - start) * 1_000_000)
-                if record_value is None:
-                    record_value = stats.hist.record_value
-                record_value(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
+                keep_latency(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
+                if len(latencies) >= LATENCY_BATCH:
+                    _flush_latencies(shared, latencies)
                 code = int(status[:3] or 0)
                 status_counts[code // 100 if 0 < code < 600 else 0] += 1
                 if code >= 500:
@@ -278,7 +284,8 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 if is_ctrl_c(exc):
                     raise
                 end = perf()
-                stats.record_exception(end - start, exc, entry.request.describe())
+                stats.record_exception(end - start, exc, entry.request.describe(), latency=False)
+                keep_latency(max(1, min(int((end - start) * 1_000_000), HIGHEST_US)))
                 status, body = "", b""
             if track:
                 with lock:
@@ -294,7 +301,25 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 shared.next_report = end + REPORT_EVERY
                 shared.report()
     finally:
+        _flush_latencies(shared, latencies)
         _worker_ended(shared, stats, ident, entry is not None, compared, slot)
+
+
+#: Latencies a worker keeps before adding them to the shared histogram.
+LATENCY_BATCH = 64
+
+
+def _flush_latencies(shared: Shared, latencies: list[int]) -> None:
+    """Add a worker's kept latencies to the process's histogram, and forget them."""
+    if not latencies:
+        return
+    with shared.lock:
+        if shared.latencies is None:
+            shared.latencies = new_histogram()
+        record = shared.latencies.record_value
+        for micros in latencies:
+            record(micros)
+    latencies.clear()
 
 
 def _worker_ended(
@@ -423,6 +448,8 @@ def finish(shared: Shared, stats: list[Stats], interrupted: bool) -> LocalResult
     merged = Stats()
     for item in stats:
         merged.merge(item)
+    if shared.latencies is not None:
+        merged.hist.add(shared.latencies)
     merged.max_in_flight = shared.max_in_flight if shared.track else min(1, merged.count)
     sink = shared.entries[0].environ.get("wsgi.errors") if shared.entries else None
     if isinstance(sink, ErrorsSink):

@@ -84,11 +84,15 @@ class Stats:
         if status_code >= 500:
             self.errors += 1
 
-    def record_exception(self, latency_s: float, exc: BaseException, where: str) -> None:
-        """A request whose app call raised ``exc``."""
+    def record_exception(
+        self, latency_s: float, exc: BaseException, where: str, latency: bool = True
+    ) -> None:
+        """A request whose app call raised ``exc`` (its latency recorded here
+        unless ``latency`` is false: the caller keeps it)."""
         self.count += 1
         self.errors += 1
-        self.hist.record_value(max(1, min(int(latency_s * 1_000_000), HIGHEST_US)))
+        if latency:
+            self.hist.record_value(max(1, min(int(latency_s * 1_000_000), HIGHEST_US)))
         name = type(exc).__name__
         self.exceptions[name] = self.exceptions.get(name, 0) + 1
         if len(self.examples) < 5:
