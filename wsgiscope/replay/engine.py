@@ -219,8 +219,10 @@ class Shared:
     lock: t.Any = dataclasses.field(default_factory=threading.Lock)
     report: t.Callable[[], None] | None = None
     next_report: float = 0.0
-    #: The latency histogram every worker of this process adds to.
+    #: The latency histogram every worker of this process adds to, and its lock
+    #: (not ``lock``: the in-flight count must not wait for a batch).
     latencies: t.Any = None
+    latencies_lock: t.Any = dataclasses.field(default_factory=threading.Lock)
 
 
 def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
@@ -313,7 +315,7 @@ def _flush_latencies(shared: Shared, latencies: list[int]) -> None:
     """Add a worker's kept latencies to the process's histogram, and forget them."""
     if not latencies:
         return
-    with shared.lock:
+    with shared.latencies_lock:
         if shared.latencies is None:
             shared.latencies = new_histogram()
         record = shared.latencies.record_value
