@@ -178,3 +178,18 @@ def test_any_source_entry_is_a_request_or_a_clear_error(
     result = load_sources([source], skip_invalid=True, host_filter=["*"])
     assert len(result.requests) + result.invalid == 1
     prepare(result.requests, plain_app)
+
+
+def test_source_errors_do_not_echo_secrets(tmp_path: t.Any) -> None:
+    source = tmp_path / "s.har"
+    source.write_text(har(entry(url="http://bob:hunter2@[::1/x?token=S3CR3T&a=1")))
+    with pytest.raises(SourceError) as caught:
+        load_sources([source])
+    assert "hunter2" not in caught.value.message
+    assert "S3CR3T" not in caught.value.message
+    assert "Invalid IPv6 URL" in caught.value.message
+    source = tmp_path / "s.jsonl"
+    source.write_text(json.dumps({"method": "GET", "path": "/", "query": "token=S3CR3T&x=\x01"}))
+    with pytest.raises(SourceError) as caught:
+        load_sources([source])
+    assert "S3CR3T" not in caught.value.message

@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from wsgiscope.errors import SourceError
-from wsgiscope.redact import redact_uri
+from wsgiscope.redact import redact_query, redact_uri
 
 #: Methods a request source may use; anything else is a malformed source.
 METHODS = frozenset(
@@ -154,8 +154,9 @@ def validate_request(request: ReplayRequest) -> ReplayRequest:
         headers.append((name, value))
     for what, text in (("path", request.path), ("query string", request.query_string)):
         if _CONTROL.search(text) or not _is_text(text):
+            shown = redact_query(text) if what == "query string" else text
             raise InvalidRequest(
-                f"the {what} has a control character or lone surrogate: {text[:80]!r}"
+                f"the {what} has a control character or lone surrogate: {shown[:80]!r}"
             )
     if request.scheme is not None and request.scheme not in ("http", "https"):
         raise InvalidRequest(f"the scheme must be http or https, got {request.scheme!r}")
@@ -172,6 +173,14 @@ def validate_request(request: ReplayRequest) -> ReplayRequest:
     if tuple(headers) != request.headers:
         request = dataclasses.replace(request, headers=tuple(headers))
     return request
+
+
+def _shown_url(url: str) -> str:
+    """A URL for an error message: userinfo and secret query values redacted."""
+    if "@" in url.partition("?")[0]:
+        scheme, sep, rest = url.partition("://")
+        url = f"{scheme}{sep}{REDACTED}@{rest.partition('@')[2]}" if sep else url
+    return redact_uri(url)[:200]
 
 
 def _malformed(exc: Exception) -> InvalidRequest:
@@ -429,9 +438,9 @@ def request_from_har_entry(entry: t.Any, origin: str = "") -> ReplayRequest:
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # a bad IPv6 address
-        raise InvalidRequest(f"invalid URL {url[:200]!r}: {exc}") from None
+        raise InvalidRequest(f"invalid URL {_shown_url(url)!r}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidRequest(f"the URL must be absolute http(s), got {url[:200]!r}")
+        raise InvalidRequest(f"the URL must be absolute http(s), got {_shown_url(url)!r}")
     headers: list[tuple[str, str]] = []
     for header in request.get("headers") or []:
         if not isinstance(header, dict) or not isinstance(header.get("name"), str):
