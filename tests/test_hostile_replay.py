@@ -136,3 +136,17 @@ def test_memory_follows_the_work_not_the_thread_count(tmp_path: t.Any) -> None:
     assert summary["latency_ms"]["max"] > 0
     peak_mb = int(done.stderr.strip().splitlines()[-1])
     assert peak_mb < 200, peak_mb
+
+
+@pytest.mark.slow
+def test_a_deadlocked_app_in_worker_processes_is_bounded_by_duration(tmp_path: t.Any) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "wsgiscope", "replay", APP, source(tmp_path, "GET /deadlock"),
+         "--processes", "2", "--duration", "1s"],
+        capture_output=True, text=True, timeout=90, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )  # fmt: skip
+    assert time.monotonic() - started < 60
+    assert done.returncode == 0, done.stderr
+    assert "did not answer within --duration in the worker processes" in done.stderr

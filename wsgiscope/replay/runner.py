@@ -217,6 +217,8 @@ class _Worker:
     done: int = 0
     errors: int = 0
     buffer: bytes = b""
+    #: Killed by us: still in a request when --duration had long passed.
+    stuck: bool = False
 
 
 def _child_env() -> dict[str, str]:
@@ -245,14 +247,15 @@ def _run_processes(
                 workers.append(
                     _spawn(Path(directory), index, ref, requests, mode, plan, BOOTSTRAP[patch])
                 )
-            interrupted = _watch(workers, progress)
+            limit = None if plan.duration is None else plan.duration + max(5.0, plan.duration / 10)
+            interrupted = _watch(workers, progress, limit)
         finally:
             for worker in workers:
                 if worker.process.poll() is None:
                     worker.process.kill()
                     worker.process.wait()
                 os.close(worker.read_fd)
-        return _merge(mode, workers, interrupted)
+        return _merge(mode, workers, interrupted, plan)
 
 
 def _spawn(
@@ -292,9 +295,16 @@ def _spawn(
     return _Worker(process, read_fd, result_path, log_path)
 
 
-def _watch(workers: list[_Worker], progress: Progress | None) -> bool:
-    """Relay progress until every worker exits; ``True`` if interrupted."""
+def _watch(workers: list[_Worker], progress: Progress | None, limit: float | None = None) -> bool:
+    """Relay progress until every worker exits; ``True`` if interrupted.
+
+    :param limit: seconds after which the workers are asked to stop (SIGINT),
+        and five more after which those still stuck in a request are killed
+        (``--duration`` is over for every phase, baseline included).
+    """
     interrupted = False
+    began = time.monotonic()
+    asked = False
     selector = selectors.DefaultSelector()
     for worker in workers:
         selector.register(worker.read_fd, selectors.EVENT_READ, worker)
@@ -312,6 +322,15 @@ def _watch(workers: list[_Worker], progress: Progress | None) -> bool:
                     _parse_progress(worker, chunk)
                 if progress is not None:
                     progress(sum(w.done for w in workers), sum(w.errors for w in workers))
+                if limit is not None and time.monotonic() - began > limit:
+                    for worker in workers:
+                        if worker.process.poll() is None:
+                            if asked and time.monotonic() - began > limit + 5:
+                                worker.stuck = True
+                                worker.process.kill()
+                            elif not asked:
+                                worker.process.send_signal(signal.SIGINT)
+                    asked = True
             except KeyboardInterrupt:
                 interrupted = True
                 for worker in workers:
@@ -368,7 +387,9 @@ def routes_in_worker(ref: AppRef, patch: bool) -> list[ReplayRequest]:
         return requests
 
 
-def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
+def _merge(
+    mode: Mode, workers: list[_Worker], interrupted: bool, plan: ReplayPlan | None = None
+) -> ModeResult:
     stats = Stats()
     findings = Findings()
     duration = 0.0
@@ -379,8 +400,10 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     for index, worker in enumerate(workers):
         code = worker.process.returncode
         if code is not None and code < 0 and not worker.result_path.exists():
-            # killed by a signal (a segfault in the app): the others' results stay
-            lost.append(f"worker {index} ({_signal_name(-code)})")
+            # killed by a signal (a segfault in the app, or by us: stuck past
+            # --duration): the others' results stay
+            why = "stuck past --duration" if worker.stuck else _signal_name(-code)
+            lost.append(f"worker {index} ({why})")
             continue
         result = _result(index, worker)
         stats.merge(Stats.from_payload(result["stats"]))
@@ -390,6 +413,8 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
         patched = result["patched"]
         peaks.append(result["stats"]["max_in_flight"])
         abandoned += result["abandoned"]
+    if lost and all(worker.stuck for worker in workers) and plan is not None:
+        return _stuck(mode, "in the worker processes", plan)
     if lost and len(lost) == len(workers):
         raise WorkerError(
             f"every replay worker process died: {', '.join(lost)}",
