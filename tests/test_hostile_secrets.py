@@ -260,3 +260,15 @@ def test_middleware_redact_list() -> None:
     assert SECRET not in json.dumps(records[0])
     with pytest.raises(TypeError):
         TraceMiddleware(app, redact="X-Shop-Code")
+
+
+def test_replay_examples_redact_text_bodies() -> None:
+    from wsgiscope.replay.isolation import preview
+
+    body = (
+        f'<input type="hidden" name="csrf_token" value="{SECRET}"> '
+        f"Authorization: Bearer {SECRET} password={SECRET}"
+    ).encode()
+    shown = preview(body)
+    assert SECRET not in shown
+    assert shown.count("[redacted]") == 3
