@@ -409,8 +409,8 @@ def _redact_param(match: re.Match[str]) -> str:
 
 #: A JSON member ``"name": value`` (a string value may be cut off).
 _JSON_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,{}\[\]\s"]+)')
-#: ``name=value`` at the start of the text or after ``?``, ``&`` or ``;``.
-_TEXT_PARAM = re.compile(r"(?:(?<=[?&;])|^)([\w.%-]+)=([^&#;\s\"'<>]*)", re.MULTILINE)
+#: ``name=value`` at the start of the text or after ``?``, ``&``, ``;`` or a space.
+_TEXT_PARAM = re.compile(r"(?:(?<=[?&;\s])|^)([\w.%-]+)=([^&#;\s\"'<>]*)", re.MULTILINE)
 
 
 def _redact_member(match: re.Match[str]) -> str:
