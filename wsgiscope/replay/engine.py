@@ -22,7 +22,6 @@ patched). Both return a :class:`LocalResult`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import itertools
@@ -40,7 +39,7 @@ from wsgiscope.replay.isolation import (
     flask_apps,
     preview,
 )
-from wsgiscope.replay.stats import HIGHEST_US, Stats
+from wsgiscope.replay.stats import HIGHEST_US, Stats, new_histogram
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.plan import Mode, ReplayPlan
@@ -133,6 +132,42 @@ def prepare(requests: t.Sequence[ReplayRequest], app: t.Any) -> list[Entry]:
     return entries
 
 
+#: In a replay worker process, whose own SIGINT handler calls
+#: :func:`note_ctrl_c`: whether a Ctrl-C arrived (see :func:`is_ctrl_c`).
+_ctrl_c = threading.Event()
+_noting = False
+
+
+def note_ctrl_c() -> None:
+    """Say a Ctrl-C arrived (a worker process's SIGINT handler calls it)."""
+    global _noting
+    _noting = True
+    _ctrl_c.set()
+
+
+def notes_ctrl_c() -> None:
+    """Say this process's SIGINT handler calls :func:`note_ctrl_c`."""
+    global _noting
+    _noting = True
+
+
+def is_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while the app ran, is the user's Ctrl-C rather
+    than the app's own ``KeyboardInterrupt`` (or ``SystemExit``): that
+    request's error. A signal only reaches the main thread; there, a
+    worker process's handler or :func:`wsgiscope.interrupts.watching_ctrl_c`
+    says whether a Ctrl-C arrived."""
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if _noting:
+        return _ctrl_c.is_set()
+    from wsgiscope.interrupts import is_ctrl_c as pressed
+
+    return pressed(exc)
+
+
 def call_app(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, bytes]:
     """Run one request: ``(status line, body)``; the iterable is closed."""
     statuses: list[str] = []
@@ -184,6 +219,10 @@ class Shared:
     lock: t.Any = dataclasses.field(default_factory=threading.Lock)
     report: t.Callable[[], None] | None = None
     next_report: float = 0.0
+    #: The latency histogram every worker of this process adds to, and its lock
+    #: (not ``lock``: the in-flight count must not wait for a batch).
+    latencies: t.Any = None
+    latencies_lock: t.Any = dataclasses.field(default_factory=threading.Lock)
 
 
 def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
@@ -201,7 +240,11 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     track = shared.track
     lock = shared.lock
     perf = time.perf_counter
-    record_value = stats.hist.record_value
+    # Latencies go to the one histogram of this process (``shared.latencies``,
+    # ~190 KB) in batches: a worker holds at most LATENCY_BATCH values, so
+    # 10,000 threads cost no 10,000 histograms.
+    latencies: list[int] = []
+    keep_latency = latencies.append
     count_entry = stats.count_entry
     status_counts = stats.status
     bytes_io = io.BytesIO
@@ -231,17 +274,24 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 end = perf()
                 # Stats.record, inlined: this loop is the replay's hot path.
                 micros = int((end - start) * 1_000_000)
-                record_value(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
+                keep_latency(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
+                if len(latencies) >= LATENCY_BATCH:
+                    _flush_latencies(shared, latencies)
                 code = int(status[:3] or 0)
                 status_counts[code // 100 if 0 < code < 600 else 0] += 1
                 if code >= 500:
                     stats.errors += 1
                 stats.count += 1
                 count_entry(number % size, micros, code >= 500)
-            except Exception as exc:
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                # the app's own sys.exit() or KeyboardInterrupt too: this request's error
+                if is_ctrl_c(exc):
+                    raise
                 end = perf()
-                stats.record_exception(end - start, exc, entry.request.describe())
-                count_entry(number % size, int((end - start) * 1_000_000), True)
+                stats.record_exception(end - start, exc, entry.request.describe(), latency=False)
+                micros = max(1, min(int((end - start) * 1_000_000), HIGHEST_US))
+                keep_latency(micros)
+                count_entry(number % size, micros, True)
                 status, body = "", b""
             if track:
                 with lock:
@@ -257,7 +307,25 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 shared.next_report = end + REPORT_EVERY
                 shared.report()
     finally:
+        _flush_latencies(shared, latencies)
         _worker_ended(shared, stats, ident, entry is not None, compared, slot)
+
+
+#: Latencies a worker keeps before adding them to the shared histogram.
+LATENCY_BATCH = 64
+
+
+def _flush_latencies(shared: Shared, latencies: list[int]) -> None:
+    """Add a worker's kept latencies to the process's histogram, and forget them."""
+    if not latencies:
+        return
+    with shared.latencies_lock:
+        if shared.latencies is None:
+            shared.latencies = new_histogram()
+        record = shared.latencies.record_value
+        for micros in latencies:
+            record(micros)
+    latencies.clear()
 
 
 def _worker_ended(
@@ -300,7 +368,9 @@ def baseline(app: t.Any, entries: t.Sequence[Entry], findings: Findings) -> None
             environ[REQUEST_ID] = -1
             try:
                 answers.append(call_app(app, environ))
-            except Exception:
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                if is_ctrl_c(exc):
+                    raise
                 answers.append(("", b""))
         (status, body), (status2, body2) = answers
         if status and status == status2 and hash(body) == hash(body2):
@@ -318,8 +388,11 @@ def warm_up(app: t.Any, entries: t.Sequence[Entry], count: int) -> None:
         environ["wsgi.input"] = io.BytesIO(entry.body)
         environ[REQUEST_ID] = -1
         # An error here is counted in the measured run if it happens again.
-        with contextlib.suppress(Exception):
+        try:
             call_app(app, environ)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            if is_ctrl_c(exc):
+                raise
 
 
 @dataclasses.dataclass
@@ -381,6 +454,8 @@ def finish(shared: Shared, stats: list[Stats], interrupted: bool) -> LocalResult
     merged = Stats()
     for item in stats:
         merged.merge(item)
+    if shared.latencies is not None:
+        merged.hist.add(shared.latencies)
     merged.max_in_flight = shared.max_in_flight if shared.track else min(1, merged.count)
     sink = shared.entries[0].environ.get("wsgi.errors") if shared.entries else None
     if isinstance(sink, ErrorsSink):
