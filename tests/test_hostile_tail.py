@@ -26,6 +26,7 @@ from wsgiscope.cli import cli
 from wsgiscope.cli.tail import RecordPrinter, make_filter
 from wsgiscope.render.console import make_console
 from wsgiscope.render.trace import render_trace
+from wsgiscope.schemas import CHECK_VARIABLE
 from wsgiscope.serving.summary import Summary
 from wsgiscope.tailing import BadLine, TraceLine, parse_line
 
@@ -98,15 +99,22 @@ def _show_everywhere(record: dict[str, t.Any]) -> None:
     """Every reader of a record: the compact line, the tree, JSON, the
     filters and serve's summary."""
     out = make_console("always", 100, io.StringIO())
-    for verbose, as_json in ((False, False), (True, False), (False, True)):
-        printer = RecordPrinter(
-            "f.jsonl",
-            make_filter((), ("GET",), "/*", 1.0, True, (1,)),
-            as_json,
-            verbose,
-            None if as_json else out,
-        )
-        printer.records([TraceLine(record, _line(record))])
+    # tail --json passes another writer's line through as read: the published
+    # schema describes the records wsgiscope writes (checked where written).
+    checking = os.environ.pop(CHECK_VARIABLE, None)
+    try:
+        for verbose, as_json in ((False, False), (True, False), (False, True)):
+            printer = RecordPrinter(
+                "f.jsonl",
+                make_filter((), ("GET",), "/*", 1.0, True, (1,)),
+                as_json,
+                verbose,
+                None if as_json else out,
+            )
+            printer.records([TraceLine(record, _line(record))])
+    finally:
+        if checking is not None:
+            os.environ[CHECK_VARIABLE] = checking
     out.print(render_trace(record))
     summary = Summary()
     summary.add(record)

@@ -534,6 +534,15 @@ def redacted_repr(value: t.Any) -> str:
     return _REPR_ITEM.sub(_redact_repr_item, text)
 
 
+def redact_repr_text(text: str) -> str:
+    """A ``repr`` already made (a preview of ``g`` taken while the request was
+    alive): its ``'name': value`` and ``name=value`` items named like a
+    secret redacted, at any depth of the text."""
+    if not _MAYBE_SECRET.search(text.lower()):
+        return text
+    return _REPR_ITEM.sub(_redact_repr_item, text)
+
+
 def redact_uri(uri: str) -> str:
     """``path?query`` (or a URL) with the values of secret-named query parameters redacted."""
     path, sep, query = uri.partition("?")

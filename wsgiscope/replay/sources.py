@@ -286,6 +286,8 @@ def request_from_record(record: t.Any, origin: str = "") -> ReplayRequest:
     if not isinstance(path, str) or not path.startswith("/"):
         raise InvalidRequest(f"no request path (got {path!r}); expected 'path': '/...'")
     script_name = fields.get("script_name") or ""
+    if not isinstance(script_name, str) or (script_name and not script_name.startswith("/")):
+        raise InvalidRequest(f"script_name must be empty or start with '/' (got {script_name!r})")
     if fields is request:
         # A trace record holds the WSGI strings (latin-1 decoded bytes):
         # the request's text is what the framework decodes from them.
@@ -294,7 +296,7 @@ def request_from_record(record: t.Any, origin: str = "") -> ReplayRequest:
         path, script_name = display_path(path), display_path(script_name)
         if isinstance(query, str):
             query = display_path(query)
-    if isinstance(script_name, str) and script_name:
+    if script_name:
         path = script_name.rstrip("/") + path
     headers = _record_headers(fields.get("headers"), record.get("environ"))
     body = _record_body(fields, record)

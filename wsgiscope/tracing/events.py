@@ -43,7 +43,15 @@ import traceback
 import types
 import typing as t
 
-from wsgiscope.redact import REDACTED, VALUE_CAP, Redactor, as_text, is_secret_field, repr_text
+from wsgiscope.redact import (
+    REDACTED,
+    VALUE_CAP,
+    Redactor,
+    as_text,
+    is_secret_field,
+    redact_repr_text,
+    repr_text,
+)
 
 #: A raw event row as the recorder stores it:
 #: ``(cls, t, depth, parent seq or None, values, seq)``.
@@ -379,7 +387,7 @@ def _previews(values: t.Mapping[str, str], show: bool) -> dict[str, str]:
     """Previews in a record: secret-named ones redacted unless ``show``."""
     if show:
         return dict(values)
-    return {k: REDACTED if is_secret_field(k) else v for k, v in values.items()}
+    return {k: REDACTED if is_secret_field(k) else redact_repr_text(v) for k, v in values.items()}
 
 
 @_fields
