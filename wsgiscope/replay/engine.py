@@ -184,6 +184,9 @@ class Shared:
     lock: t.Any = dataclasses.field(default_factory=threading.Lock)
     report: t.Callable[[], None] | None = None
     next_report: float = 0.0
+    #: Per request index its endpoint group, and the groups' names
+    #: (:func:`wsgiscope.replay.report.endpoint_groups`).
+    groups: tuple[list[int], list[str]] | None = None
 
 
 def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
@@ -204,6 +207,9 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     record_value = stats.hist.record_value
     count_entry = stats.count_entry
     status_counts = stats.status
+    codes = stats.codes
+    if shared.groups is not None:
+        stats.groups, stats.group_names = shared.groups
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
     compared = 0
@@ -234,6 +240,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 record_value(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
                 code = int(status[:3] or 0)
                 status_counts[code // 100 if 0 < code < 600 else 0] += 1
+                codes[code] = codes.get(code, 0) + 1
                 if code >= 500:
                     stats.errors += 1
                 stats.count += 1

@@ -84,6 +84,8 @@ class ModeResult:
     queries: dict[str, list[float]] | None = None
     #: Per distinct request: requests, errors, mean and max latency.
     endpoints: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    #: The plan it ran (``--timeout`` is judged against the latencies).
+    plan: ReplayPlan | None = None
 
 
 def run_mode(
@@ -102,6 +104,7 @@ def run_mode(
     else:
         result = _run_here(target.loaded, requests, mode, plan, progress)
     stats = result.stats
+    result.plan = plan
     result.endpoints = stats.endpoints(lambda index: requests[index].describe())
     if result.abandoned:
         result.warnings.append(
@@ -113,12 +116,26 @@ def run_mode(
         )
     if mode.kind == "greenlets" and mode.workers > 1 and stats.count > 1:
         _warn_no_concurrency(result)
+    _warn_low_concurrency(result)
     if plan.check and stats.count and not result.findings.stable:
         result.warnings.append(
             f"{mode.label}: no request got the same answer twice in a row (status and body), "
             "so the divergence check compared nothing"
         )
     return result
+
+
+def _warn_low_concurrency(result: ModeResult) -> None:
+    """Threads (or greenlets that overlapped a little): far fewer in flight than asked."""
+    from wsgiscope.replay.report import concurrency_warning
+
+    mode = result.mode
+    peak = result.stats.max_in_flight if result.process_peak is None else result.process_peak
+    if mode.kind == "greenlets" and peak <= 1:
+        return  # _warn_no_concurrency said it
+    warning = concurrency_warning(mode, peak, result.stats.count)
+    if warning:
+        result.warnings.append(warning)
 
 
 def _warn_no_concurrency(result: ModeResult) -> None:
@@ -151,6 +168,7 @@ def _run_here(
     app, counter = _counting(loaded.app, plan)
     entries = engine.prepare(requests, app)
     run = engine.LocalRun(app, entries, mode, plan)
+    run.shared.groups = _groups(loaded.app, requests)
     run.start()
     try:
         while not run.wait(POLL):
@@ -172,6 +190,13 @@ def _run_here(
         abandoned=result.abandoned,
         queries=None if counter is None else counter.to_payload(),
     )
+
+
+def _groups(app: t.Any, requests: t.Sequence[ReplayRequest]) -> tuple[list[int], list[str]]:
+    """Each request's endpoint group (the rule answering it), for the endpoint rows."""
+    from wsgiscope.replay.report import endpoint_groups
+
+    return endpoint_groups(app, requests)
 
 
 def _counting(app: t.Any, plan: ReplayPlan) -> tuple[t.Any, t.Any]:
@@ -402,6 +427,7 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
         "requests": stats.count,
         "errors": stats.errors,
         "status": stats.status_classes(),
+        **_load_report(result),
         "exceptions": stats.exceptions,
         "error_examples": stats.examples,
         "wsgi_errors": {"chars": stats.wsgi_errors, "head": stats.wsgi_errors_head},
@@ -425,6 +451,24 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
         "interrupted": result.interrupted,
         "warnings": result.warnings,
         **_queries_summary(result),
+    }
+
+
+def _load_report(result: ModeResult) -> dict[str, t.Any]:
+    """Exact status codes, per-endpoint rows, timeouts (:mod:`wsgiscope.replay.report`)."""
+    from wsgiscope.replay.report import endpoint_rows, status_codes
+
+    stats = result.stats
+    timeout = getattr(result.plan, "timeout", None) if result.plan is not None else None
+    timeouts = None
+    if timeout is not None:
+        limit_us = timeout * 1_000_000
+        timeouts = sum(count for value, count in stats.hist.values() if value > limit_us)
+    return {
+        "status_codes": status_codes(stats),
+        "endpoint_stats": endpoint_rows(stats, result.duration_s),
+        "timeout_s": timeout,
+        "timeouts": timeouts,
     }
 
 

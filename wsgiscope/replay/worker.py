@@ -72,6 +72,9 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
 
         app, counter = counting(app)
     entries = engine.prepare(job["requests"], app)
+    from wsgiscope.replay.report import endpoint_groups
+
+    groups = endpoint_groups(loaded.app, job["requests"])
     last = [0.0]
 
     def report(done: int, errors: int, force: bool = False) -> None:
@@ -83,6 +86,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
     if mode.kind == "greenlets":
 
         def created(shared: engine.Shared) -> None:
+            shared.groups = groups
             signal.signal(
                 signal.SIGINT,
                 _on_ctrl_c(lambda: setattr(shared, "stop", True), lambda: shared.stop),
@@ -100,6 +104,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         )
     else:
         run = engine.LocalRun(app, entries, mode, plan, job["offset"], job["stride"])
+        run.shared.groups = groups
         signal.signal(signal.SIGINT, _on_ctrl_c(run.stop, lambda: run.interrupted))
         run.start()
         try:
