@@ -208,6 +208,7 @@ def replay(
     if locust_file is not None:
         _write_locustfile(locust_file, target, source_words, skip_invalid, host_filter)
         return
+    _check_writable(csv_prefix, hdr_log)
     sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
     seconds = parse_duration(duration) if duration is not None else None
     plan = ReplayPlan(
@@ -298,6 +299,20 @@ def _failed_thresholds(
             where = f"{summary['label']}: " if labelled else ""
             click.echo(f"wsgiscope: threshold failed: {where}{text}", err=True)
     return failed
+
+
+def _check_writable(csv_prefix: str | None, hdr_log: str | None) -> None:
+    """Fail before the run, not after it, when a report file cannot be written."""
+    from wsgiscope.errors import UsageError
+
+    paths = [f"{csv_prefix}_stats.csv", f"{csv_prefix}_stats_history.csv"] if csv_prefix else []
+    paths += [hdr_log] if hdr_log else []
+    for path in paths:
+        try:
+            with open(path, "a"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _write_files(

@@ -248,10 +248,27 @@ def failed_thresholds(thresholds: t.Sequence[Threshold], summary: dict[str, t.An
 # -- concurrency --------------------------------------------------------------
 
 
-def concurrency_warning(mode: Mode, peak: int, count: int) -> str | None:
-    """A warning when at most a quarter of the workers asked for were ever busy
-    at once (8 threads, 2 in flight), with the likely reason."""
+#: CPU cores (process time / wall time) from which thread mode is GIL-bound.
+GIL_BOUND = 0.8
+
+
+def concurrency_warning(
+    mode: Mode, peak: int, count: int, cores: float | None = None, paced: bool = False
+) -> str | None:
+    """A warning when the concurrency reached is far below the one asked for,
+    with the likely reason: at most a quarter of the workers were ever busy at
+    once (8 threads, 2 in flight), or (threads in this process, ``cores`` the
+    CPU time over the wall time) the run kept one core busy: the views take
+    turns on the GIL."""
     if mode.kind == "sequential" or mode.workers < 4 or count < mode.workers * 4:
+        return None
+    if cores is not None and mode.kind == "threads" and cores >= GIL_BOUND:
+        return (
+            f"{mode.label}: the run kept {cores:.2f} CPU cores busy: the views are CPU-bound "
+            "and take turns on the GIL, so one runs at a time and more threads add no load "
+            "(--processes N does)"
+        )
+    if paced:  # -q: few in flight is what a low rate gives
         return None
     if peak > mode.workers // 4:
         return None
@@ -269,3 +286,37 @@ def concurrency_warning(mode: Mode, peak: int, count: int) -> str | None:
         f"{mode.label}: at most {peak} of {mode.workers} requests were in flight at once{per}: "
         f"{why}; more workers will not add load"
     )
+
+
+class RequestTimeout(Exception):
+    """A request interrupted by ``-t/--timeout`` (greenlet mode)."""
+
+
+def interrupting(app: t.Any, seconds: float) -> t.Any:
+    """``app`` with each call (and its body) cut at ``seconds`` by a
+    ``gevent.Timeout``: the greenlet moves on to its next request and the
+    request counts as a :class:`RequestTimeout` exception. Greenlets only:
+    a thread cannot be interrupted, so thread and sequential modes count a
+    late request as a timeout when it ends."""
+    import gevent
+
+    def timed(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        timer = gevent.Timeout(seconds)
+        timer.start()
+        try:
+            result = app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            return [body]
+        except gevent.Timeout as exc:
+            if exc is not timer:
+                raise
+            raise RequestTimeout(f"no response within {seconds:g}s") from None
+        finally:
+            timer.close()
+
+    return timed

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import typing as t
 from pathlib import Path
 
@@ -86,6 +87,8 @@ class ModeResult:
     endpoints: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
     #: The plan it ran (``--timeout`` is judged against the latencies).
     plan: ReplayPlan | None = None
+    #: CPU time this process spent in the run (in-process modes only).
+    cpu_s: float | None = None
 
 
 def run_mode(
@@ -133,7 +136,13 @@ def _warn_low_concurrency(result: ModeResult) -> None:
     peak = result.stats.max_in_flight if result.process_peak is None else result.process_peak
     if mode.kind == "greenlets" and peak <= 1:
         return  # _warn_no_concurrency said it
-    warning = concurrency_warning(mode, peak, result.stats.count)
+    plan = result.plan
+    cores = None
+    if result.cpu_s is not None and result.duration_s > 0:
+        cores = result.cpu_s / result.duration_s
+    warning = concurrency_warning(
+        mode, peak, result.stats.count, cores, paced=bool(plan is not None and plan.rate)
+    )
     if warning:
         result.warnings.append(warning)
 
@@ -169,6 +178,7 @@ def _run_here(
     entries = engine.prepare(requests, app)
     run = engine.LocalRun(app, entries, mode, plan)
     run.shared.groups = _groups(loaded.app, requests)
+    cpu = time.process_time()
     run.start()
     try:
         while not run.wait(POLL):
@@ -177,6 +187,7 @@ def _run_here(
     except KeyboardInterrupt:
         run.stop()
     result = run.result()  # a second Ctrl-C in it leaves the stuck workers
+    cpu = time.process_time() - cpu
     if counter is not None:
         counter.release()
     if progress is not None:
@@ -189,6 +200,7 @@ def _run_here(
         result.interrupted or False,
         abandoned=result.abandoned,
         queries=None if counter is None else counter.to_payload(),
+        cpu_s=cpu,
     )
 
 

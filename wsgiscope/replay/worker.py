@@ -71,8 +71,11 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         from wsgiscope.capture.counting import counting
 
         app, counter = counting(app)
+    from wsgiscope.replay.report import endpoint_groups, interrupting
+
+    if mode.kind == "greenlets" and getattr(plan, "timeout", None):
+        app = interrupting(app, plan.timeout)  # -t: the greenlet moves on
     entries = engine.prepare(job["requests"], app)
-    from wsgiscope.replay.report import endpoint_groups
 
     groups = endpoint_groups(loaded.app, job["requests"])
     last = [0.0]
