@@ -144,6 +144,7 @@ def test_threshold_values() -> None:
         (("-t", "soon"), "invalid duration 'soon'"),
         (("-z", "-1s"), "invalid duration"),
         (("-q", "0"), "-q"),
+        (("--fail-if", "timeouts>0"), "--fail-if on timeouts needs -t/--timeout"),
     ],
 )
 def test_bad_concurrency_flags(shop: str, args: tuple[str, ...], message: str) -> None:

@@ -189,6 +189,8 @@ def replay(
 
     app_word, source_words = _split_words(words)
     thresholds = [parse_threshold(text) for text in fail_if]
+    if timeout is None and any(item.metric == "timeouts" for item in thresholds):
+        raise UsageError("--fail-if on timeouts needs -t/--timeout", hint="e.g. -t 1s")
     threads, greenlets, processes = _concurrency(threads, greenlets, processes, concurrency)
     if count is not None and duration is not None:
         raise UsageError("-n/--requests and --duration cannot be combined", hint="pick one")
