@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import time
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,47 @@ def test_gil_bound_threads_warn(apps_dir: Path) -> None:
         pytest.skip("the run got less than 0.8 of a CPU core (loaded machine)")
     assert warned[0].startswith("threads=8: the run kept ")
     assert f"wsgiscope: warning: {warned[0]}" in result.stderr
+
+
+def test_endpoint_groups_are_capped() -> None:
+    """An app without a route table is grouped by path; past the cap, "(other)"."""
+    from wsgiscope.replay.report import GROUP_CAP, OTHER, endpoint_groups
+    from wsgiscope.replay.sources import ReplayRequest
+
+    def app(environ: dict[str, object], start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    requests = [ReplayRequest("GET", f"/page/{i}") for i in range(GROUP_CAP + 20)]
+    requests += [ReplayRequest("GET", "/page/1")]
+    groups, names = endpoint_groups(app, requests)
+    assert len(names) == GROUP_CAP + 1
+    assert names[0] == "GET /page/0"
+    assert names[-1] == OTHER
+    assert groups[GROUP_CAP:-1] == [GROUP_CAP] * 20
+    assert groups[-1] == groups[1]
+
+
+def test_endpoint_rows_merge_across_workers() -> None:
+    """Worker processes send their rows as payloads; groups merge by name."""
+    from wsgiscope.replay.report import endpoint_rows
+    from wsgiscope.replay.stats import Stats
+
+    first, second = Stats(), Stats()
+    first.groups, first.group_names = [0, 1], ["GET /a", "GET /b"]
+    second.groups, second.group_names = [0, 1], ["GET /b", "GET /a"]
+    for micros in (100, 200, 300):
+        first.count_entry(0, micros, False)
+        second.count_entry(1, micros * 10, True)
+    second.count_entry(0, 5000, False)
+    merged = Stats()
+    merged.merge(Stats.from_payload(first.to_payload()))
+    merged.merge(Stats.from_payload(second.to_payload()))
+    rows = {row["name"]: row for row in endpoint_rows(merged, 1.0)}
+    assert rows["GET /a"]["requests"] == 6
+    assert rows["GET /a"]["errors"] == 3
+    assert rows["GET /a"]["min_ms"] == 0.1
+    assert rows["GET /a"]["max_ms"] == 3.0
+    assert rows["GET /a"]["mean_ms"] == pytest.approx((600 + 6000) / 6 / 1000, abs=0.001)
+    assert rows["GET /b"]["requests"] == 1
+    assert rows["GET /b"]["p99_ms"] == 5.0
