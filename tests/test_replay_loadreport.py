@@ -291,6 +291,7 @@ def test_greenlets_timeout_moves_on(shop: str) -> None:
     assert checkout["errors"] == 10
     assert 5 <= checkout["p50_ms"] < 20
     assert data["timeouts"] >= 10
+    assert data["isolation"]["context_checks"] > 0  # the Flask app is still found
 
 
 @pytest.mark.slow

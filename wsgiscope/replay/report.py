@@ -292,19 +292,25 @@ class RequestTimeout(Exception):
     """A request interrupted by ``-t/--timeout`` (greenlet mode)."""
 
 
-def interrupting(app: t.Any, seconds: float) -> t.Any:
+class Interrupting:
     """``app`` with each call (and its body) cut at ``seconds`` by a
     ``gevent.Timeout``: the greenlet moves on to its next request and the
     request counts as a :class:`RequestTimeout` exception. Greenlets only:
     a thread cannot be interrupted, so thread and sequential modes count a
-    late request as a timeout when it ends."""
-    import gevent
+    late request as a timeout when it ends. ``.app`` is the wrapped app (the
+    isolation checks find the Flask apps through it)."""
 
-    def timed(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
-        timer = gevent.Timeout(seconds)
+    def __init__(self, app: t.Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        import gevent
+
+        timer = gevent.Timeout(self.seconds)
         timer.start()
         try:
-            result = app(environ, start_response)
+            result = self.app(environ, start_response)
             try:
                 body = b"".join(result)
             finally:
@@ -315,8 +321,6 @@ def interrupting(app: t.Any, seconds: float) -> t.Any:
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise
-            raise RequestTimeout(f"no response within {seconds:g}s") from None
+            raise RequestTimeout(f"no response within {self.seconds:g}s") from None
         finally:
             timer.close()
-
-    return timed

@@ -71,10 +71,10 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         from wsgiscope.capture.counting import counting
 
         app, counter = counting(app)
-    from wsgiscope.replay.report import endpoint_groups, interrupting
+    from wsgiscope.replay.report import Interrupting, endpoint_groups
 
     if mode.kind == "greenlets" and getattr(plan, "timeout", None):
-        app = interrupting(app, plan.timeout)  # -t: the greenlet moves on
+        app = Interrupting(app, plan.timeout)  # -t: the greenlet moves on
     entries = engine.prepare(job["requests"], app)
 
     groups = endpoint_groups(loaded.app, job["requests"])
