@@ -376,3 +376,17 @@ def test_endpoint_rows_merge_across_workers() -> None:
     assert rows["GET /a"]["mean_ms"] == pytest.approx((600 + 6000) / 6 / 1000, abs=0.001)
     assert rows["GET /b"]["requests"] == 1
     assert rows["GET /b"]["p99_ms"] == 5.0
+
+
+def test_groups_beyond_the_entry_cap() -> None:
+    """Past ENTRY_CAP distinct requests (counted as "other requests"), each
+    request still counts in its own endpoint group."""
+    from wsgiscope.replay.stats import ENTRY_CAP, Stats
+
+    stats = Stats()
+    stats.groups = [0] * ENTRY_CAP + [1] * 5
+    stats.group_names = ["GET /many/<n>", "GET /late"]
+    for index in range(ENTRY_CAP + 5):
+        stats.count_entry(index, 100, False)
+    assert stats.per_group[1][0] == 5
+    assert stats.per_group[0][0] == ENTRY_CAP

@@ -192,6 +192,9 @@ class Stats:
         (memory stays near the histogram's); later ones go to index -1,
         "(other requests)".
         """
+        groups = self.groups
+        if groups is not None:
+            self._count_group(groups[index], micros, error)
         row = self.per_entry.get(index)
         if row is None:
             if len(self.per_entry) >= ENTRY_CAP:
@@ -204,12 +207,9 @@ class Stats:
         row[2] += micros
         if micros > row[3]:
             row[3] = micros
-        groups = self.groups
-        if groups is not None:
-            self._count_group(groups[index], micros, error)
 
     def _count_group(self, group: int, micros: int, error: bool) -> None:
-        """One request of endpoint group ``group`` (see :data:`GROUP_SUB`)."""
+        """One request of endpoint group ``group`` (see :data:`GROUP_EXACT`)."""
         row = self.per_group.get(group)
         if row is None:
             row = self.per_group[group] = [0, 0, 0, 0, micros, {}]
