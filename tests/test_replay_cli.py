@@ -48,7 +48,7 @@ def test_json_schema(apps_dir: Path, tmp_path: Path) -> None:
     assert (data["mode"], data["workers"], data["processes"]) == ("threads", 4, 1)
     assert data["requests"] == 500
     assert data["status"] == {"2xx": 500}
-    assert set(data["latency_ms"]) == {"p50", "p90", "p99", "p999", "max"}
+    assert set(data["latency_ms"]) == {"min", "mean", "p50", "p90", "p95", "p99", "p999", "max"}
     assert set(data["isolation"]) >= {"checked", "leaks", "divergent", "examples"}
     assert data["isolation"]["checked"] == 500
     assert data["throughput_rps"] > 0

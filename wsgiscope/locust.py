@@ -80,21 +80,9 @@ def request_name(app: t.Any, request: ReplayRequest) -> str:
     """The rule that answers ``request``, with its mount prefix (Locust
     shows the method beside it); the path itself for an app without a
     route table."""
-    from wsgiscope.routing import match
+    from wsgiscope.replay.report import rule_name
 
-    if app is None:
-        return request.path
-    try:
-        resolution = match(app, request.method, request.path, request.host)
-    except Exception:
-        return request.path
-    result = resolution.result
-    if result is None:  # an opaque app: no rule to group by
-        return request.path
-    route = result.route
-    if route is None:
-        return f"(no route: {result.status})"
-    return str(route.path)
+    return rule_name(app, request)
 
 
 def _load_app(ref: str | None, base_dir: str | None = None) -> t.Any:

@@ -22,18 +22,33 @@ _APP_SUFFIXES = (".py",)
 @click.command(short_help="Replay requests under threads, greenlets or processes.")
 @click.argument("words", nargs=-1, metavar="[APP] [SOURCE]...")
 @app_option
-@click.option("--threads", type=click.IntRange(1, 10_000), help="Replay with N threads.")
+@click.option(
+    "--threads",
+    type=click.IntRange(0, 10_000),
+    is_flag=False,
+    flag_value=0,
+    help="Replay with N threads (without N: -c threads).",
+)
 @click.option(
     "--greenlets",
-    type=click.IntRange(1, 100_000),
-    help="Replay with a gevent pool of N greenlets (monkey-patched first).",
+    type=click.IntRange(0, 100_000),
+    is_flag=False,
+    flag_value=0,
+    help="Replay with a gevent pool of N greenlets, monkey-patched first (without N: -c).",
 )
 @click.option(
     "--processes",
-    type=click.IntRange(1, 256),
-    default=1,
-    show_default=True,
-    help="Worker processes, each loading the app (combines with --threads/--greenlets).",
+    type=click.IntRange(0, 256),
+    is_flag=False,
+    flag_value=0,
+    help="Worker processes, each loading the app (combines with --threads/--greenlets; "
+    "without N: -c processes) [default: 1].",
+)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 100_000),
+    help="N at once, as hey/oha's -c: threads unless --greenlets or --processes is given.",
 )
 @click.option(
     "--no-patch", is_flag=True, help="Greenlets without gevent.monkey.patch_all() (to compare)."
@@ -45,8 +60,17 @@ _APP_SUFFIXES = (".py",)
     type=click.IntRange(1),
     help="Total requests, cycling the source [default: 1000, at least one pass].",
 )
-@click.option("--duration", metavar="TIME", help="Run for TIME (30s, 500ms, 2m) instead of -n.")
 @click.option(
+    "-z", "--duration", metavar="TIME", help="Run for TIME (30s, 500ms, 2m) instead of -n."
+)
+@click.option(
+    "-t",
+    "--timeout",
+    metavar="TIME",
+    help="A request longer than TIME counts as a timeout (it is not interrupted).",
+)
+@click.option(
+    "-q",
     "--rate",
     type=click.FloatRange(0, min_open=True),
     help="Open-loop arrival rate, requests/s (latency counts from each intended start).",
@@ -75,6 +99,25 @@ _APP_SUFFIXES = (".py",)
 @click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
 @click.option(
+    "--fail-if",
+    "fail_if",
+    multiple=True,
+    metavar="EXPR",
+    help="Exit 1 when EXPR holds, k6-style: 'p95>50ms', 'errors>1%', 'rps<100' (repeatable).",
+)
+@click.option(
+    "--csv",
+    "csv_prefix",
+    metavar="PREFIX",
+    help="Also write PREFIX_stats.csv and PREFIX_stats_history.csv (Locust's columns).",
+)
+@click.option(
+    "--hdr-log",
+    "hdr_log",
+    metavar="FILE",
+    help="Also write the latencies as an HdrHistogram interval log (.hlog).",
+)
+@click.option(
     "--locust-file",
     type=click.Path(dir_okay=False, writable=True),
     metavar="FILE",
@@ -95,10 +138,12 @@ def replay(
     app_option: str | None,
     threads: int | None,
     greenlets: int | None,
-    processes: int,
+    processes: int | None,
+    concurrency: int | None,
     no_patch: bool,
     count: int | None,
     duration: str | None,
+    timeout: str | None,
     rate: float | None,
     warmup: int,
     compare: str | None,
@@ -106,6 +151,9 @@ def replay(
     skip_invalid: bool,
     no_check: bool,
     fail_on_errors: bool,
+    fail_if: tuple[str, ...],
+    csv_prefix: str | None,
+    hdr_log: str | None,
     locust_file: str | None,
     queries: bool,
     html_file: str | None,
@@ -129,6 +177,7 @@ def replay(
       wsgiscope replay app:app traces.jsonl --threads 16 -n 20000
       wsgiscope replay app:app session.har --processes 2 --greenlets 50 --duration 30s
       wsgiscope replay app:app --compare sequential,threads=16,greenlets=100
+      wsgiscope replay app:app -c 8 -z 10s --fail-if 'p95>50ms' --csv run
     """
     from wsgiscope.errors import ExitCode, UsageError
     from wsgiscope.replay.plan import (
@@ -138,8 +187,13 @@ def replay(
         parse_duration,
         parse_mode,
     )
+    from wsgiscope.replay.report import parse_threshold
 
     app_word, source_words = _split_words(words)
+    thresholds = [parse_threshold(text) for text in fail_if]
+    if timeout is None and any(item.metric == "timeouts" for item in thresholds):
+        raise UsageError("--fail-if on timeouts needs -t/--timeout", hint="e.g. -t 1s")
+    threads, greenlets, processes = _concurrency(threads, greenlets, processes, concurrency)
     if count is not None and duration is not None:
         raise UsageError("-n/--requests and --duration cannot be combined", hint="pick one")
     if compare:
@@ -158,6 +212,7 @@ def replay(
     if locust_file is not None:
         _write_locustfile(locust_file, target, source_words, skip_invalid, host_filter)
         return
+    _check_writable(csv_prefix, hdr_log)
     sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
     seconds = parse_duration(duration) if duration is not None else None
     plan = ReplayPlan(
@@ -167,11 +222,16 @@ def replay(
         warmup=warmup,
         check=not no_check,
         queries=queries,
+        timeout=parse_duration(timeout) if timeout is not None else None,
     )
-    summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
+    summaries, interrupted = _run(
+        target, requests, modes, plan, as_json, color, width, record=bool(csv_prefix)
+    )
     if not summaries:  # Ctrl-C before the first mode measured anything
         click.echo("wsgiscope: interrupted before any request was measured", err=True)
         raise SystemExit(int(ExitCode.INTERRUPTED))
+    # What only --csv and --hdr-log read (the histogram, the progress samples).
+    extras = [{k: s.pop(k) for k in list(s) if k.startswith("_")} for s in summaries]
     notes = _source_notes(sources, source_words)
     if as_json:
         document: dict[str, t.Any] = (
@@ -187,15 +247,96 @@ def replay(
         if compare:
             for summary in summaries:
                 out.print(render_summary(summary, notes, findings_only=True))
+    if csv_prefix or hdr_log:
+        _write_files(
+            [{**s, **e} for s, e in zip(summaries, extras, strict=True)], csv_prefix, hdr_log
+        )
     if html_file:
         from wsgiscope.render.html import replay_report, write_html
 
         write_html(html_file, replay_report(summaries, notes, " ".join(words)))
     if interrupted:
         raise SystemExit(int(ExitCode.INTERRUPTED))
+    failed = _failed_thresholds(thresholds, summaries, len(summaries) > 1)
     problems = sum(s["isolation"]["leaks"] + s["isolation"]["divergent"] for s in summaries)
-    if problems or (fail_on_errors and any(s["errors"] for s in summaries)):
+    if problems or failed or (fail_on_errors and any(s["errors"] for s in summaries)):
         raise SystemExit(int(ExitCode.PROBLEM))
+
+
+def _concurrency(
+    threads: int | None, greenlets: int | None, processes: int | None, concurrency: int | None
+) -> tuple[int | None, int | None, int]:
+    """``-c N`` with ``--threads``/``--greenlets``/``--processes`` (given without N)
+    choosing the mode, threads by default: ``(threads, greenlets, processes)``."""
+    from wsgiscope.errors import UsageError
+
+    given = {"--threads": threads, "--greenlets": greenlets, "--processes": processes}
+    bare = [name for name, value in given.items() if value == 0]
+    if concurrency is None:
+        if bare:
+            raise UsageError(f"{bare[0]} without a number needs -c N", hint=f"{bare[0]} 8, or -c 8")
+        return threads, greenlets, processes or 1
+    if len(bare) > 1:
+        raise UsageError(
+            f"-c applies to one of {' and '.join(bare)}", hint="give the others a number"
+        )
+    if bare == ["--processes"]:
+        return threads, greenlets, concurrency
+    if threads or greenlets:
+        which = "--threads" if threads else "--greenlets"
+        raise UsageError(
+            f"-c {concurrency} and {which} {threads or greenlets} both give the concurrency",
+            hint=f"give it once: -c {concurrency} {which}",
+        )
+    if bare == ["--greenlets"]:
+        return None, concurrency, processes or 1
+    return concurrency, None, processes or 1
+
+
+def _failed_thresholds(
+    thresholds: list[t.Any], summaries: list[dict[str, t.Any]], labelled: bool
+) -> bool:
+    """Say on stderr which ``--fail-if`` thresholds each mode crossed."""
+    from wsgiscope.replay.report import failed_thresholds
+
+    failed = False
+    for summary in summaries:
+        for text in failed_thresholds(thresholds, summary):
+            failed = True
+            where = f"{summary['label']}: " if labelled else ""
+            click.echo(f"wsgiscope: threshold failed: {where}{text}", err=True)
+    return failed
+
+
+def _check_writable(csv_prefix: str | None, hdr_log: str | None) -> None:
+    """Fail before the run, not after it, when a report file cannot be written."""
+    from wsgiscope.errors import UsageError
+
+    paths = [f"{csv_prefix}_stats.csv", f"{csv_prefix}_stats_history.csv"] if csv_prefix else []
+    paths += [hdr_log] if hdr_log else []
+    for path in paths:
+        try:
+            with open(path, "a"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_files(
+    summaries: list[dict[str, t.Any]], csv_prefix: str | None, hdr_log: str | None
+) -> None:
+    from wsgiscope.errors import UsageError
+    from wsgiscope.replay.files import write_csv, write_hdr_log
+
+    try:
+        if csv_prefix:
+            write_csv(csv_prefix, summaries)
+        if hdr_log:
+            write_hdr_log(hdr_log, summaries)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {exc.filename or 'the report file'}: {exc.strerror or exc}"
+        ) from None
 
 
 def _write_locustfile(
@@ -300,14 +441,17 @@ def _run(
     as_json: bool,
     color: str,
     width: int | None,
+    record: bool = False,
 ) -> tuple[list[dict[str, t.Any]], bool]:
     """Run each mode with a progress bar on a terminal; stop at Ctrl-C."""
     import contextlib
     import sys
+    import time
 
     from wsgiscope.interrupts import watching_ctrl_c
     from wsgiscope.render.console import make_console
     from wsgiscope.render.replay import progress_bar
+    from wsgiscope.replay.files import History
     from wsgiscope.replay.runner import run_mode, summarize
 
     err = make_console(t.cast(t.Any, color), width, stream=sys.stderr)
@@ -322,11 +466,16 @@ def _run(
             progress_bar(err, mode.label, plan.requests, plan.duration, show) as update,
             watching_ctrl_c(),
         ):
+            history = History(update) if record else None
+            started = time.time()
             try:
-                result = run_mode(target, requests, mode, plan, update)
+                result = run_mode(target, requests, mode, plan, history or update)
             except KeyboardInterrupt:  # between polls: nothing measured for this mode
                 return summaries, True
         summary = summarize(result)
+        summary["_hist"] = result.stats.hist.to_pairs()
+        summary["_started"], summary["_ended"] = started, time.time()
+        summary["_history"] = history.samples if history is not None else []
         for warning in result.warnings:
             click.echo(f"wsgiscope: warning: {warning}", err=True)
         summaries.append(summary)

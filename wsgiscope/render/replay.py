@@ -99,6 +99,8 @@ def _rows(summary: dict[str, t.Any]) -> list[tuple[str, Text]]:
     isolation = summary["isolation"]
     problems = isolation["leaks"] + isolation["divergent"]
     status = ", ".join(f"{k} {v:,}" for k, v in summary["status"].items()) or "none"
+    if summary.get("status_codes"):
+        status = ", ".join(f"{k}: {v:,}" for k, v in summary["status_codes"].items())
     exceptions = ", ".join(f"{k} {v:,}" for k, v in summary["exceptions"].items()) or "none"
     return [
         ("mode", data(summary["label"], "bold")),
@@ -108,8 +110,12 @@ def _rows(summary: dict[str, t.Any]) -> list[tuple[str, Text]]:
         ("exceptions", data(exceptions, "red" if summary["exceptions"] else "")),
         ("duration", Text(f"{summary['duration_s']:.3f} s")),
         ("throughput", Text(f"{summary['throughput_rps']:,.1f} req/s", style="cyan")),
+        *_timeouts(summary),
+        *[("latency min", Text(_ms(latency["min"])))] * ("min" in latency),
+        *[("latency mean", Text(_ms(latency["mean"])))] * ("mean" in latency),
         ("latency p50", Text(_ms(latency["p50"]))),
         ("latency p90", Text(_ms(latency["p90"]))),
+        *[("latency p95", Text(_ms(latency["p95"])))] * ("p95" in latency),
         ("latency p99", Text(_ms(latency["p99"]))),
         ("latency p99.9", Text(_ms(latency["p999"]))),
         ("latency max", Text(_ms(latency["max"]))),
@@ -124,6 +130,44 @@ def _rows(summary: dict[str, t.Any]) -> list[tuple[str, Text]]:
             ),
         ),
     ]
+
+
+def _timeouts(summary: dict[str, t.Any]) -> list[tuple[str, Text]]:
+    if summary.get("timeouts") is None:
+        return []
+    count = summary["timeouts"]
+    return [
+        (
+            "timeouts",
+            Text(
+                f"{count:,} (longer than {_ms(summary['timeout_s'] * 1000)})",
+                style="red" if count else "green",
+            ),
+        )
+    ]
+
+
+def render_endpoints(rows: list[dict[str, t.Any]]) -> Table:
+    """Locust's main table: one row per endpoint (the rule that answered)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    for _ in range(8):
+        table.add_column(justify="right")
+    heads = ("endpoint", "reqs", "errors", "req/s", "p50", "p95", "p99", "max", "mean")
+    table.add_row(*(Text(head, style="dim") for head in heads))
+    for row in rows:
+        table.add_row(
+            data(row["name"], limit=60),
+            Text(f"{row['requests']:,}"),
+            Text(f"{row['errors']:,}", style="red" if row["errors"] else ""),
+            Text(f"{row['rps']:,.1f}"),
+            Text(_ms(row["p50_ms"])),
+            Text(_ms(row["p95_ms"])),
+            Text(_ms(row["p99_ms"])),
+            Text(_ms(row["max_ms"])),
+            Text(_ms(row["mean_ms"])),
+        )
+    return table
 
 
 def _queries(rows: list[dict[str, t.Any]]) -> list[RenderableType]:
@@ -160,6 +204,14 @@ def render_summary(
         for name, value in _rows(summary):
             table.add_row(Text(name), value)
         parts.append(table)
+        if summary.get("endpoint_stats"):
+            parts.extend(
+                [
+                    Text(""),
+                    Text("by endpoint", style="bold"),
+                    render_endpoints(summary["endpoint_stats"]),
+                ]
+            )
         histogram = render_histogram(summary["histogram"])
         if histogram is not None:
             parts.extend([Text(""), Text("latency", style="bold"), histogram])

@@ -223,9 +223,12 @@ class Shared:
     #: (not ``lock``: the in-flight count must not wait for a batch).
     latencies: t.Any = None
     latencies_lock: t.Any = dataclasses.field(default_factory=threading.Lock)
+    #: Per request index its endpoint group, and the groups' names
+    #: (:func:`wsgiscope.replay.report.endpoint_groups`).
+    groups: tuple[list[int], list[str]] | None = None
 
 
-def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
+def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901 (the hot path, inlined on purpose)
     """Serve requests until the count, the deadline or a stop is reached."""
     app = shared.app
     entries = shared.entries
@@ -247,6 +250,9 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     keep_latency = latencies.append
     count_entry = stats.count_entry
     status_counts = stats.status
+    codes = stats.codes
+    if shared.groups is not None:
+        stats.groups, stats.group_names = shared.groups
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
     compared = 0
@@ -279,6 +285,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                     _flush_latencies(shared, latencies)
                 code = int(status[:3] or 0)
                 status_counts[code // 100 if 0 < code < 600 else 0] += 1
+                codes[code] = codes.get(code, 0) + 1
                 if code >= 500:
                     stats.errors += 1
                 stats.count += 1

@@ -66,6 +66,7 @@ class ReplayPlan:
     :param check: run the isolation checks.
     :param queries: count each endpoint's SQL statements (``--queries``,
         see :mod:`wsgiscope.capture.counting`).
+    :param timeout: a request that took longer counts as a timeout.
     """
 
     requests: int | None = DEFAULT_REQUESTS
@@ -74,6 +75,8 @@ class ReplayPlan:
     warmup: int = 0
     check: bool = True
     queries: bool = False
+    #: ``-t/--timeout``: seconds after which a request counts as a timeout.
+    timeout: float | None = None
 
 
 _MODE = re.compile(r"^(sequential|threads|greenlets)(?:[=:](\d+))?$")

@@ -86,6 +86,10 @@ class ModeResult:
     queries: dict[str, list[float]] | None = None
     #: Per distinct request: requests, errors, mean and max latency.
     endpoints: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    #: The plan it ran (``--timeout`` is judged against the latencies).
+    plan: ReplayPlan | None = None
+    #: CPU time this process spent in the run (in-process modes only).
+    cpu_s: float | None = None
 
 
 def run_mode(
@@ -104,6 +108,7 @@ def run_mode(
     else:
         result = _run_here(target.loaded, requests, mode, plan, progress)
     stats = result.stats
+    result.plan = plan
     result.endpoints = stats.endpoints(lambda index: requests[index].describe())
     if result.abandoned:
         result.warnings.append(
@@ -115,12 +120,32 @@ def run_mode(
         )
     if mode.kind == "greenlets" and mode.workers > 1 and stats.count > 1:
         _warn_no_concurrency(result)
+    _warn_low_concurrency(result)
     if plan.check and stats.count and not result.findings.stable:
         result.warnings.append(
             f"{mode.label}: no request got the same answer twice in a row (status and body), "
             "so the divergence check compared nothing"
         )
     return result
+
+
+def _warn_low_concurrency(result: ModeResult) -> None:
+    """Threads (or greenlets that overlapped a little): far fewer in flight than asked."""
+    from wsgiscope.replay.report import concurrency_warning
+
+    mode = result.mode
+    peak = result.stats.max_in_flight if result.process_peak is None else result.process_peak
+    if mode.kind == "greenlets" and peak <= 1:
+        return  # _warn_no_concurrency said it
+    plan = result.plan
+    cores = None
+    if result.cpu_s is not None and result.duration_s > 0:
+        cores = result.cpu_s / result.duration_s
+    warning = concurrency_warning(
+        mode, peak, result.stats.count, cores, paced=bool(plan is not None and plan.rate)
+    )
+    if warning:
+        result.warnings.append(warning)
 
 
 def _warn_no_concurrency(result: ModeResult) -> None:
@@ -153,6 +178,8 @@ def _run_here(
     app, counter = _counting(loaded.app, plan)
     entries = engine.prepare(requests, app)
     run = engine.LocalRun(app, entries, mode, plan)
+    run.shared.groups = _groups(loaded.app, requests)
+    cpu = time.process_time()
     # The baseline and the warm-up run before the workers, in a thread of
     # their own, so that --duration and Ctrl-C end them too (an app that
     # deadlocks would hold the main thread forever).
@@ -192,6 +219,7 @@ def _run_here(
         run.stop()
     stuck = not run.wait(0)
     result = run.result(wait=not stuck)  # a second Ctrl-C in it leaves the stuck workers
+    cpu = time.process_time() - cpu
     if counter is not None:
         counter.release()
     if progress is not None:
@@ -204,7 +232,15 @@ def _run_here(
         result.interrupted or False,
         abandoned=result.abandoned,
         queries=None if counter is None else counter.to_payload(),
+        cpu_s=cpu,
     )
+
+
+def _groups(app: t.Any, requests: t.Sequence[ReplayRequest]) -> tuple[list[int], list[str]]:
+    """Each request's endpoint group (the rule answering it), for the endpoint rows."""
+    from wsgiscope.replay.report import endpoint_groups
+
+    return endpoint_groups(app, requests)
 
 
 def _counting(app: t.Any, plan: ReplayPlan) -> tuple[t.Any, t.Any]:
@@ -495,6 +531,7 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
         "requests": stats.count,
         "errors": stats.errors,
         "status": stats.status_classes(),
+        **_load_report(result),
         "exceptions": stats.exceptions,
         "error_examples": stats.examples,
         "wsgi_errors": {"chars": stats.wsgi_errors, "head": stats.wsgi_errors_head},
@@ -518,6 +555,24 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
         "interrupted": result.interrupted,
         "warnings": result.warnings,
         **_queries_summary(result),
+    }
+
+
+def _load_report(result: ModeResult) -> dict[str, t.Any]:
+    """Exact status codes, per-endpoint rows, timeouts (:mod:`wsgiscope.replay.report`)."""
+    from wsgiscope.replay.report import endpoint_rows, status_codes
+
+    stats = result.stats
+    timeout = getattr(result.plan, "timeout", None) if result.plan is not None else None
+    timeouts = None
+    if timeout is not None:
+        limit_us = timeout * 1_000_000
+        timeouts = sum(count for value, count in stats.hist.values() if value > limit_us)
+    return {
+        "status_codes": status_codes(stats),
+        "endpoint_stats": endpoint_rows(stats, result.duration_s),
+        "timeout_s": timeout,
+        "timeouts": timeouts,
     }
 
 

@@ -74,7 +74,13 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         from wsgiscope.capture.counting import counting
 
         app, counter = counting(app)
+    from wsgiscope.replay.report import Interrupting, endpoint_groups
+
+    if mode.kind == "greenlets" and getattr(plan, "timeout", None):
+        app = Interrupting(app, plan.timeout)  # -t: the greenlet moves on
     entries = engine.prepare(job["requests"], app)
+
+    groups = endpoint_groups(loaded.app, job["requests"])
     last = [0.0]
 
     def report(done: int, errors: int, force: bool = False) -> None:
@@ -86,6 +92,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
     if mode.kind == "greenlets":
 
         def created(shared: engine.Shared) -> None:
+            shared.groups = groups
             signal.signal(
                 signal.SIGINT,
                 _on_ctrl_c(lambda: setattr(shared, "stop", True), lambda: shared.stop),
@@ -103,6 +110,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         )
     else:
         run = engine.LocalRun(app, entries, mode, plan, job["offset"], job["stride"])
+        run.shared.groups = groups
         signal.signal(signal.SIGINT, _on_ctrl_c(run.stop, lambda: run.interrupted))
         run.start()
         try:
