@@ -71,7 +71,21 @@ _APP_SUFFIXES = (".py",)
     "[default: the first entry's host].",
 )
 @click.option("--skip-invalid", is_flag=True, help="Skip malformed source lines/entries.")
+@click.option(
+    "-H",
+    "--header",
+    "extra_headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Add a header to every replayed request, replacing one of that name "
+    "(repeatable), e.g. -H 'Cookie: session=...'.",
+)
 @click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
+@click.option(
+    "--check-unsafe",
+    is_flag=True,
+    help="Also compare POST/PUT/PATCH/DELETE answers and the answers they change.",
+)
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
 @output_options
 def replay(
@@ -88,7 +102,9 @@ def replay(
     compare: str | None,
     host_filter: tuple[str, ...],
     skip_invalid: bool,
+    extra_headers: tuple[str, ...],
     no_check: bool,
+    check_unsafe: bool,
     fail_on_errors: bool,
     as_json: bool,
     color: str,
@@ -102,8 +118,11 @@ def replay(
     Every request gets a fresh environ; nothing goes through a socket.
 
     Isolation is checked: Flask's request, g and session must belong to the
-    request at every hook and teardown, and every stable response must equal
-    its sequential answer. Exit status 1 when a leak or divergence is found.
+    request at every hook and teardown, and every answer (status, headers,
+    body) must be one the request gives sequentially, what varies between
+    sequential runs (times, tokens, ids, counters) masked. Unsafe methods
+    and the answers they change are not compared unless --check-unsafe.
+    Exit status 1 when a leak or divergence is found.
 
     \b
       wsgiscope replay --greenlets 100
@@ -119,7 +138,9 @@ def replay(
         parse_duration,
         parse_mode,
     )
+    from wsgiscope.replay.sources import parse_header_option, with_headers
 
+    headers = [parse_header_option(text) for text in extra_headers]
     app_word, source_words = _split_words(words)
     if count is not None and duration is not None:
         raise UsageError("-n/--requests and --duration cannot be combined", hint="pick one")
@@ -137,6 +158,8 @@ def replay(
 
     target = AppHandle(resolve_app_ref(app_word, app_option))
     sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
+    requests = with_headers(requests, headers)
+    _warn_redacted(requests)
     seconds = parse_duration(duration) if duration is not None else None
     plan = ReplayPlan(
         requests=None if seconds is not None else (count or max(DEFAULT_REQUESTS, len(requests))),
@@ -144,6 +167,7 @@ def replay(
         rate=rate,
         warmup=warmup,
         check=not no_check,
+        check_unsafe=check_unsafe,
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
     notes = _source_notes(sources, source_words)
@@ -166,6 +190,26 @@ def replay(
     problems = sum(s["isolation"]["leaks"] + s["isolation"]["divergent"] for s in summaries)
     if problems or (fail_on_errors and any(s["errors"] for s in summaries)):
         raise SystemExit(int(ExitCode.PROBLEM))
+
+
+def _warn_redacted(requests: list[ReplayRequest]) -> None:
+    """Say how many requests lost secrets redacted in their source records."""
+    lost = [r for r in requests if r.redacted]
+    if not lost:
+        return
+    names = sorted({name for r in lost for name in r.redacted}, key=str.lower)
+    headers = [n for n in names if n != "body"]
+    what = ", ".join(headers) + (" headers" if headers else "")
+    if "body" in names:
+        what += (" and " if headers else "") + "body fields"
+    click.echo(
+        f"wsgiscope: warning: {len(lost):,} of {len(requests):,} requests had secrets redacted "
+        f"in the source ({what}): they are replayed without them, so their answers will "
+        "differ from the recorded ones (a logged-in page answers as to a stranger); "
+        "add them with -H 'Cookie: ...' / -H 'Authorization: ...', or record with "
+        "--keep-secrets",
+        err=True,
+    )
 
 
 def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:

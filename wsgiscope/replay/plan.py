@@ -64,6 +64,8 @@ class ReplayPlan:
         together); latencies count from each request's intended start.
     :param warmup: requests run first and not measured.
     :param check: run the isolation checks.
+    :param check_unsafe: compare the answers of unsafe methods and of the
+        requests whose answer they change too.
     """
 
     requests: int | None = DEFAULT_REQUESTS
@@ -71,6 +73,7 @@ class ReplayPlan:
     rate: float | None = None
     warmup: int = 0
     check: bool = True
+    check_unsafe: bool = False
 
 
 _MODE = re.compile(r"^(sequential|threads|greenlets)(?:[=:](\d+))?$")

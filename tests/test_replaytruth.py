@@ -1,0 +1,189 @@
+"""Replay's isolation report is a proof: no finding on correct stateful apps,
+every planted leak found (headers included), with the difference shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from replay_fixtures import lines_file, replay
+
+from wsgiscope.cli import cli
+
+BLOG = [
+    {"method": "GET", "path": "/"},
+    {"method": "GET", "path": "/posts/1"},
+    {"method": "GET", "path": "/create"},
+    {"method": "GET", "path": "/metrics"},
+    {"method": "GET", "path": "/api/time"},
+    {"method": "GET", "path": "/flaky"},
+    {
+        "method": "POST",
+        "path": "/api/posts",
+        "headers": {"Content-Type": "application/json"},
+        "body": {"title": "From replay", "body": "Created while replaying."},
+    },
+    {"method": "GET", "path": "/api/posts"},
+    {"method": "GET", "path": "/posts/1", "query": "page=2"},
+]
+LOGINS = ("GET /login?user=alice", "GET /login?user=bob", "GET /login?user=carol")
+
+
+def blog_source(tmp_path: Path) -> str:
+    path = tmp_path / "blog.jsonl"
+    path.write_text("".join(json.dumps(item) + "\n" for item in BLOG))
+    return str(path)
+
+
+def run_here(*args: str) -> tuple[int, dict, str]:
+    result = CliRunner().invoke(cli, ["replay", *args, "--json"])
+    assert result.stdout, result.stderr
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def excluded(data: dict) -> dict[str, list[str]]:
+    return {
+        item["reason"].split(":")[0]: item["requests"] for item in data["isolation"]["excluded"]
+    }
+
+
+def test_correct_stateful_blog_has_no_isolation_problem(
+    apps_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: "divergent" for /, /create, /metrics, /api/time, /api/posts and
+    # /flaky (timestamps, request ids, CSRF tokens, counters, new posts,
+    # errors), exit 1.
+    code, data, _ = run_here(
+        "replaytruth_blog", blog_source(tmp_path), "--compare", "sequential,threads=8", "-n", "360"
+    )
+    assert code == 0, data
+    sequential, threads = data["compare"]
+    for run in (sequential, threads):
+        isolation = run["isolation"]
+        assert (isolation["leaks"], isolation["divergent"]) == (0, 0), isolation["examples"][:2]
+        assert run["errors"] > 0  # /flaky: errors, not divergences
+        # /posts/1 (twice), /create, /api/time, /flaky: compared, masks and all
+        assert isolation["stable"] == 5
+        assert isolation["compared"] > 150
+        reasons = excluded(run)
+        assert reasons["unsafe method"] == ["POST /api/posts"]
+        assert set(reasons["its answer changed after the unsafe requests ran once"]) == {
+            "GET /",
+            "GET /api/posts",
+            "GET /metrics",
+        }
+    assert threads["max_in_flight"] > 1
+    result = CliRunner().invoke(
+        cli, ["replay", "replaytruth_blog", blog_source(tmp_path), "-n", "20", "--width", "200"]
+    )
+    assert result.exit_code == 0
+    assert "not compared: 1 request (POST /api/posts): unsafe method" in result.stdout
+
+
+def test_correct_blog_under_patched_and_unpatched_greenlets(tmp_path: Path) -> None:
+    source = blog_source(tmp_path)
+    for extra in ([], ["--no-patch"]):
+        code, data, stderr = replay(
+            "replaytruth_blog", source, "--greenlets", "20", *extra, "-n", "270"
+        )
+        assert code == 0, (stderr, data and data["isolation"]["examples"][:2])
+        assert data is not None
+        assert (data["isolation"]["leaks"], data["isolation"]["divergent"]) == (0, 0)
+        assert data["isolation"]["stable"] == 5
+    assert data["max_in_flight"] >= 1
+
+
+def test_check_unsafe_compares_them_too(apps_dir: Path, tmp_path: Path) -> None:
+    code, data, _ = run_here(
+        "replaytruth_blog", blog_source(tmp_path), "--check-unsafe", "-n", "90"
+    )
+    assert code == 0, data["isolation"]["examples"][:2]
+    assert data["isolation"]["excluded"] == []
+    assert data["isolation"]["stable"] == 9
+
+
+def test_django_csrf_token_pages_have_no_isolation_problem(tmp_path: Path) -> None:
+    pytest.importorskip("django")
+    source = lines_file(tmp_path, "GET /form/ada/", "GET /form/bob/", "GET /now/?u=ada")
+    code, data, stderr = replay("replaytruth_django", source, "--threads", "8", "-n", "300")
+    assert code == 0, (stderr, data and data["isolation"]["examples"][:2])
+    assert data is not None
+    assert data["status"] == {"2xx": 300}
+    assert data["isolation"]["stable"] == 3
+    assert data["isolation"]["compared"] == 300
+    assert (data["isolation"]["leaks"], data["isolation"]["divergent"]) == (0, 0)
+
+
+def test_a_cookie_leaked_through_a_module_global_is_found(apps_dir: Path, tmp_path: Path) -> None:
+    # Was: 0 problems, exit 0 (only status and body were compared).
+    source = lines_file(tmp_path, *LOGINS)
+    code, data, _ = run_here("replaytruth_cookie_leak", source, "--threads", "8", "-n", "270")
+    assert code == 1
+    isolation = data["isolation"]
+    assert isolation["divergent"] > 50
+    example = isolation["examples"][0]
+    assert example["where"] == "headers"
+    assert example["expected"]["body"] == example["got"]["body"]
+    minus = [line for line in example["diff"] if line.startswith("-set-cookie: user=")]
+    plus = [line for line in example["diff"] if line.startswith("+set-cookie: user=")]
+    assert minus
+    assert plus
+    assert minus != plus
+    # the cookie values stay secret: fingerprints tell them apart
+    assert "alice" not in json.dumps(isolation["examples"])
+    assert "[redacted #" in minus[0]
+    # sequential: never a divergence
+    code, data, _ = run_here("replaytruth_cookie_leak", source, "-n", "60")
+    assert (code, data["isolation"]["divergent"], data["isolation"]["compared"]) == (0, 0, 60)
+
+
+def test_cookie_leak_under_patched_greenlets(tmp_path: Path) -> None:
+    source = lines_file(tmp_path, *LOGINS)
+    code, data, _ = replay("replaytruth_cookie_leak", source, "--greenlets", "50", "-n", "300")
+    assert code == 1
+    assert data is not None
+    assert data["isolation"]["divergent"] > 50
+
+
+def test_divergence_shows_the_first_differing_region(apps_dir: Path, tmp_path: Path) -> None:
+    source = lines_file(tmp_path, "GET /whoami?user=alice", "GET /whoami?user=bob")
+    result = CliRunner().invoke(
+        cli,
+        ["replay", "replay_user_global", source, "--threads", "8", "-n", "100", "--width", "200"],
+    )
+    assert result.exit_code == 1
+    assert "first difference in the body:" in result.stdout
+    assert "-user=alice" in result.stdout or "-user=bob" in result.stdout
+    assert "+user=" in result.stdout
+    code, data, _ = run_here(
+        "outsafe_flask.py",
+        lines_file(tmp_path, "GET /me?user=a", "GET /me?user=b"),
+        "--threads",
+        "4",
+        "-n",
+        "40",
+    )
+    assert code == 1
+    example = data["isolation"]["examples"][0]
+    paths = {item["path"]: item for item in example["json_paths"]}
+    assert paths["$.user"]["expected"] != paths["$.user"]["got"]
+    assert paths["$.token"]["got"] == "[redacted]"
+    assert example["diff"][0] == "@@ body line 1 @@"
+
+
+def test_masks_cover_times_tokens_and_ids_but_not_the_user() -> None:
+    from wsgiscope.replay.expect import Expected, document
+
+    def answer(user: str, stamp: str, token: str) -> tuple[str, list[tuple[str, str]], bytes]:
+        body = f'<p>Hi {user}</p><input value="{token}"><footer>{stamp}</footer>'
+        return "200 OK", [("X-Request-Id", token[:8])], body.encode()
+
+    expected = Expected(answer("alice", "2026-12-07T01:00:00.1", "IjE2YzA.ZmX1Ag.abc-_d"))
+    assert expected.widen(document(*answer("alice", "2026-12-07T01:00:00.3", "Qk9w.Zm1.x9")))
+    assert expected.accepts(*answer("alice", "2026-12-07T02:59:13.999", "Zz.Yy+/=.k"))
+    assert not expected.accepts(*answer("bob", "2026-12-07T01:00:00.1", "IjE2YzA.ZmX1Ag.abc-_d"))
+    # a body that varies entirely is not compared
+    counter = Expected(("200 OK", [], b"41"))
+    assert not counter.widen(document("200 OK", [], b"42"))
