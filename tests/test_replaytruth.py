@@ -187,3 +187,56 @@ def test_masks_cover_times_tokens_and_ids_but_not_the_user() -> None:
     # a body that varies entirely is not compared
     counter = Expected(("200 OK", [], b"41"))
     assert not counter.widen(document("200 OK", [], b"42"))
+
+
+def _login_records(apps_dir: Path, tmp_path: Path) -> str:
+    """Two records as `trace --save` writes them for a logged-in page: the
+    Cookie and Authorization headers redacted."""
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.request import RequestSpec, build_environ
+    from wsgiscope.tracing import run_traced
+
+    app = load_app(AppRef("replay_echo:app", "argument", apps_dir)).app
+    path = tmp_path / "traces.jsonl"
+    with path.open("w") as file:
+        for target in ("/account", "/orders?page=2"):
+            spec = RequestSpec(
+                path=target, headers=[("Cookie", "sid=s3cr3t"), ("Authorization", "Bearer t0k")]
+            )
+            record = run_traced(app, build_environ(spec, app)).record
+            file.write(json.dumps(record) + "\n")
+    return str(path)
+
+
+def test_redacted_secrets_are_warned_about_and_headers_added(
+    apps_dir: Path, tmp_path: Path
+) -> None:
+    # Was: the redacted Cookie/Authorization were dropped without a word.
+    source = _login_records(apps_dir, tmp_path)
+    environ = json.loads(Path(source).read_text().splitlines()[0])["environ"]
+    assert environ["HTTP_COOKIE"] == environ["HTTP_AUTHORIZATION"] == "[redacted]"
+    result = CliRunner().invoke(cli, ["replay", "replay_echo:app", source, "-n", "4", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert "2 of 2 requests had secrets redacted in the source" in result.stderr
+    assert "Authorization, Cookie headers" in result.stderr
+    assert "-H 'Cookie: ...'" in result.stderr
+    # -H puts them back (replacing any of the same name), and the warning goes
+    args = ["-H", "Cookie: sid=abc", "-H", "Authorization: Bearer xyz", "-H", "X-Trace: 1"]
+    result = CliRunner().invoke(
+        cli, ["replay", "replay_echo:app", source, *args, "-n", "4", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "redacted" not in result.stderr
+    from wsgiscope.replay.sources import load_sources, with_headers
+
+    requests = with_headers(load_sources([source]).requests, [("Cookie", "sid=abc")])
+    assert all(("Cookie", "sid=abc") in r.headers for r in requests)
+    assert all(r.redacted == ("Authorization",) for r in requests)
+
+
+@pytest.mark.parametrize("header", ["NoColon", "Bad Name: x", ": empty"])
+def test_bad_header_option_is_a_usage_error(apps_dir: Path, header: str) -> None:
+    result = CliRunner().invoke(cli, ["replay", "replay_plain", "-H", header, "-n", "2"])
+    assert result.exit_code == 2
+    assert f"invalid header {header!r}" in result.stderr
+    assert "Traceback" not in result.stderr
