@@ -240,3 +240,59 @@ def test_bad_header_option_is_a_usage_error(apps_dir: Path, header: str) -> None
     assert result.exit_code == 2
     assert f"invalid header {header!r}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_login_then_replay_with_a_real_session(apps_dir: Path, tmp_path: Path) -> None:
+    # The documented flow: log in, save the logged-in request with
+    # --keep-secrets (0600, said), replay it; or replay a redacted record
+    # with -H 'Cookie: ...' from the real login.
+    import os
+    import stat
+
+    runner = CliRunner()
+    login = runner.invoke(
+        cli,
+        ["trace", "replaytruth_blog", "POST", "/login", "-f", "username=ada",
+         "password=correct horse", "--show-secrets", "--json"],
+    )  # fmt: skip
+    assert login.exit_code == 0, login.stderr
+    headers = json.loads(login.stdout)["response"]["headers"]
+    cookie = next(v for n, v in headers if n == "Set-Cookie").split(";")[0]
+    assert cookie.startswith("session=")
+    kept, redacted = tmp_path / "kept.jsonl", tmp_path / "redacted.jsonl"
+    result = runner.invoke(
+        cli,
+        ["trace", "replaytruth_blog", "/account", f"Cookie:{cookie}", "--save", str(kept),
+         "--keep-secrets"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "keeps secrets" in result.stderr
+    assert "0600" in result.stderr
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+    assert "session=" not in result.stdout  # the output stays redacted
+    assert cookie in kept.read_text()
+    runner.invoke(cli, ["trace", "replaytruth_blog", "/account", f"Cookie:{cookie}",
+                        "--save", str(redacted)])  # fmt: skip
+    assert cookie not in redacted.read_text()
+
+    def account(*args: str) -> tuple[dict, str]:
+        result = runner.invoke(
+            cli, ["replay", "replaytruth_blog", *args, "--threads", "4", "-n", "40", "--json"]
+        )
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout), result.stderr
+
+    data, stderr = account(str(redacted))
+    assert data["status"] == {"3xx": 40}  # logged out: redirected to the login page
+    assert "1 of 1 requests had secrets redacted in the source (Cookie headers)" in stderr
+    for args in ([str(kept)], [str(redacted), "-H", f"Cookie: {cookie}"]):
+        data, stderr = account(*args)
+        assert data["status"] == {"2xx": 40}, args
+        assert "redacted" not in stderr
+        assert data["isolation"]["stable"] == 1
+
+
+def test_keep_secrets_needs_save(apps_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["trace", "replaytruth_blog", "/", "--keep-secrets"])
+    assert result.exit_code == 2
+    assert "--keep-secrets only applies to the record --save writes" in result.stderr

@@ -182,3 +182,23 @@ def flaky():
     if random.random() < 0.1:
         raise RuntimeError("the upstream timed out")
     return "flaky but fine\n"
+
+
+@app.post("/login")
+def login():
+    if request.form.get("password") != "correct horse":
+        return page("Log in", "<p>Wrong password.</p>"), 403
+    session["user"] = request.form["username"]
+    return page("Logged in", f"<p>Welcome {escape(session['user'])}</p>")
+
+
+@app.get("/account")
+def account():
+    if "user" not in session:
+        return "", 302, {"Location": url_for("login_form")}
+    return page("Account", f"<p>Signed in as {escape(session['user'])}</p>")
+
+
+@app.get("/login")
+def login_form():
+    return page("Log in", '<form method="post"><input name="username"></form>')

@@ -99,6 +99,12 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Check the request against PEP 3333 and list the findings.",
 )
 @click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
+@click.option(
+    "--keep-secrets",
+    is_flag=True,
+    help="With --save: keep cookies, tokens and passwords in the saved record "
+    "(the file is created 0600) so that replay can send them; the output stays redacted.",
+)
 @output_options
 def trace(
     words: tuple[str, ...],
@@ -111,6 +117,7 @@ def trace(
     save: str | None,
     lint: bool,
     show_secrets: bool,
+    keep_secrets: bool,
     as_json: bool,
     color: str,
     width: int | None,
@@ -133,6 +140,11 @@ def trace(
       wsgiscope trace wsgiscope.demo /catalog/ user==ada
       wsgiscope trace app:app POST /users name=Ada admin:=true
     """
+    if keep_secrets and not save:
+        raise UsageError(
+            "--keep-secrets only applies to the record --save writes",
+            hint="add --save FILE (output is always redacted unless --show-secrets)",
+        )
     try:
         failed, interrupted = _trace(
             words=words,
@@ -145,6 +157,7 @@ def trace(
             save=save,
             lint=lint,
             show_secrets=show_secrets,
+            keep_secrets=keep_secrets,
             as_json=as_json,
             color=color,
             width=width,
@@ -174,6 +187,7 @@ def _trace(
     as_json: bool,
     color: str,
     width: int | None,
+    keep_secrets: bool = False,
 ) -> tuple[bool, bool]:
     """Build, run, save and show the request; whether the app failed, and
     whether Ctrl-C ended it (what it did until then is still shown and saved)."""
@@ -205,10 +219,19 @@ def _trace(
     # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
     # An app's own KeyboardInterrupt is its error; only Ctrl-C means "interrupted".
     with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c():
-        result = run_traced(app, environ, max_body=max_body, redact=not show_secrets, checks=checks)
+        result = run_traced(
+            app,
+            environ,
+            max_body=max_body,
+            redact=not show_secrets,
+            checks=checks,
+            keep_secrets=keep_secrets,
+        )
     record = result.record
     if save:
-        _save(save, record)
+        if keep_secrets:
+            _private(save)
+        _save(save, result.unredacted if result.unredacted is not None else record)
     log = errors.getvalue()
     if as_json:
         print_json(record)
@@ -245,6 +268,25 @@ def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
     if mode == "json":
         return "json"
     return "auto"
+
+
+def _private(path: str) -> None:
+    """Create ``path`` readable by its owner only (0600), and say so."""
+    import os
+
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the record file {path!r}: {exc.strerror or exc}",
+            hint="check the directory exists and is writable",
+        ) from None
+    click.echo(
+        f"wsgiscope: {path} keeps secrets (cookies, tokens, passwords) unredacted; "
+        "it is readable by you only (0600): keep it private",
+        err=True,
+    )
 
 
 def _save(path: str, record: t.Mapping[str, t.Any]) -> None:

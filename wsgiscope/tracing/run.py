@@ -56,6 +56,8 @@ class TraceResult:
     body: bytes
     recorder: Recorder
     interrupted: bool = False
+    #: The record with secrets kept (``run_traced(keep_secrets=True)``).
+    unredacted: dict[str, t.Any] | None = None
 
     @property
     def status_code(self) -> int | None:
@@ -77,6 +79,7 @@ def run_traced(
     redact: bool = True,
     clock: Clock = time.perf_counter,
     checks: Checks | None = None,
+    keep_secrets: bool = False,
 ) -> TraceResult:
     """Run one request through ``app`` under the tracer and return its trace.
 
@@ -86,6 +89,8 @@ def run_traced(
     :param redact: redact secrets in the record.
     :param clock: monotonic clock (for tests).
     :param checks: PEP 3333 checks feeding the record's ``lint`` list.
+    :param keep_secrets: also build the record with secrets kept
+        (:attr:`TraceResult.unredacted`), for ``trace --save --keep-secrets``.
     """
     finished: list[RequestTrace] = []
     mw = TraceMiddleware(app, None, redact=redact, max_body=max_body, clock=clock, checks=checks)
@@ -116,7 +121,16 @@ def run_traced(
     if error is not None:
         exc_info = (type(error), error, app_traceback(error.__traceback__))
     interrupted = is_ctrl_c(error)
-    return TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec, interrupted)
+    result = TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec, interrupted)
+    if keep_secrets:
+        from wsgiscope.tracing.record import build_record
+
+        mw.redact = False
+        try:
+            result.unredacted = build_record(trace)
+        finally:
+            mw.redact = redact
+    return result
 
 
 def _drive(
