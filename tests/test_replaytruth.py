@@ -296,3 +296,89 @@ def test_keep_secrets_needs_save(apps_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["trace", "replaytruth_blog", "/", "--keep-secrets"])
     assert result.exit_code == 2
     assert "--keep-secrets only applies to the record --save writes" in result.stderr
+    result = CliRunner().invoke(cli, ["serve", "replaytruth_blog", "--keep-secrets"])
+    assert result.exit_code == 2
+    assert "--keep-secrets only applies to a --record FILE" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_keep_secrets_then_replay_the_logged_in_session(tmp_path: Path) -> None:
+    # A real login over HTTP on `serve --record FILE --keep-secrets`: the file
+    # keeps the session cookie (0600, said), the live output does not, and
+    # replaying the file answers the logged-in page.
+    import os
+    import stat
+
+    import httpx
+    from serve_fixtures import ServeRun
+
+    record = tmp_path / "session.jsonl"
+    app = "tests/apps/replaytruth_blog.py:app"
+    with ServeRun(tmp_path, "--record", str(record), "--keep-secrets", "--json", app=app) as run:
+        base = run.wait_ready()
+        with httpx.Client(base_url=base) as client:
+            login = client.post("/login", data={"username": "ada", "password": "correct horse"})
+            assert login.status_code == 200
+            cookie = client.cookies["session"]
+            assert client.get("/account").status_code == 200
+        run.stop()
+    assert "keeps secrets" in run.stderr
+    assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
+    assert cookie in record.read_text()
+    assert "password=correct+horse" in record.read_text()
+    shown = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["request"]["path"] for r in shown] == ["/login", "/account"]
+    assert cookie not in run.stdout
+    assert "correct+horse" not in run.stdout
+    assert shown[1]["environ"]["HTTP_COOKIE"] == "[redacted]"
+    account = tmp_path / "account.jsonl"
+    account.write_text(record.read_text().splitlines()[1] + "\n")
+    code, data, stderr = replay("replaytruth_blog", str(account), "--threads", "4", "-n", "40")
+    assert code == 0, stderr
+    assert data is not None
+    assert data["status"] == {"2xx": 40}  # logged in
+    assert "redacted" not in stderr
+
+
+def test_redact_record_gives_the_record_a_redacting_tracer_writes(apps_dir: Path) -> None:
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.request import RequestSpec, build_environ
+    from wsgiscope.tracing import run_traced
+    from wsgiscope.tracing.kept import redact_record
+
+    secret = "s3cr3t-TOKEN-42"
+    form = ("Content-Type", "application/x-www-form-urlencoded")
+    specs = {
+        "outsafe_flask:app": [
+            RequestSpec(
+                path=f"/login?token={secret}",
+                method="POST",
+                headers=[form, ("Cookie", f"sid={secret}"), ("Authorization", f"Bearer {secret}")],
+                body=f"user=a&password={secret}".encode(),
+            ),
+            RequestSpec(path=f"/go?api_key={secret}"),
+            RequestSpec(path="/me?user=a"),
+            RequestSpec(
+                path="/login",
+                method="POST",
+                headers=[("Content-Type", "application/json")],
+                body=json.dumps({"password": secret, "user": "x"}).encode(),
+            ),
+        ],
+        "replaytruth_blog:app": [
+            RequestSpec(path="/login", method="POST", headers=[form],
+                        body=b"username=ada&password=correct+horse"),
+            RequestSpec(path="/create"),
+        ],
+    }  # fmt: skip
+    for ref, requests in specs.items():
+        app = load_app(AppRef(ref, "argument", apps_dir)).app
+        for spec in requests:
+            result = run_traced(app, build_environ(spec, app), keep_secrets=True)
+            assert result.unredacted is not None
+            redacted = redact_record(result.unredacted)
+            for name in result.record:
+                if name != "id":
+                    assert redacted[name] == result.record[name], (spec.path, name)
+            assert secret not in json.dumps(redacted)
+            assert "correct+horse" not in json.dumps(redacted)

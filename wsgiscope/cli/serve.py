@@ -49,13 +49,20 @@ if t.TYPE_CHECKING:
     metavar="FILE",
     help="Append every request's trace record to FILE (JSON Lines, wsgiscope.trace/1).",
 )
+@click.option(
+    "--keep-secrets",
+    is_flag=True,
+    help="Records keep cookies, tokens and passwords (the --record file is created 0600) "
+    "so that replay can send them; the output stays redacted.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="The full trace tree of every request.")
 @filter_options
 @output_options
 def serve(
     app: str | None, app_option: str | None, server: str, host: str, port: int,
     workers: int | None, worker_class: str | None, threads: int | None, record: str | None,
-    verbose: bool, as_json: bool, color: str, width: int | None, **filters: t.Any,
+    keep_secrets: bool, verbose: bool, as_json: bool, color: str, width: int | None,
+    **filters: t.Any,
 ) -> None:  # fmt: skip
     """Run APP on a real server and show every request as it completes.
 
@@ -89,6 +96,11 @@ def serve(
             import gunicorn  # noqa: F401
         except ImportError:
             raise MissingDependency("gunicorn", "--server gunicorn") from None
+    if keep_secrets and record is None:
+        raise UsageError(
+            "--keep-secrets only applies to a --record FILE",
+            hint="add --record FILE (the output is always redacted)",
+        )
     ref = resolve_app_ref(app, app_option)
     check_port_free(host, port)
     scratch = None
@@ -96,11 +108,12 @@ def serve(
         scratch = tempfile.mkdtemp(prefix="wsgiscope-serve-")
         record = os.path.join(scratch, "traces.jsonl")
     try:
-        _touch(record)
+        _touch(record, keep_secrets)
         plan = ServePlan(
             import_path=ref.import_path, base_dir=str(ref.base_dir), source=ref.source,
             record=os.path.abspath(record), server=server, host=host, port=port,
             workers=workers or 1, worker_class=worker_class or "sync", threads=threads or 1,
+            keep_secrets=keep_secrets,
         )  # fmt: skip
         printer = RecordPrinter(
             record, make_filter(**filters), as_json, verbose,
@@ -114,15 +127,25 @@ def serve(
         raise SystemExit(130)
 
 
-def _touch(path: str) -> None:
+def _touch(path: str, private: bool = False) -> None:
     import os
 
     from wsgiscope.errors import UsageError
+    from wsgiscope.tracing.kept import private_file
 
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        if private:
+            private_file(path)
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
     except OSError as exc:
         raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
+    if private:
+        click.echo(
+            f"wsgiscope: {path} keeps secrets (cookies, tokens, passwords) unredacted; "
+            "it is readable by you only (0600): keep it private",
+            err=True,
+        )
 
 
 def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
@@ -154,6 +177,9 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def show(items: list[t.Any]) -> None:
+        if plan.keep_secrets:
+            # The file keeps secrets; what is shown never does.
+            items = [_redacted(item) if isinstance(item, TraceLine) else item for item in items]
         for item in items:
             if isinstance(item, TraceLine):
                 summary.add(item.record)
@@ -197,3 +223,14 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
         if started and (completed or summary.requests):
             err.print(render_summary(summary.as_dict()))
     return interrupted
+
+
+def _redacted(item: t.Any) -> t.Any:
+    """A record line of a --keep-secrets file, redacted for display."""
+    import dataclasses
+
+    from wsgiscope.render.jsonout import dumps_line
+    from wsgiscope.tracing.kept import redact_record
+
+    record = redact_record(item.record)
+    return dataclasses.replace(item, record=record, raw=dumps_line(record).encode())

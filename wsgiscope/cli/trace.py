@@ -272,11 +272,10 @@ def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
 
 def _private(path: str) -> None:
     """Create ``path`` readable by its owner only (0600), and say so."""
-    import os
+    from wsgiscope.tracing.kept import private_file
 
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
-        os.chmod(path, 0o600)
+        private_file(path)
     except OSError as exc:
         raise UsageError(
             f"cannot write the record file {path!r}: {exc.strerror or exc}",

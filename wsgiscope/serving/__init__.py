@@ -50,6 +50,7 @@ class ServePlan:
     :param worker_class: a gunicorn worker class from :data:`WORKER_CLASSES`.
     :param threads: gunicorn threads per worker (gthread).
     :param control_fd: the pipe the child reports on (set by the parent).
+    :param keep_secrets: records keep secrets (``--keep-secrets``).
     """
 
     import_path: str
@@ -62,6 +63,7 @@ class ServePlan:
     workers: int = 1
     worker_class: str = "sync"
     threads: int = 1
+    keep_secrets: bool = False
     control_fd: int = -1
 
     def to_json(self) -> str:

@@ -71,7 +71,7 @@ def load_traced(plan: ServePlan) -> t.Any:
             f"loading {plan.import_path} failed: {type(exc).__name__}: {exc}",
             hint="the traceback above shows where",
         ) from None
-    return TraceMiddleware(loaded.app, sink=plan.record)
+    return TraceMiddleware(loaded.app, sink=plan.record, redact=not plan.keep_secrets)
 
 
 def _bind_error(plan: ServePlan, exc: OSError) -> UsageError:
