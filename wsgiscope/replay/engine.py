@@ -209,7 +209,8 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     status_counts = stats.status
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
-    captured: list[t.Any] = [None]
+    # The response headers, for the divergence check only.
+    captured: list[t.Any] | None = [None] if check else None
     compared = 0
     entry = None
     try:
@@ -249,15 +250,18 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 with lock:
                     shared.in_flight -= 1
             expected = entry.expected
-            # 5xx answers and exceptions are errors, never divergences.
-            if check and expected is not None and "" < status < "5":
+            if check and expected is not None:
                 compared += 1
+                headers = captured[0]  # type: ignore[index]
                 if (
-                    expected.status != status
-                    or expected.body_hash != hash(body)
-                    or expected.headers != captured[0]
+                    expected.body_hash != hash(body)
+                    or expected.status != status
+                    or expected.headers != headers
                 ):
-                    _mismatch(shared, entry, status, captured[0], body, ident, number)
+                    if "" < status < "5":
+                        _mismatch(shared, entry, status, headers, body, ident, number)
+                    else:
+                        compared -= 1  # 5xx and exceptions are errors, never divergences
             if deadline is not None and end >= deadline:
                 break
             if shared.report is not None and end >= shared.next_report:
