@@ -382,3 +382,15 @@ def test_redact_record_gives_the_record_a_redacting_tracer_writes(apps_dir: Path
                     assert redacted[name] == result.record[name], (spec.path, name)
             assert secret not in json.dumps(redacted)
             assert "correct+horse" not in json.dumps(redacted)
+
+
+def test_counters_times_and_tokens_are_compared_masked(apps_dir: Path, tmp_path: Path) -> None:
+    # No unsafe request: /metrics (counters, lines appearing as paths are
+    # first hit), /api/time (JSON times and ids) and /create (a CSRF token in
+    # a fresh session cookie) are all compared, and none diverges.
+    source = lines_file(tmp_path, "GET /metrics", "GET /api/time", "GET /create")
+    code, data, _ = run_here("replaytruth_blog", source, "--threads", "8", "-n", "300")
+    assert code == 0, data["isolation"]["examples"][:2]
+    isolation = data["isolation"]
+    assert (isolation["stable"], isolation["compared"], isolation["excluded"]) == (3, 300, [])
+    assert (isolation["leaks"], isolation["divergent"]) == (0, 0)
