@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+#: pytest's own fixture for running test suites (the plugin's tests use it).
+pytest_plugins = ["pytester"]
+
 TESTS = Path(__file__).parent
 APPS = TESTS / "apps"
 

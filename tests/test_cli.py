@@ -14,6 +14,8 @@ from wsgiscope import __version__
 from wsgiscope.cli import COMMANDS, cli
 from wsgiscope.cli.completion import completion_script
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 ROOT = Path(__file__).parent.parent
 #: Modules the shell itself must never import (start-up time).
 HEAVY = (

@@ -13,6 +13,8 @@ from wsgiscope.cli import cli
 
 pytest.importorskip("flask")
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 
 def info_json(app: str) -> dict[str, t.Any]:
     result = CliRunner().invoke(cli, ["info", app, "--json"])

@@ -22,6 +22,8 @@ from click.testing import CliRunner
 
 from wsgiscope.cli import cli
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 ROOT = Path(__file__).parent.parent
 
 PLAIN = """

@@ -216,6 +216,7 @@ def write_real_records(path):
             response.close()  # the trace ends, and the record is written, at close()
 
 
+@pytest.mark.flask
 def test_verbose_prints_the_trace_tree_of_real_records(tmp_path):
     path = tmp_path / "t.jsonl"
     write_real_records(path)
@@ -228,6 +229,7 @@ def test_verbose_prints_the_trace_tree_of_real_records(tmp_path):
     assert "/items/4" not in out
 
 
+@pytest.mark.flask
 def test_compact_lines_of_real_records(tmp_path):
     path = tmp_path / "t.jsonl"
     write_real_records(path)

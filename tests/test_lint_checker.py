@@ -335,6 +335,7 @@ def test_app_stderr_is_captured() -> None:
     assert result.findings == []
 
 
+@pytest.mark.flask
 @pytest.mark.parametrize(
     ("method", "path", "data"),
     [
@@ -386,6 +387,7 @@ def test_clean_bottle_app(monkeypatch: pytest.MonkeyPatch, method: str, path: st
     assert lint(app, method, path, data).findings == []
 
 
+@pytest.mark.flask
 def test_middleware_is_transparent_under_a_real_server(monkeypatch: pytest.MonkeyPatch) -> None:
     httpx = pytest.importorskip("httpx")
     from werkzeug.serving import make_server

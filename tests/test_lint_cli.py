@@ -17,6 +17,8 @@ from tests.conftest import APPS
 from wsgiscope.cli import cli
 from wsgiscope.lint import RULES
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 ROOT = Path(__file__).parent.parent
 FINDING_KEYS = {"rule", "severity", "message", "method", "path", "endpoint", "phase", "count"}
 

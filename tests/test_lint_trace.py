@@ -14,6 +14,8 @@ from wsgiscope.lint.trace import TraceLint, trace_checks
 from wsgiscope.tracing import TraceMiddleware, run_traced
 from wsgiscope.tracing.dispatch import app_label
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 
 @pytest.fixture
 def apps(monkeypatch: pytest.MonkeyPatch) -> t.Any:

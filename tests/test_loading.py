@@ -10,6 +10,8 @@ import pytest
 from wsgiscope.errors import AppLoadError
 from wsgiscope.loading import AppRef, load_app, parse_import_path, resolve_app_ref
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 PLAIN = """
 def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])

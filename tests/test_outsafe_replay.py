@@ -6,11 +6,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from wsgiscope.cli import cli
 from wsgiscope.redact import redact_text
 from wsgiscope.replay.sources import ReplayRequest
+
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
 
 SECRET = "s3cr3t-TOKEN-42"
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]")

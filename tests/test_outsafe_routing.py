@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from wsgiscope.cli import cli
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 APPS = Path(__file__).parent / "apps"
 FLASK = str(APPS / "outsafe_flask.py")
 SECRET = "s3cr3t-TOKEN-42"

@@ -11,10 +11,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from wsgiscope.cli import cli
 from wsgiscope.redact import REDACTED, Redactor
+
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
 
 APPS = Path(__file__).parent / "apps"
 FLASK = str(APPS / "outsafe_flask.py")

@@ -17,6 +17,8 @@ from replay_fixtures import APPS, DATA, ROOT, lines_file, replay
 
 from wsgiscope.cli import cli
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 KEYS = {
     "mode",
     "workers",

@@ -19,6 +19,8 @@ from werkzeug.exceptions import NotFound
 
 from wsgiscope.cli import cli
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 
 def run_here(*args: str) -> tuple[int, dict[str, object]]:
     result = CliRunner().invoke(cli, ["replay", *args, "--json"])

@@ -20,6 +20,8 @@ from wsgiscope.replay.sources import (
     requests_from_routes,
 )
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 
 def echo(requests: list[ReplayRequest]) -> list[dict[str, object]]:
     """What the echo app (a real Flask app) receives for each request."""

@@ -342,6 +342,9 @@ def test_serve_keep_secrets_then_replay_the_logged_in_session(tmp_path: Path) ->
 
 
 def test_redact_record_gives_the_record_a_redacting_tracer_writes(apps_dir: Path) -> None:
+    import hashlib
+
+    from wsgiscope.capture import DEFAULT_CAPTURE
     from wsgiscope.loading import AppRef, load_app
     from wsgiscope.request import RequestSpec, build_environ
     from wsgiscope.tracing import run_traced
@@ -369,13 +372,16 @@ def test_redact_record_gives_the_record_a_redacting_tracer_writes(apps_dir: Path
         "replaytruth_blog:app": [
             RequestSpec(path="/login", method="POST", headers=[form],
                         body=b"username=ada&password=correct+horse"),
+            RequestSpec(path="/login", method="POST", headers=[form],
+                        body=b"username=ada&password=wrong+horse"),
             RequestSpec(path="/create"),
         ],
     }  # fmt: skip
     for ref, requests in specs.items():
         app = load_app(AppRef(ref, "argument", apps_dir)).app
         for spec in requests:
-            result = run_traced(app, build_environ(spec, app), keep_secrets=True)
+            environ = build_environ(spec, app)
+            result = run_traced(app, environ, keep_secrets=True, capture=DEFAULT_CAPTURE)
             assert result.unredacted is not None
             redacted = redact_record(result.unredacted)
             for name in result.record:
@@ -383,6 +389,13 @@ def test_redact_record_gives_the_record_a_redacting_tracer_writes(apps_dir: Path
                     assert redacted[name] == result.record[name], (spec.path, name)
             assert secret not in json.dumps(redacted)
             assert "correct+horse" not in json.dumps(redacted)
+            assert "wrong+horse" not in json.dumps(redacted)
+            digests = [hashlib.sha256(p).hexdigest() for p in (b"correct horse", b"wrong horse")]
+            kinds = {e["kind"] for e in result.unredacted["events"]}
+            if spec.path == "/login" and ref.startswith("replaytruth"):
+                assert "sql" in kinds  # captured, with the password's hash as a parameter
+                assert any(d in json.dumps(result.unredacted) for d in digests)
+                assert not any(d in json.dumps(redacted) for d in digests)
 
 
 def test_counters_times_and_tokens_are_compared_masked(apps_dir: Path, tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from wsgiscope.request import (
     split_target,
 )
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 
 @pytest.fixture(scope="module")
 def app():

@@ -15,6 +15,8 @@ from wsgiscope.cli.match import split_match_arguments
 from wsgiscope.cli.url import split_url_arguments
 from wsgiscope.errors import UsageError
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 ROOT = Path(__file__).parent.parent
 
 

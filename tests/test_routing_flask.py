@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from routes_fixtures import fails, run, run_json
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 flask = pytest.importorskip("flask")
 
 SHOP = "routes_flask_shop"

@@ -11,6 +11,8 @@ from routes_fixtures import fails, run, run_json
 
 pytest.importorskip("flask")
 
+pytestmark = pytest.mark.flask  # also run under the next Flask (.ci/run)
+
 MOUNTS = "routes_mounts"
 
 

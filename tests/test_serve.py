@@ -120,6 +120,7 @@ def test_gunicorn_workers_write_every_record_whole(tmp_path, worker_class, count
     }
 
 
+@pytest.mark.flask
 def test_terminal_lines_streaming_and_raising_requests(tmp_path):
     record = tmp_path / "rec.jsonl"
     with ServeRun(tmp_path, "--record", str(record)) as run:
@@ -253,6 +254,7 @@ def test_record_file_rotated_mid_stream(tmp_path):
     assert sorted(printed) == sorted(r["id"] for r in written)
 
 
+@pytest.mark.flask
 def test_verbose_shows_each_request_as_a_tree(tmp_path):
     with ServeRun(tmp_path, "-v", "--width", "100") as run:
         base = run.wait_ready()

@@ -38,6 +38,13 @@ def steps(record: dict[str, t.Any], kinds: tuple[str, ...] = ("push", "pop", "ho
     return out
 
 
+def merged_flask() -> bool:
+    """Whether the installed Flask has one merged app + request context (Flask 3.2)."""
+    from wsgiscope.tracing.flask import detect
+
+    return detect() == "merged"
+
+
 def append_records(path: str, count: int, size: int) -> int:
     """Worker process body: ``count`` requests whose records carry ``size`` body bytes.
 

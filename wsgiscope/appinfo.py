@@ -11,7 +11,7 @@ from wsgiscope.structure import AppNode, Link, describe, inspect_app, type_name
 def describe_loaded(loaded: LoadedApp) -> dict[str, t.Any]:
     """The ``info`` report for ``loaded`` (documented in the README)."""
     node = inspect_app(loaded.app)
-    return {
+    report: dict[str, t.Any] = {
         "import_path": loaded.ref.import_path,
         "source": loaded.ref.source,
         "module": loaded.module.__name__,
@@ -24,6 +24,12 @@ def describe_loaded(loaded: LoadedApp) -> dict[str, t.Any]:
         "chain": [_link(link) for link in node.chain],
         "mounts": [_mount(m.prefix, m.node) for m in node.mounts],
     }
+    if any(each.framework == "flask" for _, each in node.walk()):
+        from wsgiscope.tracing.flask import describe as flask_tracer
+
+        # Which context adapter traces this Flask (or none: WSGI level only).
+        report["flask_tracer"] = flask_tracer()
+    return report
 
 
 def _link(link: Link) -> dict[str, t.Any]:

@@ -3,7 +3,8 @@
 It is built to show off what wsgiscope sees: two blueprints (one nested), a
 custom URL converter, a ``before_request`` that loads ``g.user``, a teardown
 that receives the exception of a failing view, an internal redirect (a second
-request context pushed on top of the first) and a second Flask app mounted
+request context pushed on top of the first; written for Flask 3.0 to 3.2, whose
+``full_dispatch_request`` takes the context) and a second Flask app mounted
 under ``/admin`` with werkzeug's DispatcherMiddleware, behind ProxyFix.
 
     wsgiscope info wsgiscope.demo
@@ -11,6 +12,7 @@ under ``/admin`` with werkzeug's DispatcherMiddleware, behind ProxyFix.
 
 from __future__ import annotations
 
+import inspect
 import typing as t
 
 from wsgiscope.errors import MissingDependency
@@ -22,6 +24,9 @@ except ImportError:  # pragma: no cover - exercised only without Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
+
+#: Flask 3.2 passes the current context to ``full_dispatch_request``; 3.0/3.1 take none.
+_DISPATCH_TAKES_CONTEXT = "ctx" in inspect.signature(Flask.full_dispatch_request).parameters
 
 USERS = {"ada": "Ada Lovelace", "alan": "Alan Turing"}
 PRODUCTS = {"SKU-1001": "teapot", "SKU-1002": "kettle"}
@@ -86,8 +91,10 @@ def create_shop() -> Flask:
     def old_product(sku: str) -> t.Any:
         """Answer an old URL by dispatching the new one internally."""
         environ = dict(request.environ, PATH_INFO=f"/catalog/{sku}")
-        with shop.request_context(environ):
-            return shop.full_dispatch_request()
+        with shop.request_context(environ) as ctx:
+            if _DISPATCH_TAKES_CONTEXT:
+                return shop.full_dispatch_request(ctx)  # type: ignore[call-arg,arg-type,unused-ignore]
+            return shop.full_dispatch_request()  # type: ignore[call-arg,unused-ignore]
 
     return shop
 

@@ -24,6 +24,7 @@ import types
 import typing as t
 from pathlib import Path
 
+from wsgiscope import hosting
 from wsgiscope.errors import AppLoadError
 
 #: Module-level names tried, in order, when an import path names no attribute.
@@ -114,6 +115,8 @@ def resolve_app_ref(
         return AppRef(argument, "argument", cwd)
     if option:
         return AppRef(option, "--app", cwd)
+    if hosting.current is not None:  # flask scope, manage.py wsgiscope
+        return hosting.current.ref
     if environ.get("WSGISCOPE_APP"):
         return AppRef(environ["WSGISCOPE_APP"], "WSGISCOPE_APP", cwd)
     found = _app_from_pyproject(cwd)
@@ -248,6 +251,8 @@ def load_app(ref: AppRef) -> LoadedApp:
         all the others (see the module docstring); when APP did not come
         from the command line, the message says where it came from.
     """
+    if hosting.current is not None and ref is hosting.current.ref:
+        return hosting.current.loaded()
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return _load(ref)

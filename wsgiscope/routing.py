@@ -111,6 +111,8 @@ def discover_routes(app: t.Any) -> list[Route]:
             route.path = prefix + (route.path or route.rule)
             if route.url is not None:
                 route.url = with_prefix(route.url, prefix)
+            if route.endpoint_url is not None:
+                route.endpoint_url = with_prefix(route.endpoint_url, prefix)
         routes.extend(table)
     return routes
 
@@ -175,13 +177,14 @@ def build_url(
     """The URL ``endpoint`` builds to, as the owning app's framework builds it.
 
     ``endpoint`` may be written ``MOUNT:ENDPOINT`` (``/admin:dashboard``)
-    instead of passing ``mount``. Without a mount the top-level app is asked
-    first; if it does not know the endpoint and exactly one mounted app does,
-    that one answers.
+    instead of passing ``mount``. Without a mount the app that has the
+    endpoint answers; when several mounted apps have it, none is picked
+    silently: :class:`UsageError` lists each candidate mount with the URL it
+    builds.
 
     :raises RouteNotFound: unknown endpoint (with the closest names) or
         unknown mount.
-    :raises UsageError: missing or invalid values.
+    :raises UsageError: missing or invalid values; an ambiguous endpoint.
     """
     values = dict(values or {})
     if mount is None and endpoint.startswith("/") and ":" in endpoint:
@@ -205,20 +208,43 @@ def build_url(
             f"the app at {prefix or '/'} has no named routes ({_opaque_note(node)})",
             hint="wsgiscope routes shows what it can see",
         )
-    try:
-        return _build(routable[0], endpoint, values, options)
-    except RouteNotFound as first_error:
-        owners = [
-            (p, n) for p, n in routable[1:] if any(r.endpoint == endpoint for r in _node_routes(n))
-        ]
-        if len(owners) == 1:
-            return _build(owners[0], endpoint, values, options)
+    if len(routable) > 1:
+        owners = [(p, n) for p, n in routable if _owns(n, endpoint)]
+        if len(owners) > 1:
+            raise _ambiguous(endpoint, owners, values, options)
         if owners:
-            raise RouteNotFound(
-                f"endpoint {endpoint!r} exists in several mounted apps",
-                hint="choose one with --mount " + " or --mount ".join(p or "/" for p, _ in owners),
-            ) from None
-        raise first_error from None
+            return _build(owners[0], endpoint, values, options)
+    return _build(routable[0], endpoint, values, options)
+
+
+def _owns(node: AppNode, endpoint: str) -> bool:
+    """Whether the app of ``node`` has a rule named ``endpoint``."""
+    try:
+        return any(route.endpoint == endpoint for route in _node_routes(node))
+    except AdapterError:
+        return False  # its own error shows if it is the one asked
+
+
+def _ambiguous(
+    endpoint: str,
+    owners: list[tuple[str, AppNode]],
+    values: dict[str, str],
+    options: dict[str, t.Any],
+) -> UsageError:
+    """The error for an endpoint several mounted apps have: each candidate
+    with the URL it builds (or why it cannot), and how to choose."""
+    candidates = []
+    for prefix, node in owners:
+        try:
+            built = _build((prefix, node), endpoint, values, options).url
+        except WsgiscopeError as exc:
+            built = f"not buildable: {exc.message}"
+        candidates.append(f"--mount {prefix or '/'} ({node.label}): {built}")
+    return UsageError(
+        f"endpoint {endpoint!r} exists in {len(owners)} mounted apps; "
+        "choose one with --mount PREFIX (or write MOUNT:ENDPOINT)",
+        hint="; ".join(candidates),
+    )
 
 
 def match(app: t.Any, method: str, path: str, host: str | None = None) -> Resolution:

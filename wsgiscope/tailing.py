@@ -411,6 +411,13 @@ class TraceTail:
 # -- what a record says ----------------------------------------------------
 
 
+def record_queries(record: t.Mapping[str, t.Any]) -> int:
+    """How many SQL statements a record's request ran (0 without ``queries``)."""
+    queries = record.get("queries")
+    count = queries.get("count") if isinstance(queries, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
 def record_status(record: t.Mapping[str, t.Any]) -> int | None:
     """The response status code (``None`` when no response started)."""
     response = record.get("response") or {}
@@ -426,32 +433,30 @@ def record_status(record: t.Mapping[str, t.Any]) -> int | None:
     return None
 
 
-def record_path(record: t.Mapping[str, t.Any]) -> str:
-    """The full request path: ``SCRIPT_NAME`` + ``PATH_INFO``."""
+def record_path(record: t.Mapping[str, t.Any], raw: bool = False) -> str:
+    """The full request path: ``SCRIPT_NAME`` + ``PATH_INFO``, decoded as the
+    framework reads them (``/café``, see :mod:`wsgiscope.wsgistr`); ``raw``:
+    the WSGI strings as recorded (``/cafÃ©``)."""
+    from wsgiscope.wsgistr import display_path
+
     request = record.get("request") or {}
-    return f"{request.get('script_name') or ''}{request.get('path') or ''}" or "/"
+    if not isinstance(request, dict):
+        return "/"
+    script, path = request.get("script_name") or "", request.get("path") or ""
+    if raw:
+        return f"{script}{path}" or "/"
+    return f"{display_path(script)}{display_path(path)}" or "/"
 
 
 def record_error(record: t.Mapping[str, t.Any]) -> tuple[str, str] | None:
-    """``("raised", "Type: message")`` when the app raised, ``("teardown", ...)``
-    when only a teardown saw an exception, else ``None``."""
-    error = record.get("error")
-    if error:
-        if isinstance(error, dict):
-            message = error.get("message")
-            kind = error.get("type") or "Exception"
-            return "raised", f"{kind}: {message}" if message else str(kind)
-        return "raised", str(error)
-    for event in record.get("events") or ():
-        if not isinstance(event, dict):
-            continue
-        hook = str(event.get("hook") or "")
-        if event.get("kind") == "hook" and hook.startswith("teardown") and event.get("exception"):
-            return "teardown", str(event["exception"])
-    for event in record.get("events") or ():
-        if isinstance(event, dict) and event.get("kind") == "exception":
-            return "raised", str(event.get("exception") or event.get("type") or "exception")
-    return None
+    """``("raised", "Type: message")`` when the app or one of its functions
+    raised (even when the framework turned it into a 4xx), ``("teardown",
+    ...)`` when only a teardown saw an exception, else ``None``: the one
+    definition of :mod:`wsgiscope.outcome`."""
+    from wsgiscope.outcome import record_raised
+
+    found = record_raised(record)
+    return None if found is None else (found.kind, found.message)
 
 
 def record_worker_pid(record: t.Mapping[str, t.Any]) -> int | None:
@@ -511,6 +516,8 @@ class RecordFilter:
     :param errors: only requests where the app raised or a teardown saw an
         exception.
     :param workers: pids, any may match.
+    :param queries_over: only requests that ran more SQL statements (the
+        record's ``queries.count``, 0 without one).
     """
 
     statuses: tuple[tuple[int, int], ...] = ()
@@ -519,6 +526,7 @@ class RecordFilter:
     slower_than_ms: float | None = None
     errors: bool = False
     workers: frozenset[int] = frozenset()
+    queries_over: int | None = None
 
     @property
     def active(self) -> bool:
@@ -535,12 +543,17 @@ class RecordFilter:
             method = str((record.get("request") or {}).get("method") or "").upper()
             if method not in self.methods:
                 return False
-        if self.path is not None and not fnmatch.fnmatchcase(record_path(record), self.path):
+        if self.path is not None and not (
+            fnmatch.fnmatchcase(record_path(record), self.path)
+            or fnmatch.fnmatchcase(record_path(record, raw=True), self.path)
+        ):
             return False
         if self.slower_than_ms is not None:
             duration = record.get("duration_ms")
             if not isinstance(duration, (int, float)) or duration < self.slower_than_ms:
                 return False
         if self.errors and record_error(record) is None:
+            return False
+        if self.queries_over is not None and record_queries(record) <= self.queries_over:
             return False
         return not self.workers or record_worker_pid(record) in self.workers

@@ -13,6 +13,7 @@ The database lives in ``$REPLAYTRUTH_DB`` or a fresh temporary directory.
 """
 
 import datetime
+import hashlib
 import os
 import random
 import secrets
@@ -53,6 +54,11 @@ def init_db():
     db = sqlite3.connect(DATABASE)
     db.executescript(
         """
+        CREATE TABLE IF NOT EXISTS account (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            username TEXT UNIQUE NOT NULL,
+            password_hash TEXT NOT NULL
+        );
         CREATE TABLE IF NOT EXISTS post (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL,
@@ -60,6 +66,10 @@ def init_db():
             created TEXT NOT NULL
         );
         """
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO account (username, password_hash) VALUES (?, ?)",
+        ("ada", hashlib.sha256(b"correct horse").hexdigest()),
     )
     if db.execute("SELECT COUNT(*) FROM post").fetchone()[0] == 0:
         db.execute(
@@ -186,7 +196,17 @@ def flaky():
 
 @app.post("/login")
 def login():
-    if request.form.get("password") != "correct horse":
+    digest = hashlib.sha256(request.form.get("password", "").encode()).hexdigest()
+    found = (
+        get_db()
+        .execute(
+            "SELECT id FROM account WHERE username = ? AND password_hash = ?",
+            (request.form.get("username"), digest),
+        )
+        .fetchone()
+    )
+    if found is None:
+        app.logger.warning("failed login: user=%s", request.form.get("username"))
         return page("Log in", "<p>Wrong password.</p>"), 403
     session["user"] = request.form["username"]
     return page("Logged in", f"<p>Welcome {escape(session['user'])}</p>")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from flask import (
     Blueprint,
     Flask,
@@ -13,6 +15,18 @@ from flask import (
 )
 
 CLOSED: list[str] = []
+
+#: Flask 3.2 merged the request context into the app context and passes it
+#: to full_dispatch_request.
+MERGED = "ctx" in inspect.signature(Flask.full_dispatch_request).parameters
+
+
+def dispatch(app: Flask, environ: dict) -> Response:
+    """Dispatch ``environ`` inside the current request, as each Flask allows."""
+    with app.request_context(environ) as ctx:
+        if MERGED:
+            return app.full_dispatch_request(ctx)
+        return app.full_dispatch_request()
 
 
 class Conflict(Exception):
@@ -110,15 +124,11 @@ def create_app() -> Flask:  # noqa: C901 - one view per traced case
 
     @app.get("/redirect")
     def internal_redirect() -> Response:
-        environ = dict(request.environ, PATH_INFO="/")
-        with app.request_context(environ):
-            return app.full_dispatch_request()
+        return dispatch(app, dict(request.environ, PATH_INFO="/"))
 
     @app.get("/chain")
     def chain() -> Response:
-        environ = dict(request.environ, PATH_INFO="/inner")
-        with second.request_context(environ):
-            return second.full_dispatch_request()
+        return dispatch(second, dict(request.environ, PATH_INFO="/inner"))
 
     @app.get("/appctx")
     def appctx() -> str:

@@ -138,10 +138,14 @@ def cli() -> None:
     """
 
 
-def main(args: t.Sequence[str] | None = None) -> None:
-    """Run the CLI; the ``wsgiscope`` console script."""
+def main(args: t.Sequence[str] | None = None, prog_name: str = "wsgiscope") -> None:
+    """Run the CLI; the ``wsgiscope`` console script.
+
+    :param prog_name: the command as the user typed it, for usage lines
+        (``manage.py wsgiscope`` when run from Django).
+    """
     try:
-        cli.main(args=args, prog_name="wsgiscope")
+        cli.main(args=args, prog_name=prog_name)
     except BrokenPipeError:
         # The reader (e.g. `head`) went away: drop the rest of the output
         # quietly instead of printing a traceback while Python flushes stdout.

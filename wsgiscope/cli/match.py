@@ -85,8 +85,10 @@ def match(
 
         print_json(resolution_json(resolution))
     else:
+        from wsgiscope.render.lines import fit_width
         from wsgiscope.render.routes import render_match
 
-        console(color, width).print(render_match(resolution), crop=False)
+        out = console(color, width)
+        out.print(render_match(resolution, fit_width(out, width)), crop=False)
     if resolution.result is not None and resolution.result.status in (404, 405):
         click.get_current_context().exit(int(ExitCode.PROBLEM))

@@ -87,6 +87,17 @@ _APP_SUFFIXES = (".py",)
     help="Also compare POST/PUT/PATCH/DELETE answers and the answers they change.",
 )
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
+@click.option(
+    "--locust-file",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write a locustfile that runs this replay on Locust, instead of replaying.",
+)
+@click.option(
+    "--queries",
+    is_flag=True,
+    help="Count each endpoint's SQL statements (mean, max); the requests run traced.",
+)
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -106,6 +117,8 @@ def replay(
     no_check: bool,
     check_unsafe: bool,
     fail_on_errors: bool,
+    locust_file: str | None,
+    queries: bool,
     as_json: bool,
     color: str,
     width: int | None,
@@ -157,6 +170,9 @@ def replay(
     from wsgiscope.replay.runner import AppHandle
 
     target = AppHandle(resolve_app_ref(app_word, app_option))
+    if locust_file is not None:
+        _write_locustfile(locust_file, target, source_words, skip_invalid, host_filter)
+        return
     sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
     requests = with_headers(requests, headers)
     _warn_redacted(requests)
@@ -168,6 +184,7 @@ def replay(
         warmup=warmup,
         check=not no_check,
         check_unsafe=check_unsafe,
+        queries=queries,
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
     notes = _source_notes(sources, source_words)
@@ -208,6 +225,33 @@ def _warn_redacted(requests: list[ReplayRequest]) -> None:
         "differ from the recorded ones (a logged-in page answers as to a stranger); "
         "add them with -H 'Cookie: ...' / -H 'Authorization: ...', or record with "
         "--keep-secrets",
+        err=True,
+    )
+
+
+def _write_locustfile(
+    path: str,
+    target: AppHandle,
+    source_words: list[str],
+    skip_invalid: bool,
+    host_filter: tuple[str, ...],
+) -> None:
+    """Check the sources read, then write the locustfile (and say so)."""
+    from wsgiscope.errors import UsageError
+    from wsgiscope.replay.locustfile import write_locustfile
+
+    if source_words:  # a bad source is reported now, not in every Locust worker
+        from wsgiscope.replay.sources import load_sources
+
+        load_sources(source_words, skip_invalid=skip_invalid, host_filter=host_filter or None)
+    ref = target.ref
+    try:
+        written = write_locustfile(path, ref.import_path, ref.base_dir, source_words)
+    except OSError as exc:
+        raise UsageError(f"cannot write the locustfile {path}: {exc.strerror or exc}") from None
+    click.echo(
+        f"wsgiscope: wrote {written}; run it with: locust -f {written} --headless "
+        "-u 16 -r 16 -t 30s (or --master, and --worker on each machine)",
         err=True,
     )
 

@@ -69,12 +69,15 @@ def routes(
         items = ",\n  ".join(dumps_line(route.to_json()) for route in found)
         click.echo(f"[\n  {items}\n]" if found else "[]")
         return
+    from wsgiscope.render.lines import fit_width
     from wsgiscope.render.routes import render_routes_table, render_routes_tree
 
+    out = console(color, width)
+    fit = fit_width(out, width)  # None for a pipe: one rule per line, whole
     rendered = (
-        render_routes_table(found)
+        render_routes_table(found, fit)
         if as_table
-        else render_routes_tree(found, loaded.ref.import_path)
+        else render_routes_tree(found, loaded.ref.import_path, fit)
     )
-    # long rules are not cut: lines run on and the terminal wraps them
-    console(color, width).print(rendered, crop=False)
+    # nothing is cut: too wide a line is folded (or, in a pipe, left whole)
+    out.print(rendered, crop=False)

@@ -42,7 +42,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 def filter_options(function: F) -> F:
-    """``--status``, ``--method``, ``--path``, ``--slower-than``, ``--errors``, ``--worker``."""
+    """``--status``, ``--method``, ``--path``, ``--slower-than``, ``--queries-over``,
+    ``--errors``, ``--worker``."""
     options = [
         click.option(
             "--worker", "worker_pids", type=int, multiple=True, metavar="PID",
@@ -55,6 +56,10 @@ def filter_options(function: F) -> F:
         click.option(
             "--slower-than", "slower_than", callback=_duration, metavar="DURATION",
             help="Only requests that took longer, e.g. 100ms, 1.5s.",
+        ),
+        click.option(
+            "--queries-over", "queries_over", type=click.IntRange(min=0), metavar="N",
+            help="Only requests that ran more than N SQL statements.",
         ),
         click.option(
             "--path", "path_glob", metavar="GLOB", help="Only paths matching GLOB, e.g. '/api/*'."
@@ -80,6 +85,7 @@ def make_filter(
     slower_than: float | None,
     errors: bool,
     worker_pids: tuple[int, ...],
+    queries_over: int | None = None,
 ) -> RecordFilter:
     """The :class:`~wsgiscope.tailing.RecordFilter` for the filter options' values."""
     from wsgiscope.tailing import RecordFilter
@@ -92,6 +98,7 @@ def make_filter(
         slower_than_ms=slower_than,
         errors=errors,
         workers=frozenset(worker_pids),
+        queries_over=queries_over,
     )
 
 

@@ -10,6 +10,8 @@ answered 5xx, 2 for usage and loading errors, 130 on Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import io
 import re
 import sys
@@ -55,6 +57,30 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from None
 
 
+def _captures(ctx: click.Context, param: click.Parameter, value: str | None) -> t.Any:
+    if value is None:
+        return None
+    from wsgiscope.capture import parse_capture
+
+    try:
+        return parse_capture(() if value.strip().lower() == "none" else value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}, or none") from None
+
+
+def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    import logging
+
+    number = logging.getLevelName(value.strip().upper())
+    if not isinstance(number, int):
+        raise click.BadParameter(
+            f"unknown level {value!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    return number
+
+
 @click.command(
     short_help="Run one request in-process and show its lifecycle.",
     context_settings={"ignore_unknown_options": False},
@@ -78,8 +104,8 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "sections",
     metavar="SECTIONS",
     callback=_sections,
-    help="Sections to show: contexts, hooks, environ, response, body (comma separated, "
-    "or letters chebr). Default: all, environ summarised.",
+    help="Sections to show: contexts, hooks, environ, response, body, sql, logs, outbound, "
+    "templates (comma separated, or letters chebrslot). Default: all, environ summarised.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show the whole environ and body.")
 @click.option(
@@ -105,6 +131,27 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="With --save: keep cookies, tokens and passwords in the saved record "
     "(the file is created 0600) so that replay can send them; the output stays redacted.",
 )
+@click.option(
+    "--capture",
+    metavar="LIST",
+    callback=_captures,
+    help="What to capture beneath the hooks: sql, logging, http, templates (comma "
+    "separated), all or none. Default: all.",
+)
+@click.option(
+    "--log-level",
+    metavar="LEVEL",
+    callback=_log_level,
+    help="Capture log records from LEVEL up (default WARNING, and INFO from the app's logger).",
+)
+@click.option(
+    "--profile", is_flag=True, help="Profile the request (pyinstrument) and show each hook's calls."
+)
+@click.option(
+    "--profile-out",
+    metavar="FILE",
+    help="Write the profile to FILE: speedscope JSON (.json) or pyinstrument HTML (.html).",
+)
 @output_options
 def trace(
     words: tuple[str, ...],
@@ -118,6 +165,10 @@ def trace(
     lint: bool,
     show_secrets: bool,
     keep_secrets: bool,
+    capture: frozenset[str] | None,
+    log_level: int | None,
+    profile: bool,
+    profile_out: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -134,7 +185,7 @@ def trace(
       @file            the request body, read from a file
 
     METHOD is GET, or POST when the request has a body. Exits 1 when the app
-    raised or answered 5xx.
+    raised or answered 5xx, or gave a response real servers refuse.
 
     \b
       wsgiscope trace wsgiscope.demo /catalog/ user==ada
@@ -146,6 +197,8 @@ def trace(
             hint="add --save FILE (output is always redacted unless --show-secrets)",
         )
     try:
+        if keep_secrets:
+            _private(save)  # type: ignore[arg-type]
         failed, interrupted = _trace(
             words=words,
             app_option=app_option,
@@ -161,6 +214,7 @@ def trace(
             as_json=as_json,
             color=color,
             width=width,
+            beneath=Beneath(capture, log_level, profile or profile_out is not None, profile_out),
         )
     except KeyboardInterrupt:
         # click would turn this into "Aborted!" and exit 1.
@@ -188,6 +242,7 @@ def _trace(
     color: str,
     width: int | None,
     keep_secrets: bool = False,
+    beneath: Beneath | None = None,
 ) -> tuple[bool, bool]:
     """Build, run, save and show the request; whether the app failed, and
     whether Ctrl-C ended it (what it did until then is still shown and saved)."""
@@ -195,6 +250,13 @@ def _trace(
     from wsgiscope.request import build_environ, parse_request, split_target
     from wsgiscope.tracing import run_traced
 
+    beneath = beneath or Beneath()
+    if beneath.profile:
+        from wsgiscope.capture import profile as profiling
+
+        profiling.require()
+        if beneath.profile_out:
+            profiling.check_output(beneath.profile_out)
     app_word, method, path, items = split_target(words)
     # Items are checked before the app is imported: a typo costs no import.
     spec = parse_request(path, items, method=method, mode=mode, raw=raw)
@@ -218,20 +280,41 @@ def _trace(
         app, checks = linted, linted.checks
     # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
     # An app's own KeyboardInterrupt is its error; only Ctrl-C means "interrupted".
-    with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c():
-        result = run_traced(
-            app,
-            environ,
-            max_body=max_body,
-            redact=not show_secrets,
-            checks=checks,
-            keep_secrets=keep_secrets,
-        )
+    with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c(), beneath.logging():
+        profiler = profiling.start() if beneath.profile else None
+        try:
+            result = run_traced(
+                app,
+                environ,
+                max_body=max_body,
+                redact=not show_secrets,
+                checks=checks,
+                capture=beneath.capture,
+                keep_secrets=keep_secrets,
+            )
+        finally:
+            if profiler is not None and profiler.is_running:
+                profiler.stop()
     record = result.record
+    if profiler is not None:
+        profiling.attach(record, result.recorder, profiler)
+        if beneath.profile_out:
+            profiling.write_profile(profiler, beneath.profile_out)
+    failed = result.failed
+    if lint:
+        from wsgiscope.lint.refusals import server_refusals
+
+        # A response real servers refuse is a failure, whatever the lenient
+        # in-process read made of it (a str body "answered" 200).
+        refused = server_refusals(record.get("lint") or [])
+        if refused:
+            record["server_refusals"] = refused
+            failed = True
     if save:
-        if keep_secrets:
-            _private(save)
-        _save(save, result.unredacted if result.unredacted is not None else record)
+        attach = None
+        if profiler is not None:
+            attach = functools.partial(profiling.attach, rec=result.recorder, profiler=profiler)
+        _save(save, _saved_record(record, result.unredacted, attach))
     log = errors.getvalue()
     if as_json:
         print_json(record)
@@ -259,7 +342,32 @@ def _trace(
             options.sections = sections
             options.environ_whole = "environ" in sections
         out.print(render_trace(record, options))
-    return result.failed, result.interrupted
+    return failed, result.interrupted
+
+
+@dataclasses.dataclass
+class Beneath:
+    """What ``trace`` captures beneath the hooks (see :mod:`wsgiscope.capture`)."""
+
+    capture: frozenset[str] | None = None
+    log_level: int | None = None
+    profile: bool = False
+    profile_out: str | None = None
+
+    @contextlib.contextmanager
+    def logging(self) -> t.Iterator[None]:
+        """The log level asked for, for the block."""
+        if self.log_level is None:
+            yield
+            return
+        from wsgiscope.capture import logs
+
+        saved = (logs.LEVEL, logs.APP_LEVEL)
+        logs.set_level(self.log_level)
+        try:
+            yield
+        finally:
+            logs.LEVEL, logs.APP_LEVEL = saved
 
 
 def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
@@ -268,6 +376,22 @@ def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
     if mode == "json":
         return "json"
     return "auto"
+
+
+def _saved_record(
+    record: dict[str, t.Any],
+    kept: dict[str, t.Any] | None,
+    attach: t.Callable[[dict[str, t.Any]], None] | None,
+) -> dict[str, t.Any]:
+    """What --save writes: the record shown, or with --keep-secrets the one
+    that kept them (the profile and server refusals added to it too)."""
+    if kept is None:
+        return record
+    if attach is not None:
+        attach(kept)
+    if "server_refusals" in record:
+        kept["server_refusals"] = record["server_refusals"]
+    return kept
 
 
 def _private(path: str) -> None:

@@ -9,7 +9,10 @@ object as found by :func:`wsgiscope.structure.inspect_app` (``node.obj``):
     :func:`wsgiscope.routing.discover_routes` adds it to ``path`` and
     ``url``), each with ``url`` built by the framework's own URL builder from
     sample arguments (:func:`wsgiscope.frameworks.samples.sample_values`), or
-    ``url=None`` and ``url_error`` saying why. ``group`` is the blueprint /
+    ``url=None`` and ``url_error`` saying why. ``url`` is built from the rule
+    itself, so it reaches that rule; ``endpoint_url`` is what the framework's
+    builder makes for the endpoint from the same values (another rule's URL
+    when the endpoint has several). ``group`` is the blueprint /
     namespace / include the rule belongs to, ``None`` for the app itself.
 ``build_url(app, endpoint, values, *, external=False, method=None,
 anchor=None, scheme=None, script_name="") -> str``
@@ -100,6 +103,11 @@ class Route:
     redirect_to: str | None = None
     url: str | None = None
     url_error: str | None = None
+    #: The URL the framework's builder (``url_for``, ``reverse``,
+    #: ``route_path``, ``get_url``) makes for the *endpoint* from the same
+    #: values; it differs from ``url`` (built from this rule itself) when the
+    #: endpoint has several rules and the builder picks another one.
+    endpoint_url: str | None = None
     sample_values: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     #: ``True`` for a plain WSGI callable (or an app of a framework without an
     #: adapter): one mount that accepts every path, its routes unknown.
@@ -128,7 +136,7 @@ class Route:
 _ROUTE_FIELDS = (
     "path", "rule", "mount", "endpoint", "methods", "view", "arguments", "defaults",
     "host", "subdomain", "framework", "app", "url", "url_error", "group",
-    "strict_slashes", "redirect_to", "sample_values", "opaque", "note",
+    "strict_slashes", "redirect_to", "sample_values", "opaque", "note", "endpoint_url",
 )  # fmt: skip
 
 
@@ -147,6 +155,16 @@ class Match:
     allowed: list[str] = dataclasses.field(default_factory=list)
     location: str | None = None
     nearest: list[str] = dataclasses.field(default_factory=list)
+
+
+def add_note(route: Route, note: str) -> None:
+    """Append ``note`` to the route's one-line remark."""
+    route.note = f"{route.note}; {note}" if route.note else note
+
+
+def shadowed_note(url: str, endpoint: str | None, rule: str) -> str:
+    """The remark for a rule whose own URL another rule answers first."""
+    return f"shadowed: {url} is answered by {endpoint} {rule}, matched first"
 
 
 def nearest(word: str, candidates: t.Iterable[str], n: int = 5, cutoff: float = 0.5) -> list[str]:

@@ -4,8 +4,9 @@ A Bottle rule such as ``/hello/<name>`` or ``/item/<id:int>`` names its
 arguments with filters (``int``, ``float``, ``path``, ``re:...``; no filter
 is ``default``); the route's ``name`` is its endpoint, and routes without a
 name are addressed as ``METHOD /rule``, which is how wsgiscope lists them.
-URLs are built with Bottle's own ``app.get_url`` for named routes, and by
-Bottle's router (``router.build``) for the others. A custom filter
+Each rule's ``url`` is built by Bottle's router from the rule itself
+(``router.build(rule)``); ``endpoint_url`` is what ``app.get_url`` builds
+for a named route (the last rule added under that name). A custom filter
 (``router.add_filter``) gives its own regex for sampling and its own
 ``to_python``, so its ``to_url`` receives what it expects.
 """
@@ -91,6 +92,12 @@ def _build(app: t.Any, route: t.Any, values: dict[str, t.Any]) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
+def _own_url(app: t.Any, route: t.Any, values: dict[str, t.Any]) -> str:
+    """The URL of this rule itself: Bottle's router keeps a builder per rule
+    text too (``get_url(name)`` builds the *last* rule added under a name)."""
+    return "/" + str(app.router.build(route.rule, **values)).lstrip("/")
+
+
 def routes(app: t.Any) -> list[Route]:
     """Every route of ``app``, with the URL Bottle builds from sample values."""
     table: list[Route] = []
@@ -103,7 +110,8 @@ def routes(app: t.Any) -> list[Route]:
         route = seen[key] = _route(app, bottle_route)
         with building_url(route):
             route.sample_values = _samples(app, bottle_route.rule, route.arguments)
-            route.url = _build(app, bottle_route, route.sample_values)
+            route.endpoint_url = _build(app, bottle_route, route.sample_values)
+            route.url = _own_url(app, bottle_route, route.sample_values)
         table.append(route)
     return table
 

@@ -191,14 +191,51 @@ def _reverse(entry: _Entry, values: dict[str, t.Any]) -> str:
     return str(reverse(target, kwargs=values))
 
 
+def _own_url(entry: _Entry, values: dict[str, t.Any]) -> str:
+    """The URL of this pattern itself, made from its include() chain as
+    ``reverse`` makes one (converters' ``to_url``, script prefix, quoting).
+
+    ``reverse`` looks a name (or a view) up and builds the *last* pattern
+    registered under it, so the same URLconf included under ``api/v1/`` and
+    ``api/v3/`` reverses to ``/api/v3/`` for both; this reaches ``api/v1/``.
+    """
+    from urllib.parse import quote
+
+    from django.urls import get_script_prefix
+    from django.utils.http import RFC3986_SUBDELIMS
+    from django.utils.regex_helper import normalize
+
+    text = ""
+    offset = 0  # positional groups of the pieces before this one
+    for pattern, _text in entry.pieces:
+        converters = getattr(pattern, "converters", {})
+        subs: dict[str, str] = {}
+        for name, value in values.items():
+            if name.isdigit():
+                subs[f"_{int(name) - offset}"] = str(value)
+            else:
+                subs[name] = converters[name].to_url(value) if name in converters else str(value)
+        options = [(form, params) for form, params in normalize(pattern.regex.pattern)
+                   if all(p in subs for p in params)]  # fmt: skip
+        if not options:
+            raise NotBuildable(f"no values fit {pattern.regex.pattern!r}")
+        form, params = max(options, key=lambda option: len(option[1]))
+        text += form % {p: subs[p] for p in params}
+        offset += len([p for p in params if p.startswith("_")])
+    url = get_script_prefix() + quote(text, safe=RFC3986_SUBDELIMS + "/~:@")
+    return "/%2F" + url[2:] if url.startswith("//") else url
+
+
 def routes(app: t.Any) -> list[Route]:
-    """Every URL pattern, each with the URL ``reverse`` builds from sample values."""
+    """Every URL pattern, each with the URL of the pattern itself (``url``) and
+    the one ``reverse`` builds for its name (``endpoint_url``) from sample values."""
     table = []
     for entry in _entries():
         route = _route(entry)
         with building_url(route):
             route.sample_values = _samples(entry)
-            route.url = _reverse(entry, route.sample_values)
+            route.endpoint_url = _reverse(entry, route.sample_values)
+            route.url = _own_url(entry, route.sample_values)
         table.append(route)
     return table
 

@@ -6,6 +6,12 @@ and no reverse URL builder, so wsgiscope names each route after its resource
 class (``ItemResource``, ``ItemResource:list`` for a suffixed route) and
 builds URLs by filling the URI template with the values, converted with
 Falcon's own field converters to check them; the route's note says so.
+
+Falcon's dispatcher asks its router first, then its sinks (``add_sink``,
+a regex matched from the start of the path, any method) and static routes
+(``add_static_route``, a path prefix), the last added first: both are
+listed after the routes in that order (endpoints ``sink:<function>`` and
+``static:<prefix>``), and :func:`match` answers with them as Falcon would.
 """
 
 from __future__ import annotations
@@ -128,19 +134,97 @@ def eval_converter(factory: t.Any, arguments: str | None) -> t.Any:
 
 
 def routes(app: t.Any) -> list[Route]:
-    """Every route of ``app`` with a URL filled from sample values."""
+    """Every route of ``app`` with a URL filled from sample values, then the
+    sinks and static routes in the order Falcon tries them."""
     table = []
+    first: dict[str, str] = {}  # endpoint -> the URL `wsgiscope url` builds
     for template, resource, suffix, methods in _table(app):
         route = _route(app, template, resource, suffix, methods)
         try:
             route.sample_values = sample_values(route.arguments)
             route.url = _fill(app, template, route.sample_values)
+            route.endpoint_url = first.setdefault(str(route.endpoint), route.url)
         except NotBuildable as exc:
             route.url_error = str(exc)
         except UsageError as exc:
             route.url_error = exc.message
         table.append(route)
+    table.extend(route for _, route in _fallbacks(app))
     return table
+
+
+def _fallbacks(app: t.Any) -> list[tuple[t.Any, Route]]:
+    """``(matcher, route)`` for each sink and static route, in Falcon's order."""
+    found = []
+    name = f"Falcon {type(app).__name__}"
+    for matcher, target, is_sink in getattr(app, "_sink_and_static_routes", ()):
+        if is_sink:
+            route = _sink_route(target, matcher.pattern, name)
+        else:
+            route = _static_route(target, name)
+        found.append((matcher, route))
+    return found
+
+
+def _sink_route(sink: t.Any, pattern: str, app_name: str) -> Route:
+    from wsgiscope.frameworks.samples import sample_from_regex
+    from wsgiscope.frameworks.werkzeug import view_of
+
+    view = view_of(sink) if inspect.isroutine(sink) else _resource_view(sink)
+    label = getattr(sink, "__name__", None) or type(sink).__name__
+    arguments = [Argument(group, "regex") for group in re.compile(pattern).groupindex]
+    route = Route(
+        rule=pattern,
+        path=pattern,
+        endpoint=f"sink:{label}",
+        methods=["*"],
+        view=view,
+        framework="falcon",
+        app=app_name,
+        arguments=arguments,
+        note="sink: any method on a path no route takes, the regex matched from its start",
+    )
+    try:
+        url = sample_from_regex(pattern)
+    except NotBuildable as exc:
+        route.url_error = str(exc)
+        return route
+    if not url.startswith("/"):
+        route.url_error = f"the sample {url!r} of the sink's regex is not a path"
+        return route
+    found = re.match(pattern, url)
+    route.sample_values = {k: v for k, v in (found.groupdict() if found else {}).items() if v}
+    route.url = route.endpoint_url = url
+    return route
+
+
+def _static_route(static: t.Any, app_name: str) -> Route:
+    import os
+
+    prefix = str(getattr(static, "_prefix", "/"))
+    directory = str(getattr(static, "_directory", "?"))
+    route = Route(
+        rule=prefix,
+        path=prefix,
+        endpoint=f"static:{prefix}",
+        methods=["*"],
+        view=View(f"{type(static).__module__}:{type(static).__qualname__}", None),
+        framework="falcon",
+        app=app_name,
+        note=f"static files from {directory}",
+    )
+    sample = None
+    try:  # a file that exists, so the sample request gets the file
+        for root, dirs, files in os.walk(directory):
+            dirs.sort()
+            if files:
+                relative = os.path.relpath(os.path.join(root, sorted(files)[0]), directory)
+                sample = relative.replace(os.sep, "/")
+                break
+    except OSError:
+        sample = None
+    route.url = route.endpoint_url = prefix + quote(sample or "example", safe="/")
+    return route
 
 
 def build_url(
@@ -157,8 +241,16 @@ def build_url(
     table = _table(app)
     found = [(tpl, methods) for tpl, resource, suffix, methods in table
              if _endpoint(resource, suffix) == endpoint]  # fmt: skip
+    fallbacks = [route for _, route in _fallbacks(app)]
     if not found:
-        known = [_endpoint(r, s) for _, r, s, _ in table]
+        fallback = next((r for r in fallbacks if r.endpoint == endpoint), None)
+        if fallback is not None:
+            raise UsageError(
+                f"{endpoint} has no URL template: Falcon calls it for paths matching "
+                f"{fallback.rule!r}",
+                hint=f"e.g. {fallback.url}" if fallback.url else "any path below its prefix",
+            )
+        known = [_endpoint(r, s) for _, r, s, _ in table] + [str(r.endpoint) for r in fallbacks]
         raise unknown_endpoint("Falcon app", endpoint, known)
     template, methods = found[0]
     check_method(endpoint, methods, method)
@@ -178,6 +270,12 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:
     """What Falcon's compiled router finds for ``path``, then the responder."""
     found = app._router.find(path)
     if found is None:
+        # then the sinks and static routes, as App._get_responder tries them
+        for matcher, route in _fallbacks(app):
+            hit = matcher.match(path)
+            if hit:
+                groups = hit.groupdict() if str(route.endpoint).startswith("sink:") else {}
+                return Match(200, route=route, arguments=dict(groups))
         return Match(404)
     resource, method_map, params, template = found
     methods = sorted(

@@ -1,5 +1,9 @@
 """Route adapter for Flask: the ``url_map``, ``url_for`` and the router.
 
+Each rule's ``url`` is built from that rule itself (so ``/`` and
+``/index`` of one endpoint each get their own); ``endpoint_url`` is what
+``url_for`` builds for the endpoint with the same values.
+
 Rules come from ``app.url_map`` with their blueprint (nested blueprints
 give dotted groups such as ``catalog.reviews``), view function, converters,
 defaults, host or subdomain. URLs are built by Flask's own ``url_for`` inside
@@ -19,6 +23,7 @@ import typing as t
 from wsgiscope.frameworks.base import Match, Route, url_path
 from wsgiscope.frameworks.samples import building_url
 from wsgiscope.frameworks.werkzeug import (
+    Shadows,
     check_values,
     converter_names,
     match_with,
@@ -26,6 +31,8 @@ from wsgiscope.frameworks.werkzeug import (
     route_method,
     route_of,
     rule_samples,
+    rule_url,
+    sibling_defaults,
     unknown_endpoint,
     view_of,
 )
@@ -92,13 +99,25 @@ def routes(app: Flask) -> list[Route]:
     """Every rule of ``app.url_map``, each with the URL ``url_for`` builds for it."""
     make = _route_maker(app)
     table = []
-    with _request_context(app):
+    shadows = Shadows(app.url_map)
+    with _request_context(app) as context:
         for rule in app.url_map.iter_rules():
             route = make(rule)
+            endpoint = str(rule.endpoint)
             # a BuildError, or a url_defaults callback raising, becomes url_error
             with building_url(route):
-                values = route.sample_values = rule_samples(rule, route.arguments)
-                route.url = app.url_for(str(rule.endpoint), _method=route_method(rule), **values)
+                values = rule_samples(rule, route.arguments, sibling_defaults(rule, app.url_map))
+                route.sample_values = values
+                route.endpoint_url = app.url_for(endpoint, _method=route_method(rule), **values)
+                if shadows.alone(rule):  # url_for has no other rule to build
+                    route.url = route.endpoint_url
+                else:  # the rule's own URL, with the values url_for would use
+                    injected = dict(values)
+                    app.inject_url_defaults(endpoint, injected)
+                    adapter = context.url_adapter
+                    assert adapter is not None  # a request context always has one
+                    route.url = rule_url(adapter, rule, injected)
+                shadows.check(rule, route)
             table.append(route)
     return table
 
@@ -158,6 +177,26 @@ def match(
     adapter = app.create_url_adapter(request)
     assert adapter is not None  # always bound when a request is given
     return match_with(adapter, method, _route_maker(app))
+
+
+def request_context_getter() -> t.Callable[[], t.Any]:
+    """A function returning the current context that carries a request (or ``None``).
+
+    Flask 3.0/3.1 keep the request context in ``_cv_request``; Flask 3.2
+    merged it into the app context (``_cv_app``, ``has_request``).
+    """
+    from flask import globals as flask_globals
+
+    cv_request = vars(flask_globals).get("_cv_request")
+    if cv_request is not None:
+        return lambda: cv_request.get(None)
+    cv_app = flask_globals._cv_app
+
+    def merged() -> t.Any:
+        ctx: t.Any = cv_app.get(None)
+        return ctx if ctx is not None and ctx.has_request else None
+
+    return merged
 
 
 def session_of(ctx: t.Any) -> t.Any:

@@ -6,6 +6,11 @@ A Pyramid route is a name and a pattern (``/items/{item_id}``,
 both read from the app's introspector; a route without any is shown as
 accepting every method. URLs are built with ``request.route_path`` on a
 request bound to the app's registry, exactly as a view would build them.
+
+Routes come from the routes mapper, so those added by ``config.include()``
+(an add-on's, under its ``route_prefix``) are there like the app's own; the
+external routes (``add_route(..., static=True)``) that ``proutes`` lists are
+listed too, without a URL to request (they are never matched).
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from wsgiscope.frameworks.base import (
     Argument,
     Match,
     Route,
+    add_note,
     check_method,
     finish_url,
     missing_arguments,
+    shadowed_note,
     unknown_endpoint,
     url_path,
 )
@@ -71,7 +78,9 @@ def _info(app: t.Any) -> list[tuple[t.Any, list[str], t.Any]]:
         if view["route_name"]:
             views.setdefault(view["route_name"], []).append(view)
     table = []
-    for route in app.registry.getUtility(IRoutesMapper).get_routes():
+    # external routes (static=True) too, as proutes lists them: they build
+    # URLs (route_url) and are never matched
+    for route in app.registry.getUtility(IRoutesMapper).get_routes(include_static=True):
         attached = views.get(route.name, [])
         methods = route_methods.get(route.name, set())
         view_methods = [_methods(v["request_methods"]) for v in attached]
@@ -83,10 +92,31 @@ def _info(app: t.Any) -> list[tuple[t.Any, list[str], t.Any]]:
     return table
 
 
+def _external(app: t.Any, route: t.Any) -> bool:
+    """A ``static=True`` route: it builds URLs only, requests never match it."""
+    from pyramid.interfaces import IRoutesMapper
+
+    mapper = app.registry.getUtility(IRoutesMapper)
+    return route in getattr(mapper, "static_routes", ())
+
+
+def _pattern(app: t.Any, route: t.Any) -> str:
+    """The pattern as ``proutes`` shows it: with its leading ``/`` (an
+    include's ``route_prefix`` gives ``_toolbar/api/...``), an external
+    route's URL pattern whole."""
+    if _external(app, route):
+        found = app.registry.introspector.get("routes", route.name)
+        if found is not None and found.get("external_url"):
+            return str(found["external_url"])
+    pattern = str(route.pattern)
+    return pattern if pattern.startswith("/") else "/" + pattern
+
+
 def _route(app: t.Any, route: t.Any, methods: list[str], view: t.Any) -> Route:
+    pattern = _pattern(app, route)
     return Route(
-        rule=route.pattern,
-        path=route.pattern,
+        rule=pattern,
+        path=pattern,
         endpoint=route.name,
         methods=methods,
         view=view_of(view),
@@ -119,11 +149,36 @@ def routes(app: t.Any) -> list[Route]:
     table = []
     for pyramid_route, methods, view in _info(app):
         route = _route(app, pyramid_route, methods, view)
+        if _external(app, pyramid_route):
+            route.url_error = "external route (static=True): requests never match it"
+            with building_url(route):
+                values = route.sample_values = sample_values(route.arguments)
+                route.endpoint_url = str(_request(app).route_url(pyramid_route.name, **values))
+                route.note = f"external (static=True): route_url builds {route.endpoint_url}"
+            table.append(route)
+            continue
         with building_url(route):
             route.sample_values = sample_values(route.arguments)
             route.url = _path(app, pyramid_route.name, route.sample_values, route.arguments)
+            route.endpoint_url = route.url  # route names are unique in Pyramid
+            _check_reached(app, pyramid_route, route)
         table.append(route)
     return table
+
+
+def _check_reached(app: t.Any, pyramid_route: t.Any, route: Route) -> None:
+    """Pyramid matches routes in the order they were added: note a route
+    whose own URL an earlier one (``/{pagename}`` before ``/about``) takes."""
+    from urllib.parse import unquote, urlsplit
+
+    from pyramid.interfaces import IRoutesMapper
+
+    if not route.url or not route.url.startswith("/"):
+        return
+    mapper = app.registry.getUtility(IRoutesMapper)
+    found = mapper(_request(app, unquote(urlsplit(route.url).path)))["route"]
+    if found is not None and found is not pyramid_route:
+        add_note(route, shadowed_note(route.url, found.name, _pattern(app, found)))
 
 
 def build_url(
@@ -153,6 +208,9 @@ def build_url(
                 f"{values[argument.name]!r} is not a valid {_spec(argument)} for "
                 f"{route.pattern} (the pattern accepts {argument.regex})"
             )
+    if _external(app, route):  # route_path refuses it: its URL is absolute
+        url = str(_request(app).route_url(endpoint, **values))
+        return finish_url(url, external=False, scheme=None, anchor=anchor)
     url = _path(app, endpoint, values, arguments)
     return finish_url(url, external=external, scheme=scheme, anchor=anchor)
 
@@ -169,7 +227,7 @@ def match(app: t.Any, method: str, path: str, host: str | None = None) -> Match:
     mapper = app.registry.getUtility(IRoutesMapper)
     request = _request(app, path, method.upper(), host)
     info = mapper(request)
-    table = _info(app)
+    table = [entry for entry in _info(app) if not _external(app, entry[0])]
     allowed = sorted(
         {m for route, methods, _ in table if route.match(path) is not None for m in methods}
     )

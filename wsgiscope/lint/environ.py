@@ -127,11 +127,53 @@ _STREAM_METHODS = {
 }
 
 
+#: The CGI variables a server provides (PEP 3333's list, the CGI spec's and
+#: the common extensions): their values are native strings that access logs,
+#: proxy fixers, routers and inner apps read as ``str``. Any other key
+#: without a dot is an application's or framework's own (Django's
+#: ``CSRF_COOKIE_NEEDS_UPDATE``, a bool): PEP 3333 lets an application add
+#: keys to the environ it was given, and no server or middleware reads them.
+CGI_KEYS = frozenset(
+    {
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "SERVER_SOFTWARE",
+        "GATEWAY_INTERFACE",
+        "REMOTE_ADDR",
+        "REMOTE_HOST",
+        "REMOTE_PORT",
+        "REMOTE_USER",
+        "REMOTE_IDENT",
+        "AUTH_TYPE",
+        "PATH_TRANSLATED",
+        "HTTPS",
+        "REQUEST_URI",
+        "RAW_URI",
+    }
+)
+
+
+def is_cgi_key(key: str) -> bool:
+    """Whether ``key`` is a CGI variable a server provides (``HTTP_*`` included)."""
+    return key in CGI_KEYS or (key.startswith("HTTP_") and key.isupper())
+
+
 def invalid_value(key: str, value: t.Any) -> str | None:
     """Why ``value`` is not a valid ``environ[key]`` set by the app (the
     rules wsgiref.validate and werkzeug's LintMiddleware apply to a
-    server's environ), or ``None``."""
-    if key.isupper() and "." not in key and type(value) is not str:
+    server's environ), or ``None``.
+
+    Only what a server, a middleware or an inner app reads is checked: the
+    CGI variables (:data:`CGI_KEYS`, ``HTTP_*``) and ``wsgi.*`` keys. Keys
+    of the application's own hold whatever it puts there."""
+    if is_cgi_key(key) and type(value) is not str:
         if isinstance(value, str):
             shown = safe_repr(str.__str__(value))
             return f"set CGI key {key!r} to {shown}, a {type(value).__name__} (a str subclass)"

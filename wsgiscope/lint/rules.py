@@ -430,17 +430,20 @@ RULES: tuple[Rule, ...] = (
         "warning",
         "the application changed server-owned environ keys or left invalid values",
         f"{_PEP}, environ Variables",
-        "Applications may add keys to environ, rewrite routing keys\n"
-        "(SCRIPT_NAME, PATH_INFO, as dispatchers do) and wrap wsgi.input and\n"
-        "wsgi.errors, but keys that describe the server and the connection\n"
-        "(wsgi.version, wsgi.multithread, wsgi.multiprocess, wsgi.run_once,\n"
-        "SERVER_PROTOCOL) must stay as given, required keys must not be\n"
-        "deleted, and what the app sets must stay what a server could send:\n"
-        "CGI keys native strings, SCRIPT_NAME and PATH_INFO empty or starting\n"
-        "with '/' (SCRIPT_NAME never '/'), CONTENT_LENGTH a number, no\n"
+        "Applications may add keys of their own to environ, holding anything\n"
+        "(Django's CsrfViewMiddleware sets CSRF_COOKIE_NEEDS_UPDATE to a bool:\n"
+        "no server or middleware reads it), rewrite routing keys (SCRIPT_NAME,\n"
+        "PATH_INFO, as dispatchers do) and wrap wsgi.input and wsgi.errors.\n"
+        "But keys that describe the server and the connection (wsgi.version,\n"
+        "wsgi.multithread, wsgi.multiprocess, wsgi.run_once, SERVER_PROTOCOL)\n"
+        "must stay as given, required keys must not be deleted, and what the\n"
+        "app sets in the keys servers define must stay what a server could\n"
+        "send: CGI variables (REQUEST_METHOD, SERVER_PORT, REMOTE_ADDR, HTTP_*,\n"
+        "...) native strings, SCRIPT_NAME and PATH_INFO empty or starting with\n"
+        "'/' (SCRIPT_NAME never '/'), CONTENT_LENGTH a number, no\n"
         "HTTP_CONTENT_TYPE/HTTP_CONTENT_LENGTH, wsgi.url_scheme http or https,\n"
         "streams with the methods PEP 3333 lists. Inner apps, middleware and\n"
-        "the server's logging read them after the application changed them.",
+        "the server's access log read them after the application changed them.",
     ),
     Rule(
         "WSGI702",

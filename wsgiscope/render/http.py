@@ -20,6 +20,7 @@ from rich.tree import Tree
 
 from wsgiscope.render.console import label
 from wsgiscope.render.text import escape_control
+from wsgiscope.wsgistr import display_environ_value
 
 #: Environ keys of the request line and CGI variables, in display order.
 REQUEST_KEYS = (
@@ -165,7 +166,7 @@ def environ_tree(environ: dict[str, t.Any], whole: bool) -> Tree:
         if not whole and name == "request":
             shown = [item for item in items if item[0] in SUMMARY_REQUEST_KEYS]
         for key, value in shown:
-            branch.add(_keystyled_value(key, value, limit))
+            branch.add(_keystyled_value(key, value, limit, whole))
         if len(shown) < len(items):
             branch.add(Text(f"… {len(items) - len(shown)} more", style="dim"))
     if not environ:
@@ -173,8 +174,16 @@ def environ_tree(environ: dict[str, t.Any], whole: bool) -> Tree:
     return tree
 
 
-def _keystyled_value(key: str, value: t.Any, limit: int) -> Text:
-    return label((key, "cyan"), " = ", styled_value(value, limit))
+def _keystyled_value(key: str, value: t.Any, limit: int, whole: bool = False) -> Text:
+    # The request line's WSGI strings (latin-1 decoded bytes) are shown as the
+    # framework reads them; the whole environ (-v) adds the string as received.
+    shown = display_environ_value(key, value)
+    text = label((key, "cyan"), " = ", styled_value(shown, limit))
+    if whole and shown != value:
+        text.append_text(
+            label(("  (as received ", "dim"), (cap(short(value), limit), "dim"), (")", "dim"))
+        )
+    return text
 
 
 def styled_value(value: t.Any, limit: int = FULL_VALUE_LIMIT) -> tuple[str, str]:

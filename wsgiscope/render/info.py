@@ -15,8 +15,8 @@ from wsgiscope.render.console import data, label
 def render_info(report: dict[str, t.Any]) -> Group:
     """A summary table and the structure tree of an ``info`` report."""
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # a long file path goes on, never cut with "…"
     table.add_row(
         "app", label((report["import_path"], "cyan"), " ", (f"({report['source']})", "dim"))
     )
@@ -32,6 +32,15 @@ def render_info(report: dict[str, t.Any]) -> Group:
         ),
     )
     table.add_row("framework", data(report["framework"], "magenta"))
+    tracer = report.get("flask_tracer")
+    if isinstance(tracer, dict):
+        table.add_row(
+            "tracer",
+            label(
+                (f"Flask {tracer.get('version')}: ", ""),
+                (tracer.get("description") or "?", "" if tracer.get("adapter") else "yellow"),
+            ),
+        )
     tree = Tree(Text("structure", style="bold"), guide_style="dim")
     _add_chain(tree, report["chain"], report["mounts"])
     return Group(table, Text(), tree)

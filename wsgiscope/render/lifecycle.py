@@ -4,8 +4,9 @@
 a context push opens a branch, the hooks, signals and nested pushes that
 happen while it is current are its children (by the event's ``parent``, or
 by push/pop order for records without it), and its pop closes it, with the
-names left in ``g`` and the session. Teardowns show the exception they
-received, in red; runs of body chunks collapse into one line.
+names in ``g`` when the teardown began and after it, and the session's.
+Teardowns show the exception they received, in red; runs of body chunks
+collapse into one line.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import typing as t
 from rich.text import Text
 from rich.tree import Tree
 
+from wsgiscope.render.capture import (
+    SECTION_OF_KIND,
+    capture_details,
+    capture_label,
+    profile_tree,
+)
 from wsgiscope.render.console import label
 from wsgiscope.render.http import (
     MESSAGE_LIMIT,
@@ -27,6 +34,7 @@ from wsgiscope.render.http import (
     status_style,
     styled_value,
 )
+from wsgiscope.wsgistr import display_path
 
 _HOOK_KINDS = frozenset({"hook", "signal", "start_response", "body", "close", "exception"})
 _TEARDOWNS = frozenset({"teardown_request", "teardown_appcontext"})
@@ -69,10 +77,20 @@ def lifecycle_tree(
                 pop = owner.add(_pop_label(event, unmatched=index is None))
                 for detail in event_details(event, verbose):
                     pop.add(detail)
+        elif kind in SECTION_OF_KIND:
+            if SECTION_OF_KIND[kind] in sections:
+                node = parent.add(capture_label(event) or _generic_label(event))
+                for detail in capture_details(event, verbose):
+                    node.add(detail)
+                nodes[event.get("seq")] = node
+            else:
+                nodes[event.get("seq")] = parent
         elif show_hooks or kind not in _HOOK_KINDS:
             node = parent.add(event_label(event))
             for detail in event_details(event, verbose):
                 node.add(detail)
+            if isinstance(event.get("profile"), dict):
+                node.add(profile_tree(event["profile"]))
             nodes[event.get("seq")] = node
         else:
             nodes[event.get("seq")] = parent
@@ -126,6 +144,8 @@ def _chunk_size(event: dict[str, t.Any]) -> int:
 
 def _context_name(event: dict[str, t.Any]) -> str:
     context = event.get("context") or "?"
+    if context == "app+request":  # Flask 3.2's one context per request
+        return "context (app + request)"
     return f"{context} context"
 
 
@@ -211,13 +231,46 @@ def event_details(event: dict[str, t.Any], verbose: bool = False) -> list[Text]:
     elif kind == "signal" and event.get("exception"):
         details.append(label(("exception ", "red"), (_message(event["exception"]), "red")))
     elif kind == "pop":
-        for name in ("g", "session"):
-            values = event.get(name)
-            if values:
-                details.append(label((f"{name}  ", "bold"), (_pairs(values), "")))
+        details += _pop_details(event)
     elif kind == "dispatch":
         details += _dispatch_details(event, verbose)
     return details
+
+
+def _pop_details(event: dict[str, t.Any]) -> list[Text]:
+    """``g`` when the teardown began and after it (names it added or removed
+    marked), then the session's names; each as captured at that moment."""
+    details: list[Text] = []
+    before, after = event.get("g"), event.get("g_after")
+    if before:
+        details.append(label(("g at teardown start  ", "bold"), (_pairs(before), "")))
+    if isinstance(after, dict) and (before or after):
+        if isinstance(before, dict) and after == before:
+            details.append(label(("g after teardown  ", "bold"), ("unchanged", "dim")))
+        else:
+            details.append(_g_after(before if isinstance(before, dict) else {}, after))
+    session = event.get("session")
+    if session:
+        details.append(label(("session  ", "bold"), (_pairs(session), "")))
+    return details
+
+
+def _g_after(before: dict[str, t.Any], after: dict[str, t.Any]) -> Text:
+    """``g after teardown  a=1, +b=2 (added)  removed: c``: what the teardowns changed."""
+    text = label(("g after teardown  ", "bold"))
+    added = [key for key in after if key not in before]
+    kept = {key: value for key, value in after.items() if key in before}
+    if kept:
+        text.append_text(label((_pairs(kept), "")))
+    if added:
+        pairs = _pairs({f"+{key}": after[key] for key in added})
+        text.append_text(label(("  " if kept else "", ""), (pairs, "green"), (" (added)", "dim")))
+    removed = [key for key in before if key not in after]
+    if removed:
+        names = cap(", ".join(removed), SUMMARY_VALUE_LIMIT * 2)
+        text.append_text(label(("  " if kept or added else "", ""), ("removed: ", "yellow")))
+        text.append_text(label((names, "yellow")))
+    return text
 
 
 #: Characters shown of one changed environ value on a dispatch line, with -v.
@@ -274,9 +327,9 @@ def _dispatch_label(event: dict[str, t.Any]) -> Text:
         " → ",
         (event.get("app") or "?", "magenta"),
         ("  SCRIPT_NAME=", "dim"),
-        styled_value(event.get("script_name") or ""),
+        styled_value(display_path(event.get("script_name") or "")),
         (" PATH_INFO=", "dim"),
-        styled_value(event.get("path_info") or ""),
+        styled_value(display_path(event.get("path_info") or "")),
         _at(event),
     )
 

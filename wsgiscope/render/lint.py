@@ -12,15 +12,17 @@ import contextlib
 import typing as t
 
 from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from wsgiscope.render.console import data, label
 from wsgiscope.render.text import TARGET_LIMIT, cap
+from wsgiscope.wsgistr import display_url
 
 if t.TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
     from wsgiscope.lint.rules import Rule
     from wsgiscope.lint.runner import LintReport, Occurrence
@@ -29,7 +31,8 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 
 
 def _where(finding: Occurrence) -> Text:
-    text = label((f"{finding.method} ", "bold"), (cap(finding.path, TARGET_LIMIT), "cyan"))
+    path = display_url(finding.path)  # /caf%C3%A9 as /café, as in trace and match
+    text = label((f"{finding.method} ", "bold"), (cap(path, TARGET_LIMIT), "cyan"))
     if finding.endpoint:
         text.append_text(label("  ", (cap(finding.endpoint, TARGET_LIMIT), "magenta")))
     return text
@@ -120,28 +123,84 @@ def render_explain(rule: Rule) -> RenderableType:
         "  ",
         (rule.severity, _SEVERITY_STYLE[rule.severity]),
     )
-    return Group(
+    parts: list[RenderableType] = [
         head,
         data(rule.summary),
         data(rule.section, "dim"),
         Text(),
         Text(rule.explanation),
-    )
+    ]
+    from wsgiscope.lint.refusals import REFUSALS
+
+    for refusal in REFUSALS:
+        if refusal.rule == rule.id:
+            # What real servers do with it (measured; wsgiscope.lint.refusals).
+            when = f" ({refusal.case})" if refusal.case else ""
+            parts += [
+                Text(),
+                Text(f"What servers do with it{when}:", style="bold"),
+                label(("werkzeug  ", "bold"), (refusal.werkzeug_detail, "")),
+                label(("gunicorn  ", "bold"), (refusal.gunicorn_detail, "")),
+            ]
+    return Group(*parts)
 
 
-def render_rules(rules: t.Iterable[Rule]) -> Table:
-    """Every rule: id, slug, severity, summary and where it comes from."""
+class _RuleList:
+    """The rule table, laid out for the width it is printed at."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width < _NARROW_RULES:  # no room for columns: one rule per stanza
+            for rule in self.rules:
+                yield label(
+                    (rule.id, _SEVERITY_STYLE[rule.severity]),
+                    "  ",
+                    (rule.name, "bold"),
+                    "  ",
+                    (rule.severity, _SEVERITY_STYLE[rule.severity]),
+                )
+                yield Padding(label((rule.summary, ""), "  ", (rule.section, "dim")), (0, 0, 0, 4))
+            return
+        yield _rules_table(self.rules, wide=options.max_width >= _WIDE_RULES)
+
+
+#: Below this width the section goes under the summary instead of beside it.
+_WIDE_RULES = 130
+#: Below this width each rule is a stanza: id, name, severity, then the summary.
+_NARROW_RULES = 72
+
+
+def render_rules(rules: t.Iterable[Rule]) -> RenderableType:
+    """Every rule: id, slug, severity, summary and where it comes from.
+
+    The id and the name (what ``--explain`` and ``--ignore`` take) are never
+    wrapped nor cut; the summary wraps, with the section under it when the
+    output is narrower than :data:`_WIDE_RULES` columns.
+    """
+    return _RuleList(list(rules))
+
+
+def _rules_table(rules: list[Rule], wide: bool) -> Table:
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-    for column in ("rule", "name", "severity", "summary", "section"):
-        table.add_column(column)
+    for column in ("rule", "name", "severity"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("summary" if wide else "summary / section", overflow="fold", ratio=1)
+    if wide:
+        table.add_column("section", overflow="fold")
     for rule in rules:
-        table.add_row(
+        summary = data(rule.summary)
+        if not wide:
+            summary.append("\n")
+            summary.append_text(data(rule.section, "dim"))
+        cells = [
             data(rule.id, _SEVERITY_STYLE[rule.severity]),
             data(rule.name),
             data(rule.severity, _SEVERITY_STYLE[rule.severity]),
-            data(rule.summary),
-            data(rule.section, "dim"),
-        )
+            summary,
+        ]
+        table.add_row(*cells, *([data(rule.section, "dim")] if wide else []))
     return table
 
 

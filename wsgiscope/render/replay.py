@@ -125,6 +125,26 @@ def _rows(summary: dict[str, t.Any]) -> list[tuple[str, Text]]:
     ]
 
 
+def _queries(rows: list[dict[str, t.Any]]) -> list[RenderableType]:
+    """``--queries``: SQL statements per endpoint (mean, max, time)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    for _ in range(4):
+        table.add_column(justify="right")
+    heads = ("endpoint", "requests", "mean", "max", "mean ms")
+    table.add_row(*(Text(head, style="dim") for head in heads))
+    for row in rows:
+        uneven = row["max"] > row["mean"]
+        table.add_row(
+            data(row["endpoint"], limit=60),
+            Text(f"{row['requests']:,}"),
+            Text(f"{row['mean']:g}"),
+            Text(str(row["max"]), style="bold yellow" if uneven else ""),
+            Text(f"{row['mean_ms']:.2f}"),
+        )
+    return [Text(""), Text("SQL statements per request, by endpoint", style="bold"), table]
+
+
 def render_summary(
     summary: dict[str, t.Any],
     source: dict[str, t.Any] | None = None,
@@ -142,6 +162,8 @@ def render_summary(
         histogram = render_histogram(summary["histogram"])
         if histogram is not None:
             parts.extend([Text(""), Text("latency", style="bold"), histogram])
+    if summary.get("queries") and not findings_only:
+        parts.extend(_queries(summary["queries"]))
     parts.extend(_findings(summary))
     parts.extend(_excluded(summary))
     errors_log = summary.get("wsgi_errors") or {}

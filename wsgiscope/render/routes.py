@@ -13,7 +13,16 @@ from __future__ import annotations
 import os
 import typing as t
 
-from wsgiscope.render.lines import Cell, Lines, Node, Piece, grid_lines, piece, tree_lines
+from wsgiscope.render.lines import (
+    Cell,
+    Lines,
+    Node,
+    Piece,
+    fit_grid,
+    line_width,
+    piece,
+    tree_lines,
+)
 from wsgiscope.render.text import TARGET_LIMIT, safe
 
 if t.TYPE_CHECKING:
@@ -33,6 +42,22 @@ def location(view: View | None) -> str:
     return path
 
 
+#: What each framework calls its URL builder, for "url_for builds /index".
+BUILDERS = {
+    "flask": "url_for",
+    "django": "reverse",
+    "pyramid": "route_path",
+    "bottle": "get_url",
+    "werkzeug": "MapAdapter.build",
+    "falcon": "wsgiscope url",
+}
+
+
+def builder_differs(route: Route) -> bool:
+    """The endpoint's builder makes another URL than this rule's own."""
+    return bool(route.url and route.endpoint_url and route.endpoint_url != route.url)
+
+
 def _notes(route: Route) -> Cell:
     parts: list[Piece] = []
 
@@ -41,6 +66,12 @@ def _notes(route: Route) -> Cell:
             parts.append(("  ", ""))
         parts.extend([(name + " ", "dim"), piece(value)])
 
+    if builder_differs(route):
+        # the surprise to see: the endpoint's URL reaches another rule
+        parts.extend(
+            [(f"{BUILDERS.get(route.framework, 'the builder')} builds ", "yellow"),
+             piece(route.endpoint_url, "yellow")]
+        )  # fmt: skip
     if route.host:
         add("host", route.host)
     if route.subdomain:
@@ -108,12 +139,20 @@ def _mount_label(route: Route, count: int) -> list[Piece]:
     ]
 
 
-def render_routes_tree(routes: list[Route], title: str = "") -> Lines:
+#: Row columns (methods, path, endpoint, url, view, notes) that leave a
+#: narrow grid first: the view, then the notes, then the URL; methods, path
+#: and endpoint (what a user types) always stay.
+_DROP = (4, 5, 3)
+_LABELS = {3: "url", 4: "view", 5: "notes"}
+
+
+def render_routes_tree(routes: list[Route], title: str = "", width: int | None = None) -> Lines:
     """Mount prefix -> group (blueprint / namespace, nested) -> rules.
 
     Each group's rules form one aligned grid; the tree is laid out by
     :mod:`wsgiscope.render.lines` because rich's Tree and Table take
-    seconds on thousands of rules.
+    seconds on thousands of rules. With ``width`` every line fits it (see
+    :func:`~wsgiscope.render.lines.fit_grid`).
     """
     by_mount: dict[tuple[str, str], list[Route]] = {}
     for route in routes:
@@ -125,12 +164,13 @@ def render_routes_tree(routes: list[Route], title: str = "") -> Lines:
     root = Node(header)
     for members in by_mount.values():
         _add_groups(root.add(_mount_label(members[0], len(members))), members)
-    return Lines(tree_lines(root))
+    return Lines(tree_lines(root, width=width))
 
 
 def _add_groups(node: Node, routes: list[Route], depth: int = 0) -> None:
     """The rules of this level as the node's grid, then one child per group."""
     node.rows = [_row(r) for r in routes if len(_group_path(r)) <= depth]
+    node.drop, node.labels = _DROP, _LABELS
     children: dict[str, list[Route]] = {}
     for route in routes:
         path = _group_path(route)
@@ -146,19 +186,25 @@ def _group_path(route: Route) -> list[str]:
     return route.group.split(".") if route.group else []
 
 
-def render_routes_table(routes: list[Route]) -> Lines:
-    """One row per rule: mount, methods, path, endpoint, URL, view, notes."""
+def render_routes_table(routes: list[Route], width: int | None = None) -> Lines:
+    """One row per rule: mount, methods, path, endpoint, URL, view, notes.
+
+    With ``width``, View, Notes then URL leave the table for lines under
+    each row when it is too wide.
+    """
     names = ("Mount", "Methods", "Path", "Endpoint", "URL", "View", "Notes")
     rows: list[list[Cell]] = [[[(name, "bold")] for name in names]]
     for route in routes:
         rows.append([[piece(route.mount or "/", "green")], *_row(route)])
-    lines = grid_lines(rows)
-    width = max((sum(len(text) for text, _ in line) for line in lines), default=0)
-    lines.insert(1, [("-" * width, "dim")])
+    drop = tuple(index + 1 for index in _DROP)
+    labels = {index + 1: label for index, label in _LABELS.items()}
+    lines = fit_grid(rows, width, drop, labels, header=True)
+    rule = max(map(line_width, lines), default=0)
+    lines.insert(1, [("-" * min(rule, width or rule), "dim")])
     return Lines(lines)
 
 
-def render_match(resolution: Resolution) -> Lines:
+def render_match(resolution: Resolution, width: int | None = None) -> Lines:
     """The way through the dispatchers, then the router's answer."""
     title: list[Piece] = [
         piece(resolution.method, "bold"),
@@ -195,7 +241,7 @@ def render_match(resolution: Resolution) -> Lines:
     result = resolution.result
     if result is None:
         node.add([piece(resolution.note or "no router", "yellow italic")])
-        return Lines(tree_lines(root))
+        return Lines(tree_lines(root, width=width))
     node.add(_status_line(result.status, bool(result.allowed)))
     if result.status == 200 and result.route is not None:
         route = result.route
@@ -227,7 +273,7 @@ def render_match(resolution: Resolution) -> Lines:
                 near.add([piece(rule, "cyan")])
         else:
             node.add([("no rule is close", "dim")])
-    return Lines(tree_lines(root))
+    return Lines(tree_lines(root, width=width))
 
 
 def _status_line(status: int, allowed: bool = False) -> list[Piece]:

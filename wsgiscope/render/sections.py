@@ -7,7 +7,18 @@ Kept apart from :mod:`wsgiscope.render.trace` so the CLI can check
 from __future__ import annotations
 
 #: The sections ``--print`` selects from, in display order.
-SECTIONS = ("contexts", "hooks", "environ", "response", "body")
+SECTIONS = (
+    "contexts",
+    "hooks",
+    "environ",
+    "response",
+    "body",
+    # beneath the hooks (wsgiscope.capture)
+    "sql",
+    "logs",
+    "outbound",
+    "templates",
+)
 
 
 def parse_sections(value: str) -> frozenset[str]:
@@ -15,7 +26,8 @@ def parse_sections(value: str) -> frozenset[str]:
 
     Names separated by commas (``"contexts,response"``), ``all``, or letters
     as HTTPie's ``--print`` (``"chrb"``): ``c`` contexts, ``h`` hooks,
-    ``e`` environ, ``r`` response, ``b`` body.
+    ``e`` environ, ``r`` response, ``b`` body; ``s`` sql, ``l`` logs,
+    ``o`` outbound HTTP, ``t`` templates.
 
     :raises ValueError: for an unknown name or letter, or nothing chosen.
     """

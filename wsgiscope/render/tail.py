@@ -20,9 +20,11 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from wsgiscope.render.capture import tail_suffix
 from wsgiscope.render.console import data, label
 from wsgiscope.render.text import TARGET_LIMIT, cap
 from wsgiscope.tailing import record_error, record_path, record_status
+from wsgiscope.wsgistr import display_query
 
 _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "bold red"}
 
@@ -81,9 +83,9 @@ def worker_ident(record: t.Mapping[str, t.Any]) -> str:
 def request_line(record: t.Mapping[str, t.Any]) -> Text:
     """The compact line for one record."""
     request = record.get("request") or {}
-    target = record_path(record)
+    target = record_path(record)  # decoded as the framework reads it
     if request.get("query_string"):
-        target = f"{target}?{request['query_string']}"
+        target = f"{target}?{display_query(request['query_string'])}"
     status = record_status(record)
     status_text = str(status) if status is not None else "---"
     status_style = _STATUS_STYLE.get((status or 0) // 100, "bold red")
@@ -103,6 +105,9 @@ def request_line(record: t.Mapping[str, t.Any]) -> Text:
         "  ",
         (format_size(response.get("body_bytes") if isinstance(response, dict) else None), "dim"),
     )
+    queries = tail_suffix(record)
+    if queries is not None:
+        line.append(f"  {queries}", style="blue")
     error = record_error(record)
     if error is not None:
         kind, message = error

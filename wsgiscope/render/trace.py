@@ -32,6 +32,7 @@ from rich.text import Text
 from rich.traceback import Trace, Traceback
 from rich.tree import Tree
 
+from wsgiscope.render.capture import dropped_text, duplicates_tree, queries_text
 from wsgiscope.render.console import label
 from wsgiscope.render.http import (
     MESSAGE_LIMIT,
@@ -44,8 +45,10 @@ from wsgiscope.render.http import (
     text_lines,
 )
 from wsgiscope.render.lifecycle import lifecycle_tree
+from wsgiscope.render.lines import Fields
 from wsgiscope.render.sections import SECTIONS
 from wsgiscope.render.text import TARGET_LIMIT, escape_control
+from wsgiscope.wsgistr import request_target
 
 #: Lines of the app's log shown (all with verbose): its tracebacks repeat
 #: the one shown below the tree.
@@ -83,10 +86,18 @@ class RenderOptions:
 def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None) -> Group:
     """The whole rendering of ``record`` (see the module doc)."""
     options = options or RenderOptions()
-    tree = Tree(header_line(record, options.app_label), guide_style="dim")
+    # wrapped between its fields, never inside "app NAME" (render.lines.Fields)
+    tree = Tree(Fields(header_line(record, options.app_label)), guide_style="dim")
     sections = options.sections
-    if sections & {"contexts", "hooks"}:
+    if sections & {"contexts", "hooks", "sql", "logs", "outbound", "templates"}:
         tree.children.append(lifecycle_tree(record.get("events") or [], sections, options.verbose))
+    if "sql" in sections and isinstance(record.get("queries"), dict):
+        duplicates = duplicates_tree(record["queries"])
+        if duplicates is not None:
+            tree.children.append(duplicates)
+    dropped = dropped_text(record)
+    if dropped is not None:
+        tree.children.append(Tree(dropped))
     if "environ" in sections:
         whole = options.environ_whole or options.verbose
         tree.children.append(environ_tree(record.get("environ") or {}, whole))
@@ -96,6 +107,9 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
         )
     if record.get("lint"):
         tree.children.append(lint_tree(record["lint"]))
+        refused = _server_refusals(record)
+        if refused:
+            tree.children.append(refusal_tree(refused))
     parts: list[RenderableType] = [tree]
     if options.log:
         parts.append(log_tree(options.log, options.verbose))
@@ -104,7 +118,29 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
         parts.append(Text())
         parts.append(error_heading(error, record.get("response") or {}, options.interrupted))
         parts.append(error_renderable(error, options))
+    else:
+        handled = handled_heading(record)
+        if handled is not None:
+            parts += [Text(), handled]
     return Group(*parts)
+
+
+def handled_heading(record: dict[str, t.Any]) -> Text | None:
+    """One line for an exception one of the app's functions raised and the
+    framework turned into a response (Flask's ``abort(400)``, Django's
+    ``DisallowedHost``): raised, as ``tail --errors`` counts it."""
+    from wsgiscope.outcome import record_raised
+
+    found = record_raised(record)
+    if found is None or found.kind != "raised":
+        return None
+    text = label(("the app raised ", "bold red"), (cap(found.message, MESSAGE_LIMIT), "red"))
+    if found.function:
+        text.append_text(label(" (in ", (found.function, ""), ")"))
+    status = (record.get("response") or {}).get("status")
+    if status:
+        text.append_text(label(("; the framework answered ", ""), (status, status_style(status))))
+    return text
 
 
 # -- header ---------------------------------------------------------------------
@@ -125,9 +161,7 @@ def header_line(record: dict[str, t.Any], app_label: str | None = None) -> Text:
     """``GET /path?q → 200 OK · 1.20 ms · 12 B · app X · pid 1 thread T``."""
     request = record.get("request") or {}
     response = record.get("response") or {}
-    path = f"{request.get('script_name') or ''}{request.get('path') or ''}"
-    if request.get("query_string"):
-        path += f"?{request['query_string']}"
+    path = request_target(request)  # decoded as the framework reads it
     status = response.get("status")
     parts: list[tuple[object, str] | str] = [
         (request.get("method") or "?", "bold"),
@@ -146,6 +180,9 @@ def header_line(record: dict[str, t.Any], app_label: str | None = None) -> Text:
     worker = record.get("worker") or {}
     if worker:
         parts += ["  ", (_worker(worker), "dim")]
+    queries = queries_text(record.get("queries"))
+    if queries:
+        parts += ["  ", (queries, "bold yellow" if record["queries"].get("duplicated") else "blue")]
     return label(*parts)
 
 
@@ -176,6 +213,29 @@ def lint_tree(findings: list[dict[str, t.Any]]) -> Tree:
         tree.add(
             label((finding.get("rule") or "?", "yellow"), "  ", (finding.get("message") or "", ""))
         )
+    return tree
+
+
+def _server_refusals(record: dict[str, t.Any]) -> list[dict[str, str]]:
+    from wsgiscope.lint.refusals import server_refusals
+
+    return server_refusals(record.get("lint") or [])
+
+
+def refusal_tree(refused: list[dict[str, str]]) -> Tree:
+    """What werkzeug's and gunicorn's servers do with this response
+    (:mod:`wsgiscope.lint.refusals`): the trace read it leniently."""
+    tree = Tree(
+        label(
+            ("a real server would not send this response as shown", "bold red"),
+            ("  (the trace read it leniently)", "dim"),
+        ),
+        guide_style="dim",
+    )
+    for item in refused:
+        branch = tree.add(label((item["rule"], "red"), "  ", (item["message"], "")))
+        branch.add(label(("werkzeug  ", "bold"), (item["werkzeug"], "")))
+        branch.add(label(("gunicorn  ", "bold"), (item["gunicorn"], "")))
     return tree
 
 

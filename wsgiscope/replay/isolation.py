@@ -34,7 +34,7 @@ import functools
 import threading
 import typing as t
 
-from wsgiscope.frameworks.flask import session_of
+from wsgiscope.frameworks.flask import request_context_getter, session_of
 from wsgiscope.redact import redact_query, redact_text
 
 if t.TYPE_CHECKING:
@@ -189,7 +189,7 @@ class ContextChecker:
         self.findings = findings
         self.describe = describe
         self.owners: dict[t.Any, Slot] = {}
-        self._request_var = flask_globals._cv_request
+        self._request_ctx = request_context_getter()
         self._app_var = flask_globals._cv_app
         self._current = getcurrent
         self._undo: list[t.Callable[[], None]] = []
@@ -280,7 +280,7 @@ class ContextChecker:
         # A context without our id (an internal redirect's nested request, a
         # test_request_context inside a view) is not a replayed request: it
         # is neither checked nor a leak.
-        ctx = self._request_var.get(None)
+        ctx = self._request_ctx()
         if ctx is not None:
             environ = ctx.request.environ
             seen = environ.get(REQUEST_ID, _MISSING)

@@ -66,6 +66,8 @@ class ReplayPlan:
     :param check: run the isolation checks.
     :param check_unsafe: compare the answers of unsafe methods and of the
         requests whose answer they change too.
+    :param queries: count each endpoint's SQL statements (``--queries``,
+        see :mod:`wsgiscope.capture.counting`).
     """
 
     requests: int | None = DEFAULT_REQUESTS
@@ -74,6 +76,7 @@ class ReplayPlan:
     warmup: int = 0
     check: bool = True
     check_unsafe: bool = False
+    queries: bool = False
 
 
 _MODE = re.compile(r"^(sequential|threads|greenlets)(?:[=:](\d+))?$")

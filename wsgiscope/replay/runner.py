@@ -80,6 +80,8 @@ class ModeResult:
     process_peak: int | None = None
     #: Workers left in a request that did not end (a second Ctrl-C).
     abandoned: int = 0
+    #: ``--queries``: per-endpoint SQL statement counts (see wsgiscope.capture.counting).
+    queries: dict[str, list[float]] | None = None
 
 
 def run_mode(
@@ -143,8 +145,9 @@ def _run_here(
 ) -> ModeResult:
     from wsgiscope.replay import engine
 
-    entries = engine.prepare(requests, loaded.app)
-    run = engine.LocalRun(loaded.app, entries, mode, plan)
+    app, counter = _counting(loaded.app, plan)
+    entries = engine.prepare(requests, app)
+    run = engine.LocalRun(app, entries, mode, plan)
     run.start()
     try:
         while not run.wait(POLL):
@@ -153,6 +156,8 @@ def _run_here(
     except KeyboardInterrupt:
         run.stop()
     result = run.result()  # a second Ctrl-C in it leaves the stuck workers
+    if counter is not None:
+        counter.release()
     if progress is not None:
         progress(result.stats.count, result.stats.errors)
     return ModeResult(
@@ -162,7 +167,17 @@ def _run_here(
         result.duration_s,
         result.interrupted or False,
         abandoned=result.abandoned,
+        queries=None if counter is None else counter.to_payload(),
     )
+
+
+def _counting(app: t.Any, plan: ReplayPlan) -> tuple[t.Any, t.Any]:
+    """``(app, counter)``: the app wrapped in a QueryCounter with ``--queries``."""
+    if not getattr(plan, "queries", False):
+        return app, None
+    from wsgiscope.capture.counting import counting
+
+    return counting(app)
 
 
 @dataclasses.dataclass
@@ -332,8 +347,11 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     patched: bool | None = None
     peaks = []
     abandoned = 0
+    queries: list[dict[str, list[float]]] = []
     for index, worker in enumerate(workers):
         result = _result(index, worker)
+        if result.get("queries") is not None:
+            queries.append(result["queries"])
         stats.merge(Stats.from_payload(result["stats"]))
         findings.merge(Findings.from_payload(result["findings"]))
         duration = max(duration, result["duration_s"])
@@ -353,7 +371,16 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
         patched,
         process_peak=max(peaks, default=0),
         abandoned=abandoned,
+        queries=_merged_queries(queries),
     )
+
+
+def _merged_queries(payloads: list[dict[str, list[float]]]) -> dict[str, list[float]] | None:
+    if not payloads:
+        return None
+    from wsgiscope.capture.counting import merge_payloads
+
+    return merge_payloads(payloads)
 
 
 def summarize(result: ModeResult) -> dict[str, t.Any]:
@@ -399,4 +426,13 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
         },
         "interrupted": result.interrupted,
         "warnings": result.warnings,
+        **_queries_summary(result),
     }
+
+
+def _queries_summary(result: ModeResult) -> dict[str, t.Any]:
+    if result.queries is None:
+        return {}
+    from wsgiscope.capture.counting import summary
+
+    return {"queries": summary(result.queries)}

@@ -212,6 +212,14 @@ def request_from_record(record: t.Any, origin: str = "") -> ReplayRequest:
     if not isinstance(path, str) or not path.startswith("/"):
         raise InvalidRequest(f"no request path (got {path!r}); expected 'path': '/...'")
     script_name = fields.get("script_name") or ""
+    if fields is request:
+        # A trace record holds the WSGI strings (latin-1 decoded bytes):
+        # the request's text is what the framework decodes from them.
+        from wsgiscope.wsgistr import display_path
+
+        path, script_name = display_path(path), display_path(script_name)
+        if isinstance(query, str):
+            query = display_path(query)
     if isinstance(script_name, str) and script_name:
         path = script_name.rstrip("/") + path
     headers, redacted = _record_headers(fields.get("headers"), record.get("environ"))

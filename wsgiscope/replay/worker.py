@@ -66,7 +66,12 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         from wsgiscope.routing import discover_routes
 
         return {"requests": requests_from_routes(discover_routes(loaded.app))}
-    entries = engine.prepare(job["requests"], loaded.app)
+    app, counter = loaded.app, None
+    if getattr(plan, "queries", False):  # replay --queries
+        from wsgiscope.capture.counting import counting
+
+        app, counter = counting(app)
+    entries = engine.prepare(job["requests"], app)
     last = [0.0]
 
     def report(done: int, errors: int, force: bool = False) -> None:
@@ -84,7 +89,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
             )
 
         result = engine.run_greenlets(
-            loaded.app,
+            app,
             entries,
             mode,
             plan,
@@ -94,7 +99,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
             created=created,
         )
     else:
-        run = engine.LocalRun(loaded.app, entries, mode, plan, job["offset"], job["stride"])
+        run = engine.LocalRun(app, entries, mode, plan, job["offset"], job["stride"])
         signal.signal(signal.SIGINT, _on_ctrl_c(run.stop, lambda: run.interrupted))
         run.start()
         try:
@@ -113,6 +118,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
         "abandoned": result.abandoned,
         "patched": "gevent.monkey" in sys.modules
         and sys.modules["gevent.monkey"].is_module_patched("threading"),
+        "queries": None if counter is None else counter.to_payload(),
     }
 
 

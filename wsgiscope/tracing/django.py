@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from wsgiscope.tracing.events import HookCall, SignalSent
+from wsgiscope.tracing.events import HookCall, SignalSent, hide_own_frames, own_frames_hidden
 from wsgiscope.tracing.instrument import Patches
 from wsgiscope.tracing.recorder import Recorder, _current
 
@@ -54,6 +54,7 @@ def _call_hook(
         return call(*args, **kwargs)
     except BaseException as raised:
         values[6] = raised
+        hide_own_frames(raised)  # out of the tracebacks Django logs
         raise
     finally:
         values[7] = clock() - start
@@ -73,7 +74,7 @@ def _wrap_middleware_call(orig: t.Callable[..., t.Any]) -> t.Callable[..., t.Any
                 return orig(self, request)
         return _call_hook(rec, "middleware", type(self), orig, (self, request), {})
 
-    return __call__
+    return own_frames_hidden(__call__)
 
 
 def _middleware_classes() -> list[type]:
@@ -111,6 +112,7 @@ def install(patches: Patches) -> None:
         if rec is None:
             return t.cast("t.Callable[..., t.Any]", wrapped)
 
+        @own_frames_hidden
         def traced_view(request: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
             match = getattr(request, "resolver_match", None)
             endpoint = getattr(match, "view_name", None)

@@ -16,9 +16,11 @@ frozen dataclass costs about 0.4 us to build, a list 0.03 us).
 Kinds and their fields (see ``docs/changes/trace-core.md`` for the record):
 
 ======================  ======================================================
-``push`` / ``pop``      ``context`` ("app" or "request"), ``app``, ``path``
-                        (request contexts), ``g`` and ``session`` (pops: names
-                        and capped values at teardown)
+``push`` / ``pop``      ``context`` ("app", "request", or "app+request" for
+                        Flask 3.2's merged context), ``app``, ``path``
+                        (request contexts), ``g``, ``g_after`` and
+                        ``session`` (pops: names and capped values at
+                        teardown start, and ``g`` after the teardowns)
 ``hook``                ``hook``, ``function``, ``app``, ``endpoint``,
                         ``view_args``, ``exception`` (what it received),
                         ``raised`` (what it raised), ``duration_ms``
@@ -41,7 +43,7 @@ import traceback
 import types
 import typing as t
 
-from wsgiscope.redact import Redactor, as_text, repr_text
+from wsgiscope.redact import REDACTED, VALUE_CAP, Redactor, as_text, is_secret_field, repr_text
 
 #: A raw event row as the recorder stores it:
 #: ``(cls, t, depth, parent seq or None, values, seq)``.
@@ -95,6 +97,47 @@ def format_traceback(exc: BaseException) -> str:
         )
         todo.extend(c for c in (current.__cause__, current.__context__) if c is not None)
     return "".join(te.format())
+
+
+def hide_own_frames(exc: BaseException) -> None:
+    """Drop wsgiscope's frames from the head of ``exc.__traceback__``.
+
+    Called by the tracing wrappers (hooks, middleware, views) from the
+    ``except`` block of an exception passing through them, just before a
+    bare ``raise``: the traceback the app's logger prints (Flask's
+    ``app.logger.exception`` on an unhandled error, Django's request
+    logger), the server's error log and error trackers then hold the app's
+    frames and the framework's only. A bare ``raise`` adds no frame on
+    Python 3.11+; on 3.10 it restores the traceback as caught, so the
+    wrapper's frames stay there. An exception raised by wsgiscope's own
+    code (nothing but its frames) keeps them.
+    """
+    head = tb = exc.__traceback__
+    while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    if tb is not head and tb is not None:
+        exc.__traceback__ = tb
+
+
+_F = t.TypeVar("_F", bound=t.Callable[..., t.Any])
+
+
+def own_frames_hidden(func: _F) -> _F:
+    """``func`` (a replacement wsgiscope installs in a framework) with its
+    frames hidden from the exceptions passing through it (see
+    :func:`hide_own_frames`)."""
+
+    def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return func(*args, **kwargs)
+        except BaseException as exc:
+            hide_own_frames(exc)
+            raise
+
+    call.__name__ = getattr(func, "__name__", "call")
+    call.__qualname__ = getattr(func, "__qualname__", "call")
+    call.__doc__ = func.__doc__
+    return t.cast("_F", call)
 
 
 def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
@@ -267,15 +310,20 @@ class ContextPush(Event):
 class ContextPop(Event):
     """A Flask context stopped being the current one.
 
-    ``g`` and ``session`` hold what the names in ``flask.g`` and the session
-    held when the context's teardown began (values as capped ``repr``).
+    ``g`` holds the names in ``flask.g`` when the context's teardown began,
+    ``g_after`` the names left when its teardown functions had run (the
+    context still current), and ``session`` the session's names when the
+    teardown began: each ``{name: capped repr}``, the previews made at that
+    moment (never later: a value's ``repr`` may need the request alive).
+    ``None`` when nothing was captured.
     """
 
     context: str
     app: str
     path: str | None
-    g: dict[str, t.Any] | None
-    session: dict[str, t.Any] | None
+    g: dict[str, str] | None
+    session: dict[str, str] | None
+    g_after: dict[str, str] | None = None
 
     kind: t.ClassVar[str] = "pop"
 
@@ -289,7 +337,8 @@ class ContextPop(Event):
         values: list[t.Any],
         redactor: Redactor,
     ) -> dict[str, t.Any]:
-        context, app, path, g, session = values
+        context, app, path, g, session, g_after = values
+        show = redactor.show_secrets
         return {
             "seq": seq,
             "t_ms": t_ms,
@@ -300,9 +349,31 @@ class ContextPop(Event):
             "app": app,
             "path": path,
             # (an empty g or session, the usual case, needs no call)
-            "g": None if g is None else redactor.names(g) if g else {},
-            "session": None if session is None else redactor.session(session) if session else {},
+            "g": None if g is None else _previews(g, show) if g else {},
+            "session": None
+            if session is None
+            else {k: v if show else REDACTED for k, v in session.items()}
+            if session
+            else {},
+            "g_after": None if g_after is None else _previews(g_after, show) if g_after else {},
         }
+
+
+def previews(values: t.Mapping[t.Any, t.Any]) -> dict[str, str]:
+    """Names and capped ``repr`` previews of ``flask.g`` or a session, made now.
+
+    Called while the request is alive (at teardown start, after the
+    teardowns), so a value whose ``repr`` needs ``flask.request`` or the
+    app context previews as it would in the view.
+    """
+    return {as_text(k): _cap(repr_text(v), VALUE_CAP) for k, v in list(values.items())}
+
+
+def _previews(values: t.Mapping[str, str], show: bool) -> dict[str, str]:
+    """Previews in a record: secret-named ones redacted unless ``show``."""
+    if show:
+        return dict(values)
+    return {k: REDACTED if is_secret_field(k) else v for k, v in values.items()}
 
 
 @_fields

@@ -1,22 +1,31 @@
 """Flask instrumentation: contexts, hooks and signals of every Flask app.
 
-This is the only module of the tracing core that knows Flask (3.1
-semantics; Flask 3.2 merges the two contexts and will need its own
-version of this adapter). While instrumentation is held (see
-:mod:`wsgiscope.tracing.instrument`) it replaces, on the *classes*:
+This is the only module of the tracing core that knows Flask. Flask's
+context model changed in 3.2, so the context part comes in two adapters,
+chosen by what the installed Flask has (feature detection, never its
+version string, see :func:`detect`):
 
-- ``AppContext.push/pop`` and ``RequestContext.push/pop``: a ``push`` event
-  when a context becomes the current one and a ``pop`` event when it stops
-  being current. ``RequestContext.push`` pushes the app context first, and
-  ``RequestContext.pop`` runs ``teardown_request``, removes the request
-  context and only then pops the app context (``teardown_appcontext``), so
-  the events come in that order. Pushing the context that is already
-  current (nothing changes) records nothing. From Flask 3.1.2 on,
-  ``stream_with_context`` pushes both again while the body is iterated:
-  those pushes, the second round of teardowns and the pops are recorded too
-  (before 3.1.2 the contexts stay pushed until the body is closed, and the
-  trace shows one round). The pop of a request context
-  carries the names in ``g`` and in the session when its teardown began.
+- :mod:`~wsgiscope.tracing.flask_classic` (Flask 3.0 and 3.1): an app
+  context and a request context, two classes on two context variables;
+- :mod:`~wsgiscope.tracing.flask_merged` (Flask 3.2): one ``AppContext``
+  that carries the request, pushed anew for every request.
+
+A Flask that matches neither is traced at the WSGI level only, said once in
+one line (``wsgiscope: Flask X.Y is not supported by the context tracer yet;
+tracing at the WSGI level``); ``wsgiscope info`` names the adapter in use
+(:func:`describe`).
+
+Both record a ``push`` event when a context becomes the current one and a
+``pop`` event when it stops being current (a push of a context that is
+already current records nothing). A pop carries ``g`` as it was when the
+context's teardown began and as the teardown functions left it (``g_after``),
+and the session's names: names and value previews captured at those moments,
+while the context is still current (never later, so a value whose ``repr``
+needs the request previews as it would in the view).
+
+Common to both, in this module, while instrumentation is held (see
+:mod:`wsgiscope.tracing.instrument`):
+
 - ``Flask.ensure_sync`` (plus ``preprocess_request``, see Limits, and
   ``handle_exception``, which notes the exception Flask turned into a 500):
   a ``hook`` event for every ``url_value_preprocessor``,
@@ -27,14 +36,18 @@ version of this adapter). While instrumentation is held (see
   Which kind of hook a function is follows from the Flask method that asks
   ``ensure_sync`` for it (``dispatch_request``: the view, ``process_response``:
   an ``after_request`` function, ...), read from the caller's frame: one
-  lookup instead of a wrapper around each of those methods.
+  lookup instead of a wrapper around each of those methods. Flask 3.2 passes
+  the current context as the first argument of these methods; the wrappers
+  take either signature.
+- ``Flask.do_teardown_request``/``do_teardown_appcontext``: ``g`` after the
+  teardown functions ran (the pop's ``g_after``).
 - ``send`` of each signal in ``flask.signals`` (an instance attribute on the
   signal object, deleted again afterwards): a ``signal`` event per send.
 
 ``depth`` of a push/pop is the depth of that kind of context on the stack
 after the push (an internal redirect's request context is at depth 2, a
-chained second app's contexts too); any other event has the depth of the
-innermost current context.
+chained second app's contexts too; Flask 3.2 has one kind, so every context
+counts); any other event has the depth of the innermost current context.
 
 Limits
 ------
@@ -45,8 +58,11 @@ that method does from the trace. (An override that calls ``super()`` is fine,
 and so is an overridden ``dispatch_request`` or other hook-calling method: it
 is recognised by its name.) ``url_value_preprocessors`` are called by
 Flask directly rather than through ``ensure_sync``, so while tracing,
-``preprocess_request`` runs this module's copy of Flask 3.1's loop (the same
-calls in the same order) to observe them.
+``preprocess_request`` runs this module's copy of Flask's loop (the same
+calls in the same order, identical in 3.0 to 3.2) to observe them. Under
+Flask 3.2, an app class with an old-signature override *defined while a
+trace runs* makes Flask rewrap the patched base method; that wrapper is not
+kept after the trace.
 
 Listeners (for isolation checks)
 --------------------------------
@@ -57,7 +73,7 @@ calls ``listener(event)`` for every Flask event (a frozen
 or not. For a ``hook`` event the call happens right after the function
 returned, inside the framework's call, so ``flask.request``, ``flask.g`` and
 ``flask.session`` are still those of the request that ran it (for
-``teardown_appcontext`` only the app context is left)::
+``teardown_appcontext`` under Flask 3.0/3.1 only the app context is left)::
 
     from wsgiscope.tracing.flask import instrumented
 
@@ -81,6 +97,7 @@ import sys
 import typing as t
 
 from wsgiscope.frameworks.flask import session_of
+from wsgiscope.redact import as_text, cap, repr_text
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.events import (
     ContextPop,
@@ -89,6 +106,9 @@ from wsgiscope.tracing.events import (
     HookCall,
     RawEvent,
     SignalSent,
+    hide_own_frames,
+    own_frames_hidden,
+    previews,
 )
 from wsgiscope.tracing.instrument import Patches
 from wsgiscope.tracing.recorder import Recorder, _current, object_name
@@ -181,191 +201,321 @@ def instrumented(listener: Listener | None = None) -> t.Iterator[None]:
             _listeners = tuple(remaining)
 
 
-def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched method
-    """Instrument Flask's classes and signals (undone by ``patches.undo()``)."""
-    import blinker
+class Unsupported(Exception):
+    """The installed Flask matches neither context adapter (one line, said once)."""
+
+    one_line = True
+
+
+#: The context adapters, by the name :func:`detect` returns.
+ADAPTERS = {
+    "classic": "app and request contexts (Flask 3.0/3.1 adapter)",
+    "merged": "merged app + request context (Flask 3.2 adapter)",
+}
+
+
+def flask_version() -> str:
+    """The installed Flask's version, from its distribution metadata."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("flask")
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def detect() -> str | None:
+    """Which context adapter fits the imported Flask: ``"classic"``, ``"merged"`` or ``None``.
+
+    Decided by what Flask's classes have, not by its version: the classic
+    adapter needs a ``RequestContext`` class of its own and the ``_cv_request``
+    variable, contexts keeping a ``_cv_tokens`` list, and dispatch methods
+    without a context parameter; the merged one an ``AppContext`` that carries
+    the request (``has_request``), counts its pushes (``_push_count``) behind
+    one ``_cv_token``, and dispatch methods that take the context first.
+    """
+    import inspect
+
     import flask.app
     import flask.ctx
     import flask.globals
+
+    def params(func: t.Any) -> list[str]:
+        try:
+            return list(inspect.signature(func).parameters)[1:]
+        except (TypeError, ValueError):
+            return ["?"]
+
+    app_ctx = getattr(flask.ctx, "AppContext", None)
+    flask_cls = getattr(flask.app, "Flask", None)
+    if app_ctx is None or flask_cls is None or "_cv_app" not in vars(flask.globals):
+        return None
+    app_names = _init_names(app_ctx)
+    dispatch = [
+        params(getattr(flask_cls, name, None))
+        for name in ("preprocess_request", "full_dispatch_request", "handle_exception")
+    ]
+    req_ctx = vars(flask.ctx).get("RequestContext")
+    if (
+        isinstance(req_ctx, type)
+        and "_cv_request" in vars(flask.globals)
+        and "_cv_tokens" in app_names
+        and "_cv_tokens" in _init_names(req_ctx)
+        and dispatch == [[], [], ["e"]]
+    ):
+        return "classic"
+    if (
+        req_ctx is None
+        and isinstance(getattr(app_ctx, "has_request", None), property)
+        and "_cv_token" in app_names
+        and "_push_count" in app_names
+        and "_request" in app_names
+        and dispatch == [["ctx"], ["ctx"], ["ctx", "e"]]
+        and params(getattr(flask_cls, "do_teardown_request", None))[:1] == ["ctx"]
+    ):
+        return "merged"
+    return None
+
+
+def _init_names(cls: type) -> tuple[str, ...]:
+    """The attribute and global names ``cls.__init__`` uses (what it sets on ``self``)."""
+    code = getattr(vars(cls).get("__init__"), "__code__", None)
+    return code.co_names if code is not None else ()
+
+
+def describe() -> dict[str, t.Any]:
+    """Which adapter traces the installed Flask: for ``wsgiscope info``."""
+    version = flask_version()
+    try:
+        adapter = detect()
+    except Exception:  # (as install() does: no adapter, no traceback)
+        adapter = None
+    return {
+        "version": version,
+        "adapter": adapter,
+        "description": ADAPTERS[adapter]
+        if adapter is not None
+        else "none: traced at the WSGI level (this Flask's contexts are not supported yet)",
+    }
+
+
+def unsupported_message(version: str) -> str:
+    """The one line said when no adapter fits."""
+    short = ".".join(version.split(".")[:2])
+    return (
+        f"wsgiscope: Flask {short} is not supported by the context tracer yet; "
+        "tracing at the WSGI level"
+    )
+
+
+# -- context bookkeeping shared by both adapters -------------------------
+
+
+def push_context(rec: Recorder, ctx: t.Any, kind: str, path: str | None, depth: int) -> RawEvent:
+    """Record the push of ``ctx`` and make it the innermost current context.
+
+    Its entry in ``rec.contexts`` is ``(ctx, kind, app, depth, push row,
+    path, app name, pop state, state before)``: the last two, made now,
+    are the pop's leaf state (the push's depth, the push as parent) and
+    the recorder state the pop goes back to.
+    """
+    contexts = rec.contexts
+    app = ctx.app
+    name = app.__dict__.get("name")  # object_name's fast path, inline
+    if not isinstance(name, str):
+        name = object_name(app)
+    rows = rec.rows
+    seq = len(rows)
+    before = rec.state
+    row = (ContextPush, rec.clock(), depth, before[1], [kind, name, path], seq)
+    if seq < rec.limit:
+        rows.append(row)
+    elif rec.keep:
+        rec.dropped += 1
+    rec.spans.append(row)
+    state = (depth, seq)
+    contexts.append((ctx, kind, app, depth, row, path, name, state, before))
+    rec.depth = depth
+    rec.state = state
+    return row
+
+
+def entry_of(rec: Recorder, ctx: t.Any) -> tuple[t.Any, ...] | None:
+    """``ctx``'s entry in ``rec.contexts`` (innermost first), if it was pushed under it."""
+    for entry in reversed(rec.contexts):
+        if entry[0] is ctx:
+            return entry
+    return None
+
+
+def forget_push(rec: Recorder, ctx: t.Any, row: RawEvent) -> None:
+    """Undo :func:`push_context` for a push that failed before ``ctx`` became current."""
+    entry = entry_of(rec, ctx)
+    if entry is not None:
+        rec.contexts.remove(entry)
+    rec.depth = rec.contexts[-1][3] if rec.contexts else 0
+    rec.close_span(row)
+
+
+#: A ``g`` value seen only after its request had ended (see :func:`g_now`).
+NOT_PREVIEWED = "<not previewed: the request had ended>"
+
+#: A capture of ``g``: ``{name: (value, preview)}``, kept while its pop is pending.
+Seen = dict[str, tuple[t.Any, str]]
+
+
+def pending_pop(
+    ctx: t.Any,
+    mark: t.Any,
+    entry: tuple[t.Any, ...],
+    g: t.Any,
+    seen: Seen | None = None,
+    may_repr: bool = True,
+) -> list[t.Any]:
+    """A pop in progress: ``[ctx, mark, entry, g at teardown start, g after, session, seen]``.
+
+    ``mark`` is the adapter's own (what tells it the context stopped being
+    current); ``g`` is the live ``flask.g`` (or ``None``), previewed now
+    (see :func:`g_now` for ``seen`` and ``may_repr``).
+    """
+    session = None
+    own = session_of(ctx) if entry[1] != "app" else None
+    if isinstance(own, dict):
+        # not .session: Flask 3.1.3's property marks the session accessed
+        # (adds "Vary: Cookie"); a trace must not.
+        session = _safe_previews(own)
+    names, seen = g_now(g, seen, may_repr)
+    return [ctx, mark, entry, names, None, session, seen]
+
+
+def g_now(
+    g: t.Any, seen: Seen | None = None, may_repr: bool = True
+) -> tuple[dict[str, str] | None, Seen | None]:
+    """The names in ``g`` (an app context's ``flask.g``) and their previews, now.
+
+    A value that is the very object previewed in ``seen`` (the last capture
+    of this ``g``) keeps that preview. Otherwise its ``repr`` is taken now,
+    unless ``may_repr`` is false: Flask 3.0/3.1 pop the app context after
+    the request context, and a ``repr`` then (a lazy ORM object's, say)
+    would run outside the request's lifetime; such a value is
+    :data:`NOT_PREVIEWED`. Returns the previews and the new ``seen``.
+    """
+    if g is None:
+        return None, None
+    try:
+        items = list(vars(g).items())
+    except Exception:  # an app_ctx_globals_class without a __dict__, say
+        return None, None
+    out: dict[str, str] = {}
+    now: Seen = {}
+    for key, value in items:
+        name = as_text(key)
+        known = seen.get(name) if seen else None
+        if known is not None and known[0] is value:
+            text = known[1]
+        elif may_repr:
+            text = cap(repr_text(value))
+        else:
+            text = NOT_PREVIEWED
+        out[name] = text
+        now[name] = (value, text)
+    return out, now
+
+
+def _safe_previews(values: t.Any) -> dict[str, str] | None:
+    try:
+        return previews(values)
+    except Exception:  # a mapping that fails while listed: the record says nothing
+        return None
+
+
+def record_pop(rec: Recorder, item: list[t.Any]) -> None:
+    """Record the pop of a context that stopped being current.
+
+    ``item`` is the pop's entry in ``rec.pending`` (see :func:`pending_pop`).
+    """
+    entry = item[2]
+    contexts = rec.contexts
+    spans = rec.spans
+    push_row = entry[4]
+    if contexts and contexts[-1] is entry and spans and spans[-1] is push_row:
+        # Popped in the order pushed: back to the state before the push.
+        contexts.pop()
+        spans.pop()
+        rec.state = state = entry[8]
+        rec.depth = state[0]
+    else:
+        for i in range(len(contexts) - 1, -1, -1):
+            if contexts[i] is entry:
+                del contexts[i]
+                break
+        rec.depth = contexts[-1][3] if contexts else 0
+        rec.close_span(push_row)  # (and the state with the new depth)
+    # A leaf row (see full_row) with the push's depth, the push as parent.
+    row = (
+        ContextPop,
+        rec.clock(),
+        entry[7],
+        entry[1],
+        entry[6],
+        entry[5],
+        item[3],
+        item[5],
+        item[4],
+    )
+    item[6] = None  # the values themselves are not kept
+    rows = rec.rows
+    if len(rows) < rec.limit:
+        rows.append(row)
+    elif rec.keep:
+        rec.dropped += 1
+    if _listeners:
+        _notify(rec, row)
+
+
+class ContextOps(t.NamedTuple):
+    """What the common instrumentation needs from a context adapter."""
+
+    #: Record the pops of contexts that stopped being current.
+    flush: t.Callable[[Recorder], None]
+    #: The current context that carries the request (``.request``), or ``None``.
+    request_ctx: t.Callable[[], t.Any]
+    #: The current app context (``.g``), or ``None``.
+    app_ctx: t.Callable[[], t.Any]
+
+
+def install(patches: Patches) -> None:
+    """Instrument Flask's classes and signals (undone by ``patches.undo()``).
+
+    :raises Unsupported: the installed Flask matches neither adapter (or
+        patching it failed); the caller traces at the WSGI level.
+    """
+    try:
+        adapter = detect()
+    except Exception as exc:  # a Flask too different to even inspect
+        raise Unsupported(unsupported_message(flask_version())) from exc
+    if adapter is None:
+        raise Unsupported(unsupported_message(flask_version()))
+    try:
+        if adapter == "classic":
+            from wsgiscope.tracing.flask_classic import install_contexts
+        else:
+            from wsgiscope.tracing.flask_merged import install_contexts
+        ops = install_contexts(patches)
+        _install_common(patches, ops)
+    except Exception as exc:
+        raise Unsupported(unsupported_message(flask_version())) from exc
+
+
+def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - one closure per patched method
+    import blinker
+    import flask.app
     import flask.signals
 
     flask_cls = flask.app.Flask
-    app_ctx_cls = flask.ctx.AppContext
-    req_ctx_cls = flask.ctx.RequestContext
-    # The default of AppContext.pop/RequestContext.pop's ``exc`` ("not given").
-    sentinel = flask.ctx._sentinel
-    cv_app: t.Any = flask.globals._cv_app
-    cv_req: t.Any = flask.globals._cv_request
-
-    # -- contexts --------------------------------------------------------
-
-    def push_context(rec: Recorder, ctx: t.Any, kind: str, path: str | None) -> RawEvent:
-        """Record the push of ``ctx`` and make it the innermost current context.
-
-        Its entry in ``rec.contexts`` is ``(ctx, kind, app, depth, push row,
-        path, app name, pop state, state before)``: the last two, made now,
-        are the pop's leaf state (the push's depth, the push as parent) and
-        the recorder state the pop goes back to.
-        """
-        contexts = rec.contexts
-        depth = 1
-        for entry in contexts:
-            if entry[1] == kind:
-                depth += 1
-        app = ctx.app
-        name = app.__dict__.get("name")  # object_name's fast path, inline
-        if not isinstance(name, str):
-            name = object_name(app)
-        rows = rec.rows
-        seq = len(rows)
-        before = rec.state
-        row = (ContextPush, rec.clock(), depth, before[1], [kind, name, path], seq)
-        if seq < rec.limit:
-            rows.append(row)
-        elif rec.keep:
-            rec.dropped += 1
-        rec.spans.append(row)
-        state = (depth, seq)
-        contexts.append((ctx, kind, app, depth, row, path, name, state, before))
-        rec.depth = depth
-        rec.state = state
-        return row
-
-    def flush(rec: Recorder) -> None:
-        """Record the pops of contexts that stopped being current.
-
-        Pops nest: while a pop is pending, the ones pending before it are
-        still current (their teardowns are what is running), so only the
-        last ones can be due, innermost first.
-        """
-        pending = rec.pending
-        contexts = rec.contexts
-        spans = rec.spans
-        while pending:
-            ctx, tokens, entry, g, session = pending[-1]
-            if len(ctx._cv_tokens) >= tokens:
-                return  # still current: its teardowns are running
-            pending.pop()
-            push_row = entry[4]
-            if contexts and contexts[-1] is entry and spans and spans[-1] is push_row:
-                # Popped in the order pushed: back to the state before the push.
-                contexts.pop()
-                spans.pop()
-                rec.state = state = entry[8]
-                rec.depth = state[0]
-            else:
-                for i in range(len(contexts) - 1, -1, -1):
-                    if contexts[i] is entry:
-                        del contexts[i]
-                        break
-                rec.depth = contexts[-1][3] if contexts else 0
-                rec.close_span(push_row)  # (and the state with the new depth)
-            # A leaf row (see full_row) with the push's depth, the push as parent.
-            row = (ContextPop, rec.clock(), entry[7], entry[1], entry[6], entry[5], g, session)
-            rows = rec.rows
-            if len(rows) < rec.limit:
-                rows.append(row)
-            elif rec.keep:
-                rec.dropped += 1
-            if _listeners:
-                _notify(rec, row)
-
-    def entry_of(rec: Recorder, ctx: t.Any) -> tuple[t.Any, ...] | None:
-        for entry in reversed(rec.contexts):
-            if entry[0] is ctx:
-                return entry
-        return None
-
-    orig_app_push = app_ctx_cls.push
-    orig_app_pop = app_ctx_cls.pop
-    orig_req_push = req_ctx_cls.push
-    orig_req_pop = req_ctx_cls.pop
-
-    def app_push(self: t.Any) -> None:
-        rec = _current.get() or _recorder()
-        if rec is None:
-            return orig_app_push(self)
-        if cv_app.get(None) is self:
-            return orig_app_push(self)
-        if rec.pending:
-            flush(rec)
-        # Recorded before the push so the appcontext_pushed signal it sends
-        # comes after it, as a child.
-        row = push_context(rec, self, "app", None)
-        try:
-            orig_app_push(self)
-        except BaseException:
-            entry = entry_of(rec, self)
-            if entry is not None:
-                rec.contexts.remove(entry)
-            rec.depth = rec.contexts[-1][3] if rec.contexts else 0
-            rec.close_span(row)
-            raise
-        if _listeners:
-            _notify(rec, row)
-        return None
-
-    def req_push(self: t.Any) -> None:
-        rec = _current.get() or _recorder()
-        if rec is None:
-            return orig_req_push(self)
-        if cv_req.get(None) is self:
-            return orig_req_push(self)
-        if rec.pending:
-            flush(rec)
-        # After the push: it pushes the app context first, and that must
-        # come first in the trace.
-        orig_req_push(self)
-        row = push_context(rec, self, "request", self.request.environ.get("PATH_INFO"))
-        if _listeners:
-            _notify(rec, row)
-        return None
-
-    def make_pop(orig: t.Callable[..., None], is_request: bool) -> t.Callable[..., None]:
-        def pop(self: t.Any, exc: t.Any = sentinel) -> None:
-            rec = _current.get() or _recorder()
-            if rec is None:
-                return orig(self, exc)
-            if rec.pending:
-                flush(rec)
-            tokens = self._cv_tokens
-            contexts = rec.contexts
-            # The context being popped is nearly always the innermost one.
-            entry = contexts[-1] if contexts else None
-            if entry is not None and entry[0] is not self:
-                entry = entry_of(rec, self)
-            if (
-                entry is None
-                or not tokens
-                # A second push of the same context stays current: no pop.
-                or (tokens[-1][0] if is_request else tokens[-1]).old_value is self
-            ):
-                # Teardown functions run inside pop(), through ensure_sync.
-                return orig(self, exc)
-            # The state the teardowns are about to see.
-            app_ctx = cv_app.get(None)
-            g = None if app_ctx is None else app_ctx.g.__dict__.copy()
-            session = None
-            if is_request:
-                # not .session: Flask 3.1.3's property marks the session
-                # accessed (adds "Vary: Cookie"); a trace must not.
-                own = session_of(self)
-                if isinstance(own, dict):
-                    session = dict.copy(own)
-            rec.pending.append((self, len(tokens), entry, g, session))
-            try:
-                orig(self, exc)
-            finally:
-                if rec.pending:
-                    flush(rec)
-            return None
-
-        return pop
-
-    patches.set(app_ctx_cls, "push", app_push)
-    patches.set(app_ctx_cls, "pop", make_pop(orig_app_pop, False))
-    patches.set(req_ctx_cls, "push", req_push)
-    patches.set(req_ctx_cls, "pop", make_pop(orig_req_pop, True))
+    flush = ops.flush
+    request_ctx = ops.request_ctx
+    app_ctx = ops.app_ctx
 
     # -- hooks -------------------------------------------------------------
 
@@ -384,15 +534,13 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 return call(*args, **kwargs)
             endpoint = view_args = exc = None
             if is_view:
-                req_ctx = cv_req.get(None)
+                req_ctx = request_ctx()
                 rule = None if req_ctx is None else req_ctx.request.url_rule
                 endpoint = None if rule is None else rule.endpoint
                 view_args = kwargs
             elif gets_exception and args:
                 exc = args[0]
-            pending = rec.pending
-            # flush()'s first test, inline: teardowns run while pops are pending.
-            if pending and len(pending[-1][0]._cv_tokens) < pending[-1][1]:
+            if rec.pending:  # teardowns run while pops are pending
                 flush(rec)
             values = [hook, func, app_name, endpoint, view_args, exc, None, None]
             spans = rec.spans
@@ -412,6 +560,7 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                 return call(*args, **kwargs)
             except BaseException as raised:
                 values[6] = raised
+                hide_own_frames(raised)  # out of the tracebacks the app logs
                 raise
             finally:
                 values[7] = clock() - start
@@ -461,24 +610,33 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
 
     orig_handle_exception = flask_cls.handle_exception
 
-    def handle_exception(self: t.Any, e: Exception) -> t.Any:
+    def handle_exception(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        # (e) before Flask 3.2, (ctx, e) from 3.2 on
         rec = _current.get() or _recorder()
         if rec is not None and rec.app_error is None:
-            rec.app_error = e
-        return orig_handle_exception(self, e)
+            e = kwargs.get("e", args[-1] if args else None)
+            if isinstance(e, BaseException):
+                rec.app_error = e
+        return orig_handle_exception(self, *args, **kwargs)
 
+    # (the signature stays Flask's for inspect, as detect() and Flask 3.2's
+    # own subclass check read it)
+    handle_exception.__wrapped__ = orig_handle_exception  # type: ignore[attr-defined]
     patches.set(flask_cls, "handle_exception", handle_exception)
 
     orig_preprocess = flask_cls.preprocess_request
 
-    def preprocess_request(self: t.Any) -> t.Any:
-        # Flask 3.1's preprocess_request, with the url_value_preprocessors
-        # (which Flask calls directly, not through ensure_sync) observed. Its
-        # name makes ensure_sync classify the before_request functions.
+    @own_frames_hidden
+    def preprocess_request(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        # Flask's preprocess_request (the same loop in 3.0 to 3.2), with the
+        # url_value_preprocessors (which Flask calls directly, not through
+        # ensure_sync) observed. Its name makes ensure_sync classify the
+        # before_request functions. Flask 3.2 passes the context first.
         rec = _current.get() or _recorder()
-        if rec is None:
-            return orig_preprocess(self)
-        req = cv_req.get().request
+        ctx = args[0] if args else kwargs.get("ctx") or request_ctx()
+        if rec is None or ctx is None:
+            return orig_preprocess(self, *args, **kwargs)
+        req = ctx.request
         names = (None, *reversed(req.blueprints))
         preprocessors = self.url_value_preprocessors
         for name in names:
@@ -496,7 +654,38 @@ def install(patches: Patches) -> None:  # noqa: C901 - one closure per patched m
                         return rv
         return None
 
+    preprocess_request.__wrapped__ = orig_preprocess  # type: ignore[attr-defined]
     patches.set(flask_cls, "preprocess_request", preprocess_request)
+
+    # -- g after the teardowns ---------------------------------------------
+
+    def capture_after(rec: Recorder) -> None:
+        """``g`` now, into the pop in progress of the context still current."""
+        current = app_ctx()
+        if current is None:
+            return
+        current_req = request_ctx()
+        for item in reversed(rec.pending):
+            if item[0] is current or item[0] is current_req:
+                seen = item[6]
+                item[4], item[6] = g_now(current.g, seen, current_req is not None or seen is None)
+                return
+
+    def after_teardown(orig: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        def do_teardown(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            try:
+                return orig(self, *args, **kwargs)
+            finally:
+                rec = _current.get() or _recorder()
+                if rec is not None and rec.pending:
+                    capture_after(rec)
+
+        do_teardown.__name__ = orig.__name__
+        do_teardown.__wrapped__ = orig  # type: ignore[attr-defined]
+        return do_teardown
+
+    for method in ("do_teardown_request", "do_teardown_appcontext"):
+        patches.set(flask_cls, method, after_teardown(getattr(flask_cls, method)))
 
     # -- signals -----------------------------------------------------------
 
@@ -516,9 +705,7 @@ def _signal_send(
         rec = _current.get() or _recorder()
         if rec is None:
             return orig_send(sender, **kwargs)
-        pending = rec.pending
-        # flush()'s first test, inline: signals sent during teardowns are many.
-        if pending and len(pending[-1][0]._cv_tokens) < pending[-1][1]:
+        if rec.pending:  # signals sent during teardowns are many
             flush(rec)
         # A leaf row: the sender is named when the row is read (full_row).
         if exc_key is None:

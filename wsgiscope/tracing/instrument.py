@@ -23,6 +23,7 @@ import threading
 import typing as t
 
 _MISSING = object()
+_CALL = object()
 
 
 class Patches:
@@ -39,11 +40,19 @@ class Patches:
         self._saved.append((owner, name, own))
         setattr(owner, name, value)
 
+    def on_undo(self, undo: t.Callable[[], None]) -> None:
+        """Call ``undo()`` when undoing (for what is not an attribute: an
+        event listener, a signal receiver), in order with the attributes."""
+        self._saved.append((undo, "", _CALL))
+
     def undo(self) -> None:
         """Put every attribute back, last replaced first."""
         while self._saved:
             owner, name, own = self._saved.pop()
-            if own is _MISSING:
+            if own is _CALL:
+                with contextlib.suppress(Exception):
+                    owner()
+            elif own is _MISSING:
                 with contextlib.suppress(AttributeError):
                     delattr(owner, name)
             else:
@@ -55,6 +64,15 @@ ADAPTERS: tuple[tuple[str, str], ...] = (
     ("werkzeug.middleware.dispatcher", "wsgiscope.tracing.dispatch:install"),
     ("flask.app", "wsgiscope.tracing.flask:install"),
     ("django.core.handlers.base", "wsgiscope.tracing.django:install"),
+    # Beneath the hooks (wsgiscope.capture): installed the same way.
+    ("sqlalchemy.engine", "wsgiscope.capture.sql:install_sqlalchemy"),
+    ("django.db.backends.base.base", "wsgiscope.capture.sql:install_django"),
+    ("sqlite3", "wsgiscope.capture.sql:install_sqlite3"),
+    ("logging", "wsgiscope.capture.logs:install"),
+    ("http.client", "wsgiscope.capture.outbound:install"),
+    ("httpx", "wsgiscope.capture.outbound:install_httpx"),
+    ("flask.signals", "wsgiscope.capture.templates:install_flask"),
+    ("django.template.base", "wsgiscope.capture.templates:install_django"),
 )
 
 _lock = threading.RLock()
@@ -72,12 +90,17 @@ def _install_all() -> list[Patches]:
         patches = Patches()
         try:
             getattr(importlib.import_module(module_name), func)(patches)
-        except Exception:
+        except Exception as exc:
             # A framework version we cannot instrument is traced at the WSGI
-            # level only; never break the request for it, but say so once.
+            # level only; never break the request for it, but say so once
+            # (in one line when the adapter knows why: ``one_line``).
             patches.undo()
-            if target not in _failed:
-                _failed.add(target)
+            if target in _failed:
+                continue
+            _failed.add(target)
+            if getattr(exc, "one_line", False):
+                logging.getLogger("wsgiscope").warning("%s", exc)
+            else:
                 logging.getLogger("wsgiscope").warning(
                     "wsgiscope: cannot instrument %s (traced at the WSGI level only)",
                     required.split(".")[0],

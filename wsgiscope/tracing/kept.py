@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import typing as t
 
-from wsgiscope.redact import REDACTED, Redactor, is_secret_field
+from wsgiscope.redact import REDACTED, Redactor, is_secret_field, redact_text, redact_uri
 
 _REDACTOR = Redactor()
 
@@ -77,4 +77,15 @@ def _event(event: t.Any) -> t.Any:
         event["changed"] = _REDACTOR.environ(event["changed"])
     if isinstance(event.get("headers"), list):
         event["headers"] = _REDACTOR.headers(event["headers"])
+    kind = event.get("kind")
+    if kind == "sql" and isinstance(event.get("statement"), str):
+        from wsgiscope.capture.sql import redact_params, redact_statement
+
+        statement = event["statement"]
+        event["parameters"] = redact_params(statement, event.get("parameters"))
+        event["statement"] = redact_statement(statement)
+    elif kind == "log" and isinstance(event.get("message"), str):
+        event["message"] = redact_text(event["message"])
+    elif kind == "http" and isinstance(event.get("url"), str):
+        event["url"] = redact_uri(event["url"])
     return event

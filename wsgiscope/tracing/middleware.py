@@ -43,9 +43,16 @@ import typing as t
 import weakref
 from threading import get_ident
 
+from wsgiscope.capture import parse_capture
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.dispatch import app_label
-from wsgiscope.tracing.events import BodyChunk, Close, ExceptionRaised, StartResponse
+from wsgiscope.tracing.events import (
+    BodyChunk,
+    Close,
+    ExceptionRaised,
+    StartResponse,
+    hide_own_frames,
+)
 from wsgiscope.tracing.record import build_record, is_error
 from wsgiscope.tracing.recorder import Clock, Recorder, _current
 from wsgiscope.tracing.sinks import Record, make_sink
@@ -84,6 +91,9 @@ class TraceMiddleware:
         findings, each ``{"rule": ..., "message": ...}``, which become the
         record's ``lint`` list (empty without ``checks``). ``wsgiscope.lint``
         supplies one.
+    :param capture: what is captured inside the hooks (see
+        :mod:`wsgiscope.capture`): any of ``"sql"``, ``"logging"``,
+        ``"http"``, ``"templates"``; all of them by default, ``()`` none.
 
     .. versionadded:: 0.1
     """
@@ -100,6 +110,7 @@ class TraceMiddleware:
         clock: Clock = time.perf_counter,
         wall_clock: Clock = time.time,
         checks: Checks | None = None,
+        capture: t.Iterable[str] | None = None,
     ) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ValueError(f"sample must be between 0 and 1, not {sample!r}")
@@ -114,6 +125,7 @@ class TraceMiddleware:
         self.clock = clock
         self.wall_clock = wall_clock
         self.checks = checks
+        self.capture = parse_capture(capture)
         self.app_name = app_label(app)
         self._release: weakref.finalize | None = None
 
@@ -124,7 +136,11 @@ class TraceMiddleware:
             return t.cast("t.Iterable[bytes]", self.app(environ, start_response))
         if self._release is None:
             self._hold()
-        return RequestTrace(self, environ).run(environ, start_response)
+        try:
+            return RequestTrace(self, environ).run(environ, start_response)
+        except BaseException as exc:
+            hide_own_frames(exc)  # the server's error log shows the app's frames
+            raise
 
     def _hold(self) -> None:
         with _hold_lock:
@@ -184,6 +200,7 @@ class RequestTrace:
         #: The environ as received, shallow: values are stringified at the end.
         self.environ = copied = dict(environ)
         self.rec = Recorder(mw.clock, environ=copied)
+        self.rec.capture = mw.capture
         self.started = mw.wall_clock()
         self.thread_ident = get_ident()
         greenlet = _modules.get("greenlet")
@@ -253,6 +270,7 @@ class RequestTrace:
             write = self.server_start_response(status, headers, *args)
         except BaseException as exc:
             self.exception(exc, "start_response")
+            hide_own_frames(exc)
             raise
         if not callable(write):
             return write
@@ -447,6 +465,7 @@ def _generate(trace: RequestTrace) -> t.Iterator[bytes]:
         raise
     except BaseException as exc:
         trace.exception(exc, "iter")
+        hide_own_frames(exc)
         raise
     finally:
         if token is not None:
@@ -488,6 +507,7 @@ class TracedIterable:
                     close()
                 except BaseException as exc:
                     trace.exception(exc, "close")
+                    hide_own_frames(exc)
                     raise
         finally:
             rec = trace.rec

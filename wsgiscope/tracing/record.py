@@ -14,8 +14,15 @@ import os
 import secrets
 import typing as t
 
+from wsgiscope.outcome import judge
 from wsgiscope.redact import Redactor, as_text
-from wsgiscope.tracing.events import HookCall, exception_message, format_traceback
+from wsgiscope.tracing.events import (
+    HookCall,
+    describe_exception,
+    exception_message,
+    format_traceback,
+)
+from wsgiscope.wsgistr import decoded_if_different
 
 if t.TYPE_CHECKING:
     from wsgiscope.tracing.middleware import RequestTrace
@@ -83,16 +90,18 @@ def status_code(status: t.Any) -> int | None:
 
 
 def is_error(trace: RequestTrace) -> bool:
-    """Whether the request raised, answered 5xx or a teardown saw an exception."""
-    if trace.error is not None or trace.rec.app_error is not None:
-        return True
+    """Whether the request raised (:mod:`wsgiscope.outcome`'s definition,
+    the one ``tail --errors`` applies), answered 5xx or a teardown saw an
+    exception."""
     code = status_code(trace.status)
     if code is not None and code >= 500:
         return True
-    return any(
-        row[0] is HookCall and (row[4][5] is not None or row[4][6] is not None)
+    hooks = (
+        ("hook", row[4][0], None, row[4][5], row[4][6])
         for row in trace.rec.rows
+        if row[0] is HookCall
     )
+    return judge(trace.error or trace.rec.app_error, hooks, describe_exception) is not None
 
 
 def body_preview(data: bytes) -> tuple[str, str]:
@@ -150,7 +159,7 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
         name = environ.get("SERVER_NAME", "")
         port = environ.get("SERVER_PORT", "")
         host = f"{name}:{port}" if port else name
-    return {
+    request = {
         "method": environ.get("REQUEST_METHOD", ""),
         "path": environ.get("PATH_INFO", ""),
         "query_string": redactor.query(str(environ.get("QUERY_STRING", ""))),
@@ -158,6 +167,15 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
         "scheme": environ.get("wsgi.url_scheme", ""),
         "host": host,
     }
+    # The WSGI strings above are latin-1 decoded bytes: where the framework
+    # reads other text from them (non-ASCII paths), that text too.
+    try:
+        decoded = decoded_if_different(request)
+    except Exception:  # a hostile PATH_INFO object: the record keeps what it has
+        decoded = None
+    if decoded is not None:
+        request["decoded"] = decoded
+    return request
 
 
 def _request_body(trace: RequestTrace, redactor: Redactor) -> dict[str, t.Any]:
@@ -248,4 +266,8 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     }
     if rec.dropped:
         record["dropped_events"] = rec.dropped
+    if rec.captured is not None:
+        from wsgiscope.capture import record_fields
+
+        record.update(record_fields(rec, record["events"]))
     return record

@@ -22,6 +22,8 @@ from wsgiscope.tracing.events import Event, RawEvent, SignalSent, object_name
 
 Clock = t.Callable[[], float]
 
+_DEFAULT_CAPTURE = frozenset(("sql", "logging", "http", "templates"))
+
 _current: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
     "wsgiscope_recorder", default=None
 )
@@ -61,6 +63,8 @@ class Recorder:
     __slots__ = (
         "app_error",
         "body_bytes",
+        "capture",
+        "captured",
         "clock",
         "contexts",
         "depth",
@@ -106,6 +110,10 @@ class Recorder:
         self.environ: dict[str, t.Any] = {} if environ is None else environ
         #: The exception the framework caught and turned into a 500, if any.
         self.app_error: BaseException | None = None
+        #: What :mod:`wsgiscope.capture` records for this request (set by the
+        #: middleware), and its bookkeeping once something was captured.
+        self.capture: frozenset[str] = _DEFAULT_CAPTURE
+        self.captured: t.Any = None
 
     def add(self, cls: type[Event], depth: int, values: list[t.Any]) -> RawEvent:
         """Record an event of kind ``cls`` now; returns its row."""

@@ -80,6 +80,7 @@ def run_traced(
     clock: Clock = time.perf_counter,
     checks: Checks | None = None,
     keep_secrets: bool = False,
+    capture: t.Iterable[str] | None = None,
 ) -> TraceResult:
     """Run one request through ``app`` under the tracer and return its trace.
 
@@ -91,9 +92,12 @@ def run_traced(
     :param checks: PEP 3333 checks feeding the record's ``lint`` list.
     :param keep_secrets: also build the record with secrets kept
         (:attr:`TraceResult.unredacted`), for ``trace --save --keep-secrets``.
+    :param capture: what is captured inside the hooks (see :mod:`wsgiscope.capture`).
     """
     finished: list[RequestTrace] = []
-    mw = TraceMiddleware(app, None, redact=redact, max_body=max_body, clock=clock, checks=checks)
+    mw = TraceMiddleware(
+        app, None, redact=redact, max_body=max_body, clock=clock, checks=checks, capture=capture
+    )
     state: dict[str, t.Any] = {"status": None, "sent": False}
     body: list[bytes] = []
 

@@ -1,0 +1,2 @@
+FLASK_APP=notes:create_app
+NOTES_GREETING=hello from .flaskenv
