@@ -4,7 +4,9 @@
 they were after each test, so apps imported by one test never leak into the
 next (Flask's ``test_apps`` fixture does the same). ``no_gevent_patching``
 (autouse) fails a test that left gevent's monkey patching in this process:
-greenlet tests must run in a subprocess.
+greenlet tests must run in a subprocess. ``WSGISCOPE_CHECK_SCHEMAS=1`` makes
+every ``--json`` output validated against its schema (:mod:`wsgiscope.schemas`);
+``json_document`` parses and validates one explicitly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ pytest_plugins = ["pytester"]
 
 TESTS = Path(__file__).parent
 APPS = TESTS / "apps"
+
+# Every --json document the CLI prints during the tests (in this process and
+# in the wsgiscope processes tests start, which inherit the environment) is
+# validated against the schema its format tag names (wsgiscope/schemas/):
+# a document that does not match fails the test that printed it.
+os.environ["WSGISCOPE_CHECK_SCHEMAS"] = "1"
 
 
 @pytest.fixture(autouse=True)
@@ -60,3 +68,14 @@ def apps_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(APPS)
     monkeypatch.delenv("WSGISCOPE_APP", raising=False)
     return APPS
+
+
+def json_document(text: str) -> t.Any:
+    """Parse a ``--json`` output and check it against its format's schema."""
+    import json
+
+    from wsgiscope.schemas import validate
+
+    document = json.loads(text)
+    validate(document)
+    return document

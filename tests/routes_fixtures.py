@@ -20,7 +20,14 @@ def run_json(*args: str, exit_code: int = 0) -> t.Any:
     result = run(*args, "--json")
     assert result.exit_code == exit_code, result.stderr
     assert result.stderr == ""
-    return json.loads(result.stdout)
+    return routes_list(json.loads(result.stdout))
+
+
+def routes_list(document: t.Any) -> t.Any:
+    """The rules of a ``wsgiscope.routes/1`` document; any other document as is."""
+    if isinstance(document, dict) and document.get("format") == "wsgiscope.routes/1":
+        return document["routes"]
+    return document
 
 
 def fails(*args: str) -> str:

@@ -48,7 +48,7 @@ def test_profile_hangs_each_hooks_calls_on_it(tmp_path: Path) -> None:
     speedscope = json.loads(out.read_text())
     assert speedscope["$schema"].startswith("https://www.speedscope.app/")
     html = tmp_path / "profile.html"
-    result = trace("/api/authors", "--profile-out", str(html), "-p", "h")
+    result = trace("/api/authors", "--profile-out", str(html), "-p", "k")
     assert result.exit_code == 0, result.output
     assert "profile " in result.stdout
     assert html.read_text().lstrip().lower().startswith("<!doctype html>")

@@ -244,7 +244,7 @@ def test_middleware_capture_selection_and_caps(
 def test_trace_cli_shows_queries_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(
-        cli, ["trace", BLOG, "/authors", "-p", "hst", "--width", "200"], catch_exceptions=False
+        cli, ["trace", BLOG, "/authors", "-p", "kst", "--width", "200"], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -261,7 +261,7 @@ def test_trace_cli_shows_queries_in_place(monkeypatch: pytest.MonkeyPatch) -> No
         "4x SELECT book.id, book.title, book.author_id FROM book WHERE ? = book.author_id" in text
     )
     # --print without s: no SQL lines
-    result = CliRunner().invoke(cli, ["trace", BLOG, "/authors", "-p", "h"])
+    result = CliRunner().invoke(cli, ["trace", BLOG, "/authors", "-p", "k"])
     assert "sql SELECT" not in result.stdout
     assert "likely N+1" not in result.stdout
     result = CliRunner().invoke(cli, ["trace", BLOG, "/authors", "--json"])

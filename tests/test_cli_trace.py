@@ -105,7 +105,7 @@ def test_demo_fail_exits_1_and_the_teardown_shows_the_exception():
 
 
 def test_demo_internal_redirect_nests_a_request_context():
-    result = trace("wsgiscope.demo", "GET", "/old/SKU-1001", "--width", "200", "-p", "ch")
+    result = trace("wsgiscope.demo", "GET", "/old/SKU-1001", "--width", "200", "-p", "ck")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     # Flask 3.2 pushes a whole new context (app + request) inside the view.
@@ -160,7 +160,7 @@ def test_404_is_not_a_failure():
 def test_save_appends_json_lines(tmp_path: Path):
     target = tmp_path / "traces.jsonl"
     for path in ("/catalog/", "/fail"):
-        trace("wsgiscope.demo", path, "--save", str(target), "-p", "r")
+        trace("wsgiscope.demo", path, "--save", str(target), "-p", "hm")
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert [r["request"]["path"] for r in records] == ["/catalog/", "/fail"]
     assert records[1]["error"]["type"] == "RuntimeError"
@@ -286,7 +286,7 @@ def test_propagated_exception_exits_1_with_the_apps_traceback():
 
 
 def test_pep3333_findings_fill_the_lint_section():
-    result = trace(f"{MISC}:hop_by_hop", "/", "-p", "r", "--width", "200")
+    result = trace(f"{MISC}:hop_by_hop", "/", "-p", "hm", "--width", "200")
     assert result.exit_code == 0
     assert result.stdout.endswith(
         "└── lint  1\n    └── WSGI209  hop-by-hop header 'Connection' set by the application\n"
@@ -503,8 +503,8 @@ def test_django_site_gets_an_allowed_host():
 
 
 def test_app_from_option_or_environment():
-    by_option = trace("--app", "wsgiscope.demo", "/admin/", "-p", "r")
+    by_option = trace("--app", "wsgiscope.demo", "/admin/", "-p", "hm")
     assert by_option.stdout.startswith("GET /admin/ → 200 OK")
-    by_env = trace("POST", "/catalog/", "a=1", "-p", "r", env={"WSGISCOPE_APP": "wsgiscope.demo"})
+    by_env = trace("POST", "/catalog/", "a=1", "-p", "hm", env={"WSGISCOPE_APP": "wsgiscope.demo"})
     assert by_env.stdout.startswith("POST /catalog/ → 405 METHOD NOT ALLOWED")
     assert by_env.exit_code == 0

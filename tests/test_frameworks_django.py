@@ -117,7 +117,7 @@ def test_django_project_loads_every_way(cwd: Path, args: list[str]) -> None:
 def test_cli_routes_url_match(answers: dict[str, t.Any]) -> None:
     routes = run("-m", "wsgiscope", "routes", "--json")
     assert routes.returncode == 0, routes.stderr
-    table = json.loads(routes.stdout)
+    table = json.loads(routes.stdout)["routes"]
     assert len(table) == 16
     # the same URLs as the table whose every URL Django answered with 200
     assert sorted((r["endpoint"], r["url"]) for r in table) == sorted(

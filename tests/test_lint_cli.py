@@ -166,7 +166,8 @@ def test_explain_json() -> None:
     assert code == 0
     data = json.loads(out)
     assert data["id"] == "WSGI401"
-    assert set(data) == {"id", "name", "severity", "summary", "section", "explanation"}
+    assert set(data) == {"format", "id", "name", "severity", "summary", "section", "explanation"}
+    assert data["format"] == "wsgiscope.lint-rule/1"
 
 
 def test_explain_unknown_rule_is_one_line_exit_2() -> None:
@@ -191,7 +192,9 @@ def test_list_rules() -> None:
         "PEP 3333, Specification Details",
     ]
     code, out, _ = run("--list-rules", "--json")
-    assert [rule["id"] for rule in json.loads(out)] == [rule.id for rule in RULES]
+    document = json.loads(out)
+    assert document["format"] == "wsgiscope.lint-rules/1"
+    assert [rule["id"] for rule in document["rules"]] == [rule.id for rule in RULES]
 
 
 @pytest.mark.usefixtures("apps_dir")

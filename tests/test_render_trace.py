@@ -316,10 +316,15 @@ def test_dispatch_and_exception_events():
     [
         ("contexts", {"contexts"}),
         ("contexts,response", {"contexts", "response"}),
-        ("hb", {"hooks", "body"}),
+        # HTTPie's letters (h response headers, b response body, H/B the request,
+        # m meta) and wsgiscope's own (c contexts, k hooks, e environ)
+        ("hb", {"response", "body"}),
+        ("kb", {"hooks", "body"}),
+        ("HBm", {"request", "request-body", "meta"}),
+        ("slot", {"sql", "logs", "outbound", "templates"}),
         (
             "all",
-            {"contexts", "hooks", "environ", "response", "body"}
+            {"contexts", "hooks", "environ", "request", "request-body", "response", "meta", "body"}
             | {"sql", "logs", "outbound", "templates"},
         ),
         ("Environ body", {"environ", "body"}),
@@ -560,7 +565,7 @@ def traced_demo(path: str, **options) -> str:
     [
         ("tracecli_demo_catalog.txt", "/catalog/?user=ada", {}),
         ("tracecli_demo_fail.txt", "/fail", {}),
-        ("tracecli_demo_old.txt", "/old/SKU-1001", {"sections": parse_sections("ch")}),
+        ("tracecli_demo_old.txt", "/old/SKU-1001", {"sections": parse_sections("ck")}),
         ("tracecli_demo_admin.txt", "/admin/", {}),
         (
             "tracecli_demo_environ.txt",

@@ -269,7 +269,7 @@ def test_trace_save_records_replay_with_their_bodies(apps_dir: Path, tmp_path: P
     upload.write_bytes(b"\x00\xffraw")
     for args in (
         ["POST", "/api/notes", "note:=3", 'tags:=["a"]'],
-        ["POST", "/login", "user=ada", "remember=1"],
+        ["POST", "/login", "user=ada", "remember=1", "--form"],
         ["PUT", "/blob", f"@{upload}", "Content-Type:application/octet-stream"],
     ):
         result = CliRunner().invoke(

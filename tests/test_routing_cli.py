@@ -111,7 +111,7 @@ def test_bare_command_still_prints_the_help() -> None:
 def test_plain_callable(apps_dir: Path) -> None:
     result = run("routes", "info_plain:application", "--json")
     assert result.exit_code == 0, result.stderr
-    [route] = json.loads(result.stdout)
+    [route] = json.loads(result.stdout)["routes"]
     assert (route["opaque"], route["path"], route["framework"]) == (True, "/*", "wsgi")
     text = run("routes", "info_plain:application", "--width", "150").stdout
     assert "plain WSGI callable: it receives every path" in text
@@ -134,7 +134,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_real_entry_point() -> None:
     routes = _run("routes", "wsgiscope.demo", "--json")
     assert routes.returncode == 0, routes.stderr
-    assert {r["url"] for r in json.loads(routes.stdout)} >= {"/catalog/SKU-1111", "/admin/"}
+    urls = {r["url"] for r in json.loads(routes.stdout)["routes"]}
+    assert urls >= {"/catalog/SKU-1111", "/admin/"}
     built = _run("url", "wsgiscope.demo", "catalog.product", "sku=SKU-1001")
     assert (built.returncode, built.stdout) == (0, "/catalog/SKU-1001\n")
     missing = _run("match", "wsgiscope.demo", "/catalog/nope")

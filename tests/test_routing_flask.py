@@ -157,6 +157,7 @@ def test_url_equals_url_for(
 def test_url_json(apps_dir: Path) -> None:
     built = run_json("url", SHOP, "api.v1.item", "item_id=5")
     assert built == {
+        "format": "wsgiscope.url/1",
         "url": "/api/v1/items/5",
         "endpoint": "api.v1.item",
         "mount": "",

@@ -196,7 +196,7 @@ def test_parse_statuses_and_durations():
     assert parse_duration_ms("1.5s") == 1500
     assert parse_duration_ms("250us") == 0.25
     assert parse_duration_ms("2m") == 120000
-    assert parse_duration_ms("7") == 7
+    assert parse_duration_ms("7") == 7000  # a bare number is seconds (wsgiscope.units)
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration_ms("fast")
 

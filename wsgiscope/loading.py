@@ -18,6 +18,7 @@ import difflib
 import importlib
 import inspect
 import os
+import re
 import sys
 import traceback
 import types
@@ -118,7 +119,9 @@ def resolve_app_ref(
     if hosting.current is not None:  # flask scope, manage.py wsgiscope
         return hosting.current.ref
     if environ.get("WSGISCOPE_APP"):
-        return AppRef(environ["WSGISCOPE_APP"], "WSGISCOPE_APP", cwd)
+        return AppRef(environ["WSGISCOPE_APP"], _env_origin("WSGISCOPE_APP"), cwd)
+    if environ.get("FLASK_APP"):
+        return AppRef(environ["FLASK_APP"], _env_origin("FLASK_APP"), cwd)
     found = _app_from_pyproject(cwd)
     if found is not None:
         return found
@@ -127,9 +130,15 @@ def resolve_app_ref(
         return AppRef(discovered, "discovery", cwd)
     raise AppLoadError(
         f"no app given and none found in {cwd} (looked for {', '.join(DISCOVERY_FILES)})",
-        hint="pass APP (e.g. 'app:app'), use --app, set WSGISCOPE_APP, "
+        hint="pass APP (e.g. 'app:app'), use --app, set WSGISCOPE_APP or FLASK_APP, "
         'or set app = "module:attr" under [tool.wsgiscope] in pyproject.toml',
     )
+
+
+def _env_origin(name: str) -> str:
+    from wsgiscope.envfiles import origin
+
+    return origin(name)
 
 
 def _app_from_pyproject(cwd: Path) -> AppRef | None:
@@ -165,6 +174,17 @@ def _discover_file(cwd: Path) -> str | None:
         if len(candidates) == 1:
             return f"{candidates[0]}.wsgi"
     return None
+
+
+_PASTE_URI = re.compile(r"^(?:config:)?(?P<file>[^#]+\.ini)(?:#(?P<name>[^#]*))?$", re.IGNORECASE)
+
+
+def parse_paste_uri(import_path: str) -> tuple[Path, str] | None:
+    """``development.ini[#name]`` (or ``config:...``): the file and app name, else ``None``."""
+    found = _PASTE_URI.match(import_path.strip())
+    if found is None:
+        return None
+    return Path(found.group("file")), found.group("name") or "main"
 
 
 def parse_import_path(import_path: str) -> ImportSpec:
@@ -273,13 +293,21 @@ def _origin(ref: AppRef) -> str | None:
 
 
 def _load(ref: AppRef) -> LoadedApp:
+    paste = parse_paste_uri(ref.import_path)
+    if paste is not None:
+        from wsgiscope.pastedeploy import load_paste_app
+
+        return load_paste_app(ref, *paste)
     spec = parse_import_path(ref.import_path)
-    base = str(ref.base_dir)
-    if base not in sys.path:
-        sys.path.insert(0, base)
     if spec.file is not None:
+        # as flask and gunicorn: only the file's package root goes on
+        # sys.path, not the current directory (a framework's own source tree
+        # there would shadow the installed framework)
         module_name, path = _prepare_file_import(ref.base_dir, spec.file)
     else:
+        base = str(ref.base_dir)
+        if base not in sys.path:
+            sys.path.insert(0, base)
         assert spec.module is not None
         module_name, path = spec.module, None
         if (ref.base_dir / spec.module).is_file():
@@ -508,6 +536,9 @@ def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
         obj = found.get(name)
         if obj is not None and callable(obj) and not _is_factory(obj):
             return obj, name
+    flask_app = _only_flask_app(module)
+    if flask_app is not None:
+        return flask_app
     for name in FACTORY_NAMES:
         obj = found.get(name)
         if obj is not None and callable(obj):
@@ -523,6 +554,31 @@ def _discover_attr(module: types.ModuleType) -> tuple[t.Any, str]:
         if names
         else _wsgi_names_hint(module),
     )
+
+
+def _only_flask_app(module: types.ModuleType) -> tuple[t.Any, str] | None:
+    """The module's one Flask instance, whatever its name (Flask's ``find_best_app``).
+
+    :raises AppLoadError: when the module holds several, as Flask does.
+    """
+    flask = sys.modules.get("flask")
+    if flask is None:  # the module would have imported it
+        return None
+    found = []
+    for name, value in list(vars(module).items()):
+        try:
+            if isinstance(value, flask.Flask):
+                found.append(name)
+        except Exception:  # a proxy whose __class__ raises
+            continue
+    if len(found) == 1:
+        return getattr(module, found[0]), found[0]
+    if len(found) > 1:
+        raise AppLoadError(
+            f"module {module.__name__!r} holds several Flask apps: {', '.join(found[:_MAX_NAMES])}",
+            hint=f"name one, e.g. '{module.__name__}:{found[0]}' (as flask asks too)",
+        )
+    return None
 
 
 def _is_factory(obj: t.Any) -> bool:

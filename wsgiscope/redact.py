@@ -26,6 +26,7 @@ with ``show_secrets=True`` it only stringifies.
 from __future__ import annotations
 
 import json
+import os
 import re
 import typing as t
 from urllib.parse import unquote_plus
@@ -48,6 +49,26 @@ VALUE_CAP = 200
 
 
 _header_verdicts: dict[str, bool] = {}
+_user_patterns: dict[str, re.Pattern[str] | None] = {}
+
+
+def _user_secret(name: str) -> bool:
+    """Whether ``name`` contains one of the user's own secret names: the
+    comma-separated ``WSGISCOPE_REDACT`` (``redact = [...]`` under
+    ``[tool.wsgiscope]`` sets it), matched case-insensitively, ``-``/``_`` alike."""
+    value = os.environ.get("WSGISCOPE_REDACT", "")
+    if value not in _user_patterns:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        _user_patterns[value] = (
+            re.compile(
+                "|".join("[-_]".join(map(re.escape, re.split(r"[-_]", n))) for n in names),
+                re.IGNORECASE,
+            )
+            if names
+            else None
+        )
+    pattern = _user_patterns[value]
+    return pattern is not None and pattern.search(name) is not None
 
 
 def is_secret_header(name: str) -> bool:
@@ -55,7 +76,7 @@ def is_secret_header(name: str) -> bool:
     verdict = _header_verdicts.get(name)
     if verdict is None:
         bare = name[5:] if name.startswith("HTTP_") else name
-        verdict = _SECRET_HEADER.search(bare) is not None
+        verdict = _SECRET_HEADER.search(bare) is not None or _user_secret(bare)
         if len(_header_verdicts) < 4096:  # names repeat; arbitrary ones must not grow it
             _header_verdicts[name] = verdict
     return verdict
@@ -68,7 +89,7 @@ def is_secret_field(name: str) -> bool:
     """Whether a form field, query parameter or ``g``/JSON key is named like a secret."""
     verdict = _field_verdicts.get(name)
     if verdict is None:
-        verdict = _SECRET_FIELD.search(name) is not None
+        verdict = _SECRET_FIELD.search(name) is not None or _user_secret(name)
         if len(_field_verdicts) < 4096:
             _field_verdicts[name] = verdict
     return verdict

@@ -5,16 +5,23 @@ becomes the environ an app receives. The words follow HTTPie::
 
     wsgiscope trace [APP] [METHOD] PATH [ITEM ...]
 
-    Header:value       a request header (``Header:`` sends it empty)
-    name==value        a query-string parameter, added to any in PATH
-    field=value        a form field (a JSON string with --json)
-    field:=<json>      a raw JSON value: ``n:=3``, ``tags:='["a","b"]'``
-    field@path         a file upload (multipart form)
+    Header:value       a request header (``Header:`` removes it, ``Header;`` sends it empty,
+                       ``Header:@file`` reads the value from a file)
+    name==value        a query-string parameter, added to any in PATH (``name==@file``)
+    field=value        a JSON string field (a form field with --form); ``field=@file``
+                       reads the text from a file
+    field:=<json>      a raw JSON value: ``n:=3``, ``tags:='["a","b"]'``; ``field:=@file``
+    a[b]=c, a[]=1      nested JSON (HTTPie 3's syntax, :mod:`wsgiscope.nested_json`)
+    field@path         a file upload (multipart form); ``field@path;type=image/png``
     @path              the request body, read from a file
 
-A backslash escapes a separator (``a\\=b=c`` is the field ``a=b``). METHOD
-defaults to GET, or POST when the request has a body. Fields are sent as a
-form unless ``--json`` is given or a ``:=`` item needs JSON.
+This is HTTPie's grammar: the first unescaped separator wins, the longest at
+the same position (``:=@`` over ``:=`` over ``:``); a backslash escapes a
+separator character (``a\\=b=c`` is the field ``a=b``). METHOD defaults to
+GET, or POST when the request has a body. Fields are sent as a JSON object,
+as HTTPie sends them (with its ``Accept: application/json, */*;q=0.5``),
+unless ``--form`` is given; a file upload makes the request a multipart form
+(HTTPie asks for ``--form`` there; nothing else could be meant).
 
 :func:`split_target` tells APP, METHOD and PATH apart by their shape,
 :func:`parse_request` turns words into a :class:`RequestSpec`, and
@@ -48,12 +55,27 @@ HTTP_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 )
 
-#: Item separators, longest first so that ``:=`` wins over ``:`` and ``==``
-#: over ``=`` at the same position.
-SEPARATORS = (":=", "==", ":", "=", "@")
+#: Item separators (HTTPie's), longest first so that ``:=@`` wins over ``:=``
+#: and ``:`` at the same position.
+SEPARATORS = (":=@", "==@", ":=", "==", "=@", ":@", ":", "=", "@", ";")
 
 #: The kinds of item :func:`parse_item` returns, keyed by separator.
-ITEM_KINDS = {":": "header", "==": "query", "=": "field", ":=": "json", "@": "file"}
+ITEM_KINDS = {
+    ":": "header",
+    ";": "header",
+    ":@": "header",
+    "==": "query",
+    "==@": "query",
+    "=": "field",
+    "=@": "field",
+    ":=": "json",
+    ":=@": "json",
+    "@": "file",
+}
+#: Separators whose value names a file to read the value from.
+EMBED_SEPARATORS = frozenset({":@", "==@", "=@", ":=@"})
+#: The Accept header HTTPie sends with a JSON body.
+JSON_ACCEPT = "application/json, */*;q=0.5"
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _CUSTOM_METHOD = re.compile(r"^[A-Z][A-Z_-]*$")
@@ -69,15 +91,21 @@ class RequestItem:
     :param kind: ``"header"``, ``"query"``, ``"field"``, ``"json"``,
         ``"file"`` (upload ``name@path``) or ``"body"`` (``@path``).
     :param name: header, parameter or field name (``""`` for ``"body"``).
-    :param value: the value: text, a decoded JSON value for ``"json"``, or
-        the file path for ``"file"`` and ``"body"``.
+    :param value: the value: text, a decoded JSON value for ``"json"``,
+        ``None`` for a header to remove (``Header:``), or the file path for
+        ``"file"``, ``"body"`` and embedded values.
     :param raw: the item as the user typed it, for messages.
+    :param embed: the value is read from the file ``value`` names
+        (``=@``, ``:=@``, ``:@``, ``==@``).
+    :param content_type: an upload's ``;type=`` (else guessed from its name).
     """
 
     kind: str
     name: str
     value: t.Any
     raw: str
+    embed: bool = False
+    content_type: str | None = None
 
 
 @dataclasses.dataclass
@@ -97,21 +125,23 @@ class RequestSpec:
         (``https://example.com/x``), whose scheme and host then win over the
         app's defaults.
     :param method: the method, or ``None`` for GET or POST (with a body).
-    :param headers: ``(name, value)`` pairs in the order given.
+    :param headers: ``(name, value)`` pairs in the order given; a ``None``
+        value removes the header (defaults included), as HTTPie's ``Header:``.
     :param query: query parameters added to those in ``path``.
     :param fields: form or JSON fields; values are text, or any JSON value
         from ``:=`` items.
     :param uploads: file fields for a multipart form.
     :param body: a raw body (``@path`` or ``--raw``), exclusive of fields.
     :param body_name: the file the body came from, to guess its type.
-    :param mode: how fields are encoded: ``"form"``, ``"json"`` or
-        ``"auto"`` (JSON when a ``:=`` item needs it, else a form).
+    :param mode: how fields are encoded: ``"form"`` (``--form``),
+        ``"json"`` or ``"auto"`` (JSON, as HTTPie; a multipart form when
+        there are uploads).
     :param json_fields: whether a field came from a ``:=`` item.
     """
 
     path: str = "/"
     method: str | None = None
-    headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    headers: list[tuple[str, str | None]] = dataclasses.field(default_factory=list)
     query: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     fields: list[tuple[str, t.Any]] = dataclasses.field(default_factory=list)
     uploads: list[tuple[str, Upload]] = dataclasses.field(default_factory=list)
@@ -141,11 +171,7 @@ class RequestSpec:
             return "multipart"
         if not self.fields:
             return "none"
-        if self.mode == "json":
-            return "json"
-        if self.mode == "form":
-            return "form"
-        return "json" if self.json_fields else "form"
+        return "form" if self.mode == "form" else "json"
 
 
 def is_method(word: str) -> bool:
@@ -223,8 +249,9 @@ def _find_separator(item: str) -> tuple[int, str] | None:
 
 
 def _unescape(text: str) -> str:
-    """Drop the backslash before an escaped separator character."""
-    return re.sub(r"\\([:=@\\])", r"\1", text)
+    """Drop the backslash before an escaped separator character (``:=@;``),
+    as HTTPie does; other backslashes stay (nested JSON names read them)."""
+    return re.sub(r"\\([:=@;])", r"\1", text)
 
 
 def parse_item(item: str) -> RequestItem:
@@ -249,8 +276,23 @@ def parse_item(item: str) -> RequestItem:
     kind = ITEM_KINDS[separator]
     if not name:
         raise UsageError(f"request item {item!r} has no name before {separator!r}")
+    if separator in EMBED_SEPARATORS:
+        if not value:
+            raise UsageError(f"request item {item!r} needs a file name after {separator!r}")
+        header = _header_name(name, item) if kind == "header" else name
+        return RequestItem(kind, header, _unescape(value), item, embed=True)
+    if separator == ";":
+        if value:
+            raise UsageError(
+                f"invalid item {item!r}: to send an empty header use '{name};'",
+                hint=f"for a value, use '{name}:{value}'",
+            )
+        return RequestItem(kind, _header_name(name, item), "", item)
     if kind == "header":
-        return RequestItem(kind, _header_name(name, item), _header_value(value, item), item)
+        header = _header_name(name, item)
+        if not value.strip(" \t"):
+            return RequestItem(kind, header, None, item)  # Header: removes it (HTTPie)
+        return RequestItem(kind, header, _header_value(value, item), item)
     if kind == "json":
         try:
             decoded = json.loads(value)
@@ -260,9 +302,12 @@ def parse_item(item: str) -> RequestItem:
                 hint=f"quote strings inside the JSON: {name}:='\"text\"', or use {name}=text",
             ) from None
         return RequestItem(kind, name, decoded, item)
-    if kind == "file" and not value:
-        raise UsageError(f"upload item {item!r} needs a file name after '@'")
-    return RequestItem(kind, name, _unescape(value) if kind != "file" else value, item)
+    if kind == "file":
+        path, _, mime = value.partition(";type=")
+        if not path:
+            raise UsageError(f"upload item {item!r} needs a file name after '@'")
+        return RequestItem(kind, name, path, item, content_type=mime or None)
+    return RequestItem(kind, name, _unescape(value), item)
 
 
 def _header_name(name: str, item: str) -> str:
@@ -314,24 +359,24 @@ def parse_request(
         raise UsageError(f"PATH must start with '/', got {path!r}", hint=f"try '/{path}'")
     spec = RequestSpec(path=path, method=method.upper() if method else None, mode=mode)
     for item in map(parse_item, items):
+        if item.embed:
+            item = _embedded(item, base_dir)
         if item.kind == "header":
             spec.headers.append((item.name, item.value))
         elif item.kind == "query":
             spec.query.append((item.name, item.value))
         elif item.kind in ("field", "json"):
-            if item.kind == "json" and mode == "form":
-                raise UsageError(
-                    f"{item.raw!r} is a JSON value, which a form cannot carry",
-                    hint="drop --form, or send it as text: name=value",
-                )
             spec.fields.append((item.name, item.value))
             spec.json_fields = spec.json_fields or item.kind == "json"
         elif item.kind == "file":
             if mode == "json":
-                raise UsageError(f"file upload {item.raw!r} needs a form, not --json")
+                raise UsageError(
+                    f"file upload {item.raw!r} needs a form, not --json-body",
+                    hint="drop --json-body: an upload makes the request a multipart form",
+                )
             content = _read_file(item.value, base_dir, item.raw)
-            upload = Upload(Path(item.value).name, content, _guess_type(item.value))
-            spec.uploads.append((item.name, upload))
+            kind = item.content_type or _guess_type(item.value)
+            spec.uploads.append((item.name, Upload(Path(item.value).name, content, kind)))
         else:
             if spec.body is not None:
                 raise UsageError(f"the body is given twice ({item.raw!r})")
@@ -346,9 +391,49 @@ def parse_request(
             "a raw body (--raw or @file) cannot be combined with field items",
             hint="send the fields inside the body, or drop the body",
         )
-    if spec.uploads and spec.json_fields:
-        raise UsageError("file uploads (field@file) cannot be combined with JSON (:=) fields")
+    if spec.uploads or mode == "form":
+        # a form carries text: JSON numbers and booleans become their text,
+        # objects and arrays cannot be carried (HTTPie's rule)
+        spec.fields = [(name, _form_value(name, value, spec)) for name, value in spec.fields]
     return spec
+
+
+def _form_value(name: str, value: t.Any, spec: RequestSpec) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, (list, dict)):
+        why = "a file upload" if spec.uploads else "--form"
+        raise UsageError(
+            f"field {name!r}: a JSON {type(value).__name__ if value is not None else 'null'} "
+            f"cannot be sent in a form ({why})",
+            hint="as in HTTPie: complex JSON values need a JSON body"
+            + ("" if spec.uploads else " (drop --form)"),
+        )
+    return json.dumps(value)
+
+
+def _embedded(item: RequestItem, base_dir: Path | None) -> RequestItem:
+    """An ``=@``/``:=@``/``:@``/``==@`` item with the file's content as its value."""
+    content = _read_file(item.value, base_dir, item.raw)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{item.raw!r}: {item.value!r} is not a UTF-8 text file",
+            hint="upload binary files with field@file, or send them as the body with @file",
+        ) from None
+    if item.kind == "json":
+        try:
+            value: t.Any = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"{item.raw!r}: {item.value!r} is not JSON: {exc}") from None
+    elif item.kind == "header":
+        value = _header_value(text.rstrip("\n"), item.raw)
+    elif item.kind == "query":
+        value = text.rstrip("\n")
+    else:
+        value = text
+    return dataclasses.replace(item, value=value, embed=False)
 
 
 def _read_file(name: str, base_dir: Path | None, item: str) -> bytes:
@@ -462,20 +547,33 @@ def build_environ(
     extra = urlencode(spec.query)
     query_string = "&".join(part for part in (query_string, extra) if part)
 
+    encoding = spec.encoding
     headers = Headers()
+    removed: set[str] = set()
     for name, value in spec.headers:
-        headers.add(name, value)
-    if "User-Agent" not in headers:
-        headers["User-Agent"] = USER_AGENT
+        if value is None:  # Header: removes it, defaults included (HTTPie)
+            headers.remove(name)
+            removed.add(name.lower())
+        else:
+            headers.add(name, value)
+            removed.discard(name.lower())
+    defaults = {"User-Agent": USER_AGENT}
+    if encoding == "json":
+        defaults["Accept"] = JSON_ACCEPT
+    for name, value in defaults.items():
+        if name not in headers and name.lower() not in removed:
+            headers[name] = value
     content_type = headers.get("Content-Type")
     kwargs: dict[str, t.Any] = {}
-    encoding = spec.encoding
     if encoding == "raw":
         kwargs["data"] = spec.body
         kwargs["content_type"] = content_type or _raw_content_type(spec)
     elif encoding == "json":
-        kwargs["data"] = json.dumps(_json_object(spec.fields))
-        kwargs["content_type"] = content_type or "application/json"
+        from wsgiscope.nested_json import build_json
+
+        kwargs["data"] = json.dumps(build_json(spec.fields))
+        if content_type or "content-type" not in removed:
+            kwargs["content_type"] = content_type or "application/json"
     elif encoding in ("form", "multipart"):
         form: MultiDict[str, t.Any] = MultiDict(spec.fields)
         for name, upload in spec.uploads:
@@ -518,18 +616,3 @@ def _path_and_base(path: str, default_base: str) -> tuple[str, str]:
     if url.query:
         rest += "?" + url.query
     return rest, f"{url.scheme}://{url.netloc}/"
-
-
-def _json_object(fields: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
-    """Fields as one JSON object; a repeated name collects a list (as HTTPie)."""
-    result: dict[str, t.Any] = {}
-    repeated: set[str] = set()
-    for name, value in fields:
-        if name not in result:
-            result[name] = value
-        elif name in repeated:
-            result[name].append(value)
-        else:
-            result[name] = [result[name], value]
-            repeated.add(name)
-    return result

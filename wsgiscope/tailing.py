@@ -469,8 +469,6 @@ def record_worker_pid(record: t.Mapping[str, t.Any]) -> int | None:
 # -- filters -----------------------------------------------------------------
 
 _STATUS_ITEM = re.compile(r"^([1-5])xx$|^([1-5]\d\d)$", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s|m)?\s*$", re.IGNORECASE)
-_DURATION_MS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
 def parse_statuses(values: t.Iterable[str]) -> tuple[tuple[int, int], ...]:
@@ -495,14 +493,14 @@ def parse_statuses(values: t.Iterable[str]) -> tuple[tuple[int, int], ...]:
 
 
 def parse_duration_ms(value: str) -> float:
-    """``"100ms"``, ``"1.5s"``, ``"250us"``, ``"2m"`` or a bare number of ms -> ms.
+    """``"100ms"``, ``"1.5s"``, ``"250us"``, ``"2m"`` or a bare number of seconds -> ms
+    (:func:`wsgiscope.units.parse_duration`: one reading for every duration option).
 
     :raises ValueError: for anything else.
     """
-    found = _DURATION.match(value)
-    if not found:
-        raise ValueError(f"{value!r} is not a duration like 100ms, 1.5s or 250us")
-    return float(found.group(1)) * _DURATION_MS[(found.group(2) or "ms").lower()]
+    from wsgiscope.units import parse_duration
+
+    return parse_duration(value) * 1000
 
 
 @dataclasses.dataclass(frozen=True)

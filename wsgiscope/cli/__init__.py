@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "serve": "wsgiscope.cli.serve:serve",
     "tail": "wsgiscope.cli.tail:tail",
     "replay": "wsgiscope.cli.replay:replay",
+    "export": "wsgiscope.cli.export:export",
     "lint": "wsgiscope.cli.lint:lint",
     "info": "wsgiscope.cli.info:info",
     "completion": "wsgiscope.cli.completion:completion",
@@ -50,6 +51,21 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.lazy)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: t.Any,
+    ) -> click.Context:
+        # [tool.wsgiscope] options become defaults (the command line and
+        # WSGISCOPE_<COMMAND>_<OPTION> win over them)
+        if "default_map" not in extra:
+            from wsgiscope.config import default_map
+
+            extra["default_map"] = default_map(self.lazy)
+        return super().make_context(info_name, args, parent, **extra)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = self.lazy.get(cmd_name)
@@ -114,10 +130,31 @@ def _show_traceback(ctx: click.Context, param: click.Parameter, value: bool) -> 
     return value
 
 
+def _group_app(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[GROUP_APP] = value
+
+
+def _env_files(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from wsgiscope.envfiles import load_env_files
+
+    try:
+        load_env_files(value)
+    except WsgiscopeError as exc:
+        if ctx.resilient_parsing:  # shell completion: never an error
+            return
+        report_error(exc)
+        ctx.exit(int(exc.exit_code))
+
+
+#: ``ctx.meta`` key of the group's ``--app`` (commands fall back to it).
+GROUP_APP = "wsgiscope.app"
+
+
 @click.group(
     cls=LazyGroup,
     lazy=COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "WSGISCOPE"},
 )
 @click.version_option(__version__, "-V", "--version", prog_name="wsgiscope")
 @click.option(
@@ -128,13 +165,34 @@ def _show_traceback(ctx: click.Context, param: click.Parameter, value: bool) -> 
     callback=_show_traceback,
     help="Show wsgiscope's own Python traceback on errors (for bug reports).",
 )
+@click.option(
+    "--app",
+    metavar="IMPORT",
+    expose_value=False,
+    allow_from_autoenv=False,
+    callback=_group_app,
+    help="The app, for every command (as 'flask --app'); a command's own APP or --app wins.",
+)
+@click.option(
+    "-e",
+    "--env-file",
+    type=click.Path(exists=True, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    allow_from_autoenv=False,
+    callback=_env_files,
+    help="Load environment variables from FILE too (after .flaskenv and .env; "
+    "needs python-dotenv, as flask).",
+)
 def cli() -> None:
     """A microscope for WSGI apps: what happens inside a request.
 
     APP is an import path such as 'app:app', 'shop.wsgi:application',
-    'app:create_app("prod")' or 'path/to/app.py'. Without one, wsgiscope
-    uses --app, $WSGISCOPE_APP, [tool.wsgiscope] app in pyproject.toml,
-    or finds wsgi.py / app.py in the current directory.
+    'app:create_app("prod")', 'path/to/app.py' or a PasteDeploy
+    'development.ini[#main]'. Without one, wsgiscope uses --app,
+    $WSGISCOPE_APP, $FLASK_APP (.flaskenv and .env are read as flask reads
+    them), [tool.wsgiscope] app in pyproject.toml, or finds wsgi.py / app.py
+    in the current directory.
     """
 
 

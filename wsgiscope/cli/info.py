@@ -20,7 +20,7 @@ def info(
     loaded = load(app, app_option)
     report = describe_loaded(loaded)
     if as_json:
-        print_json(report)
+        print_json(report, format="wsgiscope.info/1")
         return
     from wsgiscope.render.info import render_info
 

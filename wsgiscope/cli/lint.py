@@ -7,6 +7,7 @@ import typing as t
 
 import click
 
+from wsgiscope.cli.completers import complete_rules
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
 
 if t.TYPE_CHECKING:
@@ -37,7 +38,11 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
 )
 @click.option("--no-routes", is_flag=True, help="Lint only --request and SOURCE requests.")
 @click.option(
-    "--ignore", multiple=True, metavar="RULE", help="Leave RULE out of the report (repeatable)."
+    "--ignore",
+    multiple=True,
+    metavar="RULE",
+    shell_complete=complete_rules,
+    help="Leave RULE out of the report (repeatable).",
 )
 @click.option(
     "--max-body",
@@ -52,8 +57,16 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
     is_flag=True,
     help="Also report what a framework leaves to the server by design (Django's HEAD bodies).",
 )
-@click.option("--explain", metavar="RULE", help="Explain RULE (id or name) and exit.")
+@click.option(
+    "--explain",
+    metavar="RULE",
+    shell_complete=complete_rules,
+    help="Explain RULE (id or name) and exit.",
+)
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 @click.pass_context
 def lint(
@@ -67,6 +80,7 @@ def lint(
     strict: bool,
     explain: str | None,
     list_rules: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -101,6 +115,10 @@ def lint(
         from wsgiscope.render.lint import render_report
 
         console(color, width).print(render_report(report))
+    if html_file:
+        from wsgiscope.render.html import lint_report, write_html
+
+        write_html(html_file, lint_report(report, app_word or app_option or ""))
     if report.interrupted:
         ctx.exit(130)
     ctx.exit(1 if report.findings else 0)
@@ -123,7 +141,7 @@ def _explain(key: str, as_json: bool, color: str, width: int | None) -> None:
 
     rule = get_rule(_rule_id(key))
     if as_json:
-        print_json(rule.to_json())
+        print_json(rule.to_json(), format="wsgiscope.lint-rule/1")
         return
     from wsgiscope.render.lint import render_explain
 
@@ -134,7 +152,7 @@ def _list_rules(as_json: bool, color: str, width: int | None) -> None:
     from wsgiscope.lint.rules import RULES
 
     if as_json:
-        print_json([rule.to_json() for rule in RULES])
+        print_json({"rules": [rule.to_json() for rule in RULES]}, format="wsgiscope.lint-rules/1")
         return
     from wsgiscope.render.lint import render_rules
 

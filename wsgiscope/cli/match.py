@@ -83,7 +83,7 @@ def match(
     if as_json:
         from wsgiscope.routing import resolution_json
 
-        print_json(resolution_json(resolution))
+        print_json(resolution_json(resolution), format="wsgiscope.match/1")
     else:
         from wsgiscope.render.lines import fit_width
         from wsgiscope.render.routes import render_match

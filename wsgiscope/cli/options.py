@@ -18,11 +18,19 @@ if t.TYPE_CHECKING:
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
+
+def _app_or_group_app(ctx: click.Context, param: click.Parameter, value: str | None) -> t.Any:
+    """A command's ``--app``, else the group's (``wsgiscope --app X routes``)."""
+    return value or ctx.meta.get("wsgiscope.app")
+
+
 app_option = click.option(
     "--app",
     "app_option",
     metavar="IMPORT",
-    help="The app, when not given as APP (also $WSGISCOPE_APP).",
+    allow_from_autoenv=False,
+    callback=_app_or_group_app,
+    help="The app, when not given as APP (also $WSGISCOPE_APP, $FLASK_APP).",
 )
 
 
@@ -58,8 +66,17 @@ def console(color: str = "auto", width: int | None = None) -> Console:
     return make_console(t.cast("t.Literal['auto', 'always', 'never']", color), width)
 
 
-def print_json(data: t.Any) -> None:
-    """Write ``data`` as JSON to stdout (no rich, no colour)."""
-    from wsgiscope.render.jsonout import dumps
+def print_json(data: t.Any, format: str | None = None) -> None:
+    """Write ``data`` as JSON to stdout (no rich, no colour).
 
+    :param format: the format tag (``"wsgiscope.url/1"``) put first in the
+        object; every ``--json`` document carries one (see
+        :mod:`wsgiscope.schemas`).
+    """
+    from wsgiscope.render.jsonout import dumps
+    from wsgiscope.schemas import check_output
+
+    if format is not None:
+        data = {"format": format, **data}
+    check_output(data)
     click.echo(dumps(data))

@@ -98,6 +98,9 @@ _APP_SUFFIXES = (".py",)
     is_flag=True,
     help="Count each endpoint's SQL statements (mean, max); the requests run traced.",
 )
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -119,6 +122,7 @@ def replay(
     fail_on_errors: bool,
     locust_file: str | None,
     queries: bool,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -193,7 +197,7 @@ def replay(
             summaries[0] if len(summaries) == 1 and not compare else {"compare": summaries}
         )
         document["source"] = notes
-        print_json(document)
+        print_json(document, format="wsgiscope.replay/1")
     else:
         from wsgiscope.render.replay import render_compare, render_summary
 
@@ -202,6 +206,10 @@ def replay(
         if compare:
             for summary in summaries:
                 out.print(render_summary(summary, notes, findings_only=True))
+    if html_file:
+        from wsgiscope.render.html import replay_report, write_html
+
+        write_html(html_file, replay_report(summaries, notes, " ".join(words)))
     if interrupted:
         raise SystemExit(int(ExitCode.INTERRUPTED))
     problems = sum(s["isolation"]["leaks"] + s["isolation"]["divergent"] for s in summaries)

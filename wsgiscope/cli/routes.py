@@ -63,11 +63,18 @@ def routes(
     )
     if as_json:
         from wsgiscope.render.jsonout import dumps_line
+        from wsgiscope.schemas import check_output
 
+        document = {"format": "wsgiscope.routes/1", "routes": [r.to_json() for r in found]}
+        check_output(document)
         # one route per line: json's C encoder, ten times faster than indent=2
         # on thousands of rules, and still easy to read and to grep
-        items = ",\n  ".join(dumps_line(route.to_json()) for route in found)
-        click.echo(f"[\n  {items}\n]" if found else "[]")
+        items = ",\n    ".join(map(dumps_line, document["routes"]))
+        click.echo(
+            '{\n  "format": "wsgiscope.routes/1",\n  "routes": '
+            + (f"[\n    {items}\n  ]" if found else "[]")
+            + "\n}"
+        )
         return
     from wsgiscope.render.lines import fit_width
     from wsgiscope.render.routes import render_routes_table, render_routes_tree

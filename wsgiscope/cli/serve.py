@@ -33,16 +33,35 @@ if t.TYPE_CHECKING:
     help="The port to bind; 0 picks a free one (and prints it).",
 )
 @click.option(
+    "-w",
     "--workers",
     type=click.IntRange(1),
-    help="gunicorn worker processes.  [default: 1]",
+    help="gunicorn worker processes (implies --server gunicorn).  [default: 1]",
 )
 @click.option(
+    "-k",
     "--worker-class",
-    type=click.Choice(["sync", "gthread", "gevent"]),
-    help="gunicorn worker class.  [default: sync]",
+    metavar="CLASS",
+    help="gunicorn worker class: sync, gthread, gevent or any gunicorn knows.  [default: sync]",
 )
 @click.option("--threads", type=click.IntRange(1), help="gunicorn threads per worker (gthread).")
+@click.option("-t", "--timeout", type=click.IntRange(0), help="gunicorn worker timeout, seconds.")
+@click.option(
+    "-b", "--bind", metavar="ADDRESS", help="gunicorn's bind address (HOST:PORT), for gunicorn."
+)
+@click.option(
+    "-c",
+    "--config",
+    "gunicorn_config",
+    metavar="FILE",
+    help="A gunicorn config file (gunicorn.conf.py in the current directory is read anyway); "
+    "GUNICORN_CMD_ARGS applies too, as under gunicorn.",
+)
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Restart when the code changes (werkzeug's reloader, or gunicorn's).",
+)
 @click.option(
     "--record",
     type=click.Path(dir_okay=False),
@@ -60,7 +79,8 @@ if t.TYPE_CHECKING:
 @output_options
 def serve(
     app: str | None, app_option: str | None, server: str, host: str, port: int,
-    workers: int | None, worker_class: str | None, threads: int | None, record: str | None,
+    workers: int | None, worker_class: str | None, threads: int | None, timeout: int | None,
+    bind: str | None, gunicorn_config: str | None, reload: bool, record: str | None,
     keep_secrets: bool, verbose: bool, as_json: bool, color: str, width: int | None,
     **filters: t.Any,
 ) -> None:  # fmt: skip
@@ -80,12 +100,25 @@ def serve(
     from wsgiscope.cli.tail import RecordPrinter
     from wsgiscope.errors import MissingDependency, UsageError
     from wsgiscope.loading import resolve_app_ref
-    from wsgiscope.serving import ServePlan
+    from wsgiscope.serving import ServePlan, host_port
     from wsgiscope.serving.process import check_port_free
 
+    ctx = click.get_current_context()
+    given = [n for n, v in (("--workers", workers), ("--worker-class", worker_class),
+                            ("--threads", threads), ("--timeout", timeout), ("--bind", bind),
+                            ("--config", gunicorn_config)) if v is not None]  # fmt: skip
+    explicit = ctx.get_parameter_source("server") not in (
+        click.core.ParameterSource.DEFAULT,
+        None,
+    )
+    if given and not explicit:
+        server = "gunicorn"  # gunicorn's flags mean gunicorn, as `gunicorn -w 4 app`
+    if reload and server == "gevent":
+        raise UsageError(
+            "--reload works with --server werkzeug or gunicorn",
+            hint="gevent's server has no reloader; use --server werkzeug --reload",
+        )
     if server != "gunicorn":
-        given = [n for n, v in (("--workers", workers), ("--worker-class", worker_class),
-                                ("--threads", threads)) if v is not None]  # fmt: skip
         if given:
             raise UsageError(
                 f"{', '.join(given)} only apply to --server gunicorn",
@@ -102,7 +135,18 @@ def serve(
             hint="add --record FILE (the output is always redacted)",
         )
     ref = resolve_app_ref(app, app_option)
-    check_port_free(host, port)
+    address_given = any(
+        ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
+        for name in ("host", "port")
+    )
+    gunicorn_args = _gunicorn_args(
+        workers, worker_class, threads, timeout, gunicorn_config, reload,
+        bind or (host_port(host, port) if address_given else None),
+    ) if server == "gunicorn" else []  # fmt: skip
+    if server != "gunicorn" or (address_given and bind is None):
+        # for gunicorn without --host/--port, its own config may bind elsewhere
+        # (-b, -c, GUNICORN_CMD_ARGS): its arbiter reports a taken address
+        check_port_free(host, port)
     scratch = None
     if record is None:
         scratch = tempfile.mkdtemp(prefix="wsgiscope-serve-")
@@ -114,6 +158,7 @@ def serve(
             record=os.path.abspath(record), server=server, host=host, port=port,
             workers=workers or 1, worker_class=worker_class or "sync", threads=threads or 1,
             keep_secrets=keep_secrets,
+            gunicorn_args=gunicorn_args, reload=reload and server == "werkzeug",
         )  # fmt: skip
         printer = RecordPrinter(
             record, make_filter(**filters), as_json, verbose,
@@ -124,7 +169,23 @@ def serve(
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     if interrupted:
-        raise SystemExit(130)
+        # 128 + the signal, as a shell reports it: 130 for Ctrl-C, 143 for SIGTERM
+        raise SystemExit(128 + interrupted)
+
+
+def _gunicorn_args(
+    workers: int | None, worker_class: str | None, threads: int | None, timeout: int | None,
+    config: str | None, reload: bool, bind: str | None,
+) -> list[str]:  # fmt: skip
+    """The gunicorn flags ``serve`` was given, for gunicorn's own parser."""
+    args: list[str] = []
+    for flag, value in (("-w", workers), ("-k", worker_class), ("--threads", threads),
+                        ("-t", timeout), ("-c", config), ("-b", bind)):  # fmt: skip
+        if value is not None:
+            args += [flag, str(value)]
+    if reload:
+        args.append("--reload")
+    return args
 
 
 def _touch(path: str, private: bool = False) -> None:
@@ -148,8 +209,9 @@ def _touch(path: str, private: bool = False) -> None:
         )
 
 
-def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
-    """Start the server, tail the record file while it serves; True when stopped by Ctrl-C."""
+def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> int:
+    """Start the server, tail the record file while it serves; the signal that
+    stopped it (SIGINT for Ctrl-C, SIGTERM), else 0."""
     import signal
     import sys
 
@@ -177,22 +239,22 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def show(items: list[t.Any]) -> None:
-        if plan.keep_secrets:
-            # The file keeps secrets; what is shown never does.
-            items = [_redacted(item) if isinstance(item, TraceLine) else item for item in items]
+        items = _shown(items, plan.keep_secrets)
         for item in items:
             if isinstance(item, TraceLine):
                 summary.add(item.record)
         printer.show(items)
 
     interrupted = started = completed = False
+    stopped_by = 0
     try:
         with ServerProcess.start(plan) as child:
             ready = child.wait_ready(cancel=lambda: bool(stopping))
             started = True
-            url = f"http://{host_port(plan.host, ready['port'])}/"
+            url = f"http://{host_port(str(ready.get('host') or plan.host), ready['port'])}/"
             click.echo(
-                f"wsgiscope: serving {plan.import_path} with {plan.description} on {url} "
+                f"wsgiscope: serving {plan.import_path} with "
+                f"{ready.get('description') or plan.description} on {url} "
                 f"(pid {ready['pid']})",
                 err=True,
             )
@@ -203,12 +265,20 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
                 for found in child.messages(0.1):
                     if found.get("event") == WORKER:
                         click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
+                    elif found.get("event") == ERROR and plan.reload:
+                        # an edit that breaks the app: say so, wait for the next one
+                        click.echo(
+                            f"wsgiscope: error: {found.get('message')} "
+                            "(fix it: the server reloads on the next change)",
+                            err=True,
+                        )
                     elif found.get("event") == ERROR:
                         # a gunicorn worker could not load the app: the arbiter
                         # halts by itself, a SIGTERM now would only interrupt it
                         child.stop(wait_first=10)
                         raise_reported(found)
             interrupted = bool(stopping)
+            stopped_by = stopping[0] if stopping else 0
             if interrupted:
                 click.echo("wsgiscope: stopping the server...", err=True)
             code = child.stop()
@@ -222,7 +292,16 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> bool:
             signal.signal(sig, handler)
         if started and (completed or summary.requests):
             err.print(render_summary(summary.as_dict()))
-    return interrupted
+    return int(stopped_by)
+
+
+def _shown(items: list[t.Any], kept_secrets: bool) -> list[t.Any]:
+    """What the tail read, as shown: a --keep-secrets file's records redacted."""
+    if not kept_secrets:
+        return items
+    from wsgiscope.tailing import TraceLine
+
+    return [_redacted(item) if isinstance(item, TraceLine) else item for item in items]
 
 
 def _redacted(item: t.Any) -> t.Any:

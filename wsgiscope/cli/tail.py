@@ -6,11 +6,13 @@ Also home of the record filter options and of :class:`RecordPrinter`, which
 
 from __future__ import annotations
 
+import os
 import sys
 import typing as t
 
 import click
 
+from wsgiscope.cli.completers import complete_record_files
 from wsgiscope.cli.options import console, output_options
 
 if t.TYPE_CHECKING:
@@ -161,6 +163,11 @@ class RecordPrinter:
         self.shown += len(lines)
         if self.as_json:
             from wsgiscope.render.jsonout import dumps_line
+            from wsgiscope.schemas import CHECK_VARIABLE, check_output
+
+            if os.environ.get(CHECK_VARIABLE):
+                for line in lines:
+                    check_output(line.record)
 
             # the line as the sink wrote it when it is plain ASCII (JSON
             # cannot hold raw control characters); anything else re-encoded
@@ -182,6 +189,49 @@ class RecordPrinter:
             assert self.out is not None
             print_request_lines(self.out, [line.record for line in lines])
         lines.clear()
+
+
+def _is_fifo(path: str) -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _tail_stream(
+    file: str, lines: int | None, follow: bool, verbose: bool, as_json: bool, color: str,
+    width: int | None, filters: dict[str, t.Any],
+) -> None:  # fmt: skip
+    """``tail -`` / a named pipe: records as they arrive (the last N with --no-follow)."""
+    import contextlib
+
+    from wsgiscope.errors import ExitCode, SourceError
+    from wsgiscope.tailstream import last_items, stream_items
+
+    name = "stdin" if file == "-" else file
+    printer = RecordPrinter(
+        name, make_filter(**filters), as_json, verbose, None if as_json else console(color, width)
+    )
+    with contextlib.ExitStack() as stack:
+        if file == "-":
+            stream: t.BinaryIO = sys.stdin.buffer
+        else:
+            try:
+                stream = stack.enter_context(open(file, "rb"))
+            except OSError as exc:
+                raise SourceError(f"cannot read {file}: {exc.strerror}") from None
+        try:
+            if follow:
+                for item in stream_items(stream):
+                    printer.show([item])
+            else:
+                printer.show(list(last_items(stream, lines, printer.match)))
+        except KeyboardInterrupt:
+            sys.stdout.flush()
+            raise SystemExit(int(ExitCode.INTERRUPTED)) from None
 
 
 _NOTICES = {
@@ -212,7 +262,7 @@ class _Lines(click.ParamType):
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), shell_complete=complete_record_files)
 @click.option(
     "-n",
     "--lines",
@@ -222,6 +272,7 @@ class _Lines(click.ParamType):
     help="How many of the last matching records to print first ('all' for every one).",
 )
 @click.option(
+    "-f",
     "--follow/--no-follow",
     default=True,
     show_default=True,
@@ -239,10 +290,15 @@ def tail(
     FILE is JSON Lines written by 'serve --record' or by
     TraceMiddleware(app, sink="FILE") inside any server. Corrupt lines are
     reported with their line number and skipped; a line still being written
-    is waited for.
+    is waited for. FILE '-' (or a named pipe) reads standard input as it
+    arrives, with the same filters: kubectl logs -f pod | wsgiscope tail -
     """
     from wsgiscope.errors import ExitCode, SourceError
     from wsgiscope.tailing import NotARegularFileError, TraceTail
+
+    if file == "-" or _is_fifo(file):
+        _tail_stream(file, lines, follow, verbose, as_json, color, width, filters)
+        return
 
     try:
         trace_tail = TraceTail(file, wait=follow)

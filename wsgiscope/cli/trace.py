@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import functools
 import io
-import re
 import sys
 import typing as t
 
@@ -22,19 +21,15 @@ import click
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
 from wsgiscope.errors import ExitCode, UsageError
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
-
 
 def parse_size(value: str) -> int:
-    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB``.
+    """A byte count: ``65536``, ``64k``, ``1M``, ``2MiB`` (:mod:`wsgiscope.units`).
 
     :raises ValueError: for anything else.
     """
-    found = _SIZE.match(value)
-    if not found:
-        raise ValueError(f"{value!r} is not a size such as 65536, 64k or 1M")
-    number, unit = int(found.group(1)), found.group(2).lower()
-    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+    from wsgiscope.units import parse_size as size
+
+    return size(value)
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | int) -> int:
@@ -88,14 +83,18 @@ def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.argument("words", nargs=-1, metavar="[APP] [METHOD] PATH [ITEM]...")
 @app_option
 @click.option(
-    "-f", "--form", "mode", flag_value="form", help="Send fields as a form (the default)."
+    "-f",
+    "--form",
+    "mode",
+    flag_value="form",
+    help="Send fields as a form (default: a JSON object, as HTTPie).",
 )
 @click.option(
     "-j",
     "--json-body",
     "mode",
     flag_value="json",
-    help="Send fields as a JSON object (':=' items do so anyway).",
+    help="Send fields as a JSON object (the default, as HTTPie's --json).",
 )
 @click.option("--raw", metavar="BODY", help="Send BODY as the request body, as is.")
 @click.option(
@@ -103,11 +102,51 @@ def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) ->
     "--print",
     "sections",
     metavar="SECTIONS",
+    envvar="WSGISCOPE_TRACE_PRINT",
     callback=_sections,
-    help="Sections to show: contexts, hooks, environ, response, body, sql, logs, outbound, "
-    "templates (comma separated, or letters chebrslot). Default: all, environ summarised.",
+    help="Sections to show, as HTTPie's --print letters: H request headers, B request "
+    "body, h response headers, b response body, m response meta; wsgiscope's own: "
+    "c contexts, k hooks, e environ; beneath the hooks: s sql, l logs, o outbound, "
+    "t templates (or names, comma separated). Default: ckehmbslot.",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Show the whole environ and body.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show everything: the whole environ, request and body."
+)
+@click.option(
+    "-a",
+    "--auth",
+    metavar="USER[:PASS]",
+    help="Credentials, as HTTPie: Basic auth (asks for PASS on a terminal when left out); "
+    "with -A bearer, a token.",
+)
+@click.option(
+    "-A",
+    "--auth-type",
+    type=click.Choice(["basic", "bearer"]),
+    default="basic",
+    show_default=True,
+    help="How --auth is sent.",
+)
+@click.option(
+    "--session",
+    "session_name",
+    metavar="NAME",
+    help="Keep cookies, headers and auth between traces, as HTTPie's sessions "
+    "(stored under ~/.config/wsgiscope/sessions/HOST/NAME.json, mode 0600).",
+)
+@click.option(
+    "-F",
+    "--follow",
+    is_flag=True,
+    help="Follow redirects: trace each hop as its own lifecycle (--json: one record a line).",
+)
+@click.option(
+    "--max-redirects",
+    type=click.IntRange(0),
+    default=30,
+    show_default=True,
+    help="With --follow, stop after this many redirects (exit 1).",
+)
 @click.option(
     "--max-body",
     metavar="BYTES",
@@ -152,6 +191,9 @@ def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) ->
     metavar="FILE",
     help="Write the profile to FILE: speedscope JSON (.json) or pyinstrument HTML (.html).",
 )
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
+)
 @output_options
 def trace(
     words: tuple[str, ...],
@@ -160,6 +202,11 @@ def trace(
     raw: str | None,
     sections: frozenset[str] | None,
     verbose: bool,
+    auth: str | None,
+    auth_type: str,
+    session_name: str | None,
+    follow: bool,
+    max_redirects: int,
     max_body: int,
     save: str | None,
     lint: bool,
@@ -169,6 +216,7 @@ def trace(
     log_level: int | None,
     profile: bool,
     profile_out: str | None,
+    html_file: str | None,
     as_json: bool,
     color: str,
     width: int | None,
@@ -177,11 +225,13 @@ def trace(
 
     \b
     Items follow HTTPie:
-      Header:value     a request header
+      Header:value     a request header (Header: removes it, Header; sends it empty)
       name==value      a query parameter
-      field=value      a form field (a JSON string with --json-body)
-      field:=json      a JSON value: n:=3 tags:='["a"]' (sends JSON)
-      field@file       a file upload (multipart form)
+      field=value      a JSON string field (a form field with --form)
+      field:=json      a JSON value: n:=3 tags:='["a"]'
+      a[b]=c a[]=1     nested JSON
+      field=@file      a text field read from a file (:=@file: JSON, Header:@file)
+      field@file       a file upload (multipart form; field@file;type=MIME)
       @file            the request body, read from a file
 
     METHOD is GET, or POST when the request has a body. Exits 1 when the app
@@ -206,11 +256,17 @@ def trace(
             raw=raw,
             sections=sections,
             verbose=verbose,
+            auth=auth,
+            auth_type=auth_type,
+            session_name=session_name,
+            follow=follow,
+            max_redirects=max_redirects,
             max_body=max_body,
             save=save,
             lint=lint,
             show_secrets=show_secrets,
             keep_secrets=keep_secrets,
+            html_file=html_file,
             as_json=as_json,
             color=color,
             width=width,
@@ -234,6 +290,11 @@ def _trace(
     raw: str | None,
     sections: frozenset[str] | None,
     verbose: bool,
+    auth: str | None = None,
+    auth_type: str = "basic",
+    session_name: str | None = None,
+    follow: bool = False,
+    max_redirects: int = 30,
     max_body: int,
     save: str | None,
     lint: bool,
@@ -243,12 +304,12 @@ def _trace(
     width: int | None,
     keep_secrets: bool = False,
     beneath: Beneath | None = None,
+    html_file: str | None = None,
 ) -> tuple[bool, bool]:
-    """Build, run, save and show the request; whether the app failed, and
-    whether Ctrl-C ended it (what it did until then is still shown and saved)."""
-    from wsgiscope.interrupts import watching_ctrl_c
-    from wsgiscope.request import build_environ, parse_request, split_target
-    from wsgiscope.tracing import run_traced
+    """Build, run, save and show the request (and with --follow each redirect
+    hop); whether the app failed, and whether Ctrl-C ended it (what it did
+    until then is still shown and saved)."""
+    from wsgiscope.request import base_url, parse_request, split_target
 
     beneath = beneath or Beneath()
     if beneath.profile:
@@ -260,8 +321,73 @@ def _trace(
     app_word, method, path, items = split_target(words)
     # Items are checked before the app is imported: a typo costs no import.
     spec = parse_request(path, items, method=method, mode=mode, raw=raw)
+    given = list(spec.headers)
+    credentials = _auth_header(auth, auth_type)
+    if credentials is not None and not any(n.lower() == "authorization" for n, _ in given):
+        given.insert(0, credentials)
     loaded = load(app_word, app_option)
-    environ = build_environ(spec, loaded.app)
+    base = base_url(loaded.app)
+    session = _open_session(session_name, spec.path, base)
+    jar = session if session is not None else _transient_session()
+    hop = 0
+    failed = interrupted = False
+    while True:
+        stored = jar.request_headers(_path_of(spec.path))
+        names = {n.lower() for n, _ in given}
+        spec.headers = [(n, v) for n, v in stored if n.lower() not in names] + given
+        result, hop_failed = _run_one(
+            spec, loaded, base, hop, sections, verbose, max_body, save, lint,
+            show_secrets, as_json, follow, color, width, beneath, html_file, keep_secrets,
+        )  # fmt: skip
+        jar.remember_cookies(result.headers)
+        failed = failed or hop_failed
+        interrupted = result.interrupted
+        following = _redirect(spec, result, follow) if not interrupted else None
+        if following is None:
+            break
+        hop += 1
+        if hop > max_redirects:
+            click.echo(f"wsgiscope: too many redirects (--max-redirects={max_redirects})", err=True)
+            failed = True
+            break
+        spec, note = following
+        given = [(n, v) for n, v in given if not n.lower().startswith("content-")]
+        if not as_json:
+            console(color, width).print(note)
+    if session is not None:
+        session.remember_headers(given)
+        session.save()
+    return failed, interrupted
+
+
+def _run_one(
+    spec: t.Any,
+    loaded: t.Any,
+    base: str,
+    hop: int,
+    sections: frozenset[str] | None,
+    verbose: bool,
+    max_body: int,
+    save: str | None,
+    lint: bool,
+    show_secrets: bool,
+    as_json: bool,
+    follow: bool,
+    color: str,
+    width: int | None,
+    beneath: Beneath,
+    html_file: str | None,
+    keep_secrets: bool = False,
+) -> tuple[t.Any, bool]:
+    """Trace one request of ``spec``; (the run's result, whether the app failed)."""
+    from wsgiscope.capture import profile as profiling
+    from wsgiscope.interrupts import watching_ctrl_c
+    from wsgiscope.request import build_environ
+    from wsgiscope.tracing import run_traced
+
+    environ = build_environ(spec, loaded.app, base=base)
+    request_body = _sent_body(environ, show_secrets)
+    path = environ.get("PATH_INFO", "/")
     # What the app logs to wsgi.errors (Flask's logger does, with the
     # traceback of a failing view) is shown with the trace, not mixed into it.
     errors = io.StringIO()
@@ -317,7 +443,14 @@ def _trace(
         _save(save, _saved_record(record, result.unredacted, attach))
     log = errors.getvalue()
     if as_json:
-        print_json(record)
+        if follow:
+            from wsgiscope.render.jsonout import dumps_line
+            from wsgiscope.schemas import check_output
+
+            check_output(record)
+            click.echo(dumps_line(record))  # JSON Lines: one record per hop
+        else:
+            print_json(record)
         if log:
             from wsgiscope.render.text import escape_control
 
@@ -326,6 +459,7 @@ def _trace(
             shown = "\n".join(escape_control(line) for line in log.split("\n"))
             click.echo(shown, err=True, nl=not log.endswith("\n"))
     else:
+        from wsgiscope.render.sections import DEFAULT_SECTIONS, SECTIONS
         from wsgiscope.render.trace import RenderOptions, render_trace
 
         out = console(color, width)
@@ -337,12 +471,24 @@ def _trace(
             max_body=max_body,
             log=log,
             interrupted=result.interrupted,
+            request_body=request_body,
         )
         if sections is not None:
             options.sections = sections
             options.environ_whole = "environ" in sections
+        elif verbose:
+            options.sections = frozenset(SECTIONS)
+        else:
+            options.sections = DEFAULT_SECTIONS
         out.print(render_trace(record, options))
-    return failed, result.interrupted
+    if html_file:
+        from wsgiscope.render.html import trace_report, write_html
+        from wsgiscope.render.trace import RenderOptions
+
+        report = RenderOptions(app_label=loaded.ref.import_path, log=log, max_body=max_body)
+        report.exc_info, report.interrupted = result.exc_info, result.interrupted
+        write_html(html_file, trace_report(record, report))
+    return result, failed
 
 
 @dataclasses.dataclass
@@ -368,6 +514,111 @@ class Beneath:
             yield
         finally:
             logs.LEVEL, logs.APP_LEVEL = saved
+
+
+def _sent_body(environ: dict[str, t.Any], show_secrets: bool) -> bytes | None:
+    """The request body built for ``environ`` (rewound), redacted for display."""
+    stream = environ.get("wsgi.input")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if stream is None or not length or not hasattr(stream, "seek"):
+        return None
+    body = stream.read(min(length, 64 * 1024))
+    stream.seek(0)
+    if show_secrets:
+        return bytes(body)
+    from wsgiscope.redact import redact_body
+
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(body)
+    return redact_body(text, str(environ.get("CONTENT_TYPE") or "")).encode("utf-8")
+
+
+def _auth_header(auth: str | None, auth_type: str) -> tuple[str, str] | None:
+    """``-a USER[:PASS]`` (``-A bearer``: a token) as an Authorization header."""
+    if auth is None:
+        return None
+    if auth_type == "bearer":
+        return ("Authorization", f"Bearer {auth}")
+    import base64
+
+    user, colon, password = auth.partition(":")
+    if not colon:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"-a {user}: no password given and no terminal to ask for it",
+                hint=f"give it as -a {user}:PASSWORD",
+            )
+        password = click.prompt(f"wsgiscope: password for {user}", hide_input=True, err=True)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return ("Authorization", f"Basic {token}")
+
+
+def _path_of(target: str) -> str:
+    from urllib.parse import urlsplit
+
+    return target if target.startswith("/") else (urlsplit(target).path or "/")
+
+
+def _open_session(name: str | None, path: str, base: str) -> t.Any:
+    if name is None:
+        return None
+    from urllib.parse import urlsplit
+
+    from wsgiscope.sessions import Session, session_path
+
+    host = urlsplit(path if not path.startswith("/") else base).hostname or "localhost"
+    return Session.load(session_path(name, host))
+
+
+def _transient_session() -> t.Any:
+    """Cookies kept across --follow hops only (nothing written)."""
+    from pathlib import Path
+
+    from wsgiscope.sessions import Session
+
+    return Session(Path(""))
+
+
+#: Statuses that redirect, and whether the method (and body) are kept.
+_REDIRECTS = {301: False, 302: False, 303: False, 307: True, 308: True}
+
+
+def _redirect(spec: t.Any, result: t.Any, follow: bool) -> tuple[t.Any, t.Any] | None:
+    """The next hop's spec and a note, when ``--follow`` and the app redirected."""
+    if not follow or result.status_code not in _REDIRECTS:
+        return None
+    location = next((v for n, v in result.headers if n.lower() == "location"), None)
+    if not location:
+        return None
+    import dataclasses
+    from urllib.parse import urljoin, urlsplit
+
+    from wsgiscope.render.console import label
+    from wsgiscope.request import RequestSpec
+
+    current = spec.path if not spec.path.startswith("/") else "http://wsgiscope.invalid" + spec.path
+    target = urljoin(current, location)
+    parts = urlsplit(target)
+    if parts.netloc == "wsgiscope.invalid":
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+    keep = _REDIRECTS[result.status_code] or spec.effective_method in ("GET", "HEAD")
+    if keep:
+        following = dataclasses.replace(spec, path=target, query=[])
+    else:
+        following = RequestSpec(path=target, method="GET", mode=spec.mode)
+    note = label(
+        ("↪ ", "dim"),
+        (f"{result.status_code} ", "yellow"),
+        ("Location: ", "dim"),
+        (location, "cyan"),
+        (f"  → {following.effective_method} {target}", "dim"),
+    )
+    return following, note
 
 
 def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:

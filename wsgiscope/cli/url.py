@@ -6,6 +6,7 @@ import re
 
 import click
 
+from wsgiscope.cli.completers import complete_endpoints
 from wsgiscope.cli.options import app_option, load, output_options, print_json
 from wsgiscope.errors import UsageError
 
@@ -47,7 +48,13 @@ def split_url_arguments(tokens: tuple[str, ...]) -> tuple[str | None, str, dict[
 
 
 @click.command(short_help="Build a URL exactly as the app's url_for would.")
-@click.argument("arguments", nargs=-1, required=True, metavar="[APP] ENDPOINT [NAME=VALUE]...")
+@click.argument(
+    "arguments",
+    nargs=-1,
+    required=True,
+    metavar="[APP] ENDPOINT [NAME=VALUE]...",
+    shell_complete=complete_endpoints,
+)
 @app_option
 @click.option("--external", is_flag=True, help="An absolute URL with scheme and host.")
 @click.option("--method", metavar="METHOD", help="Build the rule that accepts METHOD.")
@@ -94,7 +101,8 @@ def url(
                 "mount": built.mount,
                 "framework": built.framework,
                 "app": built.app,
-            }
+            },
+            format="wsgiscope.url/1",
         )
         return
     from wsgiscope.render.text import safe

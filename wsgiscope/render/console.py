@@ -1,8 +1,10 @@
 """The one rich Console a command prints through, and safe Text.
 
-Colour is on only for a terminal, off when ``NO_COLOR`` is set or with
-``--color never``; rich's own reading of ``FORCE_COLOR`` (which treats
-``FORCE_COLOR=0`` as forcing colour) is overridden here. Emoji codes and
+Colour is on for a terminal, or anywhere when ``FORCE_COLOR`` is set to a
+non-empty value other than ``0``/``false`` (as rich, pytest and most tools
+read it); ``NO_COLOR`` wins over ``FORCE_COLOR``, and ``--color
+always|never`` wins over both. rich's own reading of ``FORCE_COLOR`` (which
+treats ``FORCE_COLOR=0`` as forcing colour) is overridden here. Emoji codes and
 markup are off: what wsgiscope prints from apps is data.
 """
 
@@ -26,8 +28,23 @@ def color_enabled(choice: ColorChoice, stream: t.TextIO) -> bool:
         return True
     if choice == "never" or os.environ.get("NO_COLOR"):
         return False
+    if force_color():
+        return True
+    return _isatty(stream)
+
+
+def force_color() -> bool:
+    """``FORCE_COLOR`` set to a value that means yes (not empty, ``0`` or ``false``)."""
+    value = os.environ.get("FORCE_COLOR", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
+def _isatty(stream: t.TextIO) -> bool:
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def make_console(
@@ -42,7 +59,9 @@ def make_console(
         file=stream,
         width=width,
         color_system="auto" if color else None,
-        force_terminal=color if choice == "always" else None,
+        # decided here, not by rich's own FORCE_COLOR reading: a terminal, or
+        # colour forced (--color always, FORCE_COLOR) onto a pipe
+        force_terminal=color or _isatty(stream),
         no_color=not color,
         emoji=False,
         markup=False,

@@ -57,29 +57,17 @@ HEX_BYTES = 128
 
 
 def format_size(size: int | float | None) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    """``1536`` -> ``"1.5 KiB"`` (:func:`wsgiscope.units.format_size`)."""
+    from wsgiscope.units import format_size as size_text
+
+    return size_text(size)
 
 
 def format_ms(value: float | None) -> str:
-    """Milliseconds with a precision that suits their size.
+    """Milliseconds as :func:`wsgiscope.units.format_duration` prints them."""
+    from wsgiscope.units import format_duration
 
-    No space before the unit: a wrapped line never separates them.
-    """
-    if value is None:
-        return "?"
-    if value >= 100:
-        return f"{value:.0f}ms"
-    if value >= 10:
-        return f"{value:.1f}ms"
-    return f"{value:.2f}ms"
+    return format_duration(value)
 
 
 def status_style(status: str | None) -> str:
@@ -221,6 +209,7 @@ def response_tree(
         for header in headers:
             name, value = (header[0], header[1]) if len(header) >= 2 else (header, "")
             branch.add(label((name, "cyan"), ": ", styled_value(value)))
+    if "meta" in sections:
         tree.add(label(("size ", "bold"), (_size_line(response), "")))
     if response.get("truncated"):
         tree.add(_truncated_line(response, max_body))
@@ -228,6 +217,34 @@ def response_tree(
         preview = body_preview(response, verbose)
         if preview is not None:
             tree.add(preview)
+    return tree
+
+
+def request_tree(
+    environ: dict[str, t.Any], sections: frozenset[str], body: bytes | None = None
+) -> Tree:
+    """The request headers (``--print H``) the app received, and the body sent (``B``)."""
+    tree = Tree(label(("request", "bold")), guide_style="dim")
+    if "request" in sections:
+        headers = [
+            (key[5:].replace("_", "-").title(), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        ]
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers.append((key.replace("_", "-").title(), environ[key]))
+        branch = tree.add(label(("headers", "bold"), (f"  {len(headers)}", "dim")))
+        for name, value in headers:
+            branch.add(label((name, "cyan"), ": ", styled_value(value)))
+    if "request-body" in sections and body:
+        # the caller redacted it already (unless --show-secrets)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            tree.add(label(("body ", "bold"), (f"{len(body)} bytes, binary", "dim")))
+        else:
+            tree.add(label(("body ", "bold"), (cap(text, FULL_VALUE_LIMIT), "")))
     return tree
 
 

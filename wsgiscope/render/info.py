@@ -41,6 +41,11 @@ def render_info(report: dict[str, t.Any]) -> Group:
                 (tracer.get("description") or "?", "" if tracer.get("adapter") else "yellow"),
             ),
         )
+    for package in report.get("frameworks", []):
+        table.add_row(
+            data(package["name"]),
+            label((package["version"] or "?", ""), "  ", (package["file"] or "?", "dim")),
+        )
     tree = Tree(Text("structure", style="bold"), guide_style="dim")
     _add_chain(tree, report["chain"], report["mounts"])
     return Group(table, Text(), tree)

@@ -90,7 +90,9 @@ def progress_bar(
 
 
 def _ms(value: float) -> str:
-    return f"{value:,.3f} ms" if value < 100 else f"{value:,.1f} ms"
+    from wsgiscope.units import format_duration
+
+    return format_duration(value)
 
 
 def _rows(summary: dict[str, t.Any]) -> list[tuple[str, Text]]:

@@ -43,28 +43,17 @@ def format_time(started: object) -> str:
 
 
 def format_size(size: object) -> str:
-    """``512 B``, ``1.2 kB``, ``3.4 MB``; ``-`` when unknown."""
-    if not isinstance(size, int):
-        return "-"
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("kB", "MB", "GB"):
-        value /= 1000
-        if value < 1000:
-            return f"{value:.1f} {unit}"
-    return f"{value:.1f} TB"
+    """``512 B``, ``1.5 KiB``; ``-`` when unknown (:mod:`wsgiscope.units`, as ``trace``)."""
+    from wsgiscope import units
+
+    return units.format_size(size, unknown="-")
 
 
 def format_duration(ms: object) -> str:
-    """``840 us``, ``12.4 ms``, ``1.52 s``; ``-`` when unknown."""
-    if not isinstance(ms, (int, float)):
-        return "-"
-    if ms < 1:
-        return f"{ms * 1000:.0f} us"
-    if ms < 1000:
-        return f"{ms:.1f} ms"
-    return f"{ms / 1000:.2f} s"
+    """``0.84ms``, ``12.4ms``, ``1.52s``; ``-`` when unknown (:mod:`wsgiscope.units`)."""
+    from wsgiscope import units
+
+    return units.format_duration(ms, unknown="-")
 
 
 def worker_ident(record: t.Mapping[str, t.Any]) -> str:

@@ -46,7 +46,7 @@ from wsgiscope.render.http import (
 )
 from wsgiscope.render.lifecycle import lifecycle_tree
 from wsgiscope.render.lines import Fields
-from wsgiscope.render.sections import SECTIONS
+from wsgiscope.render.sections import DEFAULT_SECTIONS
 from wsgiscope.render.text import TARGET_LIMIT, escape_control
 from wsgiscope.wsgistr import request_target
 
@@ -72,7 +72,7 @@ class RenderOptions:
         user's Ctrl-C (``trace`` knows); ``None``: assume it was.
     """
 
-    sections: frozenset[str] = frozenset(SECTIONS)
+    sections: frozenset[str] = DEFAULT_SECTIONS
     environ_whole: bool = False
     verbose: bool = False
     app_label: str | None = None
@@ -81,6 +81,8 @@ class RenderOptions:
     exc_info: tuple[type[BaseException], BaseException, types.TracebackType | None] | None = None
     width: int | None = None
     interrupted: bool | None = None
+    #: the request body sent, for the ``request-body`` section (``--print B``)
+    request_body: bytes | None = None
 
 
 def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None) -> Group:
@@ -101,7 +103,13 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
     if "environ" in sections:
         whole = options.environ_whole or options.verbose
         tree.children.append(environ_tree(record.get("environ") or {}, whole))
-    if sections & {"response", "body"}:
+    if sections & {"request", "request-body"}:
+        from wsgiscope.render.http import request_tree
+
+        tree.children.append(
+            request_tree(record.get("environ") or {}, sections, options.request_body)
+        )
+    if sections & {"response", "meta", "body"}:
         tree.children.append(
             response_tree(record.get("response") or {}, sections, options.verbose, options.max_body)
         )
@@ -322,12 +330,13 @@ def _escape_trace(trace: Trace) -> None:
     for stack in trace.stacks:
         stack.exc_type = escape_control(stack.exc_type)
         stack.exc_value = escape_control(cap(stack.exc_value, MESSAGE_LIMIT))
-        stack.notes = [escape_control(note) for note in stack.notes]
+        if hasattr(stack, "notes"):  # rich 13.8+
+            stack.notes = [escape_control(note) for note in stack.notes]
         if stack.syntax_error is not None:
             stack.syntax_error.msg = escape_control(stack.syntax_error.msg)
             stack.syntax_error.line = escape_control(stack.syntax_error.line)
         for frame in stack.frames:
             frame.name = escape_control(frame.name)
             frame.filename = escape_control(frame.filename)
-        for group in stack.exceptions:
+        for group in getattr(stack, "exceptions", ()):  # rich 14+: exception groups
             _escape_trace(group)

@@ -206,6 +206,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     lock = shared.lock
     perf = time.perf_counter
     record_value = stats.hist.record_value
+    count_entry = stats.count_entry
     status_counts = stats.status
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
@@ -242,9 +243,11 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 if code >= 500:
                     stats.errors += 1
                 stats.count += 1
+                count_entry(number % size, micros, code >= 500)
             except Exception as exc:
                 end = perf()
                 stats.record_exception(end - start, exc, entry.request.describe())
+                count_entry(number % size, int((end - start) * 1_000_000), True)
                 status, body = "", b""
             if track:
                 with lock:

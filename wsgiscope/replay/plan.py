@@ -127,8 +127,12 @@ def parse_duration(text: str) -> float:
 
     :raises UsageError: for anything else.
     """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
-    if match is None or float(match.group(1)) <= 0:
+    from wsgiscope.units import parse_duration as seconds
+
+    try:
+        value = seconds(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
         raise UsageError(f"invalid duration {text!r}", hint="use e.g. 30s, 500ms, 2m or 1h")
-    factor = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2) or "s"]
-    return float(match.group(1)) * factor
+    return value

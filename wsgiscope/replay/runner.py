@@ -82,6 +82,8 @@ class ModeResult:
     abandoned: int = 0
     #: ``--queries``: per-endpoint SQL statement counts (see wsgiscope.capture.counting).
     queries: dict[str, list[float]] | None = None
+    #: Per distinct request: requests, errors, mean and max latency.
+    endpoints: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
 
 
 def run_mode(
@@ -100,6 +102,7 @@ def run_mode(
     else:
         result = _run_here(target.loaded, requests, mode, plan, progress)
     stats = result.stats
+    result.endpoints = stats.endpoints(lambda index: requests[index].describe())
     if result.abandoned:
         result.warnings.append(
             f"{mode.label}: {result.abandoned} "
@@ -406,6 +409,7 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
         "throughput_rps": round(stats.count / result.duration_s, 1) if result.duration_s else 0.0,
         "latency_ms": {k: round(v, 3) for k, v in stats.latency_ms().items()},
         "histogram": [[round(bound, 3), count] for bound, count in stats.histogram()],
+        "endpoints": result.endpoints,
         "max_in_flight": stats.max_in_flight,
         "idents": len(stats.idents),
         "isolation": {

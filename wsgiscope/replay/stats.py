@@ -2,10 +2,10 @@
 
 Each worker loop owns one :class:`Stats` and records into it without locks;
 the runner merges them (and those sent back by worker processes as
-:meth:`Stats.to_payload`) at the end. Latencies go into an HDR histogram
-(the ``hdrhistogram`` package): microsecond resolution, three significant
-digits, up to an hour, in a fixed ~190 KB whatever the request count, so a
-ten-million-request run uses the memory a ten-request run does. Error
+:meth:`Stats.to_payload`) at the end. Latencies go into a fixed-size
+histogram (:mod:`wsgiscope.replay.histogram`): microsecond resolution, three
+significant digits, up to an hour, in a fixed ~190 KB whatever the request
+count, so a ten-million-request run uses the memory a ten-request run does. Error
 exception types are counted by name; the first few examples are kept.
 """
 
@@ -14,14 +14,11 @@ from __future__ import annotations
 import math
 import typing as t
 
-from wsgiscope.errors import MissingDependency
 from wsgiscope.redact import cap
+from wsgiscope.replay.histogram import Histogram
 
 #: Characters kept of one error example (the exception message can be huge).
 EXAMPLE_CAP = 500
-
-if t.TYPE_CHECKING:
-    from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 #: Highest latency the histogram tracks, in microseconds (one hour).
 HIGHEST_US = 3_600_000_000
@@ -29,16 +26,15 @@ HIGHEST_US = 3_600_000_000
 DIGITS = 3
 
 
-def new_histogram() -> HdrHistogram:
-    """An empty latency histogram (microseconds).
+def new_histogram() -> Histogram:
+    """An empty latency histogram (microseconds)."""
+    return Histogram()
 
-    :raises MissingDependency: when ``hdrhistogram`` is not installed.
-    """
-    try:
-        from hdrh.histogram import HdrHistogram
-    except ImportError:
-        raise MissingDependency("hdrhistogram", "replay latency statistics") from None
-    return HdrHistogram(1, HIGHEST_US, DIGITS)
+
+#: Distinct source requests one worker counts separately (``endpoints``).
+ENTRY_CAP = 1000
+#: The index the requests beyond :data:`ENTRY_CAP` are counted under.
+OTHER_ENTRIES = -1
 
 
 class Stats:
@@ -61,6 +57,8 @@ class Stats:
         #: Characters the app wrote to ``wsgi.errors``, and the first lines.
         self.wsgi_errors = 0
         self.wsgi_errors_head: list[str] = []
+        #: Per source request (its index): ``[count, errors, total us, max us]``.
+        self.per_entry: dict[int, list[int]] = {}
 
     def record(self, latency_s: float, status_code: int) -> None:
         """One response: its latency and status code."""
@@ -94,11 +92,17 @@ class Stats:
         self.wsgi_errors += other.wsgi_errors
         if not self.wsgi_errors_head:
             self.wsgi_errors_head = list(other.wsgi_errors_head)
+        for index, row in other.per_entry.items():
+            mine = self.per_entry.setdefault(index, [0, 0, 0, 0])
+            mine[0] += row[0]
+            mine[1] += row[1]
+            mine[2] += row[2]
+            mine[3] = max(mine[3], row[3])
 
     def to_payload(self) -> dict[str, t.Any]:
-        """Picklable and compact: the histogram as its HDR encoding."""
+        """Picklable and compact: the histogram as its non-empty counters."""
         return {
-            "hist": self.hist.encode() if self.count else b"",
+            "hist": self.hist.to_pairs(),
             "count": self.count,
             "errors": self.errors,
             "status": self.status,
@@ -108,14 +112,14 @@ class Stats:
             "idents": sorted(self.idents),
             "wsgi_errors": self.wsgi_errors,
             "wsgi_errors_head": self.wsgi_errors_head,
+            "per_entry": self.per_entry,
         }
 
     @classmethod
     def from_payload(cls, payload: dict[str, t.Any]) -> Stats:
         """The inverse of :meth:`to_payload`."""
         stats = cls()
-        if payload["hist"]:
-            stats.hist.decode_and_add(payload["hist"])
+        stats.hist = Histogram.from_pairs(payload["hist"])
         stats.count = payload["count"]
         stats.errors = payload["errors"]
         stats.status = list(payload["status"])
@@ -125,7 +129,53 @@ class Stats:
         stats.idents = {tuple(i) for i in payload["idents"]}
         stats.wsgi_errors = payload["wsgi_errors"]
         stats.wsgi_errors_head = list(payload["wsgi_errors_head"])
+        stats.per_entry = {k: list(v) for k, v in payload.get("per_entry", {}).items()}
         return stats
+
+    def count_entry(self, index: int, micros: int, error: bool) -> None:
+        """One request of source request ``index``: its latency and whether it errored.
+
+        A worker counts at most :data:`ENTRY_CAP` distinct requests separately
+        (memory stays near the histogram's); later ones go to index -1,
+        "(other requests)".
+        """
+        row = self.per_entry.get(index)
+        if row is None:
+            if len(self.per_entry) >= ENTRY_CAP:
+                index = OTHER_ENTRIES
+                row = self.per_entry.get(index)
+            if row is None:
+                row = self.per_entry[index] = [0, 0, 0, 0]
+        row[0] += 1
+        row[1] += error
+        row[2] += micros
+        if micros > row[3]:
+            row[3] = micros
+
+    def endpoints(
+        self, describe: t.Callable[[int], str], limit: int = 50
+    ) -> list[dict[str, t.Any]]:
+        """Requests, errors, mean and max latency (ms) per distinct request,
+        ``describe(index)`` naming a source request; the ``limit`` busiest."""
+        merged: dict[str, list[int]] = {}
+        for index, row in self.per_entry.items():
+            name = "(other requests)" if index == OTHER_ENTRIES else describe(index)
+            mine = merged.setdefault(name, [0, 0, 0, 0])
+            mine[0] += row[0]
+            mine[1] += row[1]
+            mine[2] += row[2]
+            mine[3] = max(mine[3], row[3])
+        busiest = sorted(merged.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        return [
+            {
+                "request": name,
+                "requests": row[0],
+                "errors": row[1],
+                "mean_ms": round(row[2] / row[0] / 1000, 3) if row[0] else 0.0,
+                "max_ms": round(row[3] / 1000, 3),
+            }
+            for name, row in busiest
+        ]
 
     def status_classes(self) -> dict[str, int]:
         """``{"2xx": n, ...}`` for the classes seen (``"none"`` for no status)."""
@@ -154,10 +204,9 @@ class Stats:
         step = (math.log(high) - math.log(low)) / buckets
         bounds = [low * math.exp(step * (i + 1)) for i in range(buckets)]
         counts = [0] * buckets
-        for item in self.hist.get_recorded_iterator():
-            value = item.value_iterated_to
+        for value, count in self.hist.values():
             index = 0
             while index < buckets - 1 and value > bounds[index]:
                 index += 1
-            counts[index] += item.count_added_in_this_iter_step
+            counts[index] += count
         return [(bound / 1000, count) for bound, count in zip(bounds, counts, strict=True)]

@@ -51,6 +51,11 @@ class ServePlan:
     :param threads: gunicorn threads per worker (gthread).
     :param control_fd: the pipe the child reports on (set by the parent).
     :param keep_secrets: records keep secrets (``--keep-secrets``).
+    :param gunicorn_args: gunicorn command-line flags given to ``serve``
+        (``-w 4 -k gthread -b :9000 -c gunicorn.conf.py --reload``), read by
+        gunicorn's own parser after its config file and ``GUNICORN_CMD_ARGS``.
+    :param reload: restart on code changes (werkzeug's reloader; gunicorn's
+        is in ``gunicorn_args``).
     """
 
     import_path: str
@@ -65,6 +70,8 @@ class ServePlan:
     threads: int = 1
     keep_secrets: bool = False
     control_fd: int = -1
+    gunicorn_args: list[str] = dataclasses.field(default_factory=list)
+    reload: bool = False
 
     def to_json(self) -> str:
         """The plan as a JSON command-line argument."""

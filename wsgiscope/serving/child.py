@@ -82,7 +82,54 @@ def _bind_error(plan: ServePlan, exc: OSError) -> UsageError:
 
 
 def run_werkzeug(plan: ServePlan, control: Control) -> None:
-    """werkzeug's threaded dev server; its access log is replaced by the trace lines."""
+    """werkzeug's threaded dev server; its access log is replaced by the trace lines.
+
+    With ``--reload``, werkzeug's own reloader runs it: this process watches
+    the files of every imported module and restarts a fresh interpreter
+    (``sys.orig_argv``: the same plan, the control pipe inherited) serving
+    the changed code.
+    """
+    if plan.reload:
+        from werkzeug._reloader import run_with_reloader
+
+        if os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+            # bound once here and inherited by every reloaded server, as
+            # werkzeug's run_simple does: the port stays the same (even --port 0)
+            _LISTENING.append(_listen(plan))
+            os.environ["WERKZEUG_SERVER_FD"] = str(_LISTENING[-1].fileno())
+
+        def serve_reloaded() -> None:
+            try:
+                _run_werkzeug(plan, control)
+            except WsgiscopeError as exc:  # e.g. a syntax error just saved
+                control.error(exc)
+
+        run_with_reloader(serve_reloaded)
+        return
+    _run_werkzeug(plan, control)
+
+
+#: The reloader's listening socket, kept open for the servers it starts.
+_LISTENING: list[t.Any] = []
+
+
+def _listen(plan: ServePlan) -> t.Any:
+    import socket
+
+    family = socket.AF_INET6 if ":" in plan.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((plan.host, plan.port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(plan, exc) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_werkzeug(plan: ServePlan, control: Control) -> None:
     from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, make_server
 
     app = load_traced(plan)
@@ -104,11 +151,15 @@ def run_werkzeug(plan: ServePlan, control: Control) -> None:
                     active[0] -= 1
                     in_flight.notify_all()
 
+    fd = os.environ.get("WERKZEUG_SERVER_FD") if plan.reload else None
     try:
         server = t.cast(
             ThreadedWSGIServer,
-            make_server(plan.host, plan.port, app, threaded=True, request_handler=QuietHandler),
-        )
+            make_server(
+                plan.host, plan.port, app, threaded=True, request_handler=QuietHandler,
+                fd=int(fd) if fd else None,
+            ),
+        )  # fmt: skip
     except OSError as exc:
         raise _bind_error(plan, exc) from None
     # Do not join every handler thread on close: a keep-alive connection
@@ -120,9 +171,11 @@ def run_werkzeug(plan: ServePlan, control: Control) -> None:
         # shutdown() waits for serve_forever to return: not from its own thread
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    control.send(READY, port=server.server_port, pid=os.getpid())
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    # server_port is not set for a socket inherited from the reloader
+    control.send(READY, port=server.socket.getsockname()[1], pid=os.getpid())
     server.serve_forever()
     with in_flight:
         in_flight.wait_for(lambda: active[0] == 0, timeout=GRACE_SECONDS)
@@ -162,35 +215,94 @@ def run_gevent(plan: ServePlan, control: Control) -> None:
         gevent.sleep(0.05)
 
 
-def run_gunicorn(plan: ServePlan, control: Control) -> None:
-    """gunicorn's arbiter, run programmatically; the app loads in each worker."""
+def _configure_gunicorn(application: t.Any, plan: ServePlan) -> None:
+    """gunicorn's settings in gunicorn's order: wsgiscope's defaults, the config
+    file, ``GUNICORN_CMD_ARGS``, then the flags given to ``serve``."""
+    from gunicorn.config import get_default_config_file
+
+    cfg = application.cfg
+    defaults = {
+        "bind": [host_port(plan.host, plan.port)],
+        "workers": plan.workers,
+        "worker_class": plan.worker_class,
+        "threads": plan.threads,
+        "loglevel": "warning",
+        "graceful_timeout": GRACE_SECONDS,
+        "proc_name": "wsgiscope-serve",
+    }
+    for key, value in defaults.items():
+        cfg.set(key, value)
+    parser = cfg.parser()
     try:
-        from gunicorn.app.base import BaseApplication
+        args = parser.parse_args(plan.gunicorn_args)
+        env_args = parser.parse_args(cfg.get_cmd_args_from_env())
+    except SystemExit:  # argparse printed the bad flag above
+        raise UsageError(
+            "gunicorn refused its options (see above)",
+            hint="check the gunicorn flags and GUNICORN_CMD_ARGS",
+        ) from None
+    config = args.config or env_args.config or get_default_config_file()
+    if config:
+        try:
+            application.load_config_from_file(config)
+        except SystemExit:  # gunicorn printed why
+            raise UsageError(f"gunicorn could not load the config file {config}") from None
+    for source in (env_args, args):
+        for key, value in vars(source).items():
+            if value is not None and key != "args":
+                cfg.set(key.lower(), value)
+
+
+def run_gunicorn(plan: ServePlan, control: Control) -> None:
+    """gunicorn's arbiter, run programmatically; the app loads in each worker.
+
+    The configuration is read by gunicorn's own machinery, in gunicorn's
+    order: wsgiscope's defaults, then the config file (``-c FILE``, else
+    ``GUNICORN_CMD_ARGS``'s ``-c``, else ``./gunicorn.conf.py``), then
+    ``GUNICORN_CMD_ARGS``, then the gunicorn flags given to ``serve``. The
+    user's server hooks run; wsgiscope's own ``when_ready`` and
+    ``post_worker_init`` run after theirs.
+    """
+    try:
+        from gunicorn.app.base import Application
     except ImportError:
         raise MissingDependency("gunicorn", "--server gunicorn") from None
 
-    def when_ready(arbiter: t.Any) -> None:
-        port = arbiter.LISTENERS[0].sock.getsockname()[1]
-        control.send(READY, port=port, pid=os.getpid())
+    class TracedApplication(Application):  # type: ignore[misc]
+        def init(self, parser: t.Any, opts: t.Any, args: t.Any) -> None:
+            return None
 
-    def post_worker_init(worker: t.Any) -> None:
-        control.send(WORKER, pid=worker.pid)
-
-    class TracedApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            settings = {
-                "bind": [host_port(plan.host, plan.port)],
-                "workers": plan.workers,
-                "worker_class": plan.worker_class,
-                "threads": plan.threads,
-                "loglevel": "warning",
-                "graceful_timeout": GRACE_SECONDS,
-                "proc_name": "wsgiscope-serve",
-                "when_ready": when_ready,
-                "post_worker_init": post_worker_init,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
+            try:
+                _configure_gunicorn(self, plan)
+            except WsgiscopeError as exc:
+                control.error(exc)  # gunicorn would print it as "Error: ..." and exit 1
+                raise
+            self._chain_hooks()
+
+        def _chain_hooks(self) -> None:
+            theirs_ready = self.cfg.settings["when_ready"].get()
+            theirs_init = self.cfg.settings["post_worker_init"].get()
+
+            def when_ready(arbiter: t.Any) -> None:
+                theirs_ready(arbiter)
+                host, port = arbiter.LISTENERS[0].sock.getsockname()[:2]
+                cfg = arbiter.cfg
+                workers, threads = cfg.workers, cfg.threads
+                shown = (
+                    f"gunicorn ({workers} {cfg.worker_class_str} worker{'s' * (workers != 1)}"
+                    + (f", {threads} threads each" if threads > 1 else "")
+                    + (", reloading on changes" if cfg.reload else "")
+                    + ")"
+                )
+                control.send(READY, port=port, pid=os.getpid(), host=str(host), description=shown)
+
+            def post_worker_init(worker: t.Any) -> None:
+                theirs_init(worker)
+                control.send(WORKER, pid=worker.pid)
+
+            self.cfg.set("when_ready", when_ready)
+            self.cfg.set("post_worker_init", post_worker_init)
 
         def load(self) -> t.Any:
             try:

@@ -212,7 +212,11 @@ class ServerProcess:
                 self.proc.wait(wait_first)
         if self.running:
             with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
+                if self.plan.reload:
+                    # werkzeug's reloader runs the server in a child of its own
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                else:
+                    self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(grace)
             except (subprocess.TimeoutExpired, KeyboardInterrupt):

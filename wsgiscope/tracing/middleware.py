@@ -57,6 +57,9 @@ from wsgiscope.tracing.record import build_record, is_error
 from wsgiscope.tracing.recorder import Clock, Recorder, _current
 from wsgiscope.tracing.sinks import Record, make_sink
 
+if t.TYPE_CHECKING:
+    from wsgiscope.tracing.trigger import Trigger
+
 #: Bytes of response body kept in a record by default (256 KiB).
 DEFAULT_MAX_BODY = 256 * 1024
 
@@ -94,6 +97,9 @@ class TraceMiddleware:
     :param capture: what is captured inside the hooks (see
         :mod:`wsgiscope.capture`): any of ``"sql"``, ``"logging"``,
         ``"http"``, ``"templates"``; all of them by default, ``()`` none.
+    :param trigger: a :class:`~wsgiscope.tracing.trigger.Trigger`: trace only
+        the requests that carry its header or cookie with the shared secret
+        (then ``sample`` does not apply); the others pass straight through.
 
     .. versionadded:: 0.1
     """
@@ -111,6 +117,7 @@ class TraceMiddleware:
         wall_clock: Clock = time.time,
         checks: Checks | None = None,
         capture: t.Iterable[str] | None = None,
+        trigger: Trigger | None = None,
     ) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ValueError(f"sample must be between 0 and 1, not {sample!r}")
@@ -126,13 +133,18 @@ class TraceMiddleware:
         self.wall_clock = wall_clock
         self.checks = checks
         self.capture = parse_capture(capture)
+        self.trigger = trigger
         self.app_name = app_label(app)
         self._release: weakref.finalize | None = None
 
     def __call__(
         self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]
     ) -> t.Iterable[bytes]:
-        if self.sample < 1.0 and random.random() >= self.sample:
+        trigger = self.trigger
+        if trigger is not None:
+            if not trigger.matches(environ):
+                return t.cast("t.Iterable[bytes]", self.app(environ, start_response))
+        elif self.sample < 1.0 and random.random() >= self.sample:
             return t.cast("t.Iterable[bytes]", self.app(environ, start_response))
         if self._release is None:
             self._hold()

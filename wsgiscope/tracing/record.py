@@ -270,4 +270,12 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
         from wsgiscope.capture import record_fields
 
         record.update(record_fields(rec, record["events"]))
+    if mw.trigger is not None:
+        mw.trigger.scrub(record)  # the trigger's secret stays out of the record
+    if "HTTP_TRACEPARENT" in environ:
+        from wsgiscope.tracing.trigger import trace_context
+
+        parent = trace_context(environ)
+        if parent is not None:
+            record["traceparent"] = parent
     return record

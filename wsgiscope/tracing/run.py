@@ -49,6 +49,9 @@ class TraceResult:
     :param body: the response body bytes read (at most ``max_body``).
     :param recorder: the request's recorder (live events, for checks).
     :param interrupted: a ``KeyboardInterrupt`` (Ctrl-C) ended the request.
+    :param headers: the response headers as the app sent them, unredacted
+        (``trace --session`` keeps cookies, ``--follow`` reads ``Location``).
+        Not part of the record.
     """
 
     record: dict[str, t.Any]
@@ -56,6 +59,7 @@ class TraceResult:
     body: bytes
     recorder: Recorder
     interrupted: bool = False
+    headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     #: The record with secrets kept (``run_traced(keep_secrets=True)``).
     unredacted: dict[str, t.Any] | None = None
 
@@ -105,6 +109,7 @@ def run_traced(
         if exc_info is not None and state["sent"]:
             raise exc_info[1].with_traceback(exc_info[2])
         state["status"] = status
+        state["headers"] = _plain_headers(headers)
         return write
 
     def write(data: bytes) -> None:
@@ -125,7 +130,14 @@ def run_traced(
     if error is not None:
         exc_info = (type(error), error, app_traceback(error.__traceback__))
     interrupted = is_ctrl_c(error)
-    result = TraceResult(record, exc_info, b"".join(body)[:max_body], trace.rec, interrupted)
+    result = TraceResult(
+        record,
+        exc_info,
+        b"".join(body)[:max_body],
+        trace.rec,
+        interrupted,
+        state.get("headers") or [],
+    )
     if keep_secrets:
         from wsgiscope.tracing.record import build_record
 
@@ -135,6 +147,18 @@ def run_traced(
         finally:
             mw.redact = redact
     return result
+
+
+def _plain_headers(headers: t.Any) -> list[tuple[str, str]]:
+    """The ``(str, str)`` pairs of a header list; nothing of anything stranger
+    (an iterator is not consumed: the server's view of it is the middleware's)."""
+    if type(headers) is not list:
+        return []
+    return [
+        (item[0], item[1])
+        for item in headers
+        if type(item) is tuple and len(item) == 2 and all(type(x) is str for x in item)
+    ]
 
 
 def _drive(

@@ -37,7 +37,10 @@ import threading
 import time
 import typing as t
 
-import orjson
+try:
+    import orjson
+except ImportError:  # not installed where it has no wheel: every record takes the json path
+    orjson = None  # type: ignore[assignment]
 
 from wsgiscope.render.jsonout import dumps_line
 
@@ -47,7 +50,11 @@ Sink = t.Callable[[Record], None]
 _logger = logging.getLogger("wsgiscope")
 
 
-_orjson_dumps = orjson.dumps
+def _no_orjson(record: Record, option: int = 0) -> bytes:
+    raise TypeError("orjson is not installed")
+
+
+_orjson_dumps = orjson.dumps if orjson is not None else _no_orjson
 #: Subclasses of str/int/dict/list, datetimes and dataclasses make orjson
 #: raise (and so take the stdlib path, which encodes them as it always did)
 #: instead of being serialized orjson's own way.
@@ -56,6 +63,8 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
+    if orjson is not None
+    else 0
 )
 
 
