@@ -95,6 +95,7 @@ class ServeRun:
         *args: str,
         app: str = "tests/apps/serve_flask.py:app",
         env: dict[str, str] | None = None,
+        preexec_fn: t.Callable[[], None] | None = None,
     ) -> None:
         import subprocess
         import sys
@@ -111,6 +112,7 @@ class ServeRun:
             stdin=subprocess.DEVNULL,
             cwd=root,
             env={**os.environ, "PYTHONPATH": root, "NO_COLOR": "1", **(env or {})},
+            preexec_fn=preexec_fn,
         )
         self.returncode: int | None = None
 

@@ -412,3 +412,25 @@ def test_counters_times_and_tokens_are_compared_masked(apps_dir: Path, tmp_path:
     isolation = data["isolation"]
     assert (isolation["stable"], isolation["compared"], isolation["excluded"]) == (3, 300, [])
     assert (isolation["leaks"], isolation["divergent"]) == (0, 0)
+
+
+def test_records_with_sql_and_g_after_are_valid_for_tail_and_serve(apps_dir: Path) -> None:
+    # Was: serve and tail skipped every record of a request that ran SQL
+    # ("'events[6].parameters' is an array") or whose g changed in teardown.
+    from wsgiscope.capture import DEFAULT_CAPTURE
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.recordcheck import record_problem
+    from wsgiscope.request import RequestSpec, build_environ
+    from wsgiscope.tracing import run_traced
+
+    app = load_app(AppRef("replaytruth_blog:app", "argument", apps_dir)).app
+    form = [("Content-Type", "application/x-www-form-urlencoded")]
+    spec = RequestSpec(
+        path="/login", method="POST", headers=form, body=b"username=ada&password=correct+horse"
+    )
+    result = run_traced(app, build_environ(spec, app), capture=DEFAULT_CAPTURE, keep_secrets=True)
+    assert result.unredacted is not None
+    for record in (result.record, result.unredacted):
+        kinds = {e["kind"] for e in record["events"]}
+        assert "sql" in kinds
+        assert record_problem(json.loads(json.dumps(record))) is None

@@ -119,7 +119,7 @@ def test_trace_header_wraps_between_fields(apps_dir: Path, width: int) -> None:
 def test_lint_rule_list_keeps_ids_and_names(width: int) -> None:
     text = output("lint", "--list-rules", "--width", str(width))
     lines = check_width(text, width)
-    for rule in run_json("lint", "--list-rules"):
+    for rule in run_json("lint", "--list-rules")["rules"]:
         line = next((x for x in lines if x.startswith(rule["id"] + " ")), None)
         assert line is not None, rule["id"]
         assert f" {rule['name']} " in line, (rule["name"], line)

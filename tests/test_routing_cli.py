@@ -28,7 +28,6 @@ ROOT = Path(__file__).parent.parent
         (("PROPFIND", "/x"), (None, "PROPFIND", "/x")),
         (("app:app", "/x"), ("app:app", "GET", "/x")),
         (("app:app", "delete", "/x"), ("app:app", "DELETE", "/x")),
-        (("users/1",), (None, "GET", "/users/1")),
     ],
 )
 def test_match_argument_shapes(tokens: tuple[str, ...], expected: tuple[str, str, str]) -> None:
@@ -37,7 +36,10 @@ def test_match_argument_shapes(tokens: tuple[str, ...], expected: tuple[str, str
 
 @pytest.mark.parametrize(
     "tokens",
-    [(), ("app:app",), ("app.py",), ("GET",), ("app:app", "nope", "/x"), ("a", "GET", "b", "/x")],
+    [
+        *[(), ("app:app",), ("app.py",), ("GET",), ("app:app", "nope", "/x")],
+        *[("a", "GET", "b", "/x"), ("users/1",), ("app:app", "relative"), ("app:app", "GET")],
+    ],
 )
 def test_match_bad_shapes(tokens: tuple[str, ...]) -> None:
     with pytest.raises(UsageError):

@@ -222,9 +222,10 @@ def test_match_404_405_redirects(apps_dir: Path) -> None:
 
 
 def test_match_path_shapes(apps_dir: Path) -> None:
-    answer = run_json("match", SHOP, "api/status")
+    answer = run_json("match", SHOP, "/api/status")
     assert answer["path"] == "/api/status"
     assert answer["status"] == 200
+    fails("match", SHOP, "api/status")  # parsed like trace: a PATH starts with '/' (#22.11)
     fails("match", SHOP, "GET", "POST", "/x")
     fails("match", "GET")
     fails("match", SHOP, "GET", "/", "/x", "/y")

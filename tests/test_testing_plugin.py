@@ -17,6 +17,8 @@ import pytest
 
 from wsgiscope.testing import assert_isolated, trace_request
 
+pytestmark = pytest.mark.flask
+
 APPS = Path(__file__).parent / "apps"
 NOTES = APPS / "plugin_notes"
 

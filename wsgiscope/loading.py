@@ -20,6 +20,7 @@ import inspect
 import os
 import re
 import sys
+import threading
 import traceback
 import types
 import typing as t
@@ -273,14 +274,68 @@ def load_app(ref: AppRef) -> LoadedApp:
     """
     if hosting.current is not None and ref is hosting.current.ref:
         return hosting.current.loaded()
+    before = set(threading.enumerate())
+    real_exit = os._exit
+    os._exit = _exit_while_loading  # type: ignore[assignment]
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return _load(ref)
+    except _AppExited as exc:
+        error = AppLoadError(
+            f"the app exited the process while loading (os._exit({exc.status})){_raise_site(exc)}",
+            hint="importing or building the app must not end the process",
+        )
+        origin = _origin(ref)
+        if origin:
+            error.message = f"{error.message}; {origin}"
+        raise error from None
     except AppLoadError as exc:
         origin = _origin(ref)
         if origin:
             exc.message = f"{exc.message}; {origin}"
         raise
+    finally:
+        if os._exit is _exit_while_loading:
+            os._exit = real_exit
+        app_threads.extend(
+            thread
+            for thread in threading.enumerate()
+            if thread not in before and not thread.daemon and thread.is_alive()
+        )
+
+
+class _AppExited(BaseException):
+    """``os._exit()`` called by the app while it loaded (see :func:`load_app`)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _exit_while_loading(status: int = 0) -> t.NoReturn:
+    """``os._exit`` while the app loads: report it instead of vanishing
+    (wsgiscope's output, and the reason, would be lost with the process)."""
+    raise _AppExited(status)
+
+
+#: Non-daemon threads the app started while it loaded: they would keep the
+#: process alive after the command's work is done (see ``wsgiscope.cli.main``).
+app_threads: list[threading.Thread] = []
+
+
+def leave_app_threads(code: int) -> None:
+    """In a process whose work is done: when threads the app started are
+    still running, run the exit handlers, flush and end the process with
+    ``code`` now (Python would wait for those threads forever); else return."""
+    if not any(thread.is_alive() for thread in app_threads):
+        return
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def _origin(ref: AppRef) -> str | None:

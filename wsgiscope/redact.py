@@ -34,14 +34,42 @@ from urllib.parse import unquote_plus
 #: What a secret value is replaced with.
 REDACTED = "[redacted]"
 
+#: Sentry's default deny-list (``sentry_sdk.scrubber.DEFAULT_DENYLIST``):
+#: names whose values are secrets wherever they appear.
+SENTRY_DENYLIST = (
+    "password", "passwd", "secret", "api_key", "apikey", "auth", "credentials",
+    "mysql_pwd", "privatekey", "private_key", "token", "session", "csrftoken",
+    "sessionid", "x_csrftoken", "set_cookie", "cookie", "authorization", "x_api_key",
+    "aiohttp_session", "connect.sid", "csrf_token", "csrf", "_csrf", "_csrf_token",
+    "phpsessid", "_session", "symfony", "user_session", "_xsrf", "xsrf-token",
+)  # fmt: skip
+#: OpenTelemetry's query parameters redacted by default (semantic conventions,
+#: ``url.query``; ``opentelemetry-util-http``).
+OTEL_QUERY_DENYLIST = (
+    "AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature", "X-Amz-Signature",
+    "X-Amz-Credential", "X-Amz-Security-Token",
+)  # fmt: skip
+
+
+def _normal(name: str) -> str:
+    """A name as the deny-lists compare it: lower case, ``-`` as ``_``."""
+    return name.lower().replace("-", "_")
+
+
+#: Exact names (normalized) always redacted: the floor above, and the user's.
+_denied: frozenset[str] = frozenset(_normal(n) for n in (*SENTRY_DENYLIST, *OTEL_QUERY_DENYLIST))
+#: The names the user added (see :func:`add_secret_names`), as given.
+extra_names: tuple[str, ...] = ()
+
 _SECRET_HEADER = re.compile(
-    r"authorization|cookie|api[-_]?key|auth[-_]?token|access[-_]?token|token|secret|"
-    r"password|passwd|session|csrf|xsrf|signature|credential",
+    r"authoriz|auth(?!or)|cookie|api[-_]?key|(?:^|[-_])key$|token|secret|"
+    r"pass(?:word|wd)|session|csrf|xsrf|signature|credential|private",
     re.IGNORECASE,
 )
 _SECRET_FIELD = re.compile(
-    r"pass(word|wd|phrase)?$|pwd|token|secret|api[-_]?key|apikey|auth(?!or)|credential|"
-    r"session|csrf|xsrf|signature|private[-_]?key|cvv|(?:^|[-_])(?:otp|pin|ssn)(?:$|[-_])",
+    r"pass(?:word|wd|phrase)?(?:$|[-_.])|password|passwd|pwd|token|secret|api[-_]?key|apikey|"
+    r"auth(?!or)|credential|session|csrf|xsrf|signature|private[-_]?key|cvv|"
+    r"(?:^|[-_])(?:otp|pin|ssn|key|sig)(?:$|[-_])",
     re.IGNORECASE,
 )
 #: Longest text kept for one non-string value (its repr), in characters.
@@ -71,12 +99,55 @@ def _user_secret(name: str) -> bool:
     return pattern is not None and pattern.search(name) is not None
 
 
+def add_secret_names(names: t.Iterable[str]) -> None:
+    """Redact the values of these names too, wherever a name is matched
+    (headers, environ keys, query parameters, form fields, JSON keys,
+    ``g`` and route arguments), in this process. Case-insensitive, ``-``
+    and ``_`` alike; the deny-lists above stay the floor."""
+    global _denied, extra_names
+    added = tuple(str(n).strip() for n in names if str(n).strip())
+    if not added:
+        return
+    extra_names = (*extra_names, *added)
+    _denied = _denied | {_normal(n) for n in added}
+    # every verdict cached so far may change
+    _header_verdicts.clear()
+    _field_verdicts.clear()
+    _header_actions.clear()
+    _environ_actions.clear()
+    _plain_keys.clear()
+
+
+def reset_secret_names() -> None:
+    """Forget the names :func:`add_secret_names` added (the floor stays)."""
+    global _denied, extra_names
+    extra_names = ()
+    _denied = frozenset(_normal(n) for n in (*SENTRY_DENYLIST, *OTEL_QUERY_DENYLIST))
+    _header_verdicts.clear()
+    _field_verdicts.clear()
+    _header_actions.clear()
+    _environ_actions.clear()
+    _plain_keys.clear()
+
+
+def _from_environment() -> None:
+    import os
+
+    names = [n for n in os.environ.get("WSGISCOPE_REDACT", "").split(",") if n.strip()]
+    if names:
+        add_secret_names(names)
+
+
 def is_secret_header(name: str) -> bool:
     """Whether a header (``"X-Api-Key"``) or environ key (``"HTTP_X_API_KEY"``) is secret."""
     verdict = _header_verdicts.get(name)
     if verdict is None:
         bare = name[5:] if name.startswith("HTTP_") else name
-        verdict = _SECRET_HEADER.search(bare) is not None or _user_secret(bare)
+        verdict = (
+            _SECRET_HEADER.search(bare) is not None
+            or _normal(bare) in _denied
+            or _user_secret(bare)
+        )
         if len(_header_verdicts) < 4096:  # names repeat; arbitrary ones must not grow it
             _header_verdicts[name] = verdict
     return verdict
@@ -89,7 +160,9 @@ def is_secret_field(name: str) -> bool:
     """Whether a form field, query parameter or ``g``/JSON key is named like a secret."""
     verdict = _field_verdicts.get(name)
     if verdict is None:
-        verdict = _SECRET_FIELD.search(name) is not None or _user_secret(name)
+        verdict = (
+            _SECRET_FIELD.search(name) is not None or _normal(name) in _denied or _user_secret(name)
+        )
         if len(_field_verdicts) < 4096:
             _field_verdicts[name] = verdict
     return verdict
@@ -133,18 +206,22 @@ def redact_query(query: str) -> str:
     """
     if not query or "=" not in query:
         return query
-    parts = query.split("&")
-    for i, part in enumerate(parts):
-        name, sep, _value = part.partition("=")
-        if sep and is_secret_field(unquote_plus(name)):
+    parts = _PARAM_SEPARATOR.split(query)
+    for i in range(0, len(parts), 2):  # odd items are the separators
+        name, sep, _value = parts[i].partition("=")
+        if sep and is_secret_field(unquote_plus(name.strip())):
             parts[i] = f"{name}={REDACTED}"
-    return "&".join(parts)
+    return "".join(parts)
+
+
+#: Parameter separators: ``&``, and the ``;`` of older forms.
+_PARAM_SEPARATOR = re.compile(r"([&;])")
 
 
 #: A multipart part: its headers (``name="..."`` in them), then its content.
 _MULTIPART_PART = re.compile(
-    r'(Content-Disposition:[^\r\n]*?\bname="([^"]*)"[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n)'
-    r"(.*?)(?=\r\n--)",
+    r'(Content-Disposition:[^\r\n]*?\bname="([^"]*)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n)'
+    r"(.*?)(?=\r?\n--)",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -158,47 +235,193 @@ def redact_body(text: str, content_type: str) -> str:
     """
     mime = content_type.partition(";")[0].strip().lower()
     if mime == "application/x-www-form-urlencoded":
-        return redact_query(text)
+        return redact_credentials(redact_query(text))
     if mime == "multipart/form-data":
         return _MULTIPART_PART.sub(
             lambda m: m.group(1) + REDACTED if is_secret_field(m.group(2)) else m.group(0), text
         )
     if mime == "application/json" or mime.endswith("+json"):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return text
-        redacted, changed = _redact_json(value)
-        return json.dumps(redacted) if changed else text
-    return text
+        return redact_credentials(redact_json_text(text))
+    return redact_sniffed(text, mime)
+
+
+_JSONP = re.compile(r"^\s*(?:/\*\*/\s*)?[\w$.\[\]]+\s*\(")
+_FORM_LIKE = re.compile(r"^[^\s=&;<>{}\[\]\"']+=[^\s]*$")
+
+
+def redact_sniffed(text: str, mime: str = "") -> str:
+    """A body whose type is not a form or JSON (``text/plain``, none, HTML,
+    XML, JavaScript): redacted by what it holds. JSON (a BOM allowed),
+    JSONP, a form, markup (elements, attributes and inputs named like
+    secrets), ``Authorization``-style credentials anywhere."""
+    if not _MAYBE_SECRET.search(text.lower()):
+        return text
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped[:1] in ("{", "["):
+        redacted = redact_credentials(redact_json_text(stripped))
+        return text if redacted == stripped else redacted
+    jsonp = _JSONP.match(stripped)
+    if jsonp is not None and stripped.rstrip().rstrip(";").endswith(")"):
+        inner = stripped.rstrip().rstrip(";")[jsonp.end() : -1]
+        return stripped[: jsonp.end()] + redact_json_text(inner) + ")"
+    if stripped[:1] == "<" or "xml" in mime or "html" in mime:
+        return redact_credentials(redact_markup(text))
+    if _FORM_LIKE.match(text.strip()):
+        return redact_query(text)
+    return redact_credentials(redact_text(text))
+
+
+#: ``Authorization``-style credentials in free text: ``Bearer eyJ...``.
+_CREDENTIALS = re.compile(
+    r"\b(Bearer|Basic|Digest|Token|Bot|ApiKey)(\s+)([A-Za-z0-9\-._~+/]{6,}=*)", re.IGNORECASE
+)
+
+
+def redact_credentials(text: str) -> str:
+    """Free text with ``Bearer <token>`` (``Basic``, ``Token``...) credentials redacted."""
+    lower = text.lower()
+    if (
+        "bearer" not in lower
+        and "basic" not in lower
+        and "token" not in lower
+        and ("digest" not in lower and "bot" not in lower and "apikey" not in lower)
+    ):
+        return text
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+#: An element with only text inside: ``<password>x</password>``.
+_ELEMENT = re.compile(r"<([A-Za-z_][\w:.-]*)(\s[^<>]*)?>([^<]*)</\1\s*>")
+#: A start tag (or an empty one) and its attributes.
+_TAG = re.compile(r"<[A-Za-z][\w:.-]*\s[^<>]*>")
+_ATTRIBUTE = re.compile(r"""([\w:.-]+)(\s*=\s*)("[^"]*"|'[^']*'|[^\s"'=<>`]+)""")
+#: Attributes that name what a tag's ``value``/``content`` holds.
+_NAMING = ("name", "id", "property", "http-equiv", "itemprop")
+_HOLDING = ("value", "content")
+
+
+def _redact_tag(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    attributes = {m.group(1).lower(): m.group(3).strip("\"'") for m in _ATTRIBUTE.finditer(tag)}
+    named = any(is_secret_field(attributes[a]) for a in _NAMING if a in attributes)
+
+    def attribute(m: re.Match[str]) -> str:
+        name = m.group(1).lower()
+        if is_secret_field(m.group(1)) or (named and name in _HOLDING):
+            quote = m.group(3)[0] if m.group(3)[:1] in ("'", '"') else '"'
+            return f"{m.group(1)}{m.group(2)}{quote}{REDACTED}{quote}"
+        return m.group(0)
+
+    return _ATTRIBUTE.sub(attribute, tag)
+
+
+def redact_markup(text: str) -> str:
+    """HTML or XML with secrets redacted: the text of elements named like a
+    secret (``<password>``), attributes named like one (``data-token=``),
+    and the ``value``/``content`` of a tag named like one (a hidden
+    ``csrf_token`` input, a ``csrf-token`` meta tag)."""
+    text = _TAG.sub(_redact_tag, text)
+    return _ELEMENT.sub(
+        lambda m: (
+            f"<{m.group(1)}{m.group(2) or ''}>{REDACTED}</{m.group(1)}>"
+            if is_secret_field(m.group(1))
+            else m.group(0)
+        ),
+        text,
+    )
 
 
 #: A word a secret field name holds (in lower case): bodies without one are
 #: not parsed. Searching lowered text is ten times faster than IGNORECASE.
 _MAYBE_SECRET = re.compile(
-    r"pass|pwd|token|secret|api|auth|credential|session|csrf|xsrf|signature|"
-    r"private|cvv|otp|pin|ssn"
+    r"pass|pwd|token|secret|api|auth|credential|session|csrf|xsrf|sig|"
+    r"private|cvv|otp|pin|ssn|key|bearer|basic|cookie|sid"
 )
 
+#: Deepest JSON nesting parsed for redaction. Deeper documents are not
+#: parsed (the stdlib parser and encoder recurse): one that names a secret
+#: is redacted whole.
+MAX_JSON_DEPTH = 100
 
-def _redact_json(value: t.Any) -> tuple[t.Any, bool]:
-    if isinstance(value, dict):
-        out, changed = {}, False
-        for key, item in value.items():
-            if is_secret_field(str(key)):
-                out[key], changed = REDACTED, True
-            else:
-                out[key], inner = _redact_json(item)
-                changed = changed or inner
-        return out, changed
-    if isinstance(value, list):
-        items = [_redact_json(item) for item in value]
-        return [item for item, _ in items], any(changed for _, changed in items)
-    return value, False
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """How deep the brackets of JSON text nest (strings skipped); no recursion."""
+    if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return 0 if "{" not in text and "[" not in text else 1  # bounded anyway
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif depth:
+            depth -= 1
+    return deepest
+
+
+_WORD = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def names_secret(text: str) -> bool:
+    """Whether free text holds a word named like a secret field (``password``,
+    ``api_key``, ``X-Auth-Token``...)."""
+    if not _MAYBE_SECRET.search(text.lower()):
+        return False
+    return any(is_secret_field(word) for word in _WORD.findall(text))
+
+
+def _unparsed(text: str, why: str) -> str:
+    """A body that was not parsed: kept when it names no secret, else hidden whole."""
+    if not names_secret(text):
+        return text
+    return f"{REDACTED} ({len(text)} characters of {why} naming a secret)"
+
+
+def redact_json_text(text: str) -> str:
+    """JSON text with the values of secret-named keys redacted, at any depth.
+
+    Fails closed: text that does not parse as JSON (cut by a cap, invalid,
+    nested deeper than :data:`MAX_JSON_DEPTH`) and names a secret is
+    replaced whole.
+    """
+    if json_depth(text) > MAX_JSON_DEPTH:
+        return _unparsed(text, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return _unparsed(text, "unparseable JSON")
+    if not _redact_json(value):
+        return text
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError):  # pragma: no cover - depth checked above
+        return _unparsed(text, "JSON")
+
+
+def _redact_json(value: t.Any) -> bool:
+    """Redact, in place, the values of secret-named keys in a parsed JSON value
+    (walked with a stack, not recursion); whether anything was."""
+    changed = False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            for key, inner in item.items():
+                if is_secret_field(key):
+                    item[key] = REDACTED
+                    changed = True
+                elif type(inner) is dict or type(inner) is list:
+                    stack.append(inner)
+        elif type(item) is list:
+            stack.extend(inner for inner in item if type(inner) is dict or type(inner) is list)
+    return changed
 
 
 #: Response headers whose value is a URL (its query may echo secrets).
-_URL_HEADERS = frozenset({"location", "content-location", "refresh", "link"})
+_URL_HEADERS = frozenset({"location", "content-location", "refresh", "link", "referer"})
 
 
 #: ``name=value`` after ``?``, ``&`` or ``&amp;`` in a URL inside a body.
@@ -213,8 +436,8 @@ def _redact_param(match: re.Match[str]) -> str:
 
 #: A JSON member ``"name": value`` (a string value may be cut off).
 _JSON_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,{}\[\]\s"]+)')
-#: ``name=value`` at the start of the text or after ``?``, ``&`` or ``;``.
-_TEXT_PARAM = re.compile(r"(?:(?<=[?&;])|^)([\w.%-]+)=([^&#;\s\"'<>]*)", re.MULTILINE)
+#: ``name=value`` at the start of the text or after ``?``, ``&``, ``;`` or a space.
+_TEXT_PARAM = re.compile(r"(?:(?<=[?&;\s])|^)([\w.%-]+)=([^&#;\s\"'<>]*)", re.MULTILINE)
 
 
 def _redact_member(match: re.Match[str]) -> str:
@@ -225,11 +448,90 @@ def _redact_member(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """Free text (a cut body preview, which no parser takes) with the values
-    of secret-named JSON members and query or form parameters redacted."""
+    of secret-named JSON members, query or form parameters and markup
+    elements or attributes redacted, and ``Bearer ...`` credentials."""
     if not _MAYBE_SECRET.search(text.lower()):
         return text
     text = _JSON_MEMBER.sub(_redact_member, text)
-    return _TEXT_PARAM.sub(_redact_param, text)
+    text = _TEXT_PARAM.sub(_redact_param, text)
+    if "<" in text:
+        text = redact_markup(text)
+    return redact_credentials(text)
+
+
+#: ``'name': value`` (a dict's repr) or ``name=value`` (a dataclass's, keyword
+#: arguments) with the value a quoted string, a number or a word.
+_REPR_ITEM = re.compile(
+    r"""(['"]?)([A-Za-z_][\w.-]*)\1(\s*(?::|=)\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.+-]+)"""
+)
+
+
+def _redact_repr_item(match: re.Match[str]) -> str:
+    if is_secret_field(match.group(2)):
+        return f"{match.group(1)}{match.group(2)}{match.group(1)}{match.group(3)}'{REDACTED}'"
+    return match.group(0)
+
+
+#: Containers walked by :func:`scrubbed` (at most this many values).
+_SCRUB_LIMIT = 2000
+
+
+def scrubbed(value: t.Any) -> t.Any:
+    """A copy of nested dicts, lists and tuples with the values of
+    secret-named keys redacted, walked with a stack (no recursion), at most
+    :data:`_SCRUB_LIMIT` containers (deeper ones become ``"..."``); anything
+    else is returned as it is."""
+    if type(value) not in (dict, list, tuple):
+        return value
+    budget = _SCRUB_LIMIT
+    root: list[t.Any] = [None]
+    #: (container, the copy's parent, its key there)
+    todo: list[tuple[t.Any, t.Any, t.Any]] = [(value, root, 0)]
+    #: tuples, copied as lists: made tuples again at the end, children first
+    tuples: list[tuple[t.Any, t.Any]] = []
+    while todo:
+        source, parent, key = todo.pop()
+        budget -= 1
+        if budget < 0:
+            parent[key] = "..."
+            continue
+        copy: t.Any
+        if type(source) is dict:
+            copy = {}
+            for name, item in source.items():
+                if isinstance(name, str) and is_secret_field(str.__str__(name)):
+                    copy[name] = REDACTED
+                else:
+                    copy[name] = item
+                    if type(item) in (dict, list, tuple):
+                        todo.append((item, copy, name))
+        else:
+            copy = list(source)
+            for index, item in enumerate(copy):
+                if type(item) in (dict, list, tuple):
+                    todo.append((item, copy, index))
+            if type(source) is tuple:
+                tuples.append((parent, key))
+        parent[key] = copy
+    for parent, key in reversed(tuples):
+        parent[key] = tuple(parent[key])
+    return root[0]
+
+
+def redacted_repr(value: t.Any) -> str:
+    """``repr(value)`` (never raising) with secrets redacted: nested dicts,
+    lists and tuples by key (:func:`scrubbed`), and in the text of any
+    repr, ``'name': value`` and ``name=value`` items named like a secret
+    (a dataclass or an object whose repr shows its fields)."""
+    if type(value) in (dict, list, tuple):
+        try:
+            value = scrubbed(value)
+        except Exception:  # fail closed
+            return f"{REDACTED} (a {type(value).__name__} that could not be inspected)"
+    text = repr_text(value)
+    if not _MAYBE_SECRET.search(text.lower()):
+        return text
+    return _REPR_ITEM.sub(_redact_repr_item, text)
 
 
 def redact_uri(uri: str) -> str:
@@ -241,6 +543,9 @@ def redact_uri(uri: str) -> str:
 #: What :meth:`Redactor.environ` and :meth:`Redactor.headers` do with a str value.
 _KEEP, _HIDE, _QUERY, _URI = 0, 1, 2, 3
 
+#: Environ keys whose value is a URL (its query may hold secrets).
+_URI_KEYS = frozenset({"REQUEST_URI", "RAW_URI", "HTTP_REFERER", "HTTP_CONTENT_LOCATION"})
+
 #: Environ keys whose str values are kept as they are (most of them).
 _plain_keys: set[str] = set()
 #: What a str value of any other environ key needs.
@@ -251,11 +556,13 @@ def _environ_action(key: str) -> int:
     action = _environ_actions.get(key)
     if action is not None:
         return action
-    if key[:5] == "HTTP_":
+    if key in _URI_KEYS:
+        action = _URI
+    elif key[:5] == "HTTP_":
         action = _HIDE if is_secret_header(key) else _KEEP
     elif key == "QUERY_STRING":
         action = _QUERY
-    elif key == "REQUEST_URI" or key == "RAW_URI":
+    elif key in _URI_KEYS:
         action = _URI
     else:
         action = _KEEP
@@ -307,6 +614,33 @@ def _environ_shown(environ: t.Mapping[str, t.Any]) -> dict[str, str]:
         else:
             out[key] = _environ_text(value)
     return out
+
+
+#: Media types read as text when a body is not UTF-8.
+_TEXTUAL = frozenset(
+    {
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "application/json",
+        "application/xml",
+        "application/javascript",
+    }
+)
+
+
+def _inflate(data: bytes, encoding: str) -> str | None:
+    """The start of a gzip/deflate body as text (1 MiB at most); ``None``
+    when it does not decompress."""
+    import zlib
+
+    wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
+    for bits in (wbits, -zlib.MAX_WBITS):  # deflate is zlib-wrapped, or raw
+        try:
+            out = zlib.decompressobj(bits).decompress(data, 1 << 20)
+        except zlib.error:
+            continue
+        return out.decode("utf-8", "replace")
+    return None
 
 
 class Redactor:
@@ -443,6 +777,39 @@ class Redactor:
             text = _QUERY_PARAM.sub(_redact_param, text)
         return text
 
+    def binary_body(self, data: bytes, content_type: t.Any, content_encoding: t.Any) -> str | None:
+        """For a body that is not UTF-8 text (kept as base64): the text that
+        replaces it whole when it holds a secret, else ``None``.
+
+        A gzip or deflate body is decompressed (at most 1 MiB) and looked at
+        as text; a form, JSON, XML or plain text body with a byte that is not
+        UTF-8 is read as Latin-1. One that names a secret is hidden whole
+        (fail closed); images and other binary types are left alone.
+        """
+        if self.show_secrets or not data:
+            return None
+        encoding = content_encoding.strip().lower() if isinstance(content_encoding, str) else ""
+        mime = (
+            content_type.partition(";")[0].strip().lower() if isinstance(content_type, str) else ""
+        )
+        what = ""
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            text = _inflate(data, encoding)
+            what = f"{encoding}-encoded body"
+        elif (
+            not mime
+            or mime.startswith("text/")
+            or mime in _TEXTUAL
+            or mime.endswith(("+json", "+xml"))
+        ):
+            text = data.decode("latin-1")
+            what = "body that is not UTF-8"
+        else:
+            return None
+        if text is None or not names_secret(text):
+            return None
+        return f"{REDACTED} ({len(data)} bytes: a {what} naming a secret)"
+
     def fields(self, fields: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """Form fields (or JSON object keys): secret-named values redacted."""
         if self.show_secrets:
@@ -452,9 +819,10 @@ class Redactor:
     def names(self, names: t.Mapping[str, t.Any]) -> dict[str, str]:
         """Names in ``flask.g`` and the like: values as capped ``repr``, secret-named
         ones redacted."""
-        show = self.show_secrets
+        if self.show_secrets:
+            return {as_text(k): cap(repr_text(v)) for k, v in names.items()}
         return {
-            as_text(k): REDACTED if not show and is_secret_field(as_text(k)) else cap(repr_text(v))
+            as_text(k): REDACTED if is_secret_field(as_text(k)) else cap(redacted_repr(v))
             for k, v in names.items()
         }
 
@@ -463,3 +831,8 @@ class Redactor:
         if self.show_secrets:
             return {as_text(k): cap(repr_text(v)) for k, v in session.items()}
         return {as_text(k): REDACTED for k in session}
+
+
+# Names given to a parent process (--redact): redacted in the processes it
+# starts too (serve's server, replay's worker processes).
+_from_environment()

@@ -40,6 +40,7 @@ import dataclasses
 import io
 import json
 import mimetypes
+import os
 import re
 import typing as t
 from pathlib import Path
@@ -274,8 +275,7 @@ def parse_item(item: str) -> RequestItem:
     position, separator = found
     name, value = _unescape(item[:position]), item[position + len(separator) :]
     kind = ITEM_KINDS[separator]
-    if not name:
-        raise UsageError(f"request item {item!r} has no name before {separator!r}")
+    _check_item(item, name, kind, separator)
     if separator in EMBED_SEPARATORS:
         if not value:
             raise UsageError(f"request item {item!r} needs a file name after {separator!r}")
@@ -298,7 +298,7 @@ def parse_item(item: str) -> RequestItem:
             decoded = json.loads(value)
         except ValueError as exc:
             raise UsageError(
-                f"invalid JSON in {item!r}: {exc}",
+                f"invalid JSON in {shown_item(item)!r}: {exc}",
                 hint=f"quote strings inside the JSON: {name}:='\"text\"', or use {name}=text",
             ) from None
         return RequestItem(kind, name, decoded, item)
@@ -310,10 +310,33 @@ def parse_item(item: str) -> RequestItem:
     return RequestItem(kind, name, _unescape(value), item)
 
 
+def _check_item(item: str, name: str, kind: str, separator: str) -> None:
+    """An item's text is UTF-8 (a file name may be any bytes) and it has a name."""
+    if kind != "file":
+        _require_text("request item", item)
+    if not name:
+        raise UsageError(f"request item {item!r} has no name before {separator!r}")
+
+
+def shown_item(item: str) -> str:
+    """``item`` for an error message: the value of a secret-named one
+    (``password:=...``, ``Authorization:...``) redacted."""
+    from wsgiscope.redact import REDACTED, is_secret_field, is_secret_header
+
+    found = _find_separator(item)
+    if found is None:
+        return item
+    position, separator = found
+    name = _unescape(item[:position])
+    if is_secret_field(name) or (ITEM_KINDS[separator] == "header" and is_secret_header(name)):
+        return f"{item[: position + len(separator)]}{REDACTED}"
+    return item
+
+
 def _header_name(name: str, item: str) -> str:
     if not _TOKEN.match(name):
         raise UsageError(
-            f"invalid header name {name!r} in {item!r}",
+            f"invalid header name {name!r} in {shown_item(item)!r}",
             hint="header names are letters, digits and !#$%&'*+-.^_`|~ only",
         )
     return name
@@ -322,7 +345,7 @@ def _header_name(name: str, item: str) -> str:
 def _header_value(value: str, item: str) -> str:
     if "\r" in value or "\n" in value or "\x00" in value:
         raise UsageError(
-            f"header value in {item!r} contains a line break or NUL",
+            f"header value in {shown_item(item)!r} contains a line break or NUL",
             hint="HTTP header values are one line",
         )
     try:
@@ -357,10 +380,13 @@ def parse_request(
     """
     if not is_path(path):
         raise UsageError(f"PATH must start with '/', got {path!r}", hint=f"try '/{path}'")
+    _require_text("PATH", path)
+    path, credentials = checked_url(path)
     spec = RequestSpec(path=path, method=method.upper() if method else None, mode=mode)
     for item in map(parse_item, items):
         if item.embed:
             item = _embedded(item, base_dir)
+        _require_text("request item", item.name)
         if item.kind == "header":
             spec.headers.append((item.name, item.value))
         elif item.kind == "query":
@@ -382,10 +408,13 @@ def parse_request(
                 raise UsageError(f"the body is given twice ({item.raw!r})")
             spec.body = _read_file(item.value, base_dir, item.raw)
             spec.body_name = item.value
+    if credentials is not None and not any(n.lower() == "authorization" for n, _ in spec.headers):
+        spec.headers.append(("Authorization", credentials))
     if raw is not None:
         if spec.body is not None:
             raise UsageError("--raw and an @file body cannot be combined")
-        spec.body = raw.encode("utf-8") if isinstance(raw, str) else raw
+        # bytes that are not UTF-8 in argv are sent as they were given
+        spec.body = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
     if spec.body is not None and (spec.fields or spec.uploads):
         raise UsageError(
             "a raw body (--raw or @file) cannot be combined with field items",
@@ -436,12 +465,77 @@ def _embedded(item: RequestItem, base_dir: Path | None) -> RequestItem:
     return dataclasses.replace(item, value=value, embed=False)
 
 
+def _require_text(what: str, value: str) -> None:
+    """Refuse an argument holding bytes that are not UTF-8 (Python gives
+    them to us as lone surrogates, which no request can carry)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        given = value.encode("utf-8", "surrogateescape")
+        raise UsageError(
+            f"{what} {given!r} is not valid UTF-8",
+            hint="percent-encode bytes in a path or query (%FF); --raw sends bytes as they are",
+        ) from None
+
+
+def checked_url(path: str) -> tuple[str, str | None]:
+    """``(path or URL to request, Authorization value or None)``.
+
+    An absolute URL must have a host and a valid port; credentials in it
+    (``https://user:pw@host/``) are taken out of the host and become a
+    ``Basic`` Authorization header, as curl and HTTPie send them.
+
+    :raises UsageError: for a URL that cannot be requested.
+    """
+    if path.startswith("/"):
+        return path, None
+    try:
+        url = urlsplit(path)
+        port = url.port
+    except ValueError as exc:  # a bad IPv6 address, a port out of range
+        raise UsageError(f"invalid URL {path!r}: {exc}") from None
+    if not url.hostname:
+        raise UsageError(
+            f"the URL {path!r} has no host", hint="e.g. http://localhost/x, or the path alone: /x"
+        )
+    if "@" not in url.netloc:
+        return path, None
+    import base64
+
+    host = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
+    netloc = host if port is None else f"{host}:{port}"
+    userinfo = f"{unquote(url.username or '')}:{unquote(url.password or '')}"
+    token = base64.b64encode(userinfo.encode("utf-8")).decode("ascii")
+    return url._replace(netloc=netloc).geturl(), f"Basic {token}"
+
+
+#: The largest file a request item reads (``@file``, ``=@``, ``:=@``, ``field@``).
+MAX_FILE_BYTES = 64 << 20
+
+
 def _read_file(name: str, base_dir: Path | None, item: str) -> bytes:
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = (Path.cwd() if base_dir is None else base_dir) / path
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: a FIFO is refused below instead of waiting for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as file:
+            import stat
+
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(
+                    f"{name!r} (in {item!r}) is not a regular file (a device, FIFO or socket)",
+                    hint="give a file; its contents are read whole before the request is sent",
+                )
+            data = file.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise UsageError(
+                f"{name!r} (in {item!r}) is larger than {MAX_FILE_BYTES >> 20} MiB",
+                hint="a request body read from a file is limited to 64 MiB",
+            )
+        return data
     except FileNotFoundError:
         raise UsageError(
             f"file not found: {name!r} (in {item!r}, looked in {path.parent})"

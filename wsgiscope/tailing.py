@@ -39,6 +39,8 @@ import stat
 import time
 import typing as t
 
+from wsgiscope.recordcheck import record_problem
+
 #: The record format this module reads.
 TRACE_FORMAT = "wsgiscope.trace/1"
 
@@ -102,18 +104,40 @@ def parse_line(data: bytes, line: int) -> TraceLine | BadLine | None:
         record = json.loads(text)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        if not isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+            reason = "a number too long"  # int() refuses over 4300 digits
         return BadLine(line, f"not JSON ({reason})", _preview(text))
+    except RecursionError:
+        return BadLine(line, "not a trace record (nested too deep)", _preview(text))
     if not isinstance(record, dict):
         return BadLine(line, "not a JSON object", _preview(text))
     if record.get("format") != TRACE_FORMAT:
         found = record.get("format")
         reason = f"format is {found!r}, not {TRACE_FORMAT!r}" if found else "no 'format' field"
         return BadLine(line, f"not a trace record ({reason})", _preview(text))
+    problem = record_problem(record, text)
+    if problem is not None:
+        return BadLine(line, f"not a valid trace record ({problem})", _preview(text))
     return TraceLine(record, text)
 
 
 def _preview(text: bytes) -> str:
     return text[:_PREVIEW].decode("utf-8", "replace")
+
+
+#: The longest line read as a record (a record holds capped values: a line
+#: longer than this is not one). Memory stays bounded by it.
+MAX_LINE = 64 << 20
+
+
+#: Marks an overlong line found reading backwards (never valid JSON).
+_OVERLONG = b"\n<overlong>"
+
+
+def _too_long(line: int, head: bytes) -> BadLine:
+    return BadLine(
+        line, f"not a trace record (a line longer than {MAX_LINE >> 20} MiB)", _preview(head)
+    )
 
 
 class _LineCounter:
@@ -203,14 +227,33 @@ class _Reader:
                 offset -= 1
             # the first piece may continue in the block before this one
             carry = parts[0]
+            if len(carry) > MAX_LINE:
+                # not a record: find where it starts without holding it
+                start = self._line_start(begin)
+                yield start, carry[:_PREVIEW] + _OVERLONG
+                if start == 0:
+                    return
+                position, carry = start - 1, b""
+                continue
             if begin == 0:
                 yield 0, carry
                 return
             position = begin
 
+    def _line_start(self, before: int) -> int:
+        """The offset just after the last newline before ``before`` (0: none)."""
+        return self.last_line_end(before)
+
+    #: The start of an overlong line being skipped (its bytes are not kept).
+    skipping: bytes | None = None
+
     def read_lines(self, limit: int | None = None) -> list[TailItem]:
         """Read from the position (up to ``limit``) and parse the complete lines."""
-        items: list[TailItem] = []
+        return list(self.iter_lines(limit))
+
+    def iter_lines(self, limit: int | None = None) -> t.Iterator[TailItem]:
+        """:meth:`read_lines` one item at a time: memory stays bounded by a
+        block and the longest line (:data:`MAX_LINE`), whatever the file."""
         while True:
             want = _BLOCK * 16 if limit is None else min(_BLOCK * 16, limit - self.pos)
             if want <= 0:
@@ -220,14 +263,23 @@ class _Reader:
                 break
             line_start = self.pos - len(self.buffer)
             self.pos += len(chunk)
+            if self.skipping is not None:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    continue
+                head, self.skipping = self.skipping, None
+                line_start = self.pos - len(chunk) + newline + 1
+                yield self.numbered(line_start - 1, _too_long(0, head))
+                chunk = chunk[newline + 1 :]
             lines = (self.buffer + chunk).split(b"\n")
             self.buffer = lines.pop()
+            if len(self.buffer) > MAX_LINE:
+                self.skipping, self.buffer = self.buffer[:_PREVIEW], b""
             for line in lines:
                 item = parse_line(line, 0)
                 if item is not None:
-                    items.append(self.numbered(line_start, item))
+                    yield self.numbered(line_start, item)
                 line_start += len(line) + 1
-        return items
 
     def finish_buffer(self) -> list[TailItem]:
         """Parse a last line that never got its newline."""
@@ -311,17 +363,16 @@ class TraceTail:
         end = reader.last_line_end(reader.size())
         reader.buffer = b""
         if count is None:
-            reader.pos = 0
-            items = reader.read_lines(end)
-            return [
-                i for i in items if not isinstance(i, TraceLine) or not match or match(i.record)
-            ]
+            return list(self.stream_all(match))
         reader.pos = end
         found: list[tuple[int, TraceLine | BadLine]] = []
         matched = 0
         for offset, data in reader.lines_backwards(end):
             if matched >= count:
                 break
+            if data.endswith(_OVERLONG):
+                found.append((offset, _too_long(0, data[: -len(_OVERLONG)])))
+                continue
             item = parse_line(data, 0)
             if item is None:
                 continue
@@ -332,6 +383,23 @@ class TraceTail:
             found.append((offset, item))
         found.reverse()
         return [reader.numbered(offset, item) for offset, item in found]
+
+    def stream_all(
+        self, match: t.Callable[[dict[str, t.Any]], bool] | None = None
+    ) -> t.Iterator[TailItem]:
+        """Every matching record now in the file, and the bad lines, in file
+        order, one at a time (``backlog(None)`` without holding them all):
+        the first comes at once and memory stays bounded. Leaves the tail
+        as :meth:`backlog` does."""
+        reader = self._file
+        if reader is None:
+            return
+        end = reader.last_line_end(reader.size())
+        reader.buffer = b""
+        reader.pos = 0
+        for item in reader.iter_lines(end):
+            if not isinstance(item, TraceLine) or match is None or match(item.record):
+                yield item
 
     def poll(self) -> list[TailItem]:
         """Everything completed since the last call; follows rotation and truncation."""

@@ -203,7 +203,12 @@ def main(args: t.Sequence[str] | None = None, prog_name: str = "wsgiscope") -> N
         (``manage.py wsgiscope`` when run from Django).
     """
     try:
-        cli.main(args=args, prog_name=prog_name)
+        try:
+            cli.main(args=args, prog_name=prog_name)
+        except BaseException as exc:
+            _leave_app_threads(exc)
+            raise
+        _leave_app_threads(None)
     except BrokenPipeError:
         # The reader (e.g. `head`) went away: drop the rest of the output
         # quietly instead of printing a traceback while Python flushes stdout.
@@ -213,3 +218,30 @@ def main(args: t.Sequence[str] | None = None, prog_name: str = "wsgiscope") -> N
     except KeyboardInterrupt:
         click.echo("wsgiscope: interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+
+
+def _leave_app_threads(exc: BaseException | None) -> None:
+    """End the process now when the app started threads that would keep it
+    alive: the command's work is done (Python would wait for them forever,
+    and a Ctrl-C then would print "Exception ignored" and exit 0)."""
+    loading = sys.modules.get("wsgiscope.loading")
+    if loading is None:  # no app was loaded
+        return
+    threads = [th for th in loading.app_threads if th.is_alive()]
+    if not threads:
+        return
+    code = 0
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    elif isinstance(exc, KeyboardInterrupt):
+        code = int(ExitCode.INTERRUPTED)
+    elif exc is not None:
+        return  # an error of wsgiscope's own: let it be reported
+    from wsgiscope.render.text import safe
+
+    names = ", ".join(safe(th.name) for th in threads[:5])
+    click.echo(
+        f"wsgiscope: the app's threads were left running ({names}); exiting without them",
+        err=True,
+    )
+    loading.leave_app_threads(code)

@@ -9,6 +9,7 @@ import click
 
 from wsgiscope.cli.completers import complete_rules
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
+from wsgiscope.cli.redaction import redact_option
 
 if t.TYPE_CHECKING:
     from wsgiscope.lint.runner import LintReport, Target
@@ -67,6 +68,7 @@ def _split_words(words: tuple[str, ...]) -> tuple[str | None, list[str]]:
 @click.option(
     "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
 )
+@redact_option
 @output_options
 @click.pass_context
 def lint(

@@ -23,19 +23,23 @@ def is_method(token: str) -> bool:
 def split_match_arguments(tokens: tuple[str, ...]) -> tuple[str | None, str, str]:
     """``[APP] [METHOD] PATH`` -> (app, method, path), decided by shape.
 
-    PATH is the last token; one starting with ``/`` is taken as is, any other
-    that does not look like an import path gets a leading ``/``. Before it,
-    an HTTP method word is METHOD and anything else APP.
+    PATH is the last token and starts with ``/`` (anything else is an error,
+    as in ``trace``: ``match app GET`` has no PATH, ``match app users`` is
+    refused with a hint). Before it, an HTTP method word is METHOD and
+    anything else APP.
     """
     if not tokens:
         raise UsageError("missing PATH", hint="usage: wsgiscope match [APP] [METHOD] PATH")
     *heads, path = tokens
     if not path.startswith("/"):
-        if ":" in path or path.endswith(".py") or (not heads and is_method(path)):
+        # as trace parses it: a word that is not a PATH is never taken for one
+        if ":" in path or path.endswith(".py") or is_method(path):
             raise UsageError(
                 f"missing PATH after {path!r}", hint="a PATH starts with '/', e.g. /users/1"
             )
-        path = "/" + path
+        raise UsageError(
+            f"expected a PATH starting with '/', got {path!r}", hint=f"did you mean '/{path}'?"
+        )
     if len(heads) > 2:
         raise UsageError(
             f"too many arguments: {' '.join(tokens)!r}",

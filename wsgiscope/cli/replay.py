@@ -8,6 +8,7 @@ import typing as t
 import click
 
 from wsgiscope.cli.options import app_option, console, output_options, print_json
+from wsgiscope.cli.redaction import redact_option
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.plan import Mode
@@ -101,6 +102,7 @@ _APP_SUFFIXES = (".py",)
 @click.option(
     "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
 )
+@redact_option
 @output_options
 def replay(
     words: tuple[str, ...],
@@ -191,6 +193,9 @@ def replay(
         queries=queries,
     )
     summaries, interrupted = _run(target, requests, modes, plan, as_json, color, width)
+    if not summaries:  # Ctrl-C before the first mode measured anything
+        click.echo("wsgiscope: interrupted before any request was measured", err=True)
+        raise SystemExit(int(ExitCode.INTERRUPTED))
     notes = _source_notes(sources, source_words)
     if as_json:
         document: dict[str, t.Any] = (
@@ -344,6 +349,7 @@ def _run(
     import contextlib
     import sys
 
+    from wsgiscope.interrupts import watching_ctrl_c
     from wsgiscope.render.console import make_console
     from wsgiscope.render.replay import progress_bar
     from wsgiscope.replay.runner import run_mode, summarize
@@ -353,9 +359,12 @@ def _run(
     summaries: list[dict[str, t.Any]] = []
     for mode in modes:
         # What the app prints goes to stderr: stdout is the summary (--json stays JSON).
+        # watching_ctrl_c: a KeyboardInterrupt the app raises itself is that
+        # request's error, only a Ctrl-C stops the run
         with (
             contextlib.redirect_stdout(sys.stderr),
             progress_bar(err, mode.label, plan.requests, plan.duration, show) as update,
+            watching_ctrl_c(),
         ):
             try:
                 result = run_mode(target, requests, mode, plan, update)

@@ -7,6 +7,7 @@ import typing as t
 import click
 
 from wsgiscope.cli.options import app_option, console, output_options
+from wsgiscope.cli.redaction import redact_option
 from wsgiscope.cli.tail import filter_options, make_filter
 
 if t.TYPE_CHECKING:
@@ -76,6 +77,7 @@ if t.TYPE_CHECKING:
 )
 @click.option("-v", "--verbose", is_flag=True, help="The full trace tree of every request.")
 @filter_options
+@redact_option
 @output_options
 def serve(
     app: str | None, app_option: str | None, server: str, host: str, port: int,
@@ -189,19 +191,39 @@ def _gunicorn_args(
 
 
 def _touch(path: str, private: bool = False) -> None:
+    import errno
     import os
+    import stat
 
     from wsgiscope.errors import UsageError
     from wsgiscope.tracing.kept import private_file
 
     try:
-        if private:
-            private_file(path)
-        else:
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        # O_NONBLOCK: a FIFO is refused below instead of blocking the open
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+        fd = os.open(path, flags, 0o600 if private else 0o644)
+        try:
+            mode = os.fstat(fd).st_mode
+        finally:
+            os.close(fd)
     except OSError as exc:
-        raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads
+            mode = stat.S_IFIFO
+        else:
+            raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) else "not a file"
+        )
+        raise UsageError(
+            f"the record file {path} is {kind}: serve reads back what it records",
+            hint="give --record a regular file (or leave it out for a temporary one)",
+        )
     if private:
+        try:
+            private_file(path)
+        except OSError as exc:
+            raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
         click.echo(
             f"wsgiscope: {path} keeps secrets (cookies, tokens, passwords) unredacted; "
             "it is readable by you only (0600): keep it private",
@@ -217,8 +239,8 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> int:
 
     from wsgiscope.render.console import make_console
     from wsgiscope.render.tail import render_summary
-    from wsgiscope.serving import ERROR, WORKER, host_port
-    from wsgiscope.serving.process import ServerError, ServerProcess, raise_reported
+    from wsgiscope.serving import host_port
+    from wsgiscope.serving.process import ServerError, ServerProcess
     from wsgiscope.serving.summary import Summary
     from wsgiscope.tailing import TraceLine, TraceTail
 
@@ -260,28 +282,18 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> int:
             )
             where = record if keep else "a temporary file (use --record FILE to keep them)"
             click.echo(f"wsgiscope: records go to {where}; press Ctrl-C to stop", err=True)
+
             while child.running and not stopping:
                 show(tail.poll())
                 for found in child.messages(0.1):
-                    if found.get("event") == WORKER:
-                        click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
-                    elif found.get("event") == ERROR and plan.reload:
-                        # an edit that breaks the app: say so, wait for the next one
-                        click.echo(
-                            f"wsgiscope: error: {found.get('message')} "
-                            "(fix it: the server reloads on the next change)",
-                            err=True,
-                        )
-                    elif found.get("event") == ERROR:
-                        # a gunicorn worker could not load the app: the arbiter
-                        # halts by itself, a SIGTERM now would only interrupt it
-                        child.stop(wait_first=10)
-                        raise_reported(found)
+                    _on_message(found, child, summary, record, plan.reload)
             interrupted = bool(stopping)
             stopped_by = stopping[0] if stopping else 0
             if interrupted:
                 click.echo("wsgiscope: stopping the server...", err=True)
             code = child.stop()
+            for found in child.messages():
+                _on_message(found, None, summary, record)
             show([*tail.poll(), *tail.finish()])
             if not interrupted and code != 0:
                 raise ServerError(f"the server stopped on its own (exit code {code})")
@@ -293,6 +305,55 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> int:
         if started and (completed or summary.requests):
             err.print(render_summary(summary.as_dict()))
     return int(stopped_by)
+
+
+#: gunicorn workers dying before they boot, in a row, that make serve stop.
+BOOT_FAILURES = 3
+
+
+def _on_message(
+    found: t.Mapping[str, t.Any], child: t.Any, summary: t.Any, record: str, reload: bool = False
+) -> None:
+    """Act on one control message from the server (``child`` None: it has
+    stopped, only lost records are still counted)."""
+    from wsgiscope.render.text import safe
+    from wsgiscope.serving import DROPPED, ERROR, WORKER, WORKER_EXIT
+    from wsgiscope.serving.process import ServerError, raise_reported
+
+    event = found.get("event")
+    if event == DROPPED:
+        if summary.drop(found.get("pid"), found.get("count"), found.get("reason")):
+            click.echo(
+                f"wsgiscope: records are being lost: cannot write {safe(record)}:"
+                f" {safe(found.get('reason'), 200)} (counted; the app keeps answering)",
+                err=True,
+            )
+    elif child is None:
+        return
+    elif event == WORKER:
+        child.booted.add(found.get("pid"))
+        child.boot_failures = 0
+        click.echo(f"wsgiscope: worker {found.get('pid')} booted", err=True)
+    elif event == WORKER_EXIT and found.get("pid") not in child.booted:
+        child.boot_failures += 1
+        if child.boot_failures >= BOOT_FAILURES:
+            child.stop()
+            raise ServerError(
+                f"gunicorn workers keep dying before they boot ({child.boot_failures} in a row)",
+                hint="the app's output above says why; try 'wsgiscope info APP'",
+            )
+    elif event == ERROR and reload:
+        # an edit that breaks the app: say so, wait for the next one
+        click.echo(
+            f"wsgiscope: error: {found.get('message')} "
+            "(fix it: the server reloads on the next change)",
+            err=True,
+        )
+    elif event == ERROR:
+        # a gunicorn worker could not load the app: the arbiter
+        # halts by itself, a SIGTERM now would only interrupt it
+        child.stop(wait_first=10)
+        raise_reported(found)
 
 
 def _shown(items: list[t.Any], kept_secrets: bool) -> list[t.Any]:

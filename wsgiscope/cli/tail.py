@@ -153,6 +153,9 @@ class RecordPrinter:
                 click.echo(f"wsgiscope: {safe(self.name)} {_NOTICES[item.kind]}", err=True)
             elif self.match(item.record):
                 pending.append(item)
+                if len(pending) >= 256:  # a streamed backlog: print as it comes
+                    self.records(pending)
+                    sys.stdout.flush()
         self.records(pending)
         sys.stdout.flush()
 
@@ -321,7 +324,10 @@ def tail(
         if not trace_tail.exists:
             click.echo(f"wsgiscope: {file} does not exist yet; waiting for it", err=True)
         try:
-            printer.show(trace_tail.backlog(lines, printer.match))
+            if lines is None:  # streamed: the first line at once, memory bounded
+                printer.show(trace_tail.stream_all(printer.match))
+            else:
+                printer.show(trace_tail.backlog(lines, printer.match))
             if not follow:
                 printer.show(trace_tail.finish())
                 return

@@ -19,6 +19,7 @@ import typing as t
 import click
 
 from wsgiscope.cli.options import app_option, console, load, output_options, print_json
+from wsgiscope.cli.redaction import redact_option
 from wsgiscope.errors import ExitCode, UsageError
 
 
@@ -194,6 +195,7 @@ def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option(
     "--html", "html_file", metavar="FILE", help="Also write a self-contained HTML report."
 )
+@redact_option
 @output_options
 def trace(
     words: tuple[str, ...],

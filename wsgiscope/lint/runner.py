@@ -185,9 +185,15 @@ def parse_request_option(text: str) -> Target:
 
     :raises UsageError: for a malformed request.
     """
+    import shlex
+
+    from wsgiscope.errors import UsageError
     from wsgiscope.request import parse_request, split_target
 
-    words = text.split()
+    try:
+        words = shlex.split(text)  # quoted items, as a shell would give them to trace
+    except ValueError as exc:
+        raise UsageError(f"cannot parse --request {text!r}: {exc}") from None
     _, method, path, items = split_target(words, app_allowed=False)
     spec = parse_request(path, items, method=method)
     return Target(spec.effective_method, redact_uri(path), None, spec, origin="--request")

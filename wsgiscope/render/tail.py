@@ -135,6 +135,21 @@ def render_summary(summary: t.Mapping[str, t.Any]) -> RenderableType:
     if summary["errors"]:
         head.append(f", {summary['errors']} with errors", style="red")
     parts.append(head)
+    dropped = summary.get("dropped")
+    if dropped:
+        lost = Text(f"{dropped} record{'' if dropped == 1 else 's'} lost", style="bold red")
+        lost.append(" (not written to the record file: ", style="red")
+        lost.append_text(data(summary.get("dropped_reason") or "unknown", limit=200))
+        lost.append(")", style="red")
+        parts.append(lost)
+    if summary.get("degraded"):
+        parts.append(
+            Text(
+                f"{summary['degraded']} record(s) degraded: some parts could not be"
+                " captured (their capture_errors say which)",
+                style="yellow",
+            )
+        )
     if summary["statuses"]:
         counts = Text("status  ")
         for index, (status, count) in enumerate(sorted(summary["statuses"].items())):

@@ -118,6 +118,8 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
         refused = _server_refusals(record)
         if refused:
             tree.children.append(refusal_tree(refused))
+    if record.get("capture_errors"):
+        tree.children.append(capture_errors_tree(record["capture_errors"]))
     parts: list[RenderableType] = [tree]
     if options.log:
         parts.append(log_tree(options.log, options.verbose))
@@ -149,6 +151,19 @@ def handled_heading(record: dict[str, t.Any]) -> Text | None:
     if status:
         text.append_text(label(("; the framework answered ", ""), (status, status_style(status))))
     return text
+
+
+def capture_errors_tree(failures: list[t.Any]) -> Tree:
+    """What wsgiscope could not capture of this request (a degraded record)."""
+    node = Tree(Text("not captured (the request itself was not affected)", style="yellow"))
+    for failure in failures[:20]:
+        if isinstance(failure, dict):
+            node.add(
+                label(
+                    (failure.get("field") or "?", "yellow"), "  ", (failure.get("error") or "", "")
+                )
+            )
+    return node
 
 
 # -- header ---------------------------------------------------------------------

@@ -22,7 +22,6 @@ patched). Both return a :class:`LocalResult`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import itertools
@@ -34,7 +33,7 @@ import typing as t
 from wsgiscope.redact import cap
 from wsgiscope.replay import expect
 from wsgiscope.replay.isolation import REQUEST_ID, ContextChecker, Findings, flask_apps
-from wsgiscope.replay.stats import HIGHEST_US, Stats
+from wsgiscope.replay.stats import HIGHEST_US, Stats, new_histogram
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.plan import Mode, ReplayPlan
@@ -128,6 +127,42 @@ def prepare(requests: t.Sequence[ReplayRequest], app: t.Any) -> list[Entry]:
     return entries
 
 
+#: In a replay worker process, whose own SIGINT handler calls
+#: :func:`note_ctrl_c`: whether a Ctrl-C arrived (see :func:`is_ctrl_c`).
+_ctrl_c = threading.Event()
+_noting = False
+
+
+def note_ctrl_c() -> None:
+    """Say a Ctrl-C arrived (a worker process's SIGINT handler calls it)."""
+    global _noting
+    _noting = True
+    _ctrl_c.set()
+
+
+def notes_ctrl_c() -> None:
+    """Say this process's SIGINT handler calls :func:`note_ctrl_c`."""
+    global _noting
+    _noting = True
+
+
+def is_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while the app ran, is the user's Ctrl-C rather
+    than the app's own ``KeyboardInterrupt`` (or ``SystemExit``): that
+    request's error. A signal only reaches the main thread; there, a
+    worker process's handler or :func:`wsgiscope.interrupts.watching_ctrl_c`
+    says whether a Ctrl-C arrived."""
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if _noting:
+        return _ctrl_c.is_set()
+    from wsgiscope.interrupts import is_ctrl_c as pressed
+
+    return pressed(exc)
+
+
 def call_app(
     app: t.Any, environ: dict[str, t.Any], captured: list[t.Any] | None = None
 ) -> tuple[str, bytes]:
@@ -189,6 +224,10 @@ class Shared:
     lock: t.Any = dataclasses.field(default_factory=threading.Lock)
     report: t.Callable[[], None] | None = None
     next_report: float = 0.0
+    #: The latency histogram every worker of this process adds to, and its lock
+    #: (not ``lock``: the in-flight count must not wait for a batch).
+    latencies: t.Any = None
+    latencies_lock: t.Any = dataclasses.field(default_factory=threading.Lock)
 
 
 def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
@@ -205,7 +244,11 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
     track = shared.track
     lock = shared.lock
     perf = time.perf_counter
-    record_value = stats.hist.record_value
+    # Latencies go to the one histogram of this process (``shared.latencies``,
+    # ~190 KB) in batches: a worker holds at most LATENCY_BATCH values, so
+    # 10,000 threads cost no 10,000 histograms.
+    latencies: list[int] = []
+    keep_latency = latencies.append
     count_entry = stats.count_entry
     status_counts = stats.status
     bytes_io = io.BytesIO
@@ -237,17 +280,24 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                 end = perf()
                 # Stats.record, inlined: this loop is the replay's hot path.
                 micros = int((end - start) * 1_000_000)
-                record_value(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
+                keep_latency(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
+                if len(latencies) >= LATENCY_BATCH:
+                    _flush_latencies(shared, latencies)
                 code = int(status[:3] or 0)
                 status_counts[code // 100 if 0 < code < 600 else 0] += 1
                 if code >= 500:
                     stats.errors += 1
                 stats.count += 1
                 count_entry(number % size, micros, code >= 500)
-            except Exception as exc:
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                # the app's own sys.exit() or KeyboardInterrupt too: this request's error
+                if is_ctrl_c(exc):
+                    raise
                 end = perf()
-                stats.record_exception(end - start, exc, entry.request.describe())
-                count_entry(number % size, int((end - start) * 1_000_000), True)
+                stats.record_exception(end - start, exc, entry.request.describe(), latency=False)
+                micros = max(1, min(int((end - start) * 1_000_000), HIGHEST_US))
+                keep_latency(micros)
+                count_entry(number % size, micros, True)
                 status, body = "", b""
             if track:
                 with lock:
@@ -261,16 +311,14 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:
                     or expected.status != status
                     or expected.headers != headers
                 ):
-                    if "" < status < "5":
-                        _mismatch(shared, entry, status, headers, body, ident, number)
-                    else:
-                        compared -= 1  # 5xx and exceptions are errors, never divergences
+                    compared -= _mismatch(shared, entry, status, headers, body, ident, number)
             if deadline is not None and end >= deadline:
                 break
             if shared.report is not None and end >= shared.next_report:
                 shared.next_report = end + REPORT_EVERY
                 shared.report()
     finally:
+        _flush_latencies(shared, latencies)
         _worker_ended(shared, stats, ident, entry is not None, compared, slot)
 
 
@@ -282,18 +330,42 @@ def _mismatch(
     body: bytes,
     ident: int,
     number: int,
-) -> None:
-    """An answer that is not the exact baseline one: judged by its template."""
+) -> int:
+    """An answer that is not the exact baseline one: judged by its template.
+
+    Returns 1 for an error (a 5xx or an exception: never a divergence, and
+    not compared), else 0.
+    """
+    if not "" < status < "5":
+        return 1
     expected = entry.expected
     assert expected is not None
     doc = expect.document(status, headers, body)
     if expected.accepts_doc(doc):
-        return
+        return 0
     if shared.sequential:
         with shared.lock:
             shared.findings.varied += 1
     else:
         shared.candidates.add(entry, doc, ident, number)
+    return 0
+
+
+#: Latencies a worker keeps before adding them to the shared histogram.
+LATENCY_BATCH = 64
+
+
+def _flush_latencies(shared: Shared, latencies: list[int]) -> None:
+    """Add a worker's kept latencies to the process's histogram, and forget them."""
+    if not latencies:
+        return
+    with shared.latencies_lock:
+        if shared.latencies is None:
+            shared.latencies = new_histogram()
+        record = shared.latencies.record_value
+        for micros in latencies:
+            record(micros)
+    latencies.clear()
 
 
 def _worker_ended(
@@ -338,8 +410,11 @@ def warm_up(app: t.Any, entries: t.Sequence[Entry], count: int) -> None:
         environ["wsgi.input"] = io.BytesIO(entry.body)
         environ[REQUEST_ID] = -1
         # An error here is counted in the measured run if it happens again.
-        with contextlib.suppress(Exception):
+        try:
             call_app(app, environ)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            if is_ctrl_c(exc):
+                raise
 
 
 @dataclasses.dataclass
@@ -404,6 +479,8 @@ def finish(shared: Shared, stats: list[Stats], interrupted: bool) -> LocalResult
     merged = Stats()
     for item in stats:
         merged.merge(item)
+    if shared.latencies is not None:
+        merged.hist.add(shared.latencies)
     merged.max_in_flight = shared.max_in_flight if shared.track else min(1, merged.count)
     sink = shared.entries[0].environ.get("wsgi.errors") if shared.entries else None
     if isinstance(sink, ErrorsSink):

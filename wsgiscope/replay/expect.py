@@ -303,12 +303,15 @@ def _environ(entry: Entry) -> dict[str, t.Any]:
 
 def sample(app: t.Any, entry: Entry) -> Answer | None:
     """One sequential answer; ``None`` for a 5xx or an exception."""
-    from wsgiscope.replay.engine import call_app
+    from wsgiscope.replay.engine import call_app, is_ctrl_c
 
     box: list[t.Any] = [[]]
     try:
         status, body = call_app(app, _environ(entry), box)
-    except Exception:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        # the app's own sys.exit() or KeyboardInterrupt is an error; Ctrl-C is not
+        if is_ctrl_c(exc):
+            raise
         return None
     if not status or status[:1] == "5":
         return None

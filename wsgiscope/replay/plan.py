@@ -97,10 +97,21 @@ def parse_mode(text: str, processes: int = 1, patch: bool = True) -> Mode:
     kind = t.cast(Kind, match.group(1))
     if kind == "sequential":
         return Mode("sequential", 1, processes, patch)
-    workers = int(match.group(2) or (16 if kind == "threads" else 100))
+    digits = match.group(2) or ("16" if kind == "threads" else "100")
+    workers = int(digits) if len(digits) <= 7 else MAX_WORKERS[kind] + 1
     if workers < 1:
         raise UsageError(f"{kind} needs at least one worker, got {workers}")
+    if workers > MAX_WORKERS[kind]:
+        raise UsageError(
+            f"{kind}={digits[:12]} is more than the {MAX_WORKERS[kind]:,} {kind} replay allows",
+            hint=f"the same limit as --{kind}",
+        )
     return Mode(kind, workers, processes, patch)
+
+
+#: The most workers one mode may ask for, however it is asked
+#: (``--threads``, ``--greenlets``, ``--compare``).
+MAX_WORKERS = {"threads": 10_000, "greenlets": 100_000}
 
 
 def mode_from_options(

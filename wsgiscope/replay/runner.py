@@ -20,6 +20,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -151,14 +153,45 @@ def _run_here(
     app, counter = _counting(loaded.app, plan)
     entries = engine.prepare(requests, app)
     run = engine.LocalRun(app, entries, mode, plan)
-    run.start()
+    # The baseline and the warm-up run before the workers, in a thread of
+    # their own, so that --duration and Ctrl-C end them too (an app that
+    # deadlocks would hold the main thread forever).
+    begun = threading.Event()
+    failed: list[BaseException] = []
+
+    def begin() -> None:
+        try:
+            run.start()
+        except BaseException as exc:  # handed to the main thread below
+            failed.append(exc)
+        finally:
+            begun.set()
+
+    began = time.monotonic()
+    limit = None if plan.duration is None else plan.duration + max(1.0, plan.duration / 10)
+    threading.Thread(target=begin, name="replay-baseline", daemon=True).start()
+    try:
+        while not begun.wait(POLL):
+            if limit is not None and time.monotonic() - began > limit:
+                return _stuck(mode, "before the measured run (the baseline and warm-up)", plan)
+    except KeyboardInterrupt:
+        run.stop()
+        if not begun.wait(POLL):
+            return ModeResult(mode, Stats(), Findings(), 0.0, True, abandoned=1)
+    if failed:
+        raise failed[0]
+    measured = time.monotonic()
     try:
         while not run.wait(POLL):
             if progress is not None:
                 progress(*run.progress())
+            if limit is not None and time.monotonic() - measured > limit:
+                run.stop()  # workers stuck in a request: --duration is over
+                break
     except KeyboardInterrupt:
         run.stop()
-    result = run.result()  # a second Ctrl-C in it leaves the stuck workers
+    stuck = not run.wait(0)
+    result = run.result(wait=not stuck)  # a second Ctrl-C in it leaves the stuck workers
     if counter is not None:
         counter.release()
     if progress is not None:
@@ -183,6 +216,16 @@ def _counting(app: t.Any, plan: ReplayPlan) -> tuple[t.Any, t.Any]:
     return counting(app)
 
 
+def _stuck(mode: Mode, where: str, plan: ReplayPlan) -> ModeResult:
+    """The result of a mode whose app did not answer within --duration."""
+    result = ModeResult(mode, Stats(), Findings(), plan.duration or 0.0, False)
+    result.warnings.append(
+        f"{mode.label}: the app did not answer within --duration {where}; nothing was"
+        " measured (a deadlock?)"
+    )
+    return result
+
+
 @dataclasses.dataclass
 class _Worker:
     process: subprocess.Popen[bytes]
@@ -192,6 +235,8 @@ class _Worker:
     done: int = 0
     errors: int = 0
     buffer: bytes = b""
+    #: Killed by us: still in a request when --duration had long passed.
+    stuck: bool = False
 
 
 def _child_env() -> dict[str, str]:
@@ -220,14 +265,15 @@ def _run_processes(
                 workers.append(
                     _spawn(Path(directory), index, ref, requests, mode, plan, BOOTSTRAP[patch])
                 )
-            interrupted = _watch(workers, progress)
+            limit = None if plan.duration is None else plan.duration + max(5.0, plan.duration / 10)
+            interrupted = _watch(workers, progress, limit)
         finally:
             for worker in workers:
                 if worker.process.poll() is None:
                     worker.process.kill()
                     worker.process.wait()
                 os.close(worker.read_fd)
-        return _merge(mode, workers, interrupted)
+        return _merge(mode, workers, interrupted, plan)
 
 
 def _spawn(
@@ -267,9 +313,16 @@ def _spawn(
     return _Worker(process, read_fd, result_path, log_path)
 
 
-def _watch(workers: list[_Worker], progress: Progress | None) -> bool:
-    """Relay progress until every worker exits; ``True`` if interrupted."""
+def _watch(workers: list[_Worker], progress: Progress | None, limit: float | None = None) -> bool:
+    """Relay progress until every worker exits; ``True`` if interrupted.
+
+    :param limit: seconds after which the workers are asked to stop (SIGINT),
+        and five more after which those still stuck in a request are killed
+        (``--duration`` is over for every phase, baseline included).
+    """
     interrupted = False
+    began = time.monotonic()
+    asked = False
     selector = selectors.DefaultSelector()
     for worker in workers:
         selector.register(worker.read_fd, selectors.EVENT_READ, worker)
@@ -287,6 +340,15 @@ def _watch(workers: list[_Worker], progress: Progress | None) -> bool:
                     _parse_progress(worker, chunk)
                 if progress is not None:
                     progress(sum(w.done for w in workers), sum(w.errors for w in workers))
+                if limit is not None and time.monotonic() - began > limit:
+                    for worker in workers:
+                        if worker.process.poll() is None:
+                            if asked and time.monotonic() - began > limit + 5:
+                                worker.stuck = True
+                                worker.process.kill()
+                            elif not asked:
+                                worker.process.send_signal(signal.SIGINT)
+                    asked = True
             except KeyboardInterrupt:
                 interrupted = True
                 for worker in workers:
@@ -343,7 +405,9 @@ def routes_in_worker(ref: AppRef, patch: bool) -> list[ReplayRequest]:
         return requests
 
 
-def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
+def _merge(
+    mode: Mode, workers: list[_Worker], interrupted: bool, plan: ReplayPlan | None = None
+) -> ModeResult:
     stats = Stats()
     findings = Findings()
     duration = 0.0
@@ -351,7 +415,15 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
     peaks = []
     abandoned = 0
     queries: list[dict[str, list[float]]] = []
+    lost: list[str] = []
     for index, worker in enumerate(workers):
+        code = worker.process.returncode
+        if code is not None and code < 0 and not worker.result_path.exists():
+            # killed by a signal (a segfault in the app, or by us: stuck past
+            # --duration): the others' results stay
+            why = "stuck past --duration" if worker.stuck else _signal_name(-code)
+            lost.append(f"worker {index} ({why})")
+            continue
         result = _result(index, worker)
         if result.get("queries") is not None:
             queries.append(result["queries"])
@@ -362,10 +434,17 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
         patched = result["patched"]
         peaks.append(result["stats"]["max_in_flight"])
         abandoned += result["abandoned"]
+    if lost and all(worker.stuck for worker in workers) and plan is not None:
+        return _stuck(mode, "in the worker processes", plan)
+    if lost and len(lost) == len(workers):
+        raise WorkerError(
+            f"every replay worker process died: {', '.join(lost)}",
+            hint="the app crashed the interpreter; run it sequentially to see where",
+        )
     # Requests in flight at once across processes: each process's own peak,
     # added up (they ran side by side).
     stats.max_in_flight = sum(peaks)
-    return ModeResult(
+    merged = ModeResult(
         mode,
         stats,
         findings,
@@ -376,6 +455,20 @@ def _merge(mode: Mode, workers: list[_Worker], interrupted: bool) -> ModeResult:
         abandoned=abandoned,
         queries=_merged_queries(queries),
     )
+    if lost:
+        merged.warnings.append(
+            f"{mode.label}: replay {'worker process' if len(lost) == 1 else 'worker processes'}"
+            f" killed by a signal, {', '.join(lost)}: "
+            f"{'its' if len(lost) == 1 else 'their'} requests are not in the figures"
+        )
+    return merged
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _merged_queries(payloads: list[dict[str, list[float]]]) -> dict[str, list[float]] | None:

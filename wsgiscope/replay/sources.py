@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from wsgiscope.errors import SourceError
-from wsgiscope.redact import redact_uri
+from wsgiscope.redact import redact_query, redact_uri
 
 #: Methods a request source may use; anything else is a malformed source.
 METHODS = frozenset(
@@ -119,6 +119,81 @@ class InvalidRequest(ValueError):
     """One malformed line or entry (the message says what, not where)."""
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _is_text(value: str) -> bool:
+    """No lone surrogate (which no request can carry)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def validate_request(request: ReplayRequest) -> ReplayRequest:
+    """``request`` checked for what no HTTP request can carry, so that
+    building it never fails later: header names that are not tokens, header
+    values with a line break or NUL, a path or query with control characters,
+    spaces or lone surrogates, a host with a bad port or IPv6 address, a
+    scheme other than http(s). A header value that is not Latin-1 is sent
+    as its UTF-8 bytes (what a server hands the app).
+
+    :raises InvalidRequest: naming the first problem.
+    """
+    headers = []
+    for name, value in request.headers:
+        if not _TOKEN.match(name):
+            raise InvalidRequest(f"invalid header name {name!r}")
+        if "\r" in value or "\n" in value or "\x00" in value or not _is_text(value):
+            raise InvalidRequest(
+                f"the value of header {name!r} has a line break, NUL or lone surrogate"
+            )
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8").decode("latin-1")
+        headers.append((name, value))
+    for what, text in (("path", request.path), ("query string", request.query_string)):
+        if _CONTROL.search(text) or not _is_text(text):
+            shown = redact_query(text) if what == "query string" else text
+            raise InvalidRequest(
+                f"the {what} has a control character or lone surrogate: {shown[:80]!r}"
+            )
+    if request.scheme is not None and request.scheme not in ("http", "https"):
+        raise InvalidRequest(f"the scheme must be http or https, got {request.scheme!r}")
+    if request.host is not None:
+        if _HOST_CONTROL.search(request.host) or not _is_text(request.host):
+            raise InvalidRequest(f"invalid host {request.host[:80]!r}")
+        try:
+            parts = urlsplit(f"//{request.host}")
+            parts.port  # noqa: B018  (raises for a port out of range)
+        except ValueError as exc:
+            raise InvalidRequest(f"invalid host {request.host[:80]!r}: {exc}") from None
+        if not parts.hostname:
+            raise InvalidRequest(f"invalid host {request.host[:80]!r}: no host name")
+    if tuple(headers) != request.headers:
+        request = dataclasses.replace(request, headers=tuple(headers))
+    return request
+
+
+def _shown_url(url: str) -> str:
+    """A URL for an error message: userinfo and secret query values redacted."""
+    if "@" in url.partition("?")[0]:
+        scheme, sep, rest = url.partition("://")
+        url = f"{scheme}{sep}{REDACTED}@{rest.partition('@')[2]}" if sep else url
+    return redact_uri(url)[:200]
+
+
+def _malformed(exc: Exception) -> InvalidRequest:
+    """Any other failure while reading one entry: it is malformed (skippable)."""
+    if isinstance(exc, InvalidRequest):
+        return exc
+    return InvalidRequest(f"malformed entry ({type(exc).__name__}: {str(exc)[:120]})")
+
+
 def load_sources(
     paths: t.Sequence[str | Path],
     *,
@@ -184,11 +259,14 @@ def _read_jsonl(path: Path, text: str, result: SourceResult, skip_invalid: bool)
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InvalidRequest(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            except (ValueError, RecursionError) as exc:  # a huge number, deep nesting
+                raise InvalidRequest(f"invalid JSON: {type(exc).__name__}") from None
             result.requests.append(request_from_record(record, where))
-        except InvalidRequest as exc:
+        except Exception as exc:
+            problem = _malformed(exc)
             if not skip_invalid:
-                raise SourceError(f"{where}: {exc}", hint=_HINT) from None
-            result.skip(f"{where}: {exc}")
+                raise SourceError(f"{where}: {problem}", hint=_HINT) from None
+            result.skip(f"{where}: {problem}")
 
 
 def request_from_record(record: t.Any, origin: str = "") -> ReplayRequest:
@@ -226,16 +304,18 @@ def request_from_record(record: t.Any, origin: str = "") -> ReplayRequest:
     body = _record_body(fields, record)
     if REDACTED.encode() in body:
         redacted += ("body",)
-    return ReplayRequest(
-        method,
-        path,
-        _query_text(query),
-        headers,
-        body,
-        scheme if isinstance(scheme, str) and scheme else None,
-        host if isinstance(host, str) and host else None,
-        origin,
-        redacted,
+    return validate_request(
+        ReplayRequest(
+            method,
+            path,
+            _query_text(query),
+            headers,
+            body,
+            scheme if isinstance(scheme, str) and scheme else None,
+            host if isinstance(host, str) and host else None,
+            origin,
+            redacted,
+        )
     )
 
 
@@ -330,6 +410,8 @@ def _read_har(
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(f"{path}:{exc.lineno}: invalid JSON in HAR file: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # a huge number, deep nesting
+        raise SourceError(f"{path}: invalid JSON in HAR file: {type(exc).__name__}") from None
     log = document.get("log") if isinstance(document, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
@@ -343,10 +425,11 @@ def _read_har(
         where = f"{path}: log.entries[{index}]"
         try:
             request = request_from_har_entry(entry, where)
-        except InvalidRequest as exc:
+        except Exception as exc:
+            problem = _malformed(exc)
             if not skip_invalid:
-                raise SourceError(f"{where}: {exc}", hint=_HINT) from None
-            result.skip(f"{where}: {exc}")
+                raise SourceError(f"{where}: {problem}", hint=_HINT) from None
+            result.skip(f"{where}: {problem}")
             continue
         host = (request.host or "").lower()
         if patterns is None:
@@ -371,9 +454,12 @@ def request_from_har_entry(entry: t.Any, origin: str = "") -> ReplayRequest:
     url = request.get("url")
     if not isinstance(url, str):
         raise InvalidRequest(f"no request URL (got {url!r})")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # a bad IPv6 address
+        raise InvalidRequest(f"invalid URL {_shown_url(url)!r}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidRequest(f"the URL must be absolute http(s), got {url!r}")
+        raise InvalidRequest(f"the URL must be absolute http(s), got {_shown_url(url)!r}")
     headers: list[tuple[str, str]] = []
     for header in request.get("headers") or []:
         if not isinstance(header, dict) or not isinstance(header.get("name"), str):
@@ -396,15 +482,17 @@ def request_from_har_entry(entry: t.Any, origin: str = "") -> ReplayRequest:
     body, content_type = _har_body(request.get("postData"))
     if content_type and "content-type" not in names:
         headers.append(("Content-Type", content_type))
-    return ReplayRequest(
-        method,
-        parts.path or "/",
-        parts.query,
-        tuple(headers),
-        body,
-        parts.scheme,
-        parts.netloc,
-        origin,
+    return validate_request(
+        ReplayRequest(
+            method,
+            parts.path or "/",
+            parts.query,
+            tuple(headers),
+            body,
+            parts.scheme,
+            parts.netloc,
+            origin,
+        )
     )
 
 
@@ -446,15 +534,19 @@ def _read_lines(path: Path, text: str, result: SourceResult, skip_invalid: bool)
 
     def flush() -> None:
         if current is not None:
-            result.requests.append(
-                ReplayRequest(
-                    current["method"],
-                    current["path"],
-                    current["query"],
-                    tuple(current["headers"]),
-                    origin=current["origin"],
-                )
+            request = ReplayRequest(
+                current["method"],
+                current["path"],
+                current["query"],
+                tuple(current["headers"]),
+                origin=current["origin"],
             )
+            try:
+                result.requests.append(validate_request(request))
+            except InvalidRequest as exc:
+                if not skip_invalid:
+                    raise SourceError(f"{current['origin']}: {exc}", hint=_HINT) from None
+                result.skip(f"{current['origin']}: {exc}")
 
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()

@@ -45,8 +45,22 @@ class Stats:
     An error is a 5xx response or an exception.
     """
 
+    #: The latency histogram, made on first use (a worker that serves
+    #: nothing costs no ~190 KB histogram).
+    _hist: Histogram | None = None
+
+    @property
+    def hist(self) -> Histogram:
+        hist = self._hist
+        if hist is None:
+            hist = self._hist = new_histogram()
+        return hist
+
+    @hist.setter
+    def hist(self, value: Histogram) -> None:
+        self._hist = value
+
     def __init__(self) -> None:
-        self.hist = new_histogram()
         self.count = 0
         self.errors = 0
         self.status = [0] * 6
@@ -68,11 +82,15 @@ class Stats:
         if status_code >= 500:
             self.errors += 1
 
-    def record_exception(self, latency_s: float, exc: BaseException, where: str) -> None:
-        """A request whose app call raised ``exc``."""
+    def record_exception(
+        self, latency_s: float, exc: BaseException, where: str, latency: bool = True
+    ) -> None:
+        """A request whose app call raised ``exc`` (its latency recorded here
+        unless ``latency`` is false: the caller keeps it)."""
         self.count += 1
         self.errors += 1
-        self.hist.record_value(max(1, min(int(latency_s * 1_000_000), HIGHEST_US)))
+        if latency:
+            self.hist.record_value(max(1, min(int(latency_s * 1_000_000), HIGHEST_US)))
         name = type(exc).__name__
         self.exceptions[name] = self.exceptions.get(name, 0) + 1
         if len(self.examples) < 5:
@@ -80,7 +98,8 @@ class Stats:
 
     def merge(self, other: Stats) -> None:
         """Add ``other``'s counts and latencies to these."""
-        self.hist.add(other.hist)
+        if other._hist is not None:
+            self.hist.add(other._hist)
         self.count += other.count
         self.errors += other.errors
         self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]

@@ -52,6 +52,9 @@ def main(argv: list[str]) -> int:
             result = {"error": f"replay worker failed: {type(exc).__name__}: {exc}", "hint": None}
     with open(result_path, "wb") as file:
         pickle.dump(result, file)
+    from wsgiscope.loading import leave_app_threads
+
+    leave_app_threads(0)  # threads the app started must not keep the worker alive
     return 0
 
 
@@ -127,7 +130,12 @@ def _on_ctrl_c(stop: t.Callable[[], None], stopped: t.Callable[[], bool]) -> t.A
     the request in hand); the next raises ``KeyboardInterrupt`` to stop
     waiting for a request that does not end."""
 
+    from wsgiscope.replay.engine import note_ctrl_c, notes_ctrl_c
+
+    notes_ctrl_c()
+
     def handler(signum: int, frame: t.Any) -> None:
+        note_ctrl_c()
         if stopped():
             raise KeyboardInterrupt
         stop()

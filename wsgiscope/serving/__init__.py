@@ -33,6 +33,11 @@ WORKER_CLASSES = ("sync", "gthread", "gevent")
 
 #: Control message kinds: the server listens, it failed, a gunicorn worker booted.
 READY, ERROR, WORKER = "ready", "error", "worker"
+#: Control message kind: records a process could not write (``pid``, ``count``
+#: so far in that process, ``reason``).
+DROPPED = "dropped"
+#: Control message kind: the gunicorn arbiter saw a worker exit (``pid``).
+WORKER_EXIT = "worker_exit"
 
 
 @dataclasses.dataclass(frozen=True)

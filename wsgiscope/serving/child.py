@@ -24,7 +24,16 @@ import typing as t
 from pathlib import Path
 
 from wsgiscope.errors import AppLoadError, MissingDependency, UsageError, WsgiscopeError
-from wsgiscope.serving import ERROR, READY, WORKER, ServePlan, host_port, message
+from wsgiscope.serving import (
+    DROPPED,
+    ERROR,
+    READY,
+    WORKER,
+    WORKER_EXIT,
+    ServePlan,
+    host_port,
+    message,
+)
 
 #: How long SIGTERM lets requests in flight finish.
 GRACE_SECONDS = 10
@@ -54,8 +63,52 @@ class Control:
         )
 
 
-def load_traced(plan: ServePlan) -> t.Any:
-    """The plan's app wrapped in TraceMiddleware that appends to the record file."""
+class DropReporter:
+    """Tells the parent how many records this process could not write: on
+    the first loss, then at most every :attr:`EVERY` seconds, and at the end
+    (:meth:`flush`)."""
+
+    EVERY = 0.25
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+        self.count = self.sent = 0
+        self.reason = ""
+        self.at = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, count: int, reason: str) -> None:
+        import time
+
+        self.count, self.reason = count, reason
+        if self.sent == 0 or time.monotonic() - self.at >= self.EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the count if it changed since the last message."""
+        import time
+
+        with self.lock:
+            if self.count == self.sent:
+                return
+            self.sent, self.at = self.count, time.monotonic()
+        self.control.send(DROPPED, pid=os.getpid(), count=self.sent, reason=self.reason)
+
+
+#: This process's reporter (one traced app per process).
+_reporter: DropReporter | None = None
+
+
+def flush_drops() -> None:
+    """Send this process's final count of lost records (if any were lost)."""
+    if _reporter is not None:
+        _reporter.flush()
+
+
+def load_traced(plan: ServePlan, control: Control | None = None) -> t.Any:
+    """The plan's app wrapped in TraceMiddleware that appends to the record
+    file; records it cannot write are reported on ``control``."""
+    global _reporter
     from wsgiscope.loading import AppRef, load_app
     from wsgiscope.tracing import TraceMiddleware
 
@@ -71,7 +124,11 @@ def load_traced(plan: ServePlan) -> t.Any:
             f"loading {plan.import_path} failed: {type(exc).__name__}: {exc}",
             hint="the traceback above shows where",
         ) from None
-    return TraceMiddleware(loaded.app, sink=plan.record, redact=not plan.keep_secrets)
+    traced = TraceMiddleware(loaded.app, sink=plan.record, redact=not plan.keep_secrets)
+    if control is not None and traced.sink is not None:
+        _reporter = DropReporter(control)
+        traced.sink.on_failure = _reporter
+    return traced
 
 
 def _bind_error(plan: ServePlan, exc: OSError) -> UsageError:
@@ -132,7 +189,7 @@ def _listen(plan: ServePlan) -> t.Any:
 def _run_werkzeug(plan: ServePlan, control: Control) -> None:
     from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, make_server
 
-    app = load_traced(plan)
+    app = load_traced(plan, control)
     in_flight = threading.Condition()
     active = [0]
 
@@ -179,6 +236,7 @@ def _run_werkzeug(plan: ServePlan, control: Control) -> None:
     server.serve_forever()
     with in_flight:
         in_flight.wait_for(lambda: active[0] == 0, timeout=GRACE_SECONDS)
+    flush_drops()
 
 
 def run_gevent(plan: ServePlan, control: Control) -> None:
@@ -188,7 +246,7 @@ def run_gevent(plan: ServePlan, control: Control) -> None:
     import gevent
     from gevent.pywsgi import WSGIHandler, WSGIServer
 
-    app = load_traced(plan)
+    app = load_traced(plan, control)
     active = [0]
 
     class CountingHandler(WSGIHandler):  # type: ignore[misc]
@@ -213,6 +271,7 @@ def run_gevent(plan: ServePlan, control: Control) -> None:
     deadline = time.monotonic() + GRACE_SECONDS
     while active[0] and time.monotonic() < deadline:
         gevent.sleep(0.05)
+    flush_drops()
 
 
 def _configure_gunicorn(application: t.Any, plan: ServePlan) -> None:
@@ -283,6 +342,8 @@ def run_gunicorn(plan: ServePlan, control: Control) -> None:
         def _chain_hooks(self) -> None:
             theirs_ready = self.cfg.settings["when_ready"].get()
             theirs_init = self.cfg.settings["post_worker_init"].get()
+            theirs_worker_exit = self.cfg.settings["worker_exit"].get()
+            theirs_child_exit = self.cfg.settings["child_exit"].get()
 
             def when_ready(arbiter: t.Any) -> None:
                 theirs_ready(arbiter)
@@ -301,12 +362,23 @@ def run_gunicorn(plan: ServePlan, control: Control) -> None:
                 theirs_init(worker)
                 control.send(WORKER, pid=worker.pid)
 
+            def worker_exit(server: t.Any, worker: t.Any) -> None:
+                theirs_worker_exit(server, worker)
+                flush_drops()
+
+            def child_exit(server: t.Any, worker: t.Any) -> None:
+                theirs_child_exit(server, worker)
+                # in the arbiter: serve counts workers that died before they booted
+                control.send(WORKER_EXIT, pid=worker.pid)
+
             self.cfg.set("when_ready", when_ready)
             self.cfg.set("post_worker_init", post_worker_init)
+            self.cfg.set("worker_exit", worker_exit)
+            self.cfg.set("child_exit", child_exit)
 
         def load(self) -> t.Any:
             try:
-                return load_traced(plan)
+                return load_traced(plan, control)
             except WsgiscopeError as exc:
                 control.error(exc)
                 # gunicorn's "app failed to load": the arbiter halts
@@ -332,3 +404,6 @@ def main(argv: list[str] | None = None) -> None:
     except WsgiscopeError as exc:
         control.error(exc)
         sys.exit(int(exc.exit_code))
+    from wsgiscope.loading import leave_app_threads
+
+    leave_app_threads(0)  # threads the app started must not keep the server alive

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import typing as t
 
@@ -65,6 +66,7 @@ def _child_env() -> dict[str, str]:
     import wsgiscope
 
     env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"  # the server's output is relayed as it comes
     root = os.path.dirname(os.path.dirname(os.path.abspath(wsgiscope.__file__)))
     # a source checkout (PYTHONPATH=. or a test run) must reach the child too;
     # an installed wsgiscope is found anyway, and adding site-packages in
@@ -74,11 +76,22 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _stderr_fd() -> int | None:
-    try:
-        return sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
+def relay_escaped(stream: t.IO[bytes] | None, out: t.TextIO | None = None) -> None:
+    """Copy the server's output to our stderr line by line, every character
+    a terminal would act on (escape sequences, OSC 52, zero-width ones)
+    escaped; until the server closes it."""
+    from wsgiscope.render.text import escape_control
+
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError), stream:
+        for line in iter(lambda: stream.readline(1 << 16), b""):
+            text = line.decode("utf-8", "replace")
+            ending = "\n" if text.endswith("\n") else ""
+            target = out or sys.stderr
+            with contextlib.suppress(OSError, ValueError):
+                target.write(escape_control(text[: len(text) - len(ending)]) + ending)
+                target.flush()
 
 
 def _die_with_parent() -> t.Callable[[], None] | None:
@@ -112,6 +125,10 @@ class ServerProcess:
     _buffer: bytes = b""
     _eof: bool = False
     _fd_open: bool = True
+    _relay: threading.Thread | None = None
+    #: gunicorn workers that booted, and how many died before booting in a row.
+    booted: set[int] = dataclasses.field(default_factory=set)
+    boot_failures: int = 0
 
     @classmethod
     def start(cls, plan: ServePlan) -> ServerProcess:
@@ -127,16 +144,25 @@ class ServerProcess:
                 preexec_fn=_die_with_parent(),  # safe: serve starts no threads
                 env=_child_env(),
                 stdin=subprocess.DEVNULL,
-                # what the app prints must not mix with serve's stdout (JSON Lines
-                # with --json): the server's output all goes to stderr
-                stdout=_stderr_fd(),
+                # what the app and the server print (the app's logger, its
+                # tracebacks, wsgi.errors, gunicorn's log) is relayed to our
+                # stderr escaped: a client must not reach the terminal through
+                # a logged value. It must not mix with serve's stdout either
+                # (JSON Lines with --json).
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
         except BaseException:
             os.close(read_end)
             raise
         finally:
             os.close(write_end)
-        return cls(plan, proc, read_end)
+        server = cls(plan, proc, read_end)
+        server._relay = threading.Thread(
+            target=relay_escaped, args=(proc.stdout,), name="wsgiscope-relay", daemon=True
+        )
+        server._relay.start()
+        return server
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -152,9 +178,9 @@ class ServerProcess:
     def messages(self, timeout: float = 0.0) -> list[dict[str, t.Any]]:
         """Control messages received within ``timeout`` seconds (maybe none)."""
         if self._eof or not self._fd_open:
-            if timeout:
+            if timeout and b"\n" not in self._buffer:
                 time.sleep(timeout)
-            return []
+            return self._parse()
         ready, _, _ = select.select([self.control], [], [], timeout)
         if ready:
             chunk = os.read(self.control, 65536)
@@ -162,6 +188,9 @@ class ServerProcess:
                 # every holder of the write end (child, workers) has gone
                 self._eof = True
             self._buffer += chunk
+        return self._parse()
+
+    def _parse(self) -> list[dict[str, t.Any]]:
         lines = self._buffer.split(b"\n")
         self._buffer = lines.pop()
         found = []
@@ -224,7 +253,15 @@ class ServerProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self._relay is not None:
+            self._relay.join(5)  # the server's last words, up to its exit
         if self._fd_open:
+            # what the child said on its way out stays readable (messages())
+            with contextlib.suppress(OSError):
+                while not self._eof and select.select([self.control], [], [], 0)[0]:
+                    chunk = os.read(self.control, 65536)
+                    self._eof = not chunk
+                    self._buffer += chunk
             self._fd_open = False
             os.close(self.control)
         return self.proc.returncode

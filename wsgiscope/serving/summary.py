@@ -24,6 +24,11 @@ class Summary:
     def __init__(self, slowest: int = 5) -> None:
         self.requests = 0
         self.errors = 0
+        #: Records that could not be built whole (``capture_errors``).
+        self.degraded = 0
+        #: Records the server could not write, by process id, and why.
+        self.dropped: dict[int, int] = {}
+        self.dropped_reason = ""
         self.statuses: collections.Counter[str] = collections.Counter()
         self._keep = slowest
         self._slowest: list[tuple[float, int, dict[str, t.Any]]] = []
@@ -37,6 +42,8 @@ class Summary:
         self.statuses["---" if status is None else str(status)] += 1
         if record_error(record) is not None:
             self.errors += 1
+        if record.get("capture_errors"):
+            self.degraded += 1
         duration = record.get("duration_ms")
         if isinstance(duration, (int, float)):
             request = record.get("request") or {}
@@ -52,11 +59,23 @@ class Summary:
             elif item[0] > self._slowest[0][0]:
                 heapq.heapreplace(self._slowest, item)
 
+    def drop(self, pid: t.Any, count: t.Any, reason: t.Any) -> bool:
+        """Note a server process's count of records it could not write;
+        whether this is the first loss heard of."""
+        first = not self.dropped
+        if isinstance(count, int) and count > self.dropped.get(pid, 0):
+            self.dropped[pid] = count
+        self.dropped_reason = str(reason)
+        return first
+
     def as_dict(self) -> dict[str, t.Any]:
         """``{requests, errors, seconds, statuses: {code: count}, slowest: [...]}``."""
         return {
             "requests": self.requests,
             "errors": self.errors,
+            "degraded": self.degraded,
+            "dropped": sum(self.dropped.values()),
+            "dropped_reason": self.dropped_reason,
             "seconds": time.monotonic() - self._began,
             "statuses": dict(sorted(self.statuses.items())),
             "slowest": [entry for _, _, entry in sorted(self._slowest, reverse=True)],

@@ -205,12 +205,18 @@ def _cap(value: t.Any, limit: int = 200) -> str:
     return text
 
 
-def _view_args(view_args: t.Mapping[t.Any, t.Any]) -> dict[str, str]:
-    """``{str(name): _cap(repr(value))}``, with cap's call saved for short reprs."""
+def _view_args(view_args: t.Mapping[t.Any, t.Any], redactor: Redactor) -> dict[str, str]:
+    """``{str(name): _cap(repr(value))}``, with cap's call saved for short reprs;
+    a route argument named like a secret (``<token>``) redacted."""
     out = {}
+    show = redactor.show_secrets
     for key, value in view_args.items():
+        name = as_text(key)
+        if not show and is_secret_field(name):
+            out[name] = REDACTED
+            continue
         text = repr_text(value)
-        out[as_text(key)] = text if len(text) <= 200 else _cap(text)
+        out[name] = text if len(text) <= 200 else _cap(text)
     return out
 
 
@@ -426,7 +432,7 @@ class HookCall(Event):
             "function": name,
             "app": app,
             "endpoint": endpoint,
-            "view_args": None if view_args is None else _view_args(view_args),
+            "view_args": None if view_args is None else _view_args(view_args, redactor),
             "exception": None if exc is None else describe_exception(exc),
             "raised": None if raised is None else describe_exception(raised),
             "duration_ms": None if duration is None else int(duration * 1e6 + 0.5) / 1000,
@@ -640,7 +646,7 @@ class ExceptionRaised(Event):
             "depth": depth,
             "parent": parent,
             "type": type(exc).__qualname__,
-            "message": str(exc),
+            "message": exception_message(exc),
             "traceback": format_traceback(exc),
             "where": where,
         }

@@ -66,11 +66,12 @@ def _event(event: t.Any) -> t.Any:
     if not isinstance(event, dict):
         return event
     event = dict(event)
-    if isinstance(event.get("g"), dict):
-        event["g"] = {
-            name: REDACTED if is_secret_field(str(name)) else value
-            for name, value in event["g"].items()
-        }
+    for key in ("g", "g_after"):
+        if isinstance(event.get(key), dict):
+            event[key] = {
+                name: REDACTED if is_secret_field(str(name)) else value
+                for name, value in event[key].items()
+            }
     if isinstance(event.get("session"), dict):
         event["session"] = {name: REDACTED for name in event["session"]}
     if isinstance(event.get("changed"), dict):

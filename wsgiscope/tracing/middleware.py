@@ -15,8 +15,11 @@ The middleware is transparent (PEP 3333), in the manner of werkzeug's
 - ``start_response`` is called with the arguments the app gave (``exc_info``
   included, so a server's re-raise reaches the app) and the ``write()``
   callable it returns keeps working (its chunks are recorded too);
-- a ``wsgi.file_wrapper`` response is iterated like any other (its chunks
-  are recorded; a server's zero-copy path for it is not taken);
+- a ``wsgi.file_wrapper`` response (an instance of the server's own
+  class) is handed back to the server as it is, so its zero-copy
+  (sendfile) path is still taken: only its ``close`` is replaced, by one
+  that ends the trace; the file's size and first ``max_body`` bytes are
+  read with ``pread`` (its position is not moved), the chunks are not seen;
 - an iterable with ``len()`` keeps it (servers use ``len() == 1`` to set
   ``Content-Length``);
 - the body is recorded up to ``max_body`` bytes (``body_preview``,
@@ -53,7 +56,7 @@ from wsgiscope.tracing.events import (
     StartResponse,
     hide_own_frames,
 )
-from wsgiscope.tracing.record import build_record, is_error
+from wsgiscope.tracing.record import build_record, degraded_record, is_error
 from wsgiscope.tracing.recorder import Clock, Recorder, _current
 from wsgiscope.tracing.sinks import Record, make_sink
 
@@ -77,7 +80,9 @@ class TraceMiddleware:
         atomically), a file-like object or a callable taking the record.
         See :mod:`wsgiscope.tracing.sinks`.
     :param redact: replace secrets with ``"[redacted]"`` in the record
-        (see :mod:`wsgiscope.redact`); ``False`` keeps them.
+        (see :mod:`wsgiscope.redact`); ``False`` keeps them; a list of
+        names redacts those too (headers, parameters, fields, keys), in
+        addition to the built-in deny-lists, in this process.
     :param max_body: response body bytes kept in the record, and request
         body bytes (of those the app read).
     :param sample: fraction of requests traced (0.0 to 1.0); the others pass
@@ -109,7 +114,7 @@ class TraceMiddleware:
         app: t.Callable[..., t.Any],
         sink: t.Any = None,
         *,
-        redact: bool = True,
+        redact: bool | t.Iterable[str] = True,
         max_body: int = DEFAULT_MAX_BODY,
         sample: float = 1.0,
         only_errors: bool = False,
@@ -125,6 +130,13 @@ class TraceMiddleware:
             raise ValueError(f"max_body must not be negative, not {max_body!r}")
         self.app = app
         self.sink = make_sink(sink)
+        if not isinstance(redact, bool):
+            from wsgiscope.redact import add_secret_names
+
+            if isinstance(redact, str):
+                raise TypeError("redact takes True, False or a list of names, not a str")
+            add_secret_names(redact)
+            redact = True
         self.redact = redact
         self.max_body = max_body
         self.sample = sample
@@ -136,6 +148,13 @@ class TraceMiddleware:
         self.trigger = trigger
         self.app_name = app_label(app)
         self._release: weakref.finalize | None = None
+        #: Records that could not be built whole (see ``capture_errors`` in them).
+        self.degraded = 0
+
+    @property
+    def dropped(self) -> int:
+        """Records the sink failed to take (each one lost, counted here)."""
+        return 0 if self.sink is None else self.sink.failures
 
     def __call__(
         self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]
@@ -253,6 +272,8 @@ class RequestTrace:
         wrapper_class = environ.get("wsgi.file_wrapper")
         if isinstance(wrapper_class, type) and isinstance(app_iter, wrapper_class):
             self.file_wrapper = True
+            if self.keep_file_wrapper(app_iter):
+                return t.cast("t.Iterable[bytes]", app_iter)
         kind = type(app_iter)
         sized = _sized.get(kind)
         if sized is None:
@@ -262,6 +283,55 @@ class RequestTrace:
             if len(_sized) < 256:
                 _sized[kind] = sized
         return SizedTracedIterable(self, app_iter) if sized else TracedIterable(self, app_iter)
+
+    def keep_file_wrapper(self, app_iter: t.Any) -> bool:
+        """Hand the server the app's own ``wsgi.file_wrapper`` object (so its
+        sendfile path is taken): only its ``close`` is replaced, by one that
+        ends the trace; the size and the start of the file are read without
+        moving its position. False when ``close`` cannot be set."""
+        original = getattr(app_iter, "close", None)
+        trace = self
+
+        def close() -> None:
+            trace.close_app(original)
+
+        try:
+            app_iter.close = close
+        except Exception:  # __slots__, a read-only property: wrapped as any iterable
+            return False
+        size, head = _file_extent(getattr(app_iter, "filelike", None), self.mw.max_body)
+        if size is not None:
+            self.body_bytes = size
+            self.truncated = size > len(head)
+            if head:
+                self.preview.append(head)
+                self.preview_len = len(head)
+        return True
+
+    def close_app(self, close: t.Callable[[], t.Any] | None) -> None:
+        """Close the app's iterable (its ``close``, if any) once and end the trace."""
+        if self.closed:
+            return
+        self.closed = True
+        rec = self.rec
+        token = _current.set(rec)
+        try:
+            self.has_close = close is not None
+            if close is not None:
+                try:
+                    close()
+                except BaseException as exc:
+                    self.exception(exc, "close")
+                    hide_own_frames(exc)
+                    raise
+        finally:
+            rows = rec.rows
+            if len(rows) < rec.limit:
+                rows.append((Close, rec.clock(), rec.state, self.has_close))
+            else:
+                rec.dropped += 1
+            _current.reset(token)
+            self.finish()
 
     def start_response(self, status: t.Any, headers: t.Any, *args: t.Any) -> t.Any:
         """The ``start_response`` the app gets: records the call, then makes it."""
@@ -335,7 +405,11 @@ class RequestTrace:
             return
         if mw.sink is None and self.on_finish is None:
             return
-        self.record = build_record(self)
+        try:
+            self.record = build_record(self)
+        except Exception as exc:  # never the request's problem: a degraded record
+            self.record = degraded_record(self, exc)
+            mw.degraded += 1
         mw.emit(self.record)
         if self.on_finish is not None:
             self.on_finish(self)
@@ -410,6 +484,27 @@ class InputTee:
 
     def __getattr__(self, name: str) -> t.Any:
         return getattr(self._stream, name)
+
+
+def _file_extent(filelike: t.Any, limit: int) -> tuple[int | None, bytes]:
+    """``(bytes left to send, the first of them up to limit)`` of a file
+    object, read without moving its position; ``(None, b"")`` when unknown."""
+    try:
+        fileno = filelike.fileno()
+        position = filelike.tell()
+        size = os.fstat(fileno).st_size - position
+        if size < 0:
+            return None, b""
+        return size, os.pread(fileno, min(size, limit), position) if limit and size else b""
+    except Exception:  # no descriptor (BytesIO), not seekable, a pipe
+        pass
+    try:
+        position = filelike.tell()
+        with filelike.getbuffer() as buffer:
+            size = max(buffer.nbytes - position, 0)
+            return size, bytes(buffer[position : position + min(size, limit)])
+    except Exception:
+        return None, b""
 
 
 def _exception_of(exc_info: t.Any) -> BaseException | None:
@@ -507,29 +602,8 @@ class TracedIterable:
     def close(self) -> None:
         """Close the app's iterable (once) and end the trace."""
         trace = self.trace
-        if trace.closed:
-            return
-        trace.closed = True
-        token = _current.set(trace.rec)
-        try:
-            close = getattr(trace.app_iter, "close", None)
-            trace.has_close = close is not None
-            if close is not None:
-                try:
-                    close()
-                except BaseException as exc:
-                    trace.exception(exc, "close")
-                    hide_own_frames(exc)
-                    raise
-        finally:
-            rec = trace.rec
-            rows = rec.rows
-            if len(rows) < rec.limit:
-                rows.append((Close, rec.clock(), rec.state, trace.has_close))
-            else:
-                rec.dropped += 1
-            _current.reset(token)
-            trace.finish()
+        if not trace.closed:
+            trace.close_app(getattr(trace.app_iter, "close", None))
 
     def mark_truncated(self) -> None:
         """Say the consumer stopped reading at the cap (an endless body)."""

@@ -15,7 +15,7 @@ import secrets
 import typing as t
 
 from wsgiscope.outcome import judge
-from wsgiscope.redact import Redactor, as_text
+from wsgiscope.redact import REDACTED, Redactor, as_text, is_secret_field
 from wsgiscope.tracing.events import (
     HookCall,
     describe_exception,
@@ -138,6 +138,21 @@ def _preview_bytes(trace: RequestTrace) -> bytes:
     return b"".join(map(chunk_bytes, preview))[: trace.mw.max_body]
 
 
+def _hidden_binary(trace: RequestTrace, redactor: Redactor) -> str | None:
+    """What replaces a binary response preview that holds a secret (a gzip
+    body, a form with a byte that is not UTF-8), else ``None``."""
+    content_type = content_encoding = None
+    headers = trace.headers
+    for item in headers if isinstance(headers, list) else ():
+        if type(item) is tuple and len(item) == 2 and type(item[0]) is str:
+            name = item[0].lower()
+            if name == "content-type":
+                content_type = item[1]
+            elif name == "content-encoding":
+                content_encoding = item[1]
+    return redactor.binary_body(_preview_bytes(trace), content_type, content_encoding)
+
+
 def _error(trace: RequestTrace) -> dict[str, t.Any] | None:
     exc = trace.error
     propagated = exc is not None
@@ -185,6 +200,13 @@ def _request_body(trace: RequestTrace, redactor: Redactor) -> dict[str, t.Any]:
     text, encoding = body_preview(tee.body)
     if encoding == "utf-8":
         text = redactor.body(text, trace.environ.get("CONTENT_TYPE"))
+    elif not redactor.show_secrets:
+        environ = trace.environ
+        hidden = redactor.binary_body(
+            tee.body, environ.get("CONTENT_TYPE"), environ.get("HTTP_CONTENT_ENCODING")
+        )
+        if hidden is not None:
+            text, encoding = hidden, "utf-8"
     return {
         "body": text,
         "body_encoding": encoding,
@@ -228,8 +250,13 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     environ = trace.environ
     ended = trace.ended if trace.ended is not None else rec.clock()
     preview, encoding = body_preview(_preview_bytes(trace))
-    if encoding == "utf-8" and mw.redact and trace.headers is not None:
-        preview = redactor.response_body(preview, trace.headers)
+    if mw.redact and trace.headers is not None:
+        if encoding == "utf-8":
+            preview = redactor.response_body(preview, trace.headers)
+        else:
+            hidden = _hidden_binary(trace, redactor)
+            if hidden is not None:
+                preview, encoding = hidden, "utf-8"
     status = trace.status
     pid, thread, thread_ident, greenlet = trace.worker
     record: dict[str, t.Any] = {
@@ -278,4 +305,160 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
         parent = trace_context(environ)
         if parent is not None:
             record["traceparent"] = parent
+    if mw.redact:
+        _hide_secret_route_values(trace, record)
     return record
+
+
+def _hide_secret_route_values(trace: RequestTrace, record: dict[str, t.Any]) -> None:
+    """A route argument named like a secret (``/reset/<token>``) is redacted
+    in ``view_args``; its value is hidden in the request path too."""
+    values = []
+    for row in trace.rec.rows:
+        if row[0] is HookCall and type(row[2]) is not tuple:
+            view_args = row[4][4]
+            if view_args:
+                values += [
+                    v
+                    for k, v in view_args.items()
+                    if type(v) is str and len(v) >= 3 and is_secret_field(as_text(k))
+                ]
+    if not values:
+        return
+    holders = [(record["request"], "path")]
+    holders += [(record["environ"], key) for key in ("PATH_INFO", "REQUEST_URI", "RAW_URI")]
+    holders += [(event, "path") for event in record["events"] if "path" in event]
+    for holder, key in holders:
+        text = holder.get(key)
+        if isinstance(text, str):
+            for value in values:
+                text = text.replace(value, REDACTED)
+            holder[key] = text
+
+
+def degraded_record(trace: RequestTrace, failure: BaseException) -> dict[str, t.Any]:
+    """The record of a request whose :func:`build_record` failed (an app value
+    nested too deep, a ``__str__`` that raises, no memory left): every part
+    that can still be built is, each one that cannot is left at an empty
+    value and named in ``capture_errors`` (``[{"field", "error"}]``).
+
+    Slower than :func:`build_record` (each part is guarded), and only taken
+    when that failed; never raises.
+    """
+    errors: list[dict[str, str]] = []
+
+    def part(name: str, build: t.Callable[[], t.Any], fallback: t.Any) -> t.Any:
+        try:
+            return build()
+        except Exception as exc:
+            errors.append({"field": name, "error": _failure_text(exc)})
+            return fallback
+
+    mw = trace.mw
+    redactor = _REDACTING if mw.redact else _SHOWING
+    environ = trace.environ
+    rec = trace.rec
+    ended = trace.ended if trace.ended is not None else rec.clock()
+
+    def preview() -> tuple[str, str]:
+        text, encoding = body_preview(_preview_bytes(trace))
+        if encoding == "utf-8" and mw.redact and trace.headers is not None:
+            text = redactor.response_body(text, trace.headers)
+        return text, encoding
+
+    def request() -> dict[str, t.Any]:
+        fields = _request(environ, redactor)
+        if trace.input_tee is not None:
+            fields.update(part("request.body", lambda: _request_body(trace, redactor), {}))
+        return fields
+
+    def events() -> list[dict[str, t.Any]]:
+        out: list[dict[str, t.Any]] = []
+        t0 = rec.t0
+        for seq, row in enumerate(rec.rows):
+            cls, when, depth = row[0], row[1], row[2]
+            if type(depth) is tuple:
+                depth, parent = depth
+                values = row[3:]
+            else:
+                parent, values = row[3], row[4]
+            t_ms = int((when - t0) * 1e6 + 0.5) / 1000
+            out.append(
+                part(
+                    f"events[{seq}]",
+                    lambda: cls.to_record(seq, t_ms, depth, parent, values, redactor),  # noqa: B023
+                    {"seq": seq, "t_ms": t_ms, "kind": cls.kind, "depth": depth, "parent": parent},
+                )
+            )
+        return out
+
+    status = trace.status
+    text, encoding = part("response.body_preview", preview, ("", "utf-8"))
+    worker = part("worker", lambda: trace.worker, (_pid_now(), None, trace.thread_ident, None))
+    record: dict[str, t.Any] = {
+        "format": FORMAT,
+        "id": new_id(),
+        "started": part("started", lambda: format_started(trace.started), ""),
+        "duration_ms": int((ended - rec.t0) * 1e6 + 0.5) / 1000,
+        "app": part("app", lambda: as_text(mw.app_name), ""),
+        "request": part(
+            "request",
+            request,
+            {
+                "method": "",
+                "path": "",
+                "query_string": "",
+                "script_name": "",
+                "scheme": "",
+                "host": "",
+            },
+        ),
+        "environ": part("environ", lambda: redactor.environ(environ), {}),
+        "events": part("events", events, []),
+        "response": {
+            "status": part(
+                "response.status", lambda: None if status is None else as_text(status), None
+            ),
+            "status_code": part("response.status_code", lambda: status_code(status), None),
+            "headers": part(
+                "response.headers",
+                lambda: [] if trace.headers is None else redactor.headers(trace.headers),
+                [],
+            ),
+            "body_bytes": trace.body_bytes,
+            "chunks": trace.chunks,
+            "body_preview": text,
+            "body_encoding": encoding,
+            "truncated": trace.truncated,
+            "file_wrapper": trace.file_wrapper,
+            "closed": trace.closed,
+        },
+        "error": part("error", lambda: _error(trace), None),
+        "lint": part("lint", lambda: list(trace.lint), []),
+        "worker": {
+            "pid": worker[0],
+            "thread": part("worker.thread", lambda: as_text(worker[1].name), ""),
+            "thread_ident": worker[2],
+            "greenlet": worker[3],
+        },
+    }
+    if rec.dropped:
+        record["dropped_events"] = rec.dropped
+    if not errors:  # every part built on its own: the failure was in between
+        errors.append({"field": "record", "error": _failure_text(failure)})
+    record["capture_errors"] = errors
+    return record
+
+
+def _failure_text(exc: BaseException) -> str:
+    name = type(exc).__qualname__
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    message = message if type(message) is str else ""
+    return f"{name}: {message[:200]}" if message else name
+
+
+def _pid_now() -> int:
+    return os.getpid()

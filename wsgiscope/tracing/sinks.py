@@ -26,11 +26,16 @@ ASCII, else the stdlib path of :func:`wsgiscope.render.jsonout.dumps_line`.
 
 Whatever the sink, a failing one never breaks the request: the first
 failure is logged once on the ``wsgiscope`` logger (which reaches stderr
-when logging is not configured) and later ones are dropped silently.
+when logging is not configured), and every record lost is counted
+(:attr:`SafeSink.failures`, ``TraceMiddleware.dropped``). A file record is
+written whole or not at all: a write cut short by a full disk is taken back
+out of the file (or, when another process appended after it, the next
+record starts on a fresh line) and counted as lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -70,6 +75,7 @@ _ORJSON_OPTIONS = (
 
 _pid = os.getpid()
 _monotonic = time.monotonic
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def _after_fork() -> None:
@@ -145,7 +151,13 @@ class JsonLinesFile:
 
     def _open_path(self) -> int:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(self.path, flags, 0o644)
+        # O_NONBLOCK: a FIFO nobody reads fails (ENXIO) instead of blocking
+        # the request forever; writes block as usual once it is open.
+        fd = os.open(self.path, flags | _NONBLOCK, 0o644)
+        if _NONBLOCK:
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_NONBLOCK)
         info = os.fstat(fd)
         self._identity = (info.st_dev, info.st_ino)
         self._check_at = _monotonic() + self.check_every
@@ -171,16 +183,48 @@ class JsonLinesFile:
             self._retired.append((now + self.RETIRE_AFTER, fd))
             return self._fd
 
+    #: Whether a cut record of ours may still end the file (its removal
+    #: failed): the next record then starts on a fresh line.
+    _cut = False
+
     def __call__(self, record: Record) -> None:
         data = encode_record(record)
         fd = self._open()
-        written = os.write(fd, data)
+        if self._cut:
+            data = b"\n" + data
+        written = os.write(fd, data)  # raises with nothing written (ENOSPC...)
         if written != len(data):
-            # Only a full disk or a signal mid-write gets here; finishing the
-            # line keeps the file parseable (a reader reports the odd line).
-            view = memoryview(data)[written:]
-            while view:
-                view = view[os.write(fd, view) :]
+            self._finish_or_undo(fd, data, written)
+        elif self._cut:
+            self._cut = False
+
+    def _finish_or_undo(self, fd: int, data: bytes, written: int) -> None:
+        """A write cut short (a full disk, a file size limit, a signal): finish
+        it, or take the cut record back out of the file (truncating it back
+        when nothing was appended after it, else making the next record start
+        on a fresh line) and raise: a record is written whole or not at all."""
+        total = written
+        try:
+            while total < len(data):
+                total += os.write(fd, memoryview(data)[total:])
+            self._cut = False
+            return
+        except OSError as exc:
+            failure = exc
+        try:
+            end = os.lseek(fd, 0, os.SEEK_CUR)  # O_APPEND: the end of our bytes
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - total)
+                self._cut = False
+            else:
+                self._cut = True  # another writer appended since
+        except OSError:
+            self._cut = True
+        raise OSError(
+            failure.errno,
+            f"{failure.strerror or failure} (a record cut after {total} of"
+            f" {len(data)} bytes was taken back out)",
+        ) from None
 
     def close(self) -> None:
         """Close the file descriptor (reopened on the next record)."""
@@ -236,13 +280,23 @@ class SafeSink:
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
+        #: Records lost because the sink failed to take them.
         self.failures = 0
+        #: The last failure, as ``"Type: message"``.
+        self.last_failure: str | None = None
+        #: Called as ``on_failure(failures, last_failure)`` after each failure
+        #: (``serve`` reports lost records with it); its own errors are ignored.
+        self.on_failure: t.Callable[[int, str], None] | None = None
 
     def __call__(self, record: Record) -> None:
         try:
             self.sink(record)
-        except Exception:
+        except Exception as exc:
             self.failures += 1
+            self.last_failure = _describe(exc)
+            if self.on_failure is not None:
+                with contextlib.suppress(Exception):
+                    self.on_failure(self.failures, self.last_failure)
             if self.failures == 1:
                 _logger.exception(
                     "wsgiscope: the trace sink %r failed; the app keeps answering and"
@@ -252,6 +306,15 @@ class SafeSink:
 
     def __repr__(self) -> str:
         return f"SafeSink({self.sink!r})"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:
+        return type(exc).__name__
 
 
 def make_sink(sink: t.Any) -> SafeSink | None:
