@@ -37,13 +37,8 @@ and in sequential mode nothing is a divergence (there was no concurrency).
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hashlib
-import hmac
 import io
-import json
 import re
-import secrets
 import threading
 import typing as t
 
@@ -96,6 +91,8 @@ def document(status: str, headers: t.Sequence[tuple[str, str]], body: bytes) -> 
     )
     text = body[:BODY_LIMIT].decode("utf-8", "replace")
     if len(body) > BODY_LIMIT:
+        import hashlib
+
         text += f"\n[{len(body):,} bytes, sha256 {hashlib.sha256(body).hexdigest()}]"
     return status + "\n" + "".join(line + "\n" for line in lines) + "\n" + text
 
@@ -279,6 +276,8 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
     if prefix:
         codes.append(("equal", 0, prefix, 0, prefix))
     if middle_a or middle_b:
+        import difflib
+
         matcher = difflib.SequenceMatcher(
             None, middle_a, middle_b, autojunk=len(middle_a) + len(middle_b) > 4000
         )
@@ -522,11 +521,17 @@ def _shown(line: str) -> str:
 
 #: Fingerprints of secret values are keyed per process: they tell two values
 #: apart in one report without letting anyone guess a value from its fingerprint.
-_FINGERPRINT_KEY = secrets.token_bytes(16)
+_FINGERPRINT_KEY: list[bytes] = []
 
 
 def _fingerprint(value: str) -> str:
-    digest = hmac.new(_FINGERPRINT_KEY, value.encode(), hashlib.sha256).hexdigest()[:6]
+    import hashlib
+    import hmac
+    import secrets
+
+    if not _FINGERPRINT_KEY:
+        _FINGERPRINT_KEY.append(secrets.token_bytes(16))
+    digest = hmac.new(_FINGERPRINT_KEY[0], value.encode(), hashlib.sha256).hexdigest()[:6]
     return f"{REDACTED[:-1]} #{digest}]"
 
 
@@ -559,6 +564,8 @@ def _hunk(expected: str, got: str, a: tuple[int, int], b: tuple[int, int]) -> li
 
 
 def _json_body(doc: str) -> t.Any:
+    import json
+
     body = doc[_body_start(doc) :].strip()
     if body[:1] not in ("{", "["):
         return _NOT_JSON
@@ -593,6 +600,8 @@ def _json_paths(a: t.Any, b: t.Any, path: str, limit: int) -> list[tuple[str, t.
 
 
 def _json_value(path: str, value: t.Any) -> t.Any:
+    import json
+
     if value is _NOT_JSON:
         return "(absent)"
     key = re.split(r"[.\[]", path)[-1]
