@@ -100,23 +100,18 @@ def _texts(where: str, value: t.Any) -> None:
         _text(f"{where}[{index}]", item, optional=False)
 
 
-def _parameters(where: str, value: t.Any) -> None:
-    """SQL parameters: a scalar, or an array or object of scalars, or (many
-    rows) an array of those."""
-    rows = value if type(value) is list else [value]
-    for index, row in enumerate(rows):
-        items = row.values() if type(row) is dict else row if type(row) is list else [row]
-        for item in items:
-            if not isinstance(item, _Scalar):
-                _fail(f"{where}[{index}]", item, "SQL parameters")
+def _json(where: str, value: t.Any) -> None:
+    """Any JSON value: read only by renderers that check each part they show
+    (SQL parameters, a hook's profile tree)."""
 
 
 #: Event fields that are not scalars, and how to check them.
 _EVENT_FIELDS: dict[str, t.Callable[[str, t.Any], None]] = {
     "g": _text_map,
     "g_after": _text_map,
-    "parameters": _parameters,
     "session": _text_map,
+    "parameters": _json,
+    "profile": _json,
     "view_args": _text_map,
     "changed": _text_map,
     "headers": _pairs,
@@ -143,7 +138,56 @@ def _event(where: str, event: t.Any) -> None:
             _scalar(f"{where}.{key}", value)
 
 
+def _required(record: dict[str, t.Any]) -> None:
+    """What the published schema (``wsgiscope/schemas/wsgiscope.trace-1.json``)
+    requires of every record: a record ``tail --json`` passes on meets it."""
+    for key in ("id", "started", "duration_ms", "response", "error"):
+        if key not in record:
+            raise _Problem(f"{key!r} is missing")
+    _text("id", record["id"], optional=False)
+    _text("started", record["started"], optional=False)
+    request = _object("request", record.get("request"), optional=False)
+    for key in ("method", "path"):
+        _text(f"request.{key}", request.get(key), optional=False)
+    for key in ("query_string", "script_name", "scheme"):
+        if key in request:
+            _text(f"request.{key}", request[key], optional=False)
+    _object("environ", record.get("environ"), optional=False)
+    for index, event in enumerate(_array("events", record.get("events"), optional=False)):
+        event = _object(f"events[{index}]", event, optional=False)
+        _integer(f"events[{index}].seq", event.get("seq"), optional=False)
+        if event["seq"] < 0:
+            _fail(f"events[{index}].seq", event["seq"], "a count from 0")
+        _number(f"events[{index}].t_ms", event.get("t_ms"), optional=False)
+        _text(f"events[{index}].kind", event.get("kind"), optional=False)
+    _required_response(record["response"])
+    error = record["error"]
+    if error is not None:
+        error = _object("error", error, optional=False)
+        for key in ("type", "message"):
+            _text(f"error.{key}", error.get(key), optional=False)
+    for index, finding in enumerate(_array("lint", record.get("lint"), optional=False)):
+        finding = _object(f"lint[{index}]", finding, optional=False)
+        for key in ("rule", "message"):
+            _text(f"lint[{index}].{key}", finding.get(key), optional=False)
+    worker = _object("worker", record.get("worker"), optional=False)
+    _integer("worker.pid", worker.get("pid"), optional=False)
+
+
+def _required_response(response: t.Any) -> None:
+    if response is None:
+        return
+    response = _object("response", response, optional=False)
+    if "body_bytes" in response:
+        _integer("response.body_bytes", response["body_bytes"], optional=False)
+        if response["body_bytes"] < 0:
+            _fail("response.body_bytes", response["body_bytes"], "a size")
+    if "truncated" in response and type(response["truncated"]) is not bool:
+        _fail("response.truncated", response["truncated"], "true or false")
+
+
 def _check(record: dict[str, t.Any]) -> None:
+    _required(record)
     for key in ("id", "started", "app"):
         _text(key, record.get(key))
     _number("duration_ms", record.get("duration_ms"))
@@ -153,6 +197,8 @@ def _check(record: dict[str, t.Any]) -> None:
             _integer(f"request.{key}", value)
         elif key == "body_truncated":
             _scalar(f"request.{key}", value)
+        elif key == "decoded":  # the path and query as the framework decodes them
+            _text_map(f"request.{key}", value)
         else:
             _text(f"request.{key}", value)
     _text_map("environ", record.get("environ"))
