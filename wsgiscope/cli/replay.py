@@ -96,7 +96,21 @@ _APP_SUFFIXES = (".py",)
     "[default: the first entry's host].",
 )
 @click.option("--skip-invalid", is_flag=True, help="Skip malformed source lines/entries.")
+@click.option(
+    "-H",
+    "--header",
+    "extra_headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Add a header to every replayed request, replacing one of that name "
+    "(repeatable), e.g. -H 'Cookie: session=...'.",
+)
 @click.option("--no-check", is_flag=True, help="Skip the isolation checks.")
+@click.option(
+    "--check-unsafe",
+    is_flag=True,
+    help="Also compare POST/PUT/PATCH/DELETE answers and the answers they change.",
+)
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any request errored (5xx).")
 @click.option(
     "--fail-if",
@@ -149,7 +163,9 @@ def replay(
     compare: str | None,
     host_filter: tuple[str, ...],
     skip_invalid: bool,
+    extra_headers: tuple[str, ...],
     no_check: bool,
+    check_unsafe: bool,
     fail_on_errors: bool,
     fail_if: tuple[str, ...],
     csv_prefix: str | None,
@@ -169,8 +185,11 @@ def replay(
     Every request gets a fresh environ; nothing goes through a socket.
 
     Isolation is checked: Flask's request, g and session must belong to the
-    request at every hook and teardown, and every stable response must equal
-    its sequential answer. Exit status 1 when a leak or divergence is found.
+    request at every hook and teardown, and every answer (status, headers,
+    body) must be one the request gives sequentially, what varies between
+    sequential runs (times, tokens, ids, counters) masked. Unsafe methods
+    and the answers they change are not compared unless --check-unsafe.
+    Exit status 1 when a leak or divergence is found.
 
     \b
       wsgiscope replay --greenlets 100
@@ -188,7 +207,9 @@ def replay(
         parse_mode,
     )
     from wsgiscope.replay.report import parse_threshold
+    from wsgiscope.replay.sources import parse_header_option, with_headers
 
+    headers = [parse_header_option(text) for text in extra_headers]
     app_word, source_words = _split_words(words)
     thresholds = [parse_threshold(text) for text in fail_if]
     if timeout is None and any(item.metric == "timeouts" for item in thresholds):
@@ -214,6 +235,8 @@ def replay(
         return
     _check_writable(csv_prefix, hdr_log)
     sources, requests = _requests(target, modes, source_words, skip_invalid, host_filter)
+    requests = with_headers(requests, headers)
+    _warn_redacted(requests)
     seconds = parse_duration(duration) if duration is not None else None
     plan = ReplayPlan(
         requests=None if seconds is not None else (count or max(DEFAULT_REQUESTS, len(requests))),
@@ -221,6 +244,7 @@ def replay(
         rate=rate,
         warmup=warmup,
         check=not no_check,
+        check_unsafe=check_unsafe,
         queries=queries,
         timeout=parse_duration(timeout) if timeout is not None else None,
     )
@@ -337,6 +361,26 @@ def _write_files(
         raise UsageError(
             f"cannot write {exc.filename or 'the report file'}: {exc.strerror or exc}"
         ) from None
+
+
+def _warn_redacted(requests: list[ReplayRequest]) -> None:
+    """Say how many requests lost secrets redacted in their source records."""
+    lost = [r for r in requests if r.redacted]
+    if not lost:
+        return
+    names = sorted({name for r in lost for name in r.redacted}, key=str.lower)
+    headers = [n for n in names if n != "body"]
+    what = ", ".join(headers) + (" headers" if headers else "")
+    if "body" in names:
+        what += (" and " if headers else "") + "body fields"
+    click.echo(
+        f"wsgiscope: warning: {len(lost):,} of {len(requests):,} requests had secrets redacted "
+        f"in the source ({what}): they are replayed without them, so their answers will "
+        "differ from the recorded ones (a logged-in page answers as to a stranger); "
+        "add them with -H 'Cookie: ...' / -H 'Authorization: ...', or record with "
+        "--keep-secrets",
+        err=True,
+    )
 
 
 def _write_locustfile(

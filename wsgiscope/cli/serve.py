@@ -69,6 +69,12 @@ if t.TYPE_CHECKING:
     metavar="FILE",
     help="Append every request's trace record to FILE (JSON Lines, wsgiscope.trace/1).",
 )
+@click.option(
+    "--keep-secrets",
+    is_flag=True,
+    help="Records keep cookies, tokens and passwords (the --record file is created 0600) "
+    "so that replay can send them; the output stays redacted.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="The full trace tree of every request.")
 @filter_options
 @redact_option
@@ -77,7 +83,8 @@ def serve(
     app: str | None, app_option: str | None, server: str, host: str, port: int,
     workers: int | None, worker_class: str | None, threads: int | None, timeout: int | None,
     bind: str | None, gunicorn_config: str | None, reload: bool, record: str | None,
-    verbose: bool, as_json: bool, color: str, width: int | None, **filters: t.Any,
+    keep_secrets: bool, verbose: bool, as_json: bool, color: str, width: int | None,
+    **filters: t.Any,
 ) -> None:  # fmt: skip
     """Run APP on a real server and show every request as it completes.
 
@@ -124,6 +131,11 @@ def serve(
             import gunicorn  # noqa: F401
         except ImportError:
             raise MissingDependency("gunicorn", "--server gunicorn") from None
+    if keep_secrets and record is None:
+        raise UsageError(
+            "--keep-secrets only applies to a --record FILE",
+            hint="add --record FILE (the output is always redacted)",
+        )
     ref = resolve_app_ref(app, app_option)
     address_given = any(
         ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
@@ -142,11 +154,12 @@ def serve(
         scratch = tempfile.mkdtemp(prefix="wsgiscope-serve-")
         record = os.path.join(scratch, "traces.jsonl")
     try:
-        _touch(record)
+        _touch(record, keep_secrets)
         plan = ServePlan(
             import_path=ref.import_path, base_dir=str(ref.base_dir), source=ref.source,
             record=os.path.abspath(record), server=server, host=host, port=port,
             workers=workers or 1, worker_class=worker_class or "sync", threads=threads or 1,
+            keep_secrets=keep_secrets,
             gunicorn_args=gunicorn_args, reload=reload and server == "werkzeug",
         )  # fmt: skip
         printer = RecordPrinter(
@@ -177,16 +190,18 @@ def _gunicorn_args(
     return args
 
 
-def _touch(path: str) -> None:
+def _touch(path: str, private: bool = False) -> None:
     import errno
     import os
     import stat
 
     from wsgiscope.errors import UsageError
+    from wsgiscope.tracing.kept import private_file
 
     try:
         # O_NONBLOCK: a FIFO is refused below instead of blocking the open
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+        fd = os.open(path, flags, 0o600 if private else 0o644)
         try:
             mode = os.fstat(fd).st_mode
         finally:
@@ -203,6 +218,16 @@ def _touch(path: str) -> None:
         raise UsageError(
             f"the record file {path} is {kind}: serve reads back what it records",
             hint="give --record a regular file (or leave it out for a temporary one)",
+        )
+    if private:
+        try:
+            private_file(path)
+        except OSError as exc:
+            raise UsageError(f"cannot write the record file {path}: {exc.strerror}") from None
+        click.echo(
+            f"wsgiscope: {path} keeps secrets (cookies, tokens, passwords) unredacted; "
+            "it is readable by you only (0600): keep it private",
+            err=True,
         )
 
 
@@ -236,6 +261,7 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def show(items: list[t.Any]) -> None:
+        items = _shown(items, plan.keep_secrets)
         for item in items:
             if isinstance(item, TraceLine):
                 summary.add(item.record)
@@ -328,3 +354,23 @@ def _on_message(
         # halts by itself, a SIGTERM now would only interrupt it
         child.stop(wait_first=10)
         raise_reported(found)
+
+
+def _shown(items: list[t.Any], kept_secrets: bool) -> list[t.Any]:
+    """What the tail read, as shown: a --keep-secrets file's records redacted."""
+    if not kept_secrets:
+        return items
+    from wsgiscope.tailing import TraceLine
+
+    return [_redacted(item) if isinstance(item, TraceLine) else item for item in items]
+
+
+def _redacted(item: t.Any) -> t.Any:
+    """A record line of a --keep-secrets file, redacted for display."""
+    import dataclasses
+
+    from wsgiscope.render.jsonout import dumps_line
+    from wsgiscope.tracing.kept import redact_record
+
+    record = redact_record(item.record)
+    return dataclasses.replace(item, record=record, raw=dumps_line(record).encode())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import sys
 import typing as t
@@ -165,6 +166,12 @@ def _log_level(ctx: click.Context, param: click.Parameter, value: str | None) ->
 )
 @click.option("--show-secrets", is_flag=True, help="Show cookies, tokens and passwords unredacted.")
 @click.option(
+    "--keep-secrets",
+    is_flag=True,
+    help="With --save: keep cookies, tokens and passwords in the saved record "
+    "(the file is created 0600) so that replay can send them; the output stays redacted.",
+)
+@click.option(
     "--capture",
     metavar="LIST",
     callback=_captures,
@@ -206,6 +213,7 @@ def trace(
     save: str | None,
     lint: bool,
     show_secrets: bool,
+    keep_secrets: bool,
     capture: frozenset[str] | None,
     log_level: int | None,
     profile: bool,
@@ -235,7 +243,14 @@ def trace(
       wsgiscope trace wsgiscope.demo /catalog/ user==ada
       wsgiscope trace app:app POST /users name=Ada admin:=true
     """
+    if keep_secrets and not save:
+        raise UsageError(
+            "--keep-secrets only applies to the record --save writes",
+            hint="add --save FILE (output is always redacted unless --show-secrets)",
+        )
     try:
+        if keep_secrets:
+            _private(save)  # type: ignore[arg-type]
         failed, interrupted = _trace(
             words=words,
             app_option=app_option,
@@ -252,6 +267,7 @@ def trace(
             save=save,
             lint=lint,
             show_secrets=show_secrets,
+            keep_secrets=keep_secrets,
             html_file=html_file,
             as_json=as_json,
             color=color,
@@ -288,6 +304,7 @@ def _trace(
     as_json: bool,
     color: str,
     width: int | None,
+    keep_secrets: bool = False,
     beneath: Beneath | None = None,
     html_file: str | None = None,
 ) -> tuple[bool, bool]:
@@ -322,7 +339,7 @@ def _trace(
         spec.headers = [(n, v) for n, v in stored if n.lower() not in names] + given
         result, hop_failed = _run_one(
             spec, loaded, base, hop, sections, verbose, max_body, save, lint,
-            show_secrets, as_json, follow, color, width, beneath, html_file,
+            show_secrets, as_json, follow, color, width, beneath, html_file, keep_secrets,
         )  # fmt: skip
         jar.remember_cookies(result.headers)
         failed = failed or hop_failed
@@ -362,6 +379,7 @@ def _run_one(
     width: int | None,
     beneath: Beneath,
     html_file: str | None,
+    keep_secrets: bool = False,
 ) -> tuple[t.Any, bool]:
     """Trace one request of ``spec``; (the run's result, whether the app failed)."""
     from wsgiscope.capture import profile as profiling
@@ -400,6 +418,7 @@ def _run_one(
                 redact=not show_secrets,
                 checks=checks,
                 capture=beneath.capture,
+                keep_secrets=keep_secrets,
             )
         finally:
             if profiler is not None and profiler.is_running:
@@ -420,7 +439,10 @@ def _run_one(
             record["server_refusals"] = refused
             failed = True
     if save:
-        _save(save, record)
+        attach = None
+        if profiler is not None:
+            attach = functools.partial(profiling.attach, rec=result.recorder, profiler=profiler)
+        _save(save, _saved_record(record, result.unredacted, attach))
     log = errors.getvalue()
     if as_json:
         if follow:
@@ -607,6 +629,40 @@ def _mode(mode: str | None) -> t.Literal["auto", "form", "json"]:
     if mode == "json":
         return "json"
     return "auto"
+
+
+def _saved_record(
+    record: dict[str, t.Any],
+    kept: dict[str, t.Any] | None,
+    attach: t.Callable[[dict[str, t.Any]], None] | None,
+) -> dict[str, t.Any]:
+    """What --save writes: the record shown, or with --keep-secrets the one
+    that kept them (the profile and server refusals added to it too)."""
+    if kept is None:
+        return record
+    if attach is not None:
+        attach(kept)
+    if "server_refusals" in record:
+        kept["server_refusals"] = record["server_refusals"]
+    return kept
+
+
+def _private(path: str) -> None:
+    """Create ``path`` readable by its owner only (0600), and say so."""
+    from wsgiscope.tracing.kept import private_file
+
+    try:
+        private_file(path)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the record file {path!r}: {exc.strerror or exc}",
+            hint="check the directory exists and is writable",
+        ) from None
+    click.echo(
+        f"wsgiscope: {path} keeps secrets (cookies, tokens, passwords) unredacted; "
+        "it is readable by you only (0600): keep it private",
+        err=True,
+    )
 
 
 def _save(path: str, record: t.Mapping[str, t.Any]) -> None:

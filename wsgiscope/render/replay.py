@@ -10,6 +10,7 @@ exist before ``patch_all()`` (DESIGN, "Known pitfalls").
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import typing as t
 
@@ -218,6 +219,7 @@ def render_summary(
     if summary.get("queries") and not findings_only:
         parts.extend(_queries(summary["queries"]))
     parts.extend(_findings(summary))
+    parts.extend(_excluded(summary))
     errors_log = summary.get("wsgi_errors") or {}
     if errors_log.get("chars") and not findings_only:
         parts.append(
@@ -285,20 +287,72 @@ def _findings(summary: dict[str, t.Any]) -> list[RenderableType]:
                 )
             )
         else:
-            lines.append(
-                label(
-                    ("  divergent ", "red"),
-                    (cap(example["request"], TARGET_LIMIT), "bold"),
-                    f" #{example['request_id']} (worker {example['worker']}): expected ",
-                    (example["expected"]["status"], ""),
-                    " ",
-                    (repr(example["expected"]["body"]), "green"),
-                    ", got ",
-                    (example["got"]["status"], ""),
-                    " ",
-                    (repr(example["got"]["body"]), "red"),
-                )
+            lines.extend(_divergence(example))
+    return lines
+
+
+def _divergence(example: dict[str, t.Any]) -> list[RenderableType]:
+    """A divergence: the request, both statuses, and the first differing region."""
+    where = example.get("where", "body")
+    lines: list[RenderableType] = [
+        label(
+            ("  divergent ", "red"),
+            (cap(example["request"], TARGET_LIMIT), "bold"),
+            f" #{example['request_id']} (worker {example['worker']}): expected ",
+            (example["expected"]["status"], ""),
+            ", got ",
+            (example["got"]["status"], ""),
+            f"; first difference in the {where}:",
+        )
+    ]
+    for line in example.get("diff") or []:
+        style = {"-": "green", "+": "red", "@": "cyan"}.get(line[:1], "dim")
+        lines.append(data("      " + line, style))
+    for item in example.get("json_paths") or []:
+        lines.append(
+            label(
+                ("      ", ""),
+                (item["path"], "bold"),
+                ": expected ",
+                (cap(json.dumps(item["expected"]), TARGET_LIMIT), "green"),
+                ", got ",
+                (cap(json.dumps(item["got"]), TARGET_LIMIT), "red"),
             )
+        )
+    return lines
+
+
+def _excluded(summary: dict[str, t.Any]) -> list[RenderableType]:
+    """What the divergence check did not compare, and why."""
+    isolation = summary["isolation"]
+    lines: list[RenderableType] = []
+    for item in isolation.get("excluded") or []:
+        shown = ", ".join(item["requests"][:3]) + (", ..." if item["count"] > 3 else "")
+        lines.append(
+            label(
+                (f"not compared: {item['count']:,} ", "yellow"),
+                ("request" if item["count"] == 1 else "requests", "yellow"),
+                " (",
+                (cap(shown, 3 * TARGET_LIMIT), "bold"),
+                f"): {item['reason']}",
+            )
+        )
+    if isolation.get("varied"):
+        lines.append(
+            Text(
+                f"{isolation['varied']:,} answers varied from the sequential baseline in "
+                "sequential mode: run-to-run variation, not a divergence",
+                style="yellow",
+            )
+        )
+    if isolation.get("unjudged"):
+        lines.append(
+            Text(
+                f"{isolation['unjudged']:,} differing answers were not kept, so not judged "
+                "again after the run",
+                style="yellow",
+            )
+        )
     return lines
 
 

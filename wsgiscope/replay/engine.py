@@ -31,14 +31,8 @@ import time
 import typing as t
 
 from wsgiscope.redact import cap
-from wsgiscope.replay.isolation import (
-    REQUEST_ID,
-    ContextChecker,
-    Findings,
-    divergence_example,
-    flask_apps,
-    preview,
-)
+from wsgiscope.replay import expect
+from wsgiscope.replay.isolation import REQUEST_ID, ContextChecker, Findings, flask_apps
 from wsgiscope.replay.stats import HIGHEST_US, Stats, new_histogram
 
 if t.TYPE_CHECKING:
@@ -52,8 +46,9 @@ REPORT_EVERY = 0.2
 class Entry:
     """One distinct request, ready to replay.
 
-    :param expected: ``(status, body hash, body preview)`` from the
-        sequential baseline when the answer was stable, else ``None``.
+    :param expected: what the sequential baseline answered
+        (:class:`~wsgiscope.replay.expect.Expected`), ``None`` when the
+        request is not compared.
     """
 
     __slots__ = ("body", "environ", "expected", "request")
@@ -62,7 +57,7 @@ class Entry:
         self.request = request
         self.environ = environ
         self.body = body
-        self.expected: tuple[str, int, str] | None = None
+        self.expected: expect.Expected | None = None
 
 
 #: Characters kept of one ``wsgi.errors`` line (a logged 20 kB value is not a head).
@@ -168,8 +163,13 @@ def is_ctrl_c(exc: BaseException) -> bool:
     return pressed(exc)
 
 
-def call_app(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, bytes]:
-    """Run one request: ``(status line, body)``; the iterable is closed."""
+def call_app(
+    app: t.Any, environ: dict[str, t.Any], captured: list[t.Any] | None = None
+) -> tuple[str, bytes]:
+    """Run one request: ``(status line, body)``; the iterable is closed.
+
+    :param captured: a one-item list; its item becomes the response headers.
+    """
     statuses: list[str] = []
     written: list[bytes] = []
 
@@ -177,6 +177,8 @@ def call_app(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, bytes]:
         if exc_info is not None and statuses:
             raise exc_info[1].with_traceback(exc_info[2])
         statuses.append(status)
+        if captured is not None:
+            captured[0] = headers
         return written.append
 
     result = app(environ, start_response)
@@ -208,6 +210,9 @@ class Shared:
     offset: int = 0
     stride: int = 1
     check: bool = True
+    #: One worker in one process: a mismatch is run-to-run variation, not a divergence.
+    sequential: bool = False
+    candidates: expect.Candidates = dataclasses.field(default_factory=expect.Candidates)
     checker: ContextChecker | None = None
     findings: Findings = dataclasses.field(default_factory=Findings)
     counter: t.Iterator[int] = dataclasses.field(default_factory=itertools.count)
@@ -239,7 +244,6 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
     paced = shared.interval is not None
     offset, stride = shared.offset, shared.stride
     check = shared.check
-    findings = shared.findings
     track = shared.track
     lock = shared.lock
     perf = time.perf_counter
@@ -255,6 +259,8 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
         stats.groups, stats.group_names = shared.groups
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
+    # The response headers, for the divergence check only.
+    captured: list[t.Any] | None = [None] if check else None
     compared = 0
     entry = None
     try:
@@ -276,7 +282,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
                     if shared.in_flight > shared.max_in_flight:
                         shared.max_in_flight = shared.in_flight
             try:
-                status, body = call_app(app, environ)
+                status, body = call_app(app, environ, captured)
                 end = perf()
                 # Stats.record, inlined: this loop is the replay's hot path.
                 micros = int((end - start) * 1_000_000)
@@ -306,8 +312,13 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
             expected = entry.expected
             if check and expected is not None:
                 compared += 1
-                if expected[0] != status or expected[1] != hash(body):
-                    findings.add_divergence(divergence_example(entry, status, body, ident, number))
+                headers = captured[0]  # type: ignore[index]
+                if (
+                    expected.body_hash != hash(body)
+                    or expected.status != status
+                    or expected.headers != headers
+                ):
+                    compared -= _mismatch(shared, entry, status, headers, body, ident, number)
             if deadline is not None and end >= deadline:
                 break
             if shared.report is not None and end >= shared.next_report:
@@ -316,6 +327,35 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
     finally:
         _flush_latencies(shared, latencies)
         _worker_ended(shared, stats, ident, entry is not None, compared, slot)
+
+
+def _mismatch(
+    shared: Shared,
+    entry: Entry,
+    status: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    ident: int,
+    number: int,
+) -> int:
+    """An answer that is not the exact baseline one: judged by its template.
+
+    Returns 1 for an error (a 5xx or an exception: never a divergence, and
+    not compared), else 0.
+    """
+    if not "" < status < "5":
+        return 1
+    expected = entry.expected
+    assert expected is not None
+    doc = expect.document(status, headers, body)
+    if expected.accepts_doc(doc):
+        return 0
+    if shared.sequential:
+        with shared.lock:
+            shared.findings.varied += 1
+    else:
+        shared.candidates.add(entry, doc, ident, number)
+    return 0
 
 
 #: Latencies a worker keeps before adding them to the shared histogram.
@@ -361,30 +401,12 @@ def _due(shared: Shared, i: int) -> float:
     return due
 
 
-def baseline(app: t.Any, entries: t.Sequence[Entry], findings: Findings) -> None:
-    """Run each distinct request twice in a row; keep the stable answers."""
-    seen: set[int] = set()
-    for entry in entries:
-        if id(entry) in seen:
-            continue
-        seen.add(id(entry))
-        answers = []
-        for _ in range(2):
-            environ = entry.environ.copy()
-            environ["wsgi.input"] = io.BytesIO(entry.body)
-            environ[REQUEST_ID] = -1
-            try:
-                answers.append(call_app(app, environ))
-            except (Exception, SystemExit, KeyboardInterrupt) as exc:
-                if is_ctrl_c(exc):
-                    raise
-                answers.append(("", b""))
-        (status, body), (status2, body2) = answers
-        if status and status == status2 and hash(body) == hash(body2):
-            entry.expected = (status, hash(body), preview(body))
-            findings.stable += 1
-        else:
-            findings.unstable += 1
+def baseline(
+    app: t.Any, entries: t.Sequence[Entry], findings: Findings, check_unsafe: bool = False
+) -> None:
+    """The sequential answers each request is judged against (see
+    :func:`wsgiscope.replay.expect.baseline`)."""
+    expect.baseline(app, entries, findings, check_unsafe)
 
 
 def warm_up(app: t.Any, entries: t.Sequence[Entry], count: int) -> None:
@@ -425,6 +447,7 @@ def make_shared(
     """The shared state for one process's part of the run (not started yet)."""
     total = None if plan.duration is not None else plan.requests
     shared = Shared(app, entries, total, offset=offset, stride=stride, check=plan.check)
+    shared.sequential = mode.kind == "sequential" and mode.processes == 1
     if plan.rate:
         shared.interval = stride / plan.rate
     shared.track = mode.kind != "sequential"
@@ -442,7 +465,7 @@ def make_shared(
 def start(shared: Shared, plan: ReplayPlan) -> None:
     """Baseline and warm up, then set the clock (and the deadline)."""
     if plan.check:
-        baseline(shared.app, shared.entries, shared.findings)
+        baseline(shared.app, shared.entries, shared.findings, plan.check_unsafe)
     if plan.warmup:
         warm_up(shared.app, shared.entries, plan.warmup)
     if shared.checker is not None:
@@ -458,6 +481,8 @@ def finish(shared: Shared, stats: list[Stats], interrupted: bool) -> LocalResult
     duration = time.perf_counter() - shared.t0
     if shared.checker is not None:
         shared.checker.uninstall()
+    # Judged once the run ended, against one more sequential answer each.
+    shared.candidates.judge(shared.app, shared.findings, recheck=not interrupted)
     merged = Stats()
     for item in stats:
         merged.merge(item)

@@ -15,10 +15,11 @@ Two checks, both on by default:
   :class:`ContextChecker` checks that ``flask.request`` carries that
   id, that ``g`` is the one this request started with and so is
   ``session``. A mismatch is a *leak*, reported with both requests.
-* **Divergence check** (any WSGI app): :func:`baseline` runs each distinct
-  request twice, sequentially; those whose status and body hash agree are
-  *stable* and get an expected answer. Under concurrency any stable
-  request answered differently is *divergent* (request, expected and got,
+* **Divergence check** (any WSGI app): every answer given under
+  concurrency is judged against the answers the same request gives
+  sequentially, its status, headers and body, with what varies between
+  sequential runs masked (:mod:`wsgiscope.replay.expect`). Any other answer
+  is *divergent* (request, expected and got, the first differing region,
   and the worker that served it). This catches apps that keep request data
   in module globals, or in ``threading.local`` under unpatched greenlets.
 
@@ -73,6 +74,12 @@ class Findings:
         self.divergent = 0
         self.stable = 0
         self.unstable = 0
+        #: Answers that differed in sequential mode (run-to-run variation).
+        self.varied = 0
+        #: Mismatching answers not kept, so not judged after the run.
+        self.unjudged = 0
+        #: ``{reason: [count, [request, ...]]}``: distinct requests not compared.
+        self.excluded: dict[str, list[t.Any]] = {}
         self.examples: list[dict[str, t.Any]] = []
         self._lock = threading.Lock()
 
@@ -88,20 +95,42 @@ class Findings:
             if len(self.examples) < MAX_EXAMPLES:
                 self.examples.append(example)
 
+    def exclude(self, reason: str, request: str) -> None:
+        """A distinct request is not compared, for ``reason``."""
+        with self._lock:
+            item = self.excluded.setdefault(reason, [0, []])
+            item[0] += 1
+            if len(item[1]) < MAX_EXAMPLES:
+                item[1].append(request)
+
     def merge(self, other: Findings) -> None:
-        for name in ("checked", "compared", "leaks", "divergent"):
+        for name in ("checked", "compared", "leaks", "divergent", "varied", "unjudged"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         # Every process baselines the same requests: keep one count.
         self.stable = max(self.stable, other.stable)
         self.unstable = max(self.unstable, other.unstable)
+        for reason, (count, requests) in other.excluded.items():
+            item = self.excluded.setdefault(reason, [0, []])
+            item[0] = max(item[0], count)
+            item[1] = item[1] or list(requests)
         room = MAX_EXAMPLES - len(self.examples)
         self.examples.extend(other.examples[: max(0, room)])
 
     def to_payload(self) -> dict[str, t.Any]:
         data = {
             name: getattr(self, name)
-            for name in ("checked", "compared", "leaks", "divergent", "stable", "unstable")
+            for name in (
+                "checked",
+                "compared",
+                "leaks",
+                "divergent",
+                "stable",
+                "unstable",
+                "varied",
+                "unjudged",
+            )
         }
+        data["excluded"] = {reason: list(item) for reason, item in self.excluded.items()}
         data["examples"] = self.examples
         return data
 
@@ -136,21 +165,6 @@ def preview(body: bytes) -> str:
     parameters redacted (a member cut by the preview included)."""
     text = redact_text(body[:PREVIEW].decode("utf-8", "replace"))
     return text + ("…" if len(body) > PREVIEW else "")
-
-
-def divergence_example(
-    entry: Entry, status: str, body: bytes, ident: int, request_id: int
-) -> dict[str, t.Any]:
-    """A divergence example as reported in ``isolation.examples``."""
-    assert entry.expected is not None
-    return {
-        "kind": "divergent",
-        "request": entry.request.describe(),
-        "request_id": request_id,
-        "expected": {"status": entry.expected[0], "body": entry.expected[2]},
-        "got": {"status": status, "body": preview(body)},
-        "worker": ident,
-    }
 
 
 class ContextChecker:

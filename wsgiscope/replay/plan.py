@@ -64,6 +64,8 @@ class ReplayPlan:
         together); latencies count from each request's intended start.
     :param warmup: requests run first and not measured.
     :param check: run the isolation checks.
+    :param check_unsafe: compare the answers of unsafe methods and of the
+        requests whose answer they change too.
     :param queries: count each endpoint's SQL statements (``--queries``,
         see :mod:`wsgiscope.capture.counting`).
     :param timeout: a request that took longer counts as a timeout.
@@ -74,6 +76,7 @@ class ReplayPlan:
     rate: float | None = None
     warmup: int = 0
     check: bool = True
+    check_unsafe: bool = False
     queries: bool = False
     #: ``-t/--timeout``: seconds after which a request counts as a timeout.
     timeout: float | None = None

@@ -123,8 +123,8 @@ def run_mode(
     _warn_low_concurrency(result)
     if plan.check and stats.count and not result.findings.stable:
         result.warnings.append(
-            f"{mode.label}: no request got the same answer twice in a row (status and body), "
-            "so the divergence check compared nothing"
+            f"{mode.label}: no request had an answer to judge it by (each was excluded, "
+            "see the report), so the divergence check compared nothing"
         )
     return result
 
@@ -548,6 +548,12 @@ def summarize(result: ModeResult) -> dict[str, t.Any]:
             "compared": findings.compared,
             "stable": findings.stable,
             "unstable": findings.unstable,
+            "excluded": [
+                {"reason": reason, "count": count, "requests": requests}
+                for reason, (count, requests) in findings.excluded.items()
+            ],
+            "varied": findings.varied,
+            "unjudged": findings.unjudged,
             "leaks": findings.leaks,
             "divergent": findings.divergent,
             "examples": findings.examples,

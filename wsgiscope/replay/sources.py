@@ -67,6 +67,9 @@ class ReplayRequest:
         ``None`` (the app's default).
     :param host: the host (and port) when the source says, else ``None``.
     :param origin: where it came from, e.g. ``"session.har: log.entries[3]"``.
+    :param redacted: what the source held redacted (``[redacted]``): the
+        names of headers not replayed, and ``"body"`` when the body holds
+        redacted fields. Such a request is not the one that was recorded.
     """
 
     method: str
@@ -77,6 +80,7 @@ class ReplayRequest:
     scheme: str | None = None
     host: str | None = None
     origin: str = ""
+    redacted: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -298,8 +302,10 @@ def request_from_record(record: t.Any, origin: str = "") -> ReplayRequest:
             query = display_path(query)
     if script_name:
         path = script_name.rstrip("/") + path
-    headers = _record_headers(fields.get("headers"), record.get("environ"))
+    headers, redacted = _record_headers(fields.get("headers"), record.get("environ"))
     body = _record_body(fields, record)
+    if REDACTED.encode() in body:
+        redacted += ("body",)
     return validate_request(
         ReplayRequest(
             method,
@@ -310,6 +316,7 @@ def request_from_record(record: t.Any, origin: str = "") -> ReplayRequest:
             scheme if isinstance(scheme, str) and scheme else None,
             host if isinstance(host, str) and host else None,
             origin,
+            redacted,
         )
     )
 
@@ -338,7 +345,10 @@ def _query_text(query: t.Any) -> str:
     raise InvalidRequest(f"query must be a string, an object or [name, value] pairs, got {query!r}")
 
 
-def _record_headers(headers: t.Any, environ: t.Any) -> tuple[tuple[str, str], ...]:
+def _record_headers(
+    headers: t.Any, environ: t.Any
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The headers to replay, and the names of those redacted in the record."""
     pairs: list[tuple[str, str]] = []
     if isinstance(headers, dict):
         pairs = [(str(k), str(v)) for k, v in headers.items()]
@@ -362,7 +372,8 @@ def _record_headers(headers: t.Any, environ: t.Any) -> tuple[tuple[str, str], ..
                 pairs.append(("Content-Type", value))
     # A secret redacted in the record (Cookie, Authorization...) cannot be
     # replayed: sending the placeholder would be a different request.
-    return tuple((n, v) for n, v in pairs if n.lower() not in _DROPPED_HEADERS and v != REDACTED)
+    kept = tuple((n, v) for n, v in pairs if n.lower() not in _DROPPED_HEADERS and v != REDACTED)
+    return kept, tuple(n for n, v in pairs if v == REDACTED)
 
 
 def _record_body(fields: dict[str, t.Any], record: dict[str, t.Any]) -> bytes:
@@ -621,3 +632,35 @@ def requests_from_routes(routes: t.Iterable[t.Any]) -> list[ReplayRequest]:
                 )
             )
     return found
+
+
+def parse_header_option(text: str) -> tuple[str, str]:
+    """``-H 'Name: value'`` -> ``(name, value)``.
+
+    :raises UsageError: when it is not ``Name: value`` with a valid name.
+    """
+    from wsgiscope.errors import UsageError
+
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        raise UsageError(
+            f"invalid header {text!r}", hint="use -H 'Name: value', e.g. -H 'Cookie: session=...'"
+        )
+    return name, value.strip()
+
+
+def with_headers(
+    requests: t.Sequence[ReplayRequest], extra: t.Sequence[tuple[str, str]]
+) -> list[ReplayRequest]:
+    """Every request with the ``extra`` headers, replacing same-named ones
+    (as curl's ``-H`` does); a header given counts as no longer redacted."""
+    if not extra:
+        return list(requests)
+    names = {name.lower() for name, _ in extra}
+    out = []
+    for request in requests:
+        headers = tuple(h for h in request.headers if h[0].lower() not in names) + tuple(extra)
+        redacted = tuple(r for r in request.redacted if r.lower() not in names)
+        out.append(dataclasses.replace(request, headers=headers, redacted=redacted))
+    return out

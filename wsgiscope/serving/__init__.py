@@ -55,6 +55,7 @@ class ServePlan:
     :param worker_class: a gunicorn worker class from :data:`WORKER_CLASSES`.
     :param threads: gunicorn threads per worker (gthread).
     :param control_fd: the pipe the child reports on (set by the parent).
+    :param keep_secrets: records keep secrets (``--keep-secrets``).
     :param gunicorn_args: gunicorn command-line flags given to ``serve``
         (``-w 4 -k gthread -b :9000 -c gunicorn.conf.py --reload``), read by
         gunicorn's own parser after its config file and ``GUNICORN_CMD_ARGS``.
@@ -72,6 +73,7 @@ class ServePlan:
     workers: int = 1
     worker_class: str = "sync"
     threads: int = 1
+    keep_secrets: bool = False
     control_fd: int = -1
     gunicorn_args: list[str] = dataclasses.field(default_factory=list)
     reload: bool = False

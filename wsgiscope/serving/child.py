@@ -124,7 +124,7 @@ def load_traced(plan: ServePlan, control: Control | None = None) -> t.Any:
             f"loading {plan.import_path} failed: {type(exc).__name__}: {exc}",
             hint="the traceback above shows where",
         ) from None
-    traced = TraceMiddleware(loaded.app, sink=plan.record)
+    traced = TraceMiddleware(loaded.app, sink=plan.record, redact=not plan.keep_secrets)
     if control is not None and traced.sink is not None:
         _reporter = DropReporter(control)
         traced.sink.on_failure = _reporter

@@ -60,6 +60,8 @@ class TraceResult:
     recorder: Recorder
     interrupted: bool = False
     headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    #: The record with secrets kept (``run_traced(keep_secrets=True)``).
+    unredacted: dict[str, t.Any] | None = None
 
     @property
     def status_code(self) -> int | None:
@@ -81,6 +83,7 @@ def run_traced(
     redact: bool = True,
     clock: Clock = time.perf_counter,
     checks: Checks | None = None,
+    keep_secrets: bool = False,
     capture: t.Iterable[str] | None = None,
 ) -> TraceResult:
     """Run one request through ``app`` under the tracer and return its trace.
@@ -91,6 +94,8 @@ def run_traced(
     :param redact: redact secrets in the record.
     :param clock: monotonic clock (for tests).
     :param checks: PEP 3333 checks feeding the record's ``lint`` list.
+    :param keep_secrets: also build the record with secrets kept
+        (:attr:`TraceResult.unredacted`), for ``trace --save --keep-secrets``.
     :param capture: what is captured inside the hooks (see :mod:`wsgiscope.capture`).
     """
     finished: list[RequestTrace] = []
@@ -125,7 +130,7 @@ def run_traced(
     if error is not None:
         exc_info = (type(error), error, app_traceback(error.__traceback__))
     interrupted = is_ctrl_c(error)
-    return TraceResult(
+    result = TraceResult(
         record,
         exc_info,
         b"".join(body)[:max_body],
@@ -133,6 +138,15 @@ def run_traced(
         interrupted,
         state.get("headers") or [],
     )
+    if keep_secrets:
+        from wsgiscope.tracing.record import build_record
+
+        mw.redact = False
+        try:
+            result.unredacted = build_record(trace)
+        finally:
+            mw.redact = redact
+    return result
 
 
 def _plain_headers(headers: t.Any) -> list[tuple[str, str]]:
