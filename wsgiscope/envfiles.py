@@ -97,11 +97,17 @@ def load_env_files(path: str | None = None, *, defaults: bool | None = None) -> 
 
 def _find_upwards(name: str) -> str:
     """The nearest ``name`` from the current directory upwards, as python-dotenv's
-    ``find_dotenv(name, usecwd=True)`` finds it, or ``""``."""
+    ``find_dotenv(name, usecwd=True)`` finds it (a file or a FIFO), or ``""``."""
+    import stat
+
     directory = os.getcwd()
     while True:
         candidate = os.path.join(directory, name)
-        if os.path.isfile(candidate):
+        try:
+            mode = os.stat(candidate).st_mode
+        except (OSError, ValueError):
+            mode = 0
+        if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
             return candidate
         parent = os.path.dirname(directory)
         if parent == directory:
