@@ -86,6 +86,21 @@ def hooks_app() -> Flask:
     return app
 
 
+#: 1 MB of text with no secret-looking word: ``(line + 1) * n`` of lowercase prose.
+MEGABYTE_TEXT = (b"lorem ipsum dolor amet consectetur adipiscing elit " * 20600)[: 1 << 20]
+
+
+def megabyte_app(mimetype: str, body: bytes) -> Flask:
+    """A view answering 1 MB of ``body`` as ``mimetype``."""
+    app = Flask("megabyte")
+
+    @app.get("/")
+    def index() -> t.Any:
+        return app.response_class(body, mimetype=mimetype)
+
+    return app
+
+
 def _start_response(status: str, headers: list[t.Any], exc_info: t.Any = None) -> t.Any:
     return None
 
@@ -179,19 +194,42 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=9, help="rounds per variant")
+    parser.add_argument(
+        "--apps",
+        default="hello,hooks,text1mb,binary1mb",
+        help="which apps, comma-separated (hello, hooks, text1mb, binary1mb)",
+    )
     args = parser.parse_args(argv)
+    chosen = args.apps.split(",")
     warnings.simplefilter("ignore")  # LintMiddleware's advice is not the subject here
     print(
         f"Python {sys.version.split()[0]}, {args.rounds} rounds x {args.requests} requests,"
         " median of per-round means"
     )
-    for name, app, path in (
-        ("hello world", hello_app(), "/"),
-        ("with hooks", hooks_app(), "/en/item/7"),
-    ):
-        print(f"\nFlask app {name} (GET {path})")
+    apps = {
+        "hello": ("hello world", hello_app, "/", 1),
+        "hooks": ("with hooks", hooks_app, "/en/item/7", 1),
+        # 1 MB responses: the record keeps (and the sink writes) max_body's
+        # 256 KB of preview; fewer requests per round.
+        "text1mb": (
+            "1 MB text/plain response",
+            lambda: megabyte_app("text/plain", MEGABYTE_TEXT),
+            "/",
+            20,
+        ),
+        "binary1mb": (
+            "1 MB application/octet-stream response",
+            lambda: megabyte_app("application/octet-stream", os.urandom(1 << 20)),
+            "/",
+            20,
+        ),
+    }
+    for key in chosen:
+        name, make, path, divisor = apps[key]
+        app, requests = make(), max(args.requests // divisor, 20)
+        print(f"\nFlask app {name} (GET {path}, {requests} requests per round)")
         print(f"  {'variant':52} {'us/request':>10} {'ratio':>7}")
-        for label, seconds, ratio in measure(name, app, path, args.requests, args.rounds):
+        for label, seconds, ratio in measure(name, app, path, requests, args.rounds):
             print(f"  {label:52} {seconds * 1e6:10.1f} {ratio:6.2f}x")
 
 

@@ -1,7 +1,13 @@
-"""Start-up time: ``wsgiscope --help`` against ``flask --help``, in one run.
+"""Start-up time: wsgiscope's commands against the same work without it, in one run.
 
-Both run as ``python -m ...`` in a fresh interpreter from an empty directory,
-alternating, RUNS times each; the medians and their ratio are printed.
+- ``wsgiscope --help`` against ``flask --help``;
+- ``wsgiscope routes`` on a 10-rule Flask app against ``flask routes``;
+- ``wsgiscope trace APP GET /`` against a one-line script doing one
+  test-client request on the same app.
+
+Each runs as ``python -m ...`` (or ``python -c``) in a fresh interpreter from
+a temporary directory, interleaved, RUNS times each; medians, the spread
+(lowest-highest) and the ratios are printed.
 
     python benchmarks/startup.py [RUNS]
 """
@@ -20,36 +26,90 @@ COMMANDS = {
     "wsgiscope --help": [sys.executable, "-m", "wsgiscope", "--help"],
     "wsgiscope info (plain app)": [sys.executable, "-m", "wsgiscope", "info", "bench_plain"],
     "flask --help": [sys.executable, "-m", "flask", "--help"],
+    "wsgiscope routes (10 rules)": [sys.executable, "-m", "wsgiscope", "routes", "bench_app10"],
+    "flask routes (10 rules)": [sys.executable, "-m", "flask", "--app", "bench_app10", "routes"],
+    "wsgiscope trace APP GET /": [
+        sys.executable,
+        "-m",
+        "wsgiscope",
+        "trace",
+        "bench_app10",
+        "GET",
+        "/",
+    ],
+    "one test-client request": [
+        sys.executable,
+        "-c",
+        "from bench_app10 import app; app.test_client().get('/').close()",
+    ],
     "python -c pass": [sys.executable, "-c", "pass"],
 }
 
 PLAIN_APP = "def application(environ, start_response):\n    return [b'']\n"
 
+APP10 = """from flask import Flask
 
-#: Run against this checkout even when wsgiscope is not installed.
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+app = Flask(__name__)
 
 
-def measure(runs: int) -> dict[str, float]:
+@app.route("/")
+def index():
+    return "hello"
+
+
+for number in range(9):
+    app.add_url_rule(f"/items{number}/<int:item>", f"item{number}", lambda item: str(item))
+"""
+
+#: Each wsgiscope command and what it is compared with.
+PAIRS = {
+    "wsgiscope --help": "flask --help",
+    "wsgiscope routes (10 rules)": "flask routes (10 rules)",
+    "wsgiscope trace APP GET /": "one test-client request",
+}
+
+
+#: Run against this checkout even when wsgiscope is not installed. Bytecode
+#: is cached (the warm-up run writes it), as for an installed package: with
+#: PYTHONDONTWRITEBYTECODE set, every run would compile wsgiscope's source
+#: while Flask's comes precompiled from its wheel.
+ENV = {
+    **{name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"},
+    "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+}
+
+
+def measure(runs: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
     with tempfile.TemporaryDirectory() as directory:
         with open(f"{directory}/bench_plain.py", "w") as file:
             file.write(PLAIN_APP)
+        with open(f"{directory}/bench_app10.py", "w") as file:
+            file.write(APP10)
+        for command in COMMANDS.values():  # warm-up (bytecode caches)
+            subprocess.run(command, cwd=directory, capture_output=True, check=True, env=ENV)
         for _ in range(runs):
             for name, command in COMMANDS.items():
                 start = time.perf_counter()
                 subprocess.run(command, cwd=directory, capture_output=True, check=True, env=ENV)
-                timings[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) * 1000 for name, values in timings.items()}
+                timings[name].append((time.perf_counter() - start) * 1000)
+    return timings
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-    medians = measure(runs)
-    flask = medians["flask --help"]
-    print(f"median of {runs} runs each, interleaved")
-    for name, ms in medians.items():
-        print(f"  {name:28} {ms:7.1f} ms   {ms / flask:5.2f}x flask --help")
+    timings = measure(runs)
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    print(f"median of {runs} runs each, interleaved (lowest-highest)")
+    for name, values in timings.items():
+        print(f"  {name:28} {medians[name]:7.1f} ms  ({min(values):.0f}-{max(values):.0f})")
+    print("ratios of medians; per-round ratios lowest-highest")
+    for ours, theirs in PAIRS.items():
+        rounds = sorted(a / b for a, b in zip(timings[ours], timings[theirs], strict=True))
+        print(
+            f"  {ours} / {theirs}: {medians[ours] / medians[theirs]:.2f}x"
+            f"  ({rounds[0]:.2f}-{rounds[-1]:.2f}, middle {statistics.median(rounds):.2f})"
+        )
 
 
 if __name__ == "__main__":

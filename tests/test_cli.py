@@ -272,3 +272,12 @@ def test_a_command_imports_no_other_command() -> None:
         "wsgiscope.cli.info",
         "wsgiscope.cli.options",
     ]
+
+
+def test_a_successful_trace_imports_no_traceback_renderer_nor_dotenv() -> None:
+    # rich.traceback (with rich.pretty, attrs, pygments) is for a failure;
+    # python-dotenv only when there is an env file to read.
+    modules = imported_by("trace", "lint_flask_clean:app", "GET", "/")
+    assert "lint_flask_clean" in modules
+    assert "rich.tree" in modules
+    assert not {"rich.traceback", "rich.pretty", "pygments", "dotenv"} & modules

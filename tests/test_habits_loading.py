@@ -463,3 +463,28 @@ def test_without_python_dotenv_a_tip_as_flask_prints_it(tmp_path: Path) -> None:
         "wsgiscope: error: --env-file .flaskenv: python-dotenv is not installed",
         "hint: pip install python-dotenv (as for 'flask --env-file')",
     ]
+
+
+def test_env_files_are_looked_for_as_python_dotenv_finds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check that decides whether python-dotenv is imported at all finds
+    # what find_dotenv(usecwd=True) finds: a file or a FIFO, from the current
+    # directory upwards, not a directory named like one (a venv in .env).
+    dotenv = pytest.importorskip("dotenv")
+    from wsgiscope.envfiles import _find_upwards
+
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    (tmp_path / "a" / ".env").mkdir()  # a virtualenv called .env
+    os.mkfifo(tmp_path / ".env")
+    (deep / ".flaskenv").write_text("X=1\n")
+    for cwd in (tmp_path, tmp_path / "a", deep):
+        monkeypatch.chdir(cwd)
+        for name in (".env", ".flaskenv"):
+            assert _find_upwards(name) == dotenv.find_dotenv(name, usecwd=True)
+    monkeypatch.chdir(deep)
+    assert _find_upwards(".env") == str(tmp_path / ".env")
+    assert _find_upwards(".flaskenv") == str(deep / ".flaskenv")
+    monkeypatch.chdir(tmp_path)
+    assert _find_upwards(".flaskenv") == ""

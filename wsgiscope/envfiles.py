@@ -53,6 +53,8 @@ def load_env_files(path: str | None = None, *, defaults: bool | None = None) -> 
     """
     if defaults is None:
         defaults = not skip_defaults()
+    if path is None and not (defaults and any(_find_upwards(name) for name in _DEFAULT_FILES)):
+        return []  # nothing to read: python-dotenv (~10 ms) is not imported
     try:
         import dotenv
     except ImportError:
@@ -91,6 +93,26 @@ def load_env_files(path: str | None = None, *, defaults: bool | None = None) -> 
         os.environ[key] = value
         LOADED[key] = file
     return files
+
+
+def _find_upwards(name: str) -> str:
+    """The nearest ``name`` from the current directory upwards, as python-dotenv's
+    ``find_dotenv(name, usecwd=True)`` finds it (a file or a FIFO), or ``""``."""
+    import stat
+
+    directory = os.getcwd()
+    while True:
+        candidate = os.path.join(directory, name)
+        try:
+            mode = os.stat(candidate).st_mode
+        except (OSError, ValueError):
+            mode = 0
+        if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
+            return candidate
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return ""
+        directory = parent
 
 
 def origin(name: str) -> str:

@@ -29,7 +29,6 @@ import typing as t
 
 from rich.console import Group, RenderableType
 from rich.text import Text
-from rich.traceback import Trace, Traceback
 from rich.tree import Tree
 
 from wsgiscope.render.capture import dropped_text, duplicates_tree, queries_text
@@ -49,6 +48,11 @@ from wsgiscope.render.lines import Fields
 from wsgiscope.render.sections import DEFAULT_SECTIONS
 from wsgiscope.render.text import TARGET_LIMIT, escape_control
 from wsgiscope.wsgistr import request_target
+
+if t.TYPE_CHECKING:
+    # rich.traceback (with rich.pretty, attrs and pygments) costs tens of
+    # milliseconds of start-up: imported only when a traceback is shown.
+    from rich.traceback import Trace, Traceback
 
 #: Lines of the app's log shown (all with verbose): its tracebacks repeat
 #: the one shown below the tree.
@@ -318,6 +322,8 @@ def app_traceback(
     but passes control characters through. A message is capped at
     :data:`~wsgiscope.render.http.MESSAGE_LIMIT` characters.
     """
+    from rich.traceback import Traceback
+
     exc_type, exc_value, tb = exc_info
     trace = Traceback.extract(exc_type, exc_value, tb)
     _escape_trace(trace)
