@@ -584,6 +584,8 @@ class RecordFilter:
     :param workers: pids, any may match.
     :param queries_over: only requests that ran more SQL statements (the
         record's ``queries.count``, 0 without one).
+    :param since: only requests whose ``started`` is at this time (seconds
+        since the epoch) or later; a record without a readable one is left out.
     """
 
     statuses: tuple[tuple[int, int], ...] = ()
@@ -593,6 +595,7 @@ class RecordFilter:
     errors: bool = False
     workers: frozenset[int] = frozenset()
     queries_over: int | None = None
+    since: float | None = None
 
     @property
     def active(self) -> bool:
@@ -622,4 +625,52 @@ class RecordFilter:
             return False
         if self.queries_over is not None and record_queries(record) <= self.queries_over:
             return False
+        if self.since is not None:
+            started = record_started(record)
+            if started is None or started < self.since:
+                return False
         return not self.workers or record_worker_pid(record) in self.workers
+
+
+def record_started(record: t.Mapping[str, t.Any]) -> float | None:
+    """When the request started (seconds since the epoch), or ``None``."""
+    started = record.get("started")
+    if not isinstance(started, str):
+        return None
+    try:
+        return _timestamp(started)
+    except ValueError:
+        return None
+
+
+def _timestamp(text: str) -> float:
+    """An ISO-8601 time as seconds since the epoch; local time without an offset."""
+    import datetime
+
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat takes no Z
+        text = text[:-1] + "+00:00"
+    when = datetime.datetime.fromisoformat(text)
+    return when.timestamp()
+
+
+def parse_since(text: str) -> float:
+    """``--since``: a time (``2026-12-07T09:30:00Z``) or a duration back from
+    now (``10m``), as seconds since the epoch.
+
+    :raises ValueError: for anything else.
+    """
+    import time
+
+    from wsgiscope.units import parse_duration
+
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return _timestamp(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a time (2026-12-07T09:30:00Z) nor a duration (10m, 2h)"
+        ) from None

@@ -43,10 +43,26 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from None
 
 
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from wsgiscope.tailing import parse_since
+
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def filter_options(function: F) -> F:
     """``--status``, ``--method``, ``--path``, ``--slower-than``, ``--queries-over``,
-    ``--errors``, ``--worker``."""
+    ``--errors``, ``--worker``, ``--since``."""
     options = [
+        click.option(
+            "--since", "since", callback=_since, metavar="TIME",
+            help="Only requests started at TIME or later: a time (2026-12-07T09:30:00Z, "
+            "local without an offset) or a duration back from now (10m, 2h).",
+        ),
         click.option(
             "--worker", "worker_pids", type=int, multiple=True, metavar="PID",
             help="Only requests served by this process (repeatable).",
@@ -88,6 +104,7 @@ def make_filter(
     errors: bool,
     worker_pids: tuple[int, ...],
     queries_over: int | None = None,
+    since: float | None = None,
 ) -> RecordFilter:
     """The :class:`~wsgiscope.tailing.RecordFilter` for the filter options' values."""
     from wsgiscope.tailing import RecordFilter
@@ -101,6 +118,7 @@ def make_filter(
         errors=errors,
         workers=frozenset(worker_pids),
         queries_over=queries_over,
+        since=since,
     )
 
 
