@@ -33,8 +33,8 @@ def notes_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 def test_trace_request_records_the_lifecycle(notes_app) -> None:
     result = trace_request(notes_app, "POST", "/login", {"name": "ada"})
-    assert result.status_code == 302
-    assert result.status == "302 FOUND"
+    assert result.status_code == 303
+    assert result.status == "303 SEE OTHER"
     assert result.hooks() == [
         ("before_request", "notes.load_user"),
         ("view", "notes.login"),
@@ -43,8 +43,11 @@ def test_trace_request_records_the_lifecycle(notes_app) -> None:
     ]
     result.assert_order(["before_request", "view", "after_request", "teardown_appcontext"])
     result.assert_order(["view:login", "after_request:notes.no_store"])
-    assert result.contexts()[0] == ("push", "app", "notes", 1)
-    assert result.contexts()[-1][:2] == ("pop", "app")
+    # Flask 3.2 pushes one merged context, 3.0/3.1 an app then a request context
+    kind, context, app, depth = result.contexts()[0]
+    assert (kind, app, depth) == ("push", "notes", 1)
+    assert context in ("app", "app+request")
+    assert result.contexts()[-1][:2] == ("pop", context)
     assert result.queries() == []  # the login touches no table
 
 
@@ -153,7 +156,7 @@ def test_plugin_fixtures_in_a_passing_suite(project: pytest.Pytester) -> None:
         test_notes="""
         def test_login_lifecycle(app, wsgiscope_trace):
             result = wsgiscope_trace(app, "POST", "/login", {"name": "ada"})
-            assert result.status_code == 302
+            assert result.status_code == 303
             result.assert_order(["before_request", "view", "after_request"])
             assert [kind for kind, *_ in result.teardowns()] == ["teardown_appcontext"]
 

@@ -33,7 +33,7 @@ def load_user():
 @bp.post("/login")
 def login():
     session["user"] = request.form["name"]
-    return redirect(url_for("notes.index"))
+    return redirect(url_for("notes.index"), 303)  # See Other (Flask 3.2 defaults to it)
 
 
 @bp.get("/")
@@ -48,7 +48,7 @@ def add():
     db = get_db()
     db.execute("INSERT INTO note (owner, body) VALUES (?, ?)", (g.user, request.form["body"]))
     db.commit()
-    return redirect(url_for("notes.index"))
+    return redirect(url_for("notes.index"), 303)  # See Other (Flask 3.2 defaults to it)
 
 
 @bp.get("/boom")
