@@ -44,8 +44,16 @@ _PARAMS = {"print": "sections", "json": "as_json", "request": "requests", "reque
 _NOT_OPTIONS = frozenset({"app", "redact"})
 
 
-def find_table(cwd: Path | None = None) -> tuple[dict[str, t.Any], Path | None]:
-    """``[tool.wsgiscope]`` of the nearest pyproject.toml (empty when none or unreadable)."""
+def find_table(
+    cwd: Path | None = None, *, strict: bool = False
+) -> tuple[dict[str, t.Any], Path | None]:
+    """``[tool.wsgiscope]`` of the nearest pyproject.toml and that file (``{}``
+    and ``None`` when there is none).
+
+    :param strict: raise :class:`~wsgiscope.errors.AppLoadError` for a file
+        that cannot be read (the app lookup, which needs it); otherwise such
+        a file gives an empty table (options fall back to their defaults).
+    """
     cwd = Path.cwd() if cwd is None else cwd
     for directory in (cwd, *cwd.parents):
         pyproject = directory / "pyproject.toml"
@@ -57,9 +65,14 @@ def find_table(cwd: Path | None = None) -> tuple[dict[str, t.Any], Path | None]:
             import tomli as tomllib
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return {}, pyproject  # loading reports it when it needs the app
-        table = data.get("tool", {}).get("wsgiscope", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            if strict:
+                from wsgiscope.errors import AppLoadError
+
+                raise AppLoadError(f"cannot read {pyproject}: {exc}") from None
+            return {}, pyproject
+        tool = data.get("tool", {})
+        table = tool.get("wsgiscope", {}) if isinstance(tool, dict) else {}
         return (table if isinstance(table, dict) else {}), pyproject
     return {}, None
 

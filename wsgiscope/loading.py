@@ -143,26 +143,17 @@ def _env_origin(name: str) -> str:
 
 
 def _app_from_pyproject(cwd: Path) -> AppRef | None:
-    for directory in (cwd, *cwd.parents):
-        pyproject = directory / "pyproject.toml"
-        if not pyproject.is_file():
-            continue
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise AppLoadError(f"cannot read {pyproject}: {exc}") from None
-        app = data.get("tool", {}).get("wsgiscope", {}).get("app")
-        if app is None:
-            return None
-        if not isinstance(app, str) or not app:
-            raise AppLoadError(
-                f"{pyproject}: [tool.wsgiscope] app must be a non-empty string, got {app!r}"
-            )
-        return AppRef(app, f"pyproject ({pyproject})", directory)
+    from wsgiscope.config import find_table
+
+    table, pyproject = find_table(cwd, strict=True)
+    app = table.get("app")
+    if pyproject is None or app is None:
+        return None
+    if not isinstance(app, str) or not app:
+        raise AppLoadError(
+            f"{pyproject}: [tool.wsgiscope] app must be a non-empty string, got {app!r}"
+        )
+    return AppRef(app, f"pyproject ({pyproject})", pyproject.parent)
     return None
 
 

@@ -12,7 +12,6 @@ redact them too.
 from __future__ import annotations
 
 import os
-import sys
 import typing as t
 from pathlib import Path
 
@@ -29,27 +28,15 @@ def pyproject_names(cwd: Path | None = None) -> list[str]:
 
     :raises click.UsageError: when it is not a list of strings.
     """
-    cwd = Path.cwd() if cwd is None else cwd
-    for directory in (cwd, *cwd.parents):
-        pyproject = directory / "pyproject.toml"
-        if not pyproject.is_file():
-            continue
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return []  # reported by the app lookup, which reads it too
-        section = data.get("tool", {}).get("wsgiscope", {})
-        names = section.get("redact", []) if isinstance(section, dict) else []
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise click.UsageError(
-                f"{pyproject}: [tool.wsgiscope] redact must be a list of names, got {names!r}"
-            )
-        return names
-    return []
+    from wsgiscope.config import find_table
+
+    table, pyproject = find_table(cwd)  # an unreadable file: reported by the app lookup
+    names = table.get("redact", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise click.UsageError(
+            f"{pyproject}: [tool.wsgiscope] redact must be a list of names, got {names!r}"
+        )
+    return names
 
 
 def apply(given: t.Iterable[str]) -> tuple[str, ...]:
