@@ -95,6 +95,21 @@ def request_headers(record: t.Mapping[str, t.Any]) -> list[tuple[str, str]]:
     return headers
 
 
+def headers_to_send(record: t.Mapping[str, t.Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The request headers to send again (hop-by-hop ones left to the client),
+    and the names of those left out because the record holds them redacted."""
+    send: list[tuple[str, str]] = []
+    redacted: list[str] = []
+    for name, value in request_headers(record):
+        if name.lower() in HOP_HEADERS:
+            continue
+        if value == REDACTED:
+            redacted.append(name)
+        else:
+            send.append((name, value))
+    return send, redacted
+
+
 def header(record: t.Mapping[str, t.Any], name: str) -> str | None:
     """A request header's value (the first one), or ``None``."""
     lower = name.lower()

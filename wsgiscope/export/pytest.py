@@ -119,25 +119,12 @@ def _name(index: int, record: t.Mapping[str, t.Any]) -> str:
     return f"test_{index:03d}_{fields.method(record).lower()}_{words or 'root'}"[:80]
 
 
-def _request(record: t.Mapping[str, t.Any]) -> tuple[list[tuple[str, str]], list[str]]:
-    send: list[tuple[str, str]] = []
-    redacted: list[str] = []
-    for name, value in fields.request_headers(record):
-        if name.lower() in fields.HOP_HEADERS:
-            continue
-        if value == fields.REDACTED:
-            redacted.append(name)
-        else:
-            send.append((name, value))
-    return send, redacted
-
-
 def test_function(index: int, record: t.Mapping[str, t.Any], framework: str) -> str:
     """The source of one test."""
     from wsgiscope.render.text import escape_control
 
     request = fields.request_of(record)
-    headers, redacted = _request(record)
+    headers, redacted = fields.headers_to_send(record)
     body = fields.request_body(record)
     data = body[0] if body is not None else None
     target = fields.target(record)

@@ -62,22 +62,6 @@ def _heading(record: t.Mapping[str, t.Any]) -> str:
     return comment(f"{ident}: {fields.method(record)} {fields.target(record)}{status}")
 
 
-def _headers(
-    record: t.Mapping[str, t.Any],
-) -> tuple[list[tuple[str, str]], list[str]]:
-    """Headers to send and the names of redacted ones left out."""
-    send: list[tuple[str, str]] = []
-    redacted: list[str] = []
-    for name, value in fields.request_headers(record):
-        if name.lower() in fields.HOP_HEADERS:
-            continue
-        if value == fields.REDACTED:
-            redacted.append(name)
-        else:
-            send.append((name, value))
-    return send, redacted
-
-
 def _notes(record: t.Mapping[str, t.Any], redacted: list[str]) -> list[str]:
     notes = [_heading(record)]
     if redacted:
@@ -97,7 +81,7 @@ def curl_command(record: t.Mapping[str, t.Any], base_url: str | None = None) -> 
     """The curl command (with its comment lines) that sends ``record``'s request."""
     method = fields.method(record)
     address = fields.url(record, base_url)
-    send, redacted = _headers(record)
+    send, redacted = fields.headers_to_send(record)
     words = ["curl"]
     if re.search(r"[\[\]{}]", address):
         words.append("--globoff")  # [] and {} are curl's URL globbing otherwise
@@ -143,7 +127,7 @@ def httpie_command(record: t.Mapping[str, t.Any], base_url: str | None = None) -
     """The HTTPie command (with its comment lines) that sends ``record``'s request."""
     method = fields.method(record)
     address = fields.url(record, base_url)
-    send, redacted = _headers(record)
+    send, redacted = fields.headers_to_send(record)
     words = ["http"]
     body = fields.request_body(record)
     prefix = ""
