@@ -100,6 +100,9 @@ def default_map(commands: t.Iterable[str], cwd: Path | None = None) -> dict[str,
     if redact and "WSGISCOPE_REDACT" not in os.environ:
         names = [redact] if isinstance(redact, str) else list(redact)
         os.environ["WSGISCOPE_REDACT"] = ",".join(str(n) for n in names)
+        redact_module = sys.modules.get("wsgiscope.redact")
+        if redact_module is not None:  # imported already: it read the variable then
+            redact_module.add_secret_names(str(n) for n in names)
     return {name: values for name, values in result.items() if values}
 
 

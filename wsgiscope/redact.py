@@ -56,7 +56,7 @@ def _normal(name: str) -> str:
     return name.lower().replace("-", "_")
 
 
-#: Exact names (normalized) always redacted: the floor above, and the user's.
+#: Exact names (normalized) always redacted: the floor above.
 _denied: frozenset[str] = frozenset(_normal(n) for n in (*SENTRY_DENYLIST, *OTEL_QUERY_DENYLIST))
 #: The names the user added (see :func:`add_secret_names`), as given.
 extra_names: tuple[str, ...] = ()
@@ -77,39 +77,31 @@ VALUE_CAP = 200
 
 
 _header_verdicts: dict[str, bool] = {}
-_user_patterns: dict[str, re.Pattern[str] | None] = {}
+#: The user's own names (``--redact``, ``[tool.wsgiscope] redact``,
+#: ``$WSGISCOPE_REDACT``) as one pattern: a name *containing* one of them is
+#: secret, case-insensitively, ``-`` and ``_`` alike.
+_user_pattern: re.Pattern[str] | None = None
 
 
 def _user_secret(name: str) -> bool:
-    """Whether ``name`` contains one of the user's own secret names: the
-    comma-separated ``WSGISCOPE_REDACT`` (``redact = [...]`` under
-    ``[tool.wsgiscope]`` sets it), matched case-insensitively, ``-``/``_`` alike."""
-    value = os.environ.get("WSGISCOPE_REDACT", "")
-    if value not in _user_patterns:
-        names = [n.strip() for n in value.split(",") if n.strip()]
-        _user_patterns[value] = (
-            re.compile(
-                "|".join("[-_]".join(map(re.escape, re.split(r"[-_]", n))) for n in names),
-                re.IGNORECASE,
-            )
-            if names
-            else None
-        )
-    pattern = _user_patterns[value]
-    return pattern is not None and pattern.search(name) is not None
+    return _user_pattern is not None and _user_pattern.search(name) is not None
 
 
 def add_secret_names(names: t.Iterable[str]) -> None:
     """Redact the values of these names too, wherever a name is matched
     (headers, environ keys, query parameters, form fields, JSON keys,
-    ``g`` and route arguments), in this process. Case-insensitive, ``-``
-    and ``_`` alike; the deny-lists above stay the floor."""
-    global _denied, extra_names
+    ``g`` and route arguments), in this process: any name containing one of
+    them, case-insensitively, ``-`` and ``_`` alike; the deny-lists above
+    stay the floor."""
+    global extra_names, _user_pattern
     added = tuple(str(n).strip() for n in names if str(n).strip())
-    if not added:
+    if not added or set(added) <= set(extra_names):
         return
-    extra_names = (*extra_names, *added)
-    _denied = _denied | {_normal(n) for n in added}
+    extra_names = tuple(dict.fromkeys((*extra_names, *added)))
+    _user_pattern = re.compile(
+        "|".join("[-_]".join(map(re.escape, re.split(r"[-_]", n))) for n in extra_names),
+        re.IGNORECASE,
+    )
     # every verdict cached so far may change
     _header_verdicts.clear()
     _field_verdicts.clear()
@@ -120,9 +112,9 @@ def add_secret_names(names: t.Iterable[str]) -> None:
 
 def reset_secret_names() -> None:
     """Forget the names :func:`add_secret_names` added (the floor stays)."""
-    global _denied, extra_names
+    global extra_names, _user_pattern
     extra_names = ()
-    _denied = frozenset(_normal(n) for n in (*SENTRY_DENYLIST, *OTEL_QUERY_DENYLIST))
+    _user_pattern = None
     _header_verdicts.clear()
     _field_verdicts.clear()
     _header_actions.clear()
@@ -131,8 +123,6 @@ def reset_secret_names() -> None:
 
 
 def _from_environment() -> None:
-    import os
-
     names = [n for n in os.environ.get("WSGISCOPE_REDACT", "").split(",") if n.strip()]
     if names:
         add_secret_names(names)
