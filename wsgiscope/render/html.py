@@ -279,31 +279,14 @@ def trace_report(record: dict[str, t.Any], options: RenderOptions | None = None)
 def lint_report(report: LintReport, app_label: str = "") -> str:
     """The HTML report of a lint run: findings by rule, each linked to its explanation."""
     from wsgiscope.lint.rules import get_rule
-    from wsgiscope.render.console import label
-    from wsgiscope.render.lint import _SEVERITY_STYLE, _where, render_explain, render_summary
+    from wsgiscope.render.lint import render_explain, render_summary, rule_tree
 
     builder = HtmlBuilder()
     parts = [f"<h1>wsgiscope lint {text(app_label)}</h1>"]
     explained = []
     for rule_id, findings in report.by_rule():
         rule = get_rule(rule_id)
-        tree = Tree(
-            label(
-                (rule.id, _SEVERITY_STYLE[rule.severity]),
-                " ",
-                (rule.name, "bold"),
-                "  ",
-                (rule.summary, ""),
-                "  ",
-                (f"({rule.section})", "dim"),
-            )
-        )
-        for finding in findings:
-            line = _where(finding)
-            line.append_text(label("  ", (finding.message, "")))
-            if finding.count > 1:
-                line.append_text(label((f"  (x{finding.count})", "dim")))
-            tree.add(line)
+        tree = rule_tree(rule, findings)
         anchor = f"explain-{rule.id}"
         link = f' <a href="#{text(anchor)}">explanation</a>'
         parts.append(builder.tree(tree, extra=link))

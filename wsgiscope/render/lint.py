@@ -48,28 +48,33 @@ def render_report(report: LintReport) -> RenderableType:
 
     parts: list[RenderableType] = []
     for rule_id, findings in report.by_rule():
-        rule = get_rule(rule_id)
-        tree = Tree(
-            label(
-                (rule.id, _SEVERITY_STYLE[rule.severity]),
-                " ",
-                (rule.name, "bold"),
-                "  ",
-                (rule.summary, ""),
-                "  ",
-                (f"({rule.section})", "dim"),
-            ),
-            guide_style="dim",
-        )
-        for finding in findings:
-            line = _where(finding)
-            line.append_text(label("  ", (finding.message, "")))
-            if finding.count > 1:
-                line.append_text(label((f"  (x{finding.count})", "dim")))
-            tree.add(line)
+        tree = rule_tree(get_rule(rule_id), findings)
         parts.extend([tree, Text()])
     parts.append(render_summary(report))
     return Group(*parts)
+
+
+def rule_tree(rule: t.Any, findings: t.Iterable[t.Any]) -> Tree:
+    """One rule (id, name, summary, PEP section) over the requests that broke it."""
+    tree = Tree(
+        label(
+            (rule.id, _SEVERITY_STYLE[rule.severity]),
+            " ",
+            (rule.name, "bold"),
+            "  ",
+            (rule.summary, ""),
+            "  ",
+            (f"({rule.section})", "dim"),
+        ),
+        guide_style="dim",
+    )
+    for finding in findings:
+        line = _where(finding)
+        line.append_text(label("  ", (finding.message, "")))
+        if finding.count > 1:
+            line.append_text(label((f"  (x{finding.count})", "dim")))
+        tree.add(line)
+    return tree
 
 
 def render_summary(report: LintReport) -> Group:
