@@ -107,7 +107,6 @@ from wsgiscope.tracing.events import (
     RawEvent,
     SignalSent,
     hide_own_frames,
-    own_frames_hidden,
     previews,
 )
 from wsgiscope.tracing.instrument import Patches
@@ -382,8 +381,12 @@ def pending_pop(
     own = session_of(ctx) if entry[1] != "app" else None
     if isinstance(own, dict):
         # not .session: Flask 3.1.3's property marks the session accessed
-        # (adds "Vary: Cookie"); a trace must not.
-        session = _safe_previews(own)
+        # (adds "Vary: Cookie"); a trace must not. An empty one (a null
+        # session, one nobody wrote to) has nothing to preview.
+        if dict.__len__(own) == 0 and type(own).items is dict.items:
+            session = {}
+        else:
+            session = _safe_previews(own)
     names, seen = g_now(g, seen, may_repr)
     return [ctx, mark, entry, names, None, session, seen]
 
@@ -403,7 +406,10 @@ def g_now(
     if g is None:
         return None, None
     try:
-        items = list(vars(g).items())
+        state = vars(g)
+        if not state:  # most pops: nothing in g
+            return {}, {}
+        items = list(state.items())
     except Exception:  # an app_ctx_globals_class without a __dict__, say
         return None, None
     out: dict[str, str] = {}
@@ -626,33 +632,38 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
 
     orig_preprocess = flask_cls.preprocess_request
 
-    @own_frames_hidden
     def preprocess_request(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         # Flask's preprocess_request (the same loop in 3.0 to 3.2), with the
         # url_value_preprocessors (which Flask calls directly, not through
         # ensure_sync) observed. Its name makes ensure_sync classify the
         # before_request functions. Flask 3.2 passes the context first.
-        rec = _current.get() or _recorder()
-        ctx = args[0] if args else kwargs.get("ctx") or request_ctx()
-        if rec is None or ctx is None:
-            return orig_preprocess(self, *args, **kwargs)
-        req = ctx.request
-        names = (None, *reversed(req.blueprints))
-        preprocessors = self.url_value_preprocessors
-        for name in names:
-            if name in preprocessors:
-                for url_func in preprocessors[name]:
-                    hooked("url_value_preprocessor", self, url_func, url_func)(
-                        req.endpoint, req.view_args
-                    )
-        before = self.before_request_funcs
-        for name in names:
-            if name in before:
-                for before_func in before[name]:
-                    rv = self.ensure_sync(before_func)()
-                    if rv is not None:
-                        return rv
-        return None
+        # (its frame is hidden from exceptions passing through, as
+        # own_frames_hidden does, without the extra call)
+        try:
+            rec = _current.get() or _recorder()
+            ctx = args[0] if args else kwargs.get("ctx") or request_ctx()
+            if rec is None or ctx is None:
+                return orig_preprocess(self, *args, **kwargs)
+            req = ctx.request
+            names = (None, *reversed(req.blueprints))
+            preprocessors = self.url_value_preprocessors
+            for name in names:
+                if name in preprocessors:
+                    for url_func in preprocessors[name]:
+                        hooked("url_value_preprocessor", self, url_func, url_func)(
+                            req.endpoint, req.view_args
+                        )
+            before = self.before_request_funcs
+            for name in names:
+                if name in before:
+                    for before_func in before[name]:
+                        rv = self.ensure_sync(before_func)()
+                        if rv is not None:
+                            return rv
+            return None
+        except BaseException as exc:
+            hide_own_frames(exc)
+            raise
 
     preprocess_request.__wrapped__ = orig_preprocess  # type: ignore[attr-defined]
     patches.set(flask_cls, "preprocess_request", preprocess_request)
