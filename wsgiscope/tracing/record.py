@@ -183,7 +183,20 @@ def _request(environ: t.Mapping[str, t.Any], redactor: Redactor) -> dict[str, t.
         "host": host,
     }
     # The WSGI strings above are latin-1 decoded bytes: where the framework
-    # reads other text from them (non-ASCII paths), that text too.
+    # reads other text from them (non-ASCII paths), that text too. ASCII
+    # strings without a percent escape in the query (nearly every request)
+    # read the same decoded: nothing to add, and no need to decode them.
+    path, script, query = request["path"], request["script_name"], request["query_string"]
+    if (
+        type(path) is str
+        and type(script) is str
+        and type(query) is str
+        and path.isascii()
+        and script.isascii()
+        and query.isascii()
+        and "%" not in query
+    ):
+        return request
     try:
         decoded = decoded_if_different(request)
     except Exception:  # a hostile PATH_INFO object: the record keeps what it has
