@@ -15,7 +15,8 @@ bare, and wrapped in
   ``os.write`` per record;
 - OpenTelemetry's ``OpenTelemetryMiddleware`` with a real SDK
   ``TracerProvider`` and a ``SimpleSpanProcessor`` feeding an
-  ``InMemorySpanExporter`` (cleared between rounds);
+  ``InMemorySpanExporter`` (cleared between rounds), and without an SDK
+  (the API's ``NoOpTracerProvider``);
 - werkzeug's ``LintMiddleware`` and ``ProfilerMiddleware`` (``stream=None``).
 
 Variants are interleaved round by round; each figure is the median over
@@ -155,6 +156,13 @@ def variants(app: Flask) -> tuple[dict[str, App], list[t.Callable[[], None]]]:
             app, tracer_provider=provider
         )
         between.append(exporter.clear)
+        from opentelemetry.trace import NoOpTracerProvider
+
+        # The API alone (what an app instrumented but not configured runs):
+        # the middleware's own work (attributes, context propagation), no spans kept.
+        out["OpenTelemetryMiddleware (no SDK)"] = OpenTelemetryMiddleware(
+            app, tracer_provider=NoOpTracerProvider()
+        )
     out["werkzeug LintMiddleware"] = LintMiddleware(app)
     out["werkzeug ProfilerMiddleware (stream=None)"] = ProfilerMiddleware(app, stream=None)
     return out, between
@@ -162,7 +170,7 @@ def variants(app: Flask) -> tuple[dict[str, App], list[t.Callable[[], None]]]:
 
 def measure(
     name: str, app: Flask, path: str, requests: int, rounds: int
-) -> list[tuple[str, float, float]]:
+) -> list[tuple[str, float, float, tuple[float, float]]]:
     environ = EnvironBuilder(path).get_environ()
     apps, between = variants(app)
     runs = {label: runner(wrapped, environ) for label, wrapped in apps.items()}
@@ -184,10 +192,13 @@ def measure(
         for hook in between:
             hook()
     bare = statistics.median(samples["bare"])
-    return [
-        (label, statistics.median(values), statistics.median(values) / bare)
-        for label, values in samples.items()
-    ]
+    out = []
+    for label, values in samples.items():
+        # the spread: the lowest and highest ratio to the bare app in the same round
+        per_round = [v / b for v, b in zip(values, samples["bare"], strict=True)]
+        spread = (min(per_round), max(per_round))
+        out.append((label, statistics.median(values), statistics.median(values) / bare, spread))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -228,9 +239,9 @@ def main(argv: list[str] | None = None) -> None:
         name, make, path, divisor = apps[key]
         app, requests = make(), max(args.requests // divisor, 20)
         print(f"\nFlask app {name} (GET {path}, {requests} requests per round)")
-        print(f"  {'variant':52} {'us/request':>10} {'ratio':>7}")
-        for label, seconds, ratio in measure(name, app, path, requests, args.rounds):
-            print(f"  {label:52} {seconds * 1e6:10.1f} {ratio:6.2f}x")
+        print(f"  {'variant':52} {'us/request':>10} {'ratio':>7}  per-round ratios")
+        for label, seconds, ratio, (low, high) in measure(name, app, path, requests, args.rounds):
+            print(f"  {label:52} {seconds * 1e6:10.1f} {ratio:6.2f}x  {low:.2f}-{high:.2f}x")
 
 
 if __name__ == "__main__":
