@@ -138,9 +138,9 @@ def _preview_bytes(trace: RequestTrace) -> bytes:
     return b"".join(map(chunk_bytes, preview))[: trace.mw.max_body]
 
 
-def _hidden_binary(trace: RequestTrace, redactor: Redactor) -> str | None:
-    """What replaces a binary response preview that holds a secret (a gzip
-    body, a form with a byte that is not UTF-8), else ``None``."""
+def _hidden_binary(trace: RequestTrace, data: bytes, redactor: Redactor) -> str | None:
+    """What replaces a binary response preview (``data``) that holds a secret
+    (a gzip body, a form with a byte that is not UTF-8), else ``None``."""
     content_type = content_encoding = None
     headers = trace.headers
     for item in headers if isinstance(headers, list) else ():
@@ -150,7 +150,7 @@ def _hidden_binary(trace: RequestTrace, redactor: Redactor) -> str | None:
                 content_type = item[1]
             elif name == "content-encoding":
                 content_encoding = item[1]
-    return redactor.binary_body(_preview_bytes(trace), content_type, content_encoding)
+    return redactor.binary_body(data, content_type, content_encoding)
 
 
 def _error(trace: RequestTrace) -> dict[str, t.Any] | None:
@@ -262,12 +262,13 @@ def build_record(trace: RequestTrace) -> dict[str, t.Any]:
     redactor = _REDACTING if mw.redact else _SHOWING
     environ = trace.environ
     ended = trace.ended if trace.ended is not None else rec.clock()
-    preview, encoding = body_preview(_preview_bytes(trace))
+    data = _preview_bytes(trace)
+    preview, encoding = body_preview(data)
     if mw.redact and trace.headers is not None:
         if encoding == "utf-8":
             preview = redactor.response_body(preview, trace.headers)
         else:
-            hidden = _hidden_binary(trace, redactor)
+            hidden = _hidden_binary(trace, data, redactor)
             if hidden is not None:
                 preview, encoding = hidden, "utf-8"
     status = trace.status
