@@ -631,6 +631,21 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
     patches.set(flask_cls, "handle_exception", handle_exception)
 
     orig_preprocess = flask_cls.preprocess_request
+    #: url_value_preprocessor -> (app, its hooked wrapper): made once, as
+    #: ensure_sync's wrappers are (Flask calls these functions directly).
+    url_wrappers: dict[t.Any, tuple[t.Any, t.Callable[..., t.Any]]] = {}
+
+    def url_hooked(app: t.Any, func: t.Any) -> t.Callable[..., t.Any]:
+        try:
+            known = url_wrappers.get(func)
+        except TypeError:  # an unhashable callable object
+            return hooked("url_value_preprocessor", app, func, func)
+        if known is not None and known[0] is app:
+            return known[1]
+        wrapper = hooked("url_value_preprocessor", app, func, func)
+        if len(url_wrappers) < 4096:
+            url_wrappers[func] = (app, wrapper)
+        return wrapper
 
     def preprocess_request(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         # Flask's preprocess_request (the same loop in 3.0 to 3.2), with the
@@ -650,9 +665,7 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
             for name in names:
                 if name in preprocessors:
                     for url_func in preprocessors[name]:
-                        hooked("url_value_preprocessor", self, url_func, url_func)(
-                            req.endpoint, req.view_args
-                        )
+                        url_hooked(self, url_func)(req.endpoint, req.view_args)
             before = self.before_request_funcs
             for name in names:
                 if name in before:
