@@ -377,7 +377,7 @@ def pending_pop(
     current); ``g`` is the live ``flask.g`` (or ``None``), previewed now
     (see :func:`g_now` for ``seen`` and ``may_repr``).
     """
-    session = None
+    session: dict[str, str] | None = None
     own = session_of(ctx) if entry[1] != "app" else None
     if isinstance(own, dict):
         # not .session: Flask 3.1.3's property marks the session accessed
