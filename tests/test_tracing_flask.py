@@ -490,3 +490,24 @@ def test_the_session_is_read_without_marking_it_accessed() -> None:
     older = types.SimpleNamespace(session={"user_id": 1})
     assert session_of(older) == {"user_id": 1}
     assert session_of(types.SimpleNamespace()) is None
+
+
+def test_session_and_g_previews_taken_at_pop_whatever_their_shape() -> None:
+    """The previews a pop keeps: an empty session or g is ``{}`` (no call made),
+    a dict subclass whose ``items`` is its own is asked, not judged empty by
+    its storage, and a non-empty g is previewed by ``repr`` now."""
+    from wsgiscope.tracing.flask import pending_pop
+
+    class Lazy(dict):  # a session keeping its values elsewhere
+        def items(self):  # type: ignore[override]
+            return [("user", "ada")]
+
+    def pop_of(session: object, g: object) -> list[object]:
+        ctx = types.SimpleNamespace(session=session)
+        return pending_pop(ctx, 1, (ctx, "request"), g)
+
+    assert pop_of({}, types.SimpleNamespace())[3:6] == [{}, None, {}]
+    assert pop_of(Lazy(), None)[5] == {"user": "'ada'"}
+    names = pop_of({"cart": [1, 2]}, types.SimpleNamespace(user="ada"))
+    assert (names[3], names[5]) == ({"user": "'ada'"}, {"cart": "[1, 2]"})
+    assert pop_of(None, None)[3:6] == [None, None, None]
