@@ -396,16 +396,7 @@ def _run_one(
     environ["wsgi.errors"] = errors
     app, checks = loaded.app, None
     if lint:
-        from wsgiscope.lint.runner import SERVER_HANDLED, answered_by
-        from wsgiscope.lint.trace import TraceLint
-
-        # The full PEP 3333 checker between the tracer and the app; its
-        # findings become the record's lint list (the tree's lint section).
-        # What the answering framework leaves to the server is left out, as
-        # `lint` leaves it out without --strict.
-        framework = answered_by(app, environ["REQUEST_METHOD"], path)[1]
-        linted = TraceLint(app, leave_out=SERVER_HANDLED.get(framework or "", {}))
-        app, checks = linted, linted.checks
+        app, checks = _linted(app, environ["REQUEST_METHOD"], path)
     # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
     # An app's own KeyboardInterrupt is its error; only Ctrl-C means "interrupted".
     with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c(), beneath.logging():
@@ -491,6 +482,25 @@ def _run_one(
         report.exc_info, report.interrupted = result.exc_info, result.interrupted
         write_html(html_file, trace_report(record, report))
     return result, failed
+
+
+def _linted(app: t.Any, method: str, path: str) -> tuple[t.Any, t.Any]:
+    """The full PEP 3333 checker between the tracer and the app, and its
+    checks: its findings become the record's lint list (the tree's lint
+    section). What the answering framework leaves to the server is left
+    out, as `lint` leaves it out without --strict."""
+    from wsgiscope.lint.rules import SERVER_HANDLED
+    from wsgiscope.lint.trace import TraceLint
+
+    # Only such a framework's app matters, and it has its package imported:
+    # without one, the routing (and its imports) is not asked which answers.
+    framework = None
+    if any(name in sys.modules for name in SERVER_HANDLED):
+        from wsgiscope.lint.runner import answered_by
+
+        framework = answered_by(app, method, path)[1]
+    linted = TraceLint(app, leave_out=SERVER_HANDLED.get(framework or "", {}))
+    return linted, linted.checks
 
 
 @dataclasses.dataclass
