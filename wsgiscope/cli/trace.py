@@ -330,18 +330,20 @@ def _trace(
     loaded = load(app_word, app_option)
     base = base_url(loaded.app)
     session = _open_session(session_name, spec.path, base)
-    jar = session if session is not None else _transient_session()
+    # Without a session, cookies matter only to the next --follow hop.
+    jar = session if session is not None or not follow else _transient_session()
     hop = 0
     failed = interrupted = False
     while True:
-        stored = jar.request_headers(_path_of(spec.path))
+        stored = jar.request_headers(_path_of(spec.path)) if jar is not None else []
         names = {n.lower() for n, _ in given}
         spec.headers = [(n, v) for n, v in stored if n.lower() not in names] + given
         result, hop_failed = _run_one(
             spec, loaded, base, hop, sections, verbose, max_body, save, lint,
             show_secrets, as_json, follow, color, width, beneath, html_file, keep_secrets,
         )  # fmt: skip
-        jar.remember_cookies(result.headers)
+        if jar is not None:
+            jar.remember_cookies(result.headers)
         failed = failed or hop_failed
         interrupted = result.interrupted
         following = _redirect(spec, result, follow) if not interrupted else None
