@@ -427,6 +427,8 @@ def _check_not_shadowed(module: types.ModuleType, base_dir: Path) -> None:
         return
     imported = sys.modules.get(top)
     file = getattr(imported, "__file__", None)
+    if file is not None and Path(file).resolve() == found.resolve():
+        return  # the project's own file was imported (sysconfig not asked)
     if file is not None:
         import sysconfig
 
