@@ -423,11 +423,9 @@ def _run_one(
             profiling.write_profile(profiler, beneath.profile_out)
     failed = result.failed
     if lint:
-        from wsgiscope.lint.refusals import server_refusals
-
         # A response real servers refuse is a failure, whatever the lenient
         # in-process read made of it (a str body "answered" 200).
-        refused = server_refusals(record.get("lint") or [])
+        refused = _server_refusals(record)
         if refused:
             record["server_refusals"] = refused
             failed = True
@@ -484,6 +482,16 @@ def _run_one(
         report.exc_info, report.interrupted = result.exc_info, result.interrupted
         write_html(html_file, trace_report(record, report))
     return result, failed
+
+
+def _server_refusals(record: dict[str, t.Any]) -> list[dict[str, str]]:
+    """The record's lint findings real servers refuse (none without findings:
+    the refusal table is then not imported)."""
+    if not record.get("lint"):
+        return []
+    from wsgiscope.lint.refusals import server_refusals
+
+    return server_refusals(record["lint"])
 
 
 def _linted(app: t.Any, method: str, path: str) -> tuple[t.Any, t.Any]:
