@@ -12,15 +12,19 @@ prints or imports rich.
 
 from __future__ import annotations
 
+import typing as t
+
 from wsgiscope.lint.checker import LintSession as LintSession
 from wsgiscope.lint.checker import lint_middleware as lint_middleware
 from wsgiscope.lint.findings import Finding as Finding
 from wsgiscope.lint.rules import RULES as RULES
 from wsgiscope.lint.rules import Rule as Rule
 from wsgiscope.lint.rules import get_rule as get_rule
-from wsgiscope.lint.server import LintResult as LintResult
-from wsgiscope.lint.server import lint_request as lint_request
-from wsgiscope.lint.server import run_strict as run_strict
+
+if t.TYPE_CHECKING:
+    from wsgiscope.lint.server import LintResult as LintResult
+    from wsgiscope.lint.server import lint_request as lint_request
+    from wsgiscope.lint.server import run_strict as run_strict
 
 __all__ = [
     "RULES",
@@ -33,3 +37,17 @@ __all__ = [
     "lint_request",
     "run_strict",
 ]
+
+#: The strict server's names, imported on first use: ``trace`` runs the
+#: checker (:mod:`~wsgiscope.lint.checker`) without the strict server.
+_SERVER_NAMES = frozenset({"LintResult", "lint_request", "run_strict"})
+
+
+def __getattr__(name: str) -> t.Any:
+    if name not in _SERVER_NAMES:
+        raise AttributeError(f"module 'wsgiscope.lint' has no attribute {name!r}")
+    from wsgiscope.lint import server
+
+    value = getattr(server, name)
+    globals()[name] = value
+    return value
