@@ -100,8 +100,9 @@ def test_info_on_a_plain_app_imports_no_framework() -> None:
 #: What `trace` must not import for a request that succeeds without lint
 #: findings, redirects or a session (start-up time, #23): the error
 #: renderers, the routing (only a framework that leaves a lint rule to the
-#: server needs it), the server-refusal table, the cookie jar, the host
-#: registry and the shadowing check's sysconfig.
+#: server needs it), the rule and server-refusal tables, the strict lint
+#: server, the cookie jar, the host registry and the shadowing check's
+#: sysconfig.
 TRACE_NEEDS_NOT = (
     "rich.traceback",
     "rich.syntax",
@@ -113,6 +114,8 @@ TRACE_NEEDS_NOT = (
     "wsgiscope.frameworks.flask",
     "wsgiscope.lint.runner",
     "wsgiscope.lint.refusals",
+    "wsgiscope.lint.rules",
+    "wsgiscope.lint.server",
     "wsgiscope.sessions",
     "wsgiscope.hosting",
     "sysconfig",

@@ -499,7 +499,7 @@ def _linted(app: t.Any, method: str, path: str) -> tuple[t.Any, t.Any]:
     checks: its findings become the record's lint list (the tree's lint
     section). What the answering framework leaves to the server is left
     out, as `lint` leaves it out without --strict."""
-    from wsgiscope.lint.rules import SERVER_HANDLED
+    from wsgiscope.lint import SERVER_HANDLED
     from wsgiscope.lint.trace import TraceLint
 
     # Only such a framework's app matters, and it has its package imported:

@@ -462,18 +462,6 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
-#: framework -> {rule: why}: what a framework leaves to the server by
-#: design, so its apps cannot fix it. Not reported unless ``strict``; the
-#: report says how many findings were left out (``LintReport.delegated``).
-#: A framework's name is its package's: an app of it has that package in
-#: ``sys.modules`` (``trace`` asks the routing which framework answers only then).
-SERVER_HANDLED: dict[str, dict[str, str]] = {
-    "django": {
-        "WSGI303": "Django leaves HEAD bodies to the server by design "
-        "(its runserver and gunicorn strip them; wsgiref does not)",
-    },
-}
-
 _BY_KEY: dict[str, Rule] = {}
 for _rule in RULES:
     _BY_KEY[_rule.id.lower()] = _rule

@@ -17,7 +17,8 @@ import dataclasses
 import functools
 import typing as t
 
-from wsgiscope.lint.rules import RULES, SERVER_HANDLED, Severity
+from wsgiscope.lint import SERVER_HANDLED
+from wsgiscope.lint.rules import RULES, Severity
 from wsgiscope.lint.server import MAX_BODY, MAX_CHUNKS, lint_request
 from wsgiscope.redact import redact_uri
 
