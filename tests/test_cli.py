@@ -97,6 +97,58 @@ def test_info_on_a_plain_app_imports_no_framework() -> None:
     assert [m for m in heavy(modules) if not m.startswith("rich")] == []
 
 
+#: What `trace` must not import for a request that succeeds without lint
+#: findings, redirects or a session (start-up time, #23): the error
+#: renderers, the routing (only a framework that leaves a lint rule to the
+#: server needs it), the rule and server-refusal tables, the strict lint
+#: server, the cookie jar, the host registry and the shadowing check's
+#: sysconfig.
+TRACE_NEEDS_NOT = (
+    "rich.traceback",
+    "rich.syntax",
+    "rich.pretty",
+    "pygments",
+    "wsgiscope.routing",
+    "wsgiscope.structure",
+    "wsgiscope.frameworks.base",
+    "wsgiscope.frameworks.flask",
+    "wsgiscope.lint.runner",
+    "wsgiscope.lint.refusals",
+    "wsgiscope.lint.rules",
+    "wsgiscope.lint.server",
+    "wsgiscope.sessions",
+    "wsgiscope.hosting",
+    "sysconfig",
+)
+
+
+def test_trace_of_a_request_that_succeeds_imports_only_what_it_needs() -> None:
+    code = (
+        "import sys\n"
+        "from wsgiscope.cli import main\n"
+        "try:\n"
+        "    main(['trace', 'lint_flask_clean:app', 'GET', '/', '--width', '100'])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code)\n"
+        "sys.stderr.write('\\n'.join(sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "tests" / "apps",
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert "GET / → 200 OK" in result.stdout, result.stderr
+    assert "exit 0" in result.stdout
+    modules = set(result.stderr.split())
+    assert {"wsgiscope.tracing.flask", "wsgiscope.lint.trace", "rich.tree"} <= modules
+    unneeded = [m for m in modules if m.partition(".")[0] == "pygments"]
+    unneeded += [m for m in TRACE_NEEDS_NOT if m in modules]
+    assert sorted(unneeded) == []
+
+
 def test_python_dash_m_and_loading_error_exit_code() -> None:
     result = run("info", "no_such_module_x:app")
     assert result.returncode == 2

@@ -26,8 +26,10 @@ import types
 import typing as t
 from pathlib import Path
 
-from wsgiscope import hosting
 from wsgiscope.errors import AppLoadError
+
+if t.TYPE_CHECKING:
+    from wsgiscope.hosting import HostedApp
 
 #: Module-level names tried, in order, when an import path names no attribute.
 APP_NAMES = ("application", "app")
@@ -117,8 +119,9 @@ def resolve_app_ref(
         return AppRef(argument, "argument", cwd)
     if option:
         return AppRef(option, "--app", cwd)
-    if hosting.current is not None:  # flask scope, manage.py wsgiscope
-        return hosting.current.ref
+    hosted = _hosted()
+    if hosted is not None:  # flask scope, manage.py wsgiscope
+        return hosted.ref
     if environ.get("WSGISCOPE_APP"):
         return AppRef(environ["WSGISCOPE_APP"], _env_origin("WSGISCOPE_APP"), cwd)
     if environ.get("FLASK_APP"):
@@ -251,6 +254,13 @@ def _parse_expr(
     return tuple(reversed(names)), call
 
 
+def _hosted() -> HostedApp | None:
+    """The app a host CLI handed over (:mod:`wsgiscope.hosting`), if any: only
+    a host imports that module, so a process where nobody did has none."""
+    hosting = sys.modules.get("wsgiscope.hosting")
+    return None if hosting is None else t.cast("HostedApp | None", hosting.current)
+
+
 def load_app(ref: AppRef) -> LoadedApp:
     """Import the module ``ref`` names and return its WSGI callable.
 
@@ -263,8 +273,9 @@ def load_app(ref: AppRef) -> LoadedApp:
         all the others (see the module docstring); when APP did not come
         from the command line, the message says where it came from.
     """
-    if hosting.current is not None and ref is hosting.current.ref:
-        return hosting.current.loaded()
+    hosted = _hosted()
+    if hosted is not None and ref is hosted.ref:
+        return hosted.loaded()
     before = set(threading.enumerate())
     real_exit = os._exit
     os._exit = _exit_while_loading  # type: ignore[assignment]
@@ -427,6 +438,8 @@ def _check_not_shadowed(module: types.ModuleType, base_dir: Path) -> None:
         return
     imported = sys.modules.get(top)
     file = getattr(imported, "__file__", None)
+    if file is not None and Path(file).resolve() == found.resolve():
+        return  # the project's own file was imported (sysconfig not asked)
     if file is not None:
         import sysconfig
 

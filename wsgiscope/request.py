@@ -599,6 +599,11 @@ def _root_app(app: t.Any) -> tuple[str | None, t.Any]:
     """The framework app that answers at the root of ``app``, if any."""
     if app is None:
         return None, None
+    from wsgiscope.frameworks import framework_of
+
+    framework = framework_of(app)
+    if framework in ("flask", "django"):
+        return framework, app  # the root of its own structure: nothing to walk
     from wsgiscope.structure import inspect_app
 
     for prefix, node in inspect_app(app).walk():

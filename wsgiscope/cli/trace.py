@@ -330,18 +330,20 @@ def _trace(
     loaded = load(app_word, app_option)
     base = base_url(loaded.app)
     session = _open_session(session_name, spec.path, base)
-    jar = session if session is not None else _transient_session()
+    # Without a session, cookies matter only to the next --follow hop.
+    jar = session if session is not None or not follow else _transient_session()
     hop = 0
     failed = interrupted = False
     while True:
-        stored = jar.request_headers(_path_of(spec.path))
+        stored = jar.request_headers(_path_of(spec.path)) if jar is not None else []
         names = {n.lower() for n, _ in given}
         spec.headers = [(n, v) for n, v in stored if n.lower() not in names] + given
         result, hop_failed = _run_one(
             spec, loaded, base, hop, sections, verbose, max_body, save, lint,
             show_secrets, as_json, follow, color, width, beneath, html_file, keep_secrets,
         )  # fmt: skip
-        jar.remember_cookies(result.headers)
+        if jar is not None:
+            jar.remember_cookies(result.headers)
         failed = failed or hop_failed
         interrupted = result.interrupted
         following = _redirect(spec, result, follow) if not interrupted else None
@@ -396,16 +398,7 @@ def _run_one(
     environ["wsgi.errors"] = errors
     app, checks = loaded.app, None
     if lint:
-        from wsgiscope.lint.runner import SERVER_HANDLED, answered_by
-        from wsgiscope.lint.trace import TraceLint
-
-        # The full PEP 3333 checker between the tracer and the app; its
-        # findings become the record's lint list (the tree's lint section).
-        # What the answering framework leaves to the server is left out, as
-        # `lint` leaves it out without --strict.
-        framework = answered_by(app, environ["REQUEST_METHOD"], path)[1]
-        linted = TraceLint(app, leave_out=SERVER_HANDLED.get(framework or "", {}))
-        app, checks = linted, linted.checks
+        app, checks = _linted(app, environ["REQUEST_METHOD"], path)
     # What the app prints goes to stderr: stdout is the trace (--json stays valid JSON).
     # An app's own KeyboardInterrupt is its error; only Ctrl-C means "interrupted".
     with contextlib.redirect_stdout(sys.stderr), watching_ctrl_c(), beneath.logging():
@@ -430,11 +423,9 @@ def _run_one(
             profiling.write_profile(profiler, beneath.profile_out)
     failed = result.failed
     if lint:
-        from wsgiscope.lint.refusals import server_refusals
-
         # A response real servers refuse is a failure, whatever the lenient
         # in-process read made of it (a str body "answered" 200).
-        refused = server_refusals(record.get("lint") or [])
+        refused = _server_refusals(record)
         if refused:
             record["server_refusals"] = refused
             failed = True
@@ -491,6 +482,35 @@ def _run_one(
         report.exc_info, report.interrupted = result.exc_info, result.interrupted
         write_html(html_file, trace_report(record, report))
     return result, failed
+
+
+def _server_refusals(record: dict[str, t.Any]) -> list[dict[str, str]]:
+    """The record's lint findings real servers refuse (none without findings:
+    the refusal table is then not imported)."""
+    if not record.get("lint"):
+        return []
+    from wsgiscope.lint.refusals import server_refusals
+
+    return server_refusals(record["lint"])
+
+
+def _linted(app: t.Any, method: str, path: str) -> tuple[t.Any, t.Any]:
+    """The full PEP 3333 checker between the tracer and the app, and its
+    checks: its findings become the record's lint list (the tree's lint
+    section). What the answering framework leaves to the server is left
+    out, as `lint` leaves it out without --strict."""
+    from wsgiscope.lint import SERVER_HANDLED
+    from wsgiscope.lint.trace import TraceLint
+
+    # Only such a framework's app matters, and it has its package imported:
+    # without one, the routing (and its imports) is not asked which answers.
+    framework = None
+    if any(name in sys.modules for name in SERVER_HANDLED):
+        from wsgiscope.lint.runner import answered_by
+
+        framework = answered_by(app, method, path)[1]
+    linted = TraceLint(app, leave_out=SERVER_HANDLED.get(framework or "", {}))
+    return linted, linted.checks
 
 
 @dataclasses.dataclass

@@ -21,6 +21,8 @@ from __future__ import annotations
 import typing as t
 
 from wsgiscope.frameworks.base import Match, Route, url_path
+from wsgiscope.frameworks.flask_contexts import request_context_getter as request_context_getter
+from wsgiscope.frameworks.flask_contexts import session_of as session_of
 from wsgiscope.frameworks.samples import building_url
 from wsgiscope.frameworks.werkzeug import (
     Shadows,
@@ -177,34 +179,3 @@ def match(
     adapter = app.create_url_adapter(request)
     assert adapter is not None  # always bound when a request is given
     return match_with(adapter, method, _route_maker(app))
-
-
-def request_context_getter() -> t.Callable[[], t.Any]:
-    """A function returning the current context that carries a request (or ``None``).
-
-    Flask 3.0/3.1 keep the request context in ``_cv_request``; Flask 3.2
-    merged it into the app context (``_cv_app``, ``has_request``).
-    """
-    from flask import globals as flask_globals
-
-    cv_request = vars(flask_globals).get("_cv_request")
-    if cv_request is not None:
-        return lambda: cv_request.get(None)
-    cv_app = flask_globals._cv_app
-
-    def merged() -> t.Any:
-        ctx: t.Any = cv_app.get(None)
-        return ctx if ctx is not None and ctx.has_request else None
-
-    return merged
-
-
-def session_of(ctx: t.Any) -> t.Any:
-    """A Flask request context's session object (``None`` before it is opened),
-    read without marking it accessed (which would add ``Vary: Cookie``).
-
-    Flask 3.1.3 on keeps it in ``_session`` behind a property that sets
-    ``accessed``; Flask 3.0 to 3.1.2 in the plain ``session`` attribute.
-    """
-    state = vars(ctx)
-    return state["_session"] if "_session" in state else state.get("session")

@@ -14,8 +14,10 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from wsgiscope.lint.rules import Severity, get_rule
 from wsgiscope.render.text import escape_control
+
+if t.TYPE_CHECKING:
+    from wsgiscope.lint.rules import Severity
 
 #: Messages quote app data (header values, reprs); longer ones are cut.
 MESSAGE_LIMIT = 240
@@ -86,6 +88,8 @@ class FindingList:
         if existing is not None:
             existing.count += 1
             return
+        from wsgiscope.lint.rules import get_rule  # the rule table, with the first finding
+
         self._by_key[key] = Finding(rule, get_rule(rule).severity, message, phase)
 
     def has(self, rule: str) -> bool:

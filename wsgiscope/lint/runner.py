@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import typing as t
 
+from wsgiscope.lint import SERVER_HANDLED
 from wsgiscope.lint.rules import RULES, Severity
 from wsgiscope.lint.server import MAX_BODY, MAX_CHUNKS, lint_request
 from wsgiscope.redact import redact_uri
@@ -30,16 +31,6 @@ if t.TYPE_CHECKING:
 FORMAT = "wsgiscope.lint/1"
 
 _ORDER = {rule.id: index for index, rule in enumerate(RULES)}
-
-#: framework -> {rule: why}: what a framework leaves to the server by
-#: design, so its apps cannot fix it. Not reported unless ``strict``; the
-#: report says how many findings were left out (:attr:`LintReport.delegated`).
-SERVER_HANDLED: dict[str, dict[str, str]] = {
-    "django": {
-        "WSGI303": "Django leaves HEAD bodies to the server by design "
-        "(its runserver and gunicorn strip them; wsgiref does not)",
-    },
-}
 
 
 @dataclasses.dataclass

@@ -96,7 +96,7 @@ import logging
 import sys
 import typing as t
 
-from wsgiscope.frameworks.flask import session_of
+from wsgiscope.frameworks.flask_contexts import session_of
 from wsgiscope.redact import as_text, cap, repr_text
 from wsgiscope.tracing import instrument
 from wsgiscope.tracing.events import (
