@@ -101,8 +101,8 @@ def test_info_on_a_plain_app_imports_no_framework() -> None:
 #: findings, redirects or a session (start-up time, #23): the error
 #: renderers, the routing (only a framework that leaves a lint rule to the
 #: server needs it), the rule and server-refusal tables, the strict lint
-#: server, the cookie jar, the host registry and the shadowing check's
-#: sysconfig.
+#: server, the cookie jar, the host registry, the shadowing check's
+#: sysconfig, and the record sinks with orjson (trace writes no file).
 TRACE_NEEDS_NOT = (
     "rich.traceback",
     "rich.syntax",
@@ -119,6 +119,8 @@ TRACE_NEEDS_NOT = (
     "wsgiscope.sessions",
     "wsgiscope.hosting",
     "sysconfig",
+    "wsgiscope.tracing.sinks",
+    "orjson",
 )
 
 
