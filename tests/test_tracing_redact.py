@@ -197,3 +197,20 @@ def test_multipart_request_body_redacts_secret_parts() -> None:
     assert "hunter2" not in body
     assert 'name="user"\r\n\r\nada\r\n' in body
     assert 'name="note"\r\n\r\nhi\r\n' in body
+
+
+def test_a_secret_value_cut_by_the_preview_cap_is_still_redacted() -> None:
+    """A ``g`` value previewed while the request was alive is capped at 200
+    characters: a secret-named item whose quoted value the cap cut (no
+    closing quote, the cap's marker after it) is redacted all the same."""
+    from wsgiscope.redact import cap, redact_repr_text
+
+    text = cap(repr([{"pad": "x" * 170, "api_token": "S3CR3T-v4lu3"}]))
+    assert text.endswith("'api_token': 'S3C... [212 chars]")  # the cut lands in the secret
+    shown = redact_repr_text(text)
+    assert "S3C" not in shown
+    assert shown.endswith("'api_token': '[redacted]'... [" + text.rsplit("[", 1)[1])
+    assert redact_repr_text("{'password': 'abc") == "{'password': '[redacted]'"
+    assert redact_repr_text('Login(token="x\\"y') == "Login(token='[redacted]'"
+    # closed values and other items are as before
+    assert redact_repr_text("{'token': 'a', 'x': 'b'}") == "{'token': '[redacted]', 'x': 'b'}"

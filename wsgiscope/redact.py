@@ -455,8 +455,13 @@ def redact_text(text: str) -> str:
 
 #: ``'name': value`` (a dict's repr) or ``name=value`` (a dataclass's, keyword
 #: arguments) with the value a quoted string, a number or a word.
+#: A quoted value may be cut by the preview's cap (``cap``: ``... [N chars]``
+#: at the end of the text): it then runs to the cut, and is redacted all
+#: the same (fail closed), the cap's marker kept.
 _REPR_ITEM = re.compile(
-    r"""(['"]?)([A-Za-z_][\w.-]*)\1(\s*(?::|=)\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.+-]+)"""
+    r"""(['"]?)([A-Za-z_][\w.-]*)\1(\s*(?::|=)\s*)"""
+    r"""('(?:[^'\\]|\\.)*?(?:'|(?=\.\.\. \[\d+ chars\]\Z)|\Z)"""
+    r"""|"(?:[^"\\]|\\.)*?(?:"|(?=\.\.\. \[\d+ chars\]\Z)|\Z)|[\w.+-]+)"""
 )
 
 
