@@ -39,10 +39,14 @@ Common to both, in this module, while instrumentation is held (see
   lookup instead of a wrapper around each of those methods. Flask 3.2 passes
   the current context as the first argument of these methods; the wrappers
   take either signature.
-- ``Flask.do_teardown_request``/``do_teardown_appcontext``: ``g`` after the
-  teardown functions ran (the pop's ``g_after``).
 - ``send`` of each signal in ``flask.signals`` (an instance attribute on the
   signal object, deleted again afterwards): a ``signal`` event per send.
+  ``request_tearing_down`` and ``appcontext_tearing_down`` are what
+  ``do_teardown_request``/``do_teardown_appcontext`` send once the teardown
+  functions ran: once their receivers ran too, ``g`` is taken then (the
+  pop's ``g_after``). A teardown function that raises takes it too (Flask
+  3.0/3.1 run no more teardowns and send no signal then; 3.2 runs the rest,
+  and the signal takes it again).
 
 ``depth`` of a push/pop is the depth of that kind of context on the stack
 after the push (an internal redirect's request context is at depth 2, a
@@ -123,6 +127,9 @@ _ambient: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
 _logger = logging.getLogger("wsgiscope")
 
 _TEARDOWN_LIKE = frozenset(("teardown_request", "teardown_appcontext", "errorhandler"))
+_TEARDOWNS = frozenset(("teardown_request", "teardown_appcontext"))
+#: The signals do_teardown_request/do_teardown_appcontext send after the teardowns.
+_TEARING_DOWN = frozenset(("request_tearing_down", "appcontext_tearing_down"))
 
 #: The Flask method that calls ``ensure_sync(func)`` for each kind of hook
 #: (an override of one in an app class counts too, by its name). Anything
@@ -532,6 +539,7 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
 
         is_view = hook == "view"
         gets_exception = hook in _TEARDOWN_LIKE
+        is_teardown = hook in _TEARDOWNS
         app_name = object_name(app)
 
         def traced(*args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -567,6 +575,8 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
             except BaseException as raised:
                 values[6] = raised
                 hide_own_frames(raised)  # out of the tracebacks the app logs
+                if is_teardown and rec.pending:
+                    capture_after(rec)  # (3.0/3.1: the last teardown to run)
                 raise
             finally:
                 values[7] = clock() - start
@@ -684,7 +694,9 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
     # -- g after the teardowns ---------------------------------------------
 
     def capture_after(rec: Recorder) -> None:
-        """``g`` now, into the pop in progress of the context still current."""
+        """``g`` now, into the pop in progress of the context still current:
+        sent by the tearing-down signals after their receivers, and by a
+        teardown function that raised."""
         current = app_ctx()
         if current is None:
             return
@@ -695,32 +707,22 @@ def _install_common(patches: Patches, ops: ContextOps) -> None:  # noqa: C901 - 
                 item[4], item[6] = g_now(current.g, seen, current_req is not None or seen is None)
                 return
 
-    def after_teardown(orig: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-        def do_teardown(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-            try:
-                return orig(self, *args, **kwargs)
-            finally:
-                rec = _current.get() or _recorder()
-                if rec is not None and rec.pending:
-                    capture_after(rec)
-
-        do_teardown.__name__ = orig.__name__
-        do_teardown.__wrapped__ = orig  # type: ignore[attr-defined]
-        return do_teardown
-
-    for method in ("do_teardown_request", "do_teardown_appcontext"):
-        patches.set(flask_cls, method, after_teardown(getattr(flask_cls, method)))
-
     # -- signals -----------------------------------------------------------
 
     for signal_name, signal in sorted(vars(flask.signals).items()):
         if isinstance(signal, blinker.base.Signal):
-            patches.set(signal, "send", _signal_send(signal, signal_name, flush))
+            after = capture_after if signal_name in _TEARING_DOWN else None
+            patches.set(signal, "send", _signal_send(signal, signal_name, flush, after))
 
 
 def _signal_send(
-    signal: t.Any, name: str, flush: t.Callable[[Recorder], None]
+    signal: t.Any,
+    name: str,
+    flush: t.Callable[[Recorder], None],
+    after: t.Callable[[Recorder], None] | None = None,
 ) -> t.Callable[..., t.Any]:
+    """The ``send`` that records a ``signal`` event, then sends; ``after(rec)``,
+    when given, runs once the receivers ran (or one of them raised)."""
     orig_send = signal.send
     # The keyword argument that carries the exception, for the signals that have one.
     exc_key = _SIGNAL_EXCEPTION.get(name)
@@ -743,6 +745,12 @@ def _signal_send(
             rec.dropped += 1
         if _listeners:
             _notify(rec, row)
+        if after is not None and rec.pending:
+            try:
+                return orig_send(sender, **kwargs) if signal.receivers else []
+            finally:
+                if rec.pending:
+                    after(rec)
         if not signal.receivers:
             # What blinker's send() returns without receivers, minus the cost
             # of its receivers_for() generator.
