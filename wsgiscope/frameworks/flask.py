@@ -18,7 +18,6 @@ Flask is imported only inside these functions.
 
 from __future__ import annotations
 
-import functools
 import typing as t
 
 from wsgiscope.frameworks.base import Match, Route, url_path
@@ -190,7 +189,7 @@ def request_context_getter() -> t.Callable[[], t.Any]:
 
     cv_request = vars(flask_globals).get("_cv_request")
     if cv_request is not None:
-        return functools.partial(cv_request.get, None)
+        return lambda: cv_request.get(None)
     cv_app = flask_globals._cv_app
 
     def merged() -> t.Any:
