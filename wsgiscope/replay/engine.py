@@ -231,6 +231,9 @@ class Shared:
     #: Per request index its endpoint group, and the groups' names
     #: (:func:`wsgiscope.replay.report.endpoint_groups`).
     groups: tuple[list[int], list[str]] | None = None
+    #: Called once this process is ready to measure (baseline and warm-up
+    #: done): the worker processes of one mode wait there for each other.
+    ready: t.Callable[[Shared], None] | None = None
 
 
 def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901 (the hot path, inlined on purpose)
@@ -506,6 +509,8 @@ def start(shared: Shared, plan: ReplayPlan) -> None:
         warm_up(shared.app, shared.entries, plan.warmup)
     if shared.checker is not None:
         shared.checker.install()
+    if shared.ready is not None:
+        shared.ready(shared)
     shared.t0 = time.perf_counter()
     shared.next_report = shared.t0 + REPORT_EVERY
     if plan.duration is not None:
