@@ -7,12 +7,18 @@ the isolation checks on, and sequential without them), RUNS times each,
 interleaved, each mode right after a plain-loop run; the median throughput,
 the median ratio of each pair and the median ratio to sequential replay in
 the same round are printed.
+Then sequential replay with the checks against the plain loop over 1, 100
+and 10,000 distinct requests (``GET /?i=N``: the checks' bookkeeping is
+per distinct request), each pair interleaved, the median ratio printed.
 Then the same on a CPU-bound view (threads and greenlets should not be
 slower than sequential), and the hello-world app over loopback HTTP to
 gunicorn driven by ``wrk`` (when installed), with the ratio of in-process
 replay to it, to show what in-process replay saves.
 
-    PYTHONPATH=. python benchmarks/replay.py [RUNS] [REQUESTS]
+    PYTHONPATH=. python benchmarks/replay.py [RUNS] [REQUESTS] [PARTS]
+
+PARTS: a comma-separated subset of ``hello,distinct,cpu,http`` (default: all;
+``http`` needs ``hello``).
 """
 
 from __future__ import annotations
@@ -62,6 +68,70 @@ def plain_loop(app: object, environ: dict[str, object], count: int) -> float:
         if close is not None:
             close()
     return count / (time.perf_counter() - start)
+
+
+def plain_loop_many(app: object, environs: list[dict[str, object]], count: int) -> float:
+    """:func:`plain_loop` cycling over several distinct environs."""
+
+    def start_response(status: str, headers: object, exc_info: object = None) -> None:
+        return None
+
+    size = len(environs)
+    start = time.perf_counter()
+    for number in range(count):
+        env = environs[number % size].copy()
+        env["wsgi.input"] = io.BytesIO(b"")
+        result = app(env, start_response)  # type: ignore[operator]
+        b"".join(result)
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return count / (time.perf_counter() - start)
+
+
+def distinct_requests(size: int) -> list[t.Any]:
+    """``size`` distinct requests to the hello-world view: ``GET /?i=N``."""
+    from wsgiscope.replay.sources import ReplayRequest
+
+    return [ReplayRequest("GET", "/", f"i={i}") for i in range(size)]
+
+
+#: Distinct request counts the checks' bookkeeping is measured at.
+DISTINCT = (1, 100, 10_000)
+
+
+def by_distinct(directory: Path, runs: int, count: int) -> None:
+    """Sequential replay with the checks vs the plain loop, by distinct requests."""
+    from wsgiscope.loading import AppRef, load_app
+    from wsgiscope.replay.engine import prepare
+    from wsgiscope.replay.plan import ReplayPlan
+    from wsgiscope.replay.runner import AppHandle, run_mode
+
+    ref = AppRef("bench_hello:app", "argument", directory)
+    loaded = load_app(ref)
+    handle = AppHandle(ref, loaded)
+    plan = ReplayPlan(requests=count, warmup=200)
+    sources = {size: distinct_requests(size) for size in DISTINCT}
+    environs = {
+        size: [entry.environ for entry in prepare(requests, loaded.app)]
+        for size, requests in sources.items()
+    }
+    ratios: dict[int, list[float]] = {size: [] for size in DISTINCT}
+    rates: dict[int, list[float]] = {size: [] for size in DISTINCT}
+    plain_loop_many(loaded.app, environs[1], 200)
+    for _ in range(runs):
+        for size in DISTINCT:
+            limit = plain_loop_many(loaded.app, environs[size], count)
+            result = run_mode(handle, sources[size], parse("sequential"), plan)
+            rate = result.stats.count / result.duration_s
+            rates[size].append(rate)
+            ratios[size].append(rate / limit)
+    for size in DISTINCT:
+        spread = f"{min(ratios[size]):.2f}-{max(ratios[size]):.2f}"
+        print(
+            f"  {f'{size:,} distinct':<34} {statistics.median(rates[size]):>10,.0f} req/s"
+            f"  {statistics.median(ratios[size]):5.2f}x  (runs {spread})"
+        )
 
 
 def parse(text: str) -> t.Any:
@@ -176,6 +246,7 @@ def over_http(directory: Path, seconds: int, replayed: dict[int, tuple[str, floa
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
+    parts = set((sys.argv[3] if len(sys.argv) > 3 else "hello,distinct,cpu,http").split(","))
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         (directory / "bench_hello.py").write_text(APP)
@@ -183,39 +254,54 @@ def main() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(
             [str(directory), os.environ.get("PYTHONPATH", "")]
         )
-        print(f"hello-world Flask app, {count:,} requests, median of {runs} runs, interleaved")
-        hello = measure(
-            directory,
-            runs,
-            count,
-            "/",
-            [
-                "sequential",
-                "sequential (no checks)",
-                "threads=8",
-                "greenlets=100",
-                "greenlets=100 (unpatched)",
-                "2x sequential",
-                "2x threads=4",
-            ],
-        )
-        print(f"CPU-bound view (/cpu), {count // 4:,} requests, median of {runs} runs")
-        measure(
-            directory,
-            runs,
-            count // 4,
-            "/cpu",
-            ["sequential", "threads=8", "greenlets=100", "greenlets=100 (unpatched)"],
-        )
-        print("the hello-world app over loopback HTTP (5 s each)")
-        over_http(
-            directory,
-            5,
-            {
-                1: ("sequential", hello["replay sequential"]),
-                2: ("2x sequential", hello["replay 2x sequential"]),
-            },
-        )
+        if "hello" in parts:
+            print(f"hello-world Flask app, {count:,} requests, median of {runs} runs, interleaved")
+            hello = measure(
+                directory,
+                runs,
+                count,
+                "/",
+                [
+                    "sequential",
+                    "sequential (no checks)",
+                    "threads=8",
+                    "greenlets=100",
+                    "greenlets=100 (unpatched)",
+                    "2x sequential",
+                    "2x threads=4",
+                ],
+            )
+        if "distinct" in parts:
+            print(
+                f"sequential replay with the checks / the plain loop, by distinct requests,"
+                f" {count:,} requests, median of {runs} runs"
+            )
+            by_distinct(directory, runs, count)
+        if "cpu" in parts:
+            print(f"CPU-bound view (/cpu), {count // 4:,} requests, median of {runs} runs")
+            measure(
+                directory,
+                runs,
+                count // 4,
+                "/cpu",
+                [
+                    "sequential",
+                    "threads=8",
+                    "greenlets=100",
+                    "greenlets=100 (unpatched)",
+                    "2x sequential",
+                ],
+            )
+        if "http" in parts and "hello" in parts:
+            print("the hello-world app over loopback HTTP (5 s each)")
+            over_http(
+                directory,
+                5,
+                {
+                    1: ("sequential", hello["replay sequential"]),
+                    2: ("2x sequential", hello["replay 2x sequential"]),
+                },
+            )
 
 
 if __name__ == "__main__":

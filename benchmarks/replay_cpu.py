@@ -7,8 +7,14 @@ processes on a shared machine distort. This measures CPU time
 * the hello-world Flask app: a plain loop calling it directly vs sequential
   replay with the isolation checks on and off (ratio = plain loop CPU time
   / replay CPU time, i.e. the throughput ratio on an idle machine);
+* the same with the checks on, over 1, 100 and 10,000 distinct requests
+  (``GET /?i=N``), against the plain loop cycling over the same environs;
 * a trivial WSGI app (no framework): replay's per-request overhead in
   microseconds, with and without the checks.
+
+The baseline (each distinct request run twice before the measured run) and
+the warm-up are not counted: they are per distinct request, not per request;
+the merge after the run is.
 
     PYTHONPATH=. python benchmarks/replay_cpu.py [RUNS] [REQUESTS]
 """
@@ -24,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay import APP, plain_loop
+from replay import APP, DISTINCT, distinct_requests, plain_loop, plain_loop_many
 
 HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "2")]
 
@@ -34,19 +40,32 @@ def trivial(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
     return [b"ok"]
 
 
-def replay_cpu(app: t.Any, count: int, check: bool) -> float:
-    """CPU seconds of a sequential replay of ``GET /``, ``count`` times."""
+def replay_cpu(app: t.Any, count: int, check: bool, requests: list[t.Any] | None = None) -> float:
+    """CPU seconds of a sequential replay of ``requests`` (``GET /``),
+    ``count`` requests in all; the baseline and the warm-up not counted."""
     from wsgiscope.replay import engine
     from wsgiscope.replay.plan import Mode, ReplayPlan
     from wsgiscope.replay.sources import ReplayRequest
 
-    entries = engine.prepare([ReplayRequest("GET", "/")], app)
+    entries = engine.prepare(requests or [ReplayRequest("GET", "/")], app)
     run = engine.LocalRun(app, entries, Mode(), ReplayPlan(requests=count, check=check))
-    start = time.process_time()
-    run.start()
-    run.wait(3600)
-    run.result()
-    return time.process_time() - start
+    setup: list[float] = []
+    begin = engine.start
+
+    def timed(shared: t.Any, plan: t.Any) -> None:
+        started = time.process_time()
+        begin(shared, plan)
+        setup.append(time.process_time() - started)
+
+    engine.start = timed  # type: ignore[assignment]
+    try:
+        start = time.process_time()
+        run.start()
+        run.wait(3600)
+        run.result()
+        return time.process_time() - start - sum(setup)
+    finally:
+        engine.start = begin  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -71,6 +90,25 @@ def main() -> None:
     print(f"hello-world Flask app, {count:,} requests, CPU time, median of {runs} runs")
     print(f"  replay sequential / plain loop        {statistics.median(ratios[True]):.3f}x")
     print(f"  replay sequential (no checks)         {statistics.median(ratios[False]):.3f}x")
+    sources = {size: distinct_requests(size) for size in DISTINCT}
+    environs = {
+        size: [entry.environ for entry in prepare(requests, app)]
+        for size, requests in sources.items()
+    }
+    by_size: dict[int, list[float]] = {size: [] for size in DISTINCT}
+    for _ in range(runs):
+        for size in DISTINCT:
+            start = time.process_time()
+            plain_loop_many(app, environs[size], count)
+            plain = time.process_time() - start
+            by_size[size].append(plain / replay_cpu(app, count, True, sources[size]))
+    print(f"  with the checks, by distinct requests (GET /?i=N), median of {runs} runs")
+    for size in DISTINCT:
+        values = by_size[size]
+        print(
+            f"    {f'{size:,} distinct':<34}  {statistics.median(values):.3f}x"
+            f"  (runs {min(values):.3f}-{max(values):.3f})"
+        )
     overhead = {
         check: statistics.median(replay_cpu(trivial, count * 5, check) for _ in range(runs))
         / (count * 5)

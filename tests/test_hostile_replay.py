@@ -93,7 +93,9 @@ def test_a_worker_process_killed_by_a_signal_keeps_the_others_results(tmp_path: 
     assert "killed by a signal" in done.stderr
     assert "SIGSEGV" in done.stderr
     summary = json.loads(done.stdout)
-    assert summary["requests"] == 20  # the two other workers' 10 each
+    # It died in its baseline, before taking any request number: the two
+    # others served all 30 (the processes share the count, in chunks).
+    assert summary["requests"] == 30
 
 
 @pytest.mark.parametrize(

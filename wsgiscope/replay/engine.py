@@ -231,6 +231,9 @@ class Shared:
     #: Per request index its endpoint group, and the groups' names
     #: (:func:`wsgiscope.replay.report.endpoint_groups`).
     groups: tuple[list[int], list[str]] | None = None
+    #: Called once this process is ready to measure (baseline and warm-up
+    #: done): the worker processes of one mode wait there for each other.
+    ready: t.Callable[[Shared], None] | None = None
 
 
 def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901 (the hot path, inlined on purpose)
@@ -259,8 +262,22 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
         stats.groups, stats.group_names = shared.groups
     bytes_io = io.BytesIO
     slot = shared.checker.slot(ident) if shared.checker is not None else None
-    # The response headers, for the divergence check only.
-    captured: list[t.Any] | None = [None] if check else None
+    # call_app, inlined with one start_response for all of this worker's
+    # requests (a closure and two lists per request cost ~1 us): ``answer``
+    # holds the status and headers of the request in hand, reset before each.
+    answer: list[t.Any] = [_NO_STATUS, None]
+    written: list[bytes] = []
+    write = written.append
+
+    def start_response(status: str, headers: t.Any, exc_info: t.Any = None) -> t.Any:
+        if exc_info is not None and answer[0] is not _NO_STATUS:
+            raise exc_info[1].with_traceback(exc_info[2])
+        answer[0] = status
+        answer[1] = headers
+        return write
+
+    # Status line -> code, for the few distinct lines an app answers with.
+    codes_of: dict[str, int] = {}
     compared = 0
     entry = None
     try:
@@ -281,15 +298,32 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
                     shared.in_flight += 1
                     if shared.in_flight > shared.max_in_flight:
                         shared.max_in_flight = shared.in_flight
+            answer[0], answer[1] = _NO_STATUS, None
             try:
-                status, body = call_app(app, environ, captured)
+                result = app(environ, start_response)
+                try:
+                    body = b"".join(result)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+                if written:
+                    body = b"".join(written) + body
+                    written.clear()
+                status = answer[0]
+                if status is _NO_STATUS:
+                    status = ""
                 end = perf()
                 # Stats.record, inlined: this loop is the replay's hot path.
                 micros = int((end - start) * 1_000_000)
                 keep_latency(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
                 if len(latencies) >= LATENCY_BATCH:
                     _flush_latencies(shared, latencies)
-                code = int(status[:3] or 0)
+                code = codes_of.get(status)  # type: ignore[assignment]
+                if code is None:
+                    code = int(status[:3] or 0)
+                    if len(codes_of) < STATUS_LINES:
+                        codes_of[status] = code
                 status_counts[code // 100 if 0 < code < 600 else 0] += 1
                 codes[code] = codes.get(code, 0) + 1
                 if code >= 500:
@@ -301,6 +335,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
                 if is_ctrl_c(exc):
                     raise
                 end = perf()
+                written.clear()
                 stats.record_exception(end - start, exc, entry.request.describe(), latency=False)
                 micros = max(1, min(int((end - start) * 1_000_000), HIGHEST_US))
                 keep_latency(micros)
@@ -312,7 +347,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
             expected = entry.expected
             if check and expected is not None:
                 compared += 1
-                headers = captured[0]  # type: ignore[index]
+                headers = answer[1]
                 if (
                     expected.body_hash != hash(body)
                     or expected.status != status
@@ -360,6 +395,10 @@ def _mismatch(
 
 #: Latencies a worker keeps before adding them to the shared histogram.
 LATENCY_BATCH = 64
+#: Distinct status lines a worker keeps the code of.
+STATUS_LINES = 64
+#: ``start_response`` was not called (yet) in the request in hand.
+_NO_STATUS: t.Any = object()
 
 
 def _flush_latencies(shared: Shared, latencies: list[int]) -> None:
@@ -470,6 +509,8 @@ def start(shared: Shared, plan: ReplayPlan) -> None:
         warm_up(shared.app, shared.entries, plan.warmup)
     if shared.checker is not None:
         shared.checker.install()
+    if shared.ready is not None:
+        shared.ready(shared)
     shared.t0 = time.perf_counter()
     shared.next_report = shared.t0 + REPORT_EVERY
     if plan.duration is not None:

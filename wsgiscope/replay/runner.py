@@ -13,6 +13,7 @@ object.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import pickle
 import selectors
@@ -291,18 +292,42 @@ def _run_processes(
     plan: ReplayPlan,
     progress: Progress | None,
 ) -> ModeResult:
-    from wsgiscope.replay.worker import BOOTSTRAP
+    from wsgiscope.replay.worker import BOOTSTRAP, release, share_file
 
     patch = mode.kind == "greenlets" and mode.patch
     with tempfile.TemporaryDirectory(prefix="wsgiscope-replay-") as directory:
         workers: list[_Worker] = []
+        share: dict[str, t.Any] | None = None
+        if (
+            mode.processes > 1
+            and plan.duration is None
+            and plan.requests is not None
+            and not plan.rate
+        ):
+            # A count to serve, unpaced: the processes claim request numbers
+            # in chunks (see worker.ClaimedNumbers), about 64 per process.
+            path = str(Path(directory) / "numbers")
+            share_file(path)
+            chunk = max(1, min(1024, plan.requests // (mode.processes * 64)))
+            share = {
+                "path": path,
+                "chunk": chunk,
+                "total": plan.requests,
+                "processes": mode.processes,
+            }
         try:
             for index in range(mode.processes):
                 workers.append(
-                    _spawn(Path(directory), index, ref, requests, mode, plan, BOOTSTRAP[patch])
+                    _spawn(
+                        Path(directory), index, ref, requests, mode, plan, BOOTSTRAP[patch], share
+                    )
                 )
             limit = None if plan.duration is None else plan.duration + max(5.0, plan.duration / 10)
-            interrupted = _watch(workers, progress, limit)
+            if share is None:
+                interrupted = _watch(workers, progress, limit)
+            else:
+                gone = functools.partial(release, share["path"])
+                interrupted = _watch(workers, progress, limit, gone)
         finally:
             for worker in workers:
                 if worker.process.poll() is None:
@@ -320,6 +345,7 @@ def _spawn(
     mode: Mode | None,
     plan: ReplayPlan | None,
     program: str,
+    share: dict[str, t.Any] | None = None,
 ) -> _Worker:
     job = {
         "ref": ref,
@@ -328,6 +354,7 @@ def _spawn(
         "plan": plan,
         "offset": index,
         "stride": mode.processes if mode is not None else 1,
+        "share": share,
     }
     job_path = directory / f"job-{index}.pickle"
     job_path.write_bytes(pickle.dumps(job))
@@ -349,12 +376,19 @@ def _spawn(
     return _Worker(process, read_fd, result_path, log_path)
 
 
-def _watch(workers: list[_Worker], progress: Progress | None, limit: float | None = None) -> bool:
+def _watch(
+    workers: list[_Worker],
+    progress: Progress | None,
+    limit: float | None = None,
+    gone: t.Callable[[], None] = lambda: None,
+) -> bool:
     """Relay progress until every worker exits; ``True`` if interrupted.
 
     :param limit: seconds after which the workers are asked to stop (SIGINT),
         and five more after which those still stuck in a request are killed
         (``--duration`` is over for every phase, baseline included).
+    :param gone: called when a worker's pipe closes (it exited): the others
+        stop waiting for it to be ready (see ``worker.ClaimedNumbers``).
     """
     interrupted = False
     began = time.monotonic()
@@ -372,6 +406,7 @@ def _watch(workers: list[_Worker], progress: Progress | None, limit: float | Non
                     if not chunk:
                         selector.unregister(worker.read_fd)
                         open_count -= 1
+                        gone()
                         continue
                     _parse_progress(worker, chunk)
                 if progress is not None:

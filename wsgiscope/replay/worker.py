@@ -19,6 +19,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 import typing as t
 
@@ -89,10 +90,19 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
             last[0] = now
             os.write(fd, f"{done} {errors}\n".encode())
 
+    share = job.get("share")
+
+    def shared_numbers(shared: engine.Shared) -> None:
+        if share is not None:
+            numbers = ClaimedNumbers(share["path"], share["chunk"], share["total"])
+            shared.counter, shared.offset, shared.stride = numbers, 0, 1
+            shared.ready = numbers.wait_for(share["processes"])
+
     if mode.kind == "greenlets":
 
         def created(shared: engine.Shared) -> None:
             shared.groups = groups
+            shared_numbers(shared)
             signal.signal(
                 signal.SIGINT,
                 _on_ctrl_c(lambda: setattr(shared, "stop", True), lambda: shared.stop),
@@ -111,6 +121,7 @@ def _run(job: dict[str, t.Any], fd: int) -> dict[str, t.Any]:
     else:
         run = engine.LocalRun(app, entries, mode, plan, job["offset"], job["stride"])
         run.shared.groups = groups
+        shared_numbers(run.shared)
         signal.signal(signal.SIGINT, _on_ctrl_c(run.stop, lambda: run.interrupted))
         run.start()
         try:
@@ -149,3 +160,93 @@ def _on_ctrl_c(stop: t.Callable[[], None], stopped: t.Callable[[], bool]) -> t.A
         stop()
 
     return handler
+
+
+#: How long a worker process waits for the others to be ready to measure.
+READY_WAIT = 10.0
+
+
+class ClaimedNumbers:
+    """The global request numbers of one worker process, claimed in chunks
+    from a counter that the worker processes of one mode share (a small
+    file, locked with ``flock`` while a chunk is taken).
+
+    A fixed share per process (``offset + i * stride``) makes the mode's
+    time that of the slowest process: one slowed down by anything else on
+    the machine left the others idle at the end (10-15% of a two-process
+    run on a loaded machine). Claimed in chunks, the processes end together,
+    and every number in ``0..total-1`` is still served exactly once.
+    After the last, every call returns ``total`` (the loops stop there).
+    Thread-safe (the threads of a process share it).
+    """
+
+    #: Bytes of the file: the next unclaimed number, then the processes ready.
+    _NEXT, _READY = 0, 8
+
+    def __init__(self, path: str, chunk: int, total: int) -> None:
+        self._fd = os.open(path, os.O_RDWR)
+        self._chunk = chunk
+        self._total = total
+        self._next = self._end = 0
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> ClaimedNumbers:
+        return self
+
+    def __next__(self) -> int:
+        with self._lock:
+            if self._next >= self._end:
+                start = self._add(self._NEXT, self._chunk)
+                self._next, self._end = start, min(start + self._chunk, self._total)
+                if start >= self._total:
+                    return self._total
+            number = self._next
+            self._next += 1
+            return number
+
+    def _add(self, where: int, amount: int) -> int:
+        """Add ``amount`` to the counter at ``where``; its value before."""
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            value = int.from_bytes(os.pread(self._fd, 8, where), "little")
+            os.pwrite(self._fd, (value + amount).to_bytes(8, "little"), where)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return value
+
+    def gone(self) -> None:
+        """Count one more process as ready (one that exited), and close."""
+        try:
+            self._add(self._READY, 1)
+        finally:
+            os.close(self._fd)
+
+    def wait_for(self, processes: int) -> t.Callable[[t.Any], None]:
+        """A :attr:`Shared.ready <wsgiscope.replay.engine.Shared.ready>`:
+        say this process is ready, then wait (at most :data:`READY_WAIT`
+        seconds, or until stopped) until ``processes`` are, so that they
+        measure side by side rather than one after another."""
+
+        def ready(shared: t.Any) -> None:
+            self._add(self._READY, 1)
+            limit = time.monotonic() + READY_WAIT
+            while not shared.stop and time.monotonic() < limit:
+                if self._add(self._READY, 0) >= processes:
+                    return
+                time.sleep(0.001)
+
+        return ready
+
+
+def share_file(path: str) -> None:
+    """Create the counters :class:`ClaimedNumbers` reads (both zero)."""
+    with open(path, "wb") as file:
+        file.write(bytes(16))
+
+
+def release(path: str) -> None:
+    """Count a worker process that exited as ready: the others stop waiting
+    for it (the runner calls it when a worker's pipe closes)."""
+    ClaimedNumbers(path, 1, 0).gone()
