@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wsgiscope.cli.options import app_option, console, load, output_options
+from wsgiscope.cli.options import app_option, console, load_once, output_options
 
 
 @click.command(short_help="Route table of APP, every mounted app included.")
@@ -35,8 +35,6 @@ def routes(
     width: int | None,
 ) -> None:
     """Show every route of APP and of the apps mounted in it, with the URLs they build."""
-    import gc
-
     from wsgiscope.routing import discover_routes, select_routes
 
     if not as_json:
@@ -44,16 +42,7 @@ def routes(
         # garbage collection during the import walks the whole heap
         import wsgiscope.render.routes  # noqa: F401
 
-    # the app's objects live as long as this one-shot process: keep the
-    # collector from re-scanning them while the app is imported and the table
-    # is built (measured: a quarter of the run time on 5,000 rules,
-    # benchmarks/routes.py)
-    gc.disable()
-    try:
-        loaded = load(app, app_option)
-    finally:
-        gc.freeze()
-        gc.enable()
+    loaded = load_once(app, app_option)
     found = select_routes(
         discover_routes(loaded.app),
         sort=sort,

@@ -18,7 +18,7 @@ import typing as t
 
 import click
 
-from wsgiscope.cli.options import app_option, console, load, output_options, print_json
+from wsgiscope.cli.options import app_option, console, load_once, output_options, print_json
 from wsgiscope.cli.redaction import redact_option
 from wsgiscope.errors import ExitCode, UsageError
 
@@ -311,8 +311,6 @@ def _trace(
     """Build, run, save and show the request (and with --follow each redirect
     hop); whether the app failed, and whether Ctrl-C ended it (what it did
     until then is still shown and saved)."""
-    import gc
-
     from wsgiscope.request import base_url, parse_request, split_target
 
     beneath = beneath or Beneath()
@@ -329,16 +327,7 @@ def _trace(
     credentials = _auth_header(auth, auth_type)
     if credentials is not None and not any(n.lower() == "authorization" for n, _ in given):
         given.insert(0, credentials)
-    # A one-shot process, as for routes: the collector neither walks the
-    # imported modules and the app again and again while they load, nor all
-    # of them once more when the process exits (together ~30 ms of a trace
-    # of a small Flask app; benchmarks/startup.py).
-    gc.disable()
-    try:
-        loaded = load(app_word, app_option)
-    finally:
-        gc.freeze()
-        gc.enable()
+    loaded = load_once(app_word, app_option)
     base = base_url(loaded.app)
     session = _open_session(session_name, spec.path, base)
     # Without a session, cookies matter only to the next --follow hop.
