@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
-import time
 import typing as t
 import warnings
 
@@ -39,6 +39,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from werkzeug.test import EnvironBuilder
 
 from wsgiscope.tracing import TraceMiddleware
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from overhead import _drop, runner  # the same request loop as overhead.py
 
 App = t.Callable[..., t.Any]
 
@@ -77,29 +81,6 @@ def make_app(toolbar: bool = False) -> Flask:
         app.config["DEBUG_TB_INTERCEPT_REDIRECTS"] = False
         DebugToolbarExtension(app)
     return app
-
-
-def _start_response(status: str, headers: list[t.Any], exc_info: t.Any = None) -> t.Any:
-    return None
-
-
-def runner(app: App, environ: dict[str, t.Any]) -> t.Callable[[int], float]:
-    def run(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            result = app(dict(environ), _start_response)
-            for _chunk in result:
-                pass
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return (time.perf_counter() - start) / n
-
-    return run
-
-
-def _drop(record: dict[str, t.Any]) -> None:
-    return None
 
 
 def variants() -> dict[str, App]:

@@ -38,30 +38,17 @@ def child(app_name: str, variant: str, count: int) -> None:
     import gc
 
     sys.path.insert(0, HERE)
-    from overhead import _drop, hello_app, hooks_app
+    from overhead import _drop, hello_app, hooks_app, runner
     from werkzeug.test import EnvironBuilder
 
     from wsgiscope.tracing import TraceMiddleware
 
     app: t.Any = hello_app() if app_name == "hello" else hooks_app()
     path = "/" if app_name == "hello" else "/en/item/7"
-    environ = EnvironBuilder(path).get_environ()
     sinks: dict[str, t.Any] = {"events": None, "record": _drop, "jsonl": os.devnull}
     if variant != "bare":
         app = TraceMiddleware(app, sink=sinks[variant])
-
-    def start_response(status: str, headers: list[t.Any], exc_info: t.Any = None) -> None:
-        return None
-
-    def run(n: int) -> None:
-        for _ in range(n):
-            result = app(dict(environ), start_response)
-            for _chunk in result:
-                pass
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-
+    run = runner(app, EnvironBuilder(path).get_environ())
     run(50)
     gc.collect()
     gc.freeze()
