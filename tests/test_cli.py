@@ -48,14 +48,16 @@ def run(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess
     )
 
 
-def imported_by(*args: str) -> set[str]:
+def run_main(*args: str) -> tuple[set[str], str]:
+    """wsgiscope's ``main(args)`` in a fresh interpreter from tests/apps: the
+    modules it imported, and its stdout (``exit N`` last when it exited)."""
     code = (
         "import sys\n"
         "from wsgiscope.cli import main\n"
         "try:\n"
         f"    main({list(args)!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code)\n"
         "sys.stderr.write('\\n'.join(sys.modules))\n"
     )
     result = subprocess.run(
@@ -66,7 +68,11 @@ def imported_by(*args: str) -> set[str]:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         timeout=60,
     )
-    return set(result.stderr.split())
+    return set(result.stderr.split()), result.stdout
+
+
+def imported_by(*args: str) -> set[str]:
+    return run_main(*args)[0]
 
 
 def heavy(modules: set[str]) -> list[str]:
@@ -125,26 +131,9 @@ TRACE_NEEDS_NOT = (
 
 
 def test_trace_of_a_request_that_succeeds_imports_only_what_it_needs() -> None:
-    code = (
-        "import sys\n"
-        "from wsgiscope.cli import main\n"
-        "try:\n"
-        "    main(['trace', 'lint_flask_clean:app', 'GET', '/', '--width', '100'])\n"
-        "except SystemExit as exc:\n"
-        "    print('exit', exc.code)\n"
-        "sys.stderr.write('\\n'.join(sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT / "tests" / "apps",
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
-    assert "GET / → 200 OK" in result.stdout, result.stderr
-    assert "exit 0" in result.stdout
-    modules = set(result.stderr.split())
+    modules, stdout = run_main("trace", "lint_flask_clean:app", "GET", "/", "--width", "100")
+    assert "GET / → 200 OK" in stdout, stdout
+    assert "exit 0" in stdout
     assert {"wsgiscope.tracing.flask", "wsgiscope.lint.trace", "rich.tree"} <= modules
     unneeded = [m for m in modules if m.partition(".")[0] == "pygments"]
     unneeded += [m for m in TRACE_NEEDS_NOT if m in modules]
