@@ -181,16 +181,21 @@ def call_app(
             captured[0] = headers
         return written.append
 
-    result = app(environ, start_response)
+    body = drain(app(environ, start_response))
+    if written:
+        body = b"".join(written) + body
+    return (statuses[-1] if statuses else ""), body
+
+
+def drain(result: t.Iterable[bytes]) -> bytes:
+    """A WSGI response iterable's body, joined; its ``close()`` called (PEP 3333)
+    whatever the iteration did."""
     try:
-        body = b"".join(result)
+        return b"".join(result)
     finally:
         close = getattr(result, "close", None)
         if close is not None:
             close()
-    if written:
-        body = b"".join(written) + body
-    return (statuses[-1] if statuses else ""), body
 
 
 @dataclasses.dataclass
@@ -300,13 +305,7 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
                         shared.max_in_flight = shared.in_flight
             answer[0], answer[1] = _NO_STATUS, None
             try:
-                result = app(environ, start_response)
-                try:
-                    body = b"".join(result)
-                finally:
-                    close = getattr(result, "close", None)
-                    if close is not None:
-                        close()
+                body = drain(app(environ, start_response))
                 if written:
                     body = b"".join(written) + body
                     written.clear()

@@ -24,6 +24,7 @@ import re
 import typing as t
 
 from wsgiscope.errors import UsageError
+from wsgiscope.replay.engine import drain
 from wsgiscope.replay.stats import Stats, group_bucket_high
 
 if t.TYPE_CHECKING:
@@ -310,14 +311,7 @@ class Interrupting:
         timer = gevent.Timeout(self.seconds)
         timer.start()
         try:
-            result = self.app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
-            return [body]
+            return [drain(self.app(environ, start_response))]
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise
