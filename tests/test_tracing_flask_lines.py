@@ -501,11 +501,8 @@ def test_g_after_teardown_when_a_teardown_raises_and_when_a_receiver_changes_g()
     def audit(sender: flask.Flask, **extra: object) -> None:
         flask.g.audit = "done"
 
-    flask.appcontext_tearing_down.connect(audit, app)
-    try:
+    with flask.appcontext_tearing_down.connected_to(audit, app):
         record = trace(app, "/").record
-    finally:
-        flask.appcontext_tearing_down.disconnect(audit, app)
     popped = pops(record)
     if MERGED:
         # 3.2: every teardown runs, errors are raised together afterwards
@@ -535,11 +532,8 @@ def test_g_after_teardown_includes_what_request_tearing_down_receivers_did() -> 
     def note(sender: flask.Flask, **extra: object) -> None:
         flask.g.noted = "yes"
 
-    flask.request_tearing_down.connect(note, app)
-    try:
+    with flask.request_tearing_down.connected_to(note, app):
         record = trace(app, "/").record
-    finally:
-        flask.request_tearing_down.disconnect(note, app)
     pop = pops(record)[REQUEST]
     assert pop["g"] == {}
     assert pop["g_after"] == {"closed": "True", "noted": "'yes'"}
