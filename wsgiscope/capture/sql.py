@@ -345,35 +345,37 @@ def _sa_before(
         state.nested -= 1
 
 
+def _take_pending(context: t.Any) -> tuple[Recorder, t.Any] | None:
+    """The statement :func:`_sa_before` left on an execution context (taken
+    off it), as ``(recorder, values)``; ``None`` when there is none or it is
+    not recorded (nested in another)."""
+    pending = getattr(context, _KEY, None)
+    if pending is None:
+        return None
+    delattr(context, _KEY)
+    rec, values = pending
+    rec.captured.nested -= 1
+    return None if values is None else (rec, values)
+
+
 @quiet
 def _sa_after(
     conn: t.Any, cursor: t.Any, statement: t.Any, parameters: t.Any, context: t.Any, many: bool
 ) -> None:
-    pending = getattr(context, _KEY, None)
-    if pending is None:
-        return
-    delattr(context, _KEY)
-    rec, values = pending
-    rec.captured.nested -= 1
-    if values is not None:
+    taken = _take_pending(context)
+    if taken is not None:
         try:
             rowcount = cursor.rowcount
         except Exception:
             rowcount = None
-        end(rec, values, rowcount, None)
+        end(*taken, rowcount, None)
 
 
 @quiet
 def _sa_error(exception_context: t.Any) -> None:
-    context = getattr(exception_context, "execution_context", None)
-    pending = getattr(context, _KEY, None) if context is not None else None
-    if pending is None:
-        return
-    delattr(context, _KEY)
-    rec, values = pending
-    rec.captured.nested -= 1
-    if values is not None:
-        end(rec, values, None, getattr(exception_context, "original_exception", None))
+    taken = _take_pending(getattr(exception_context, "execution_context", None))
+    if taken is not None:
+        end(*taken, None, getattr(exception_context, "original_exception", None))
 
 
 def install_sqlalchemy(patches: Patches) -> None:
