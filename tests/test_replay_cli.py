@@ -225,19 +225,24 @@ def test_django_app(tmp_path: Path, mode: list[str]) -> None:
 
 
 def _interrupt(
-    *args: str, again_after: float | None = None, app: str = "replay_sleepy"
+    marker: Path, *args: str, again_after: float | None = None, app: str = "replay_sleepy"
 ) -> tuple[int, str, str]:
-    """Run ``replay APP ARGS`` for 2 s, then a real SIGINT (Ctrl-C), and
-    another one ``again_after`` seconds later if asked."""
+    """Run ``replay APP ARGS`` until the app has created ``marker`` (it is
+    serving: not still importing on a loaded machine), then a real SIGINT
+    (Ctrl-C), and another one ``again_after`` seconds later if asked."""
     process = subprocess.Popen(
         [sys.executable, "-m", "wsgiscope", "replay", app, *args],
         cwd=APPS,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "REPLAY_MARKER": str(marker)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the replay never reached the app"
+    time.sleep(0.3)  # the requests in flight next to it end
     process.send_signal(signal.SIGINT)
     if again_after is not None:
         time.sleep(again_after)
@@ -255,9 +260,10 @@ def test_a_second_ctrl_c_leaves_a_request_that_never_ends(tmp_path: Path, mode: 
     # summary has what the other requests measured.
     source = lines_file(tmp_path, *["GET /fast"] * 40, "GET /hang")
     args = [source, *mode, "-n", "41", "--no-check", "--json"]
-    started = time.monotonic()
-    code, stdout, stderr = _interrupt(*args, again_after=1.5, app="replay_stall")
-    assert time.monotonic() - started < 20
+    marker = tmp_path / "hang.started"
+    code, stdout, stderr = _interrupt(marker, *args, again_after=1.5, app="replay_stall")
+    started = marker.stat().st_mtime
+    assert time.time() - started < 20  # not the 30 s the request would take
     assert code == 130, stderr
     data = json.loads(stdout)
     assert data["interrupted"] is True
@@ -273,7 +279,9 @@ def test_a_second_ctrl_c_leaves_a_request_that_never_ends(tmp_path: Path, mode: 
 @pytest.mark.parametrize("mode", [["--threads", "4"], ["--greenlets", "20"]])
 def test_ctrl_c_prints_the_summary_so_far_and_exits_130(tmp_path: Path, mode: list[str]) -> None:
     source = lines_file(tmp_path, "GET /slow")
-    code, stdout, stderr = _interrupt(source, *mode, "--duration", "60s", "--json")
+    code, stdout, stderr = _interrupt(
+        tmp_path / "slow.started", source, *mode, "--duration", "60s", "--json"
+    )
     assert code == 130, stderr
     data = json.loads(stdout)
     assert data["interrupted"] is True
@@ -285,7 +293,7 @@ def test_ctrl_c_prints_the_summary_so_far_and_exits_130(tmp_path: Path, mode: li
 def test_ctrl_c_text_summary_with_processes_and_greenlets(tmp_path: Path) -> None:
     source = lines_file(tmp_path, "GET /slow")
     args = (source, "--processes", "2", "--greenlets", "10", "--duration", "60s", "--width", "100")
-    code, stdout, stderr = _interrupt(*args)
+    code, stdout, stderr = _interrupt(tmp_path / "slow.started", *args)
     assert code == 130, stderr
     assert "mode               2x greenlets=10" in stdout
     assert "interrupted: the figures cover what ran" in stdout
