@@ -1,0 +1,197 @@
+"""The secret-word scan that gates body redaction, and the redaction it speeds up.
+
+``maybe_secret`` decides whether a body, a log line or a ``repr`` is parsed
+at all: it must hold for every name the redaction rules take (the
+built-in ones, the deny-lists, the user's ``--redact`` names, whatever the
+case). ``redact_markup`` and ``redact_credentials`` look only where such a
+word is: they must give exactly what the whole-text substitutions give.
+"""
+
+from __future__ import annotations
+
+import random
+import typing as t
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsgiscope import redact
+from wsgiscope.redact import (
+    REDACTED,
+    Redactor,
+    add_secret_names,
+    is_secret_field,
+    is_secret_header,
+    maybe_secret,
+    redact_credentials,
+    redact_markup,
+    redact_repr_text,
+    redact_text,
+    reset_secret_names,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_names() -> t.Iterator[None]:
+    reset_secret_names()
+    yield
+    reset_secret_names()
+
+
+def whole_text_markup(text: str) -> str:
+    """What ``redact_markup`` did before it looked only where a secret word is."""
+    text = redact._TAG.sub(redact._redact_tag, text)
+    return redact._ELEMENT.sub(redact._redact_element, text)
+
+
+def whole_text_credentials(text: str) -> str:
+    """What ``redact_credentials`` did before it looked only where a scheme is."""
+    return redact._CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+def catalog_page(rows: int = 300, seed: int = 1) -> str:
+    """An HTML page as a shop renders it: a csrf meta tag and hidden input, a
+    login form, a table whose cells hold words that contain secret words
+    (author, keyboard, design, spinner)."""
+    rng = random.Random(seed)
+    words = ["the", "design", "author", "keyboard", "spinner", "signup", "basic", "token", "key"]
+    cells = "".join(
+        f'<tr class="row"><td><a href="/products/{i}?ref=list&amp;page=2">Item {i}</a></td>'
+        f'<td class="price" data-id="{i}">${i}.99</td>'
+        f'<td><span title="In stock">{rng.choice(words)} {rng.choice(words)}</span></td>'
+        f'<td><button type="button" onclick="add({i})">Add</button></td></tr>'
+        for i in range(rows)
+    )
+    token = "IjQ3ZDk2YmQ2ZjYxYjY1NzQ0NDA2ZjY1N2QyZWVkNzM5NzVmN2E0NTAi.Z3Bw.abc"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="csrf-token" content="{token}"><title>Catalog</title></head><body>'
+        '<form method="post" action="/login">'
+        f'<input type="hidden" name="csrf_token" value="{token}">'
+        '<input name="username"><input type="password" name="password" value="hunter2">'
+        "<api_key>k-123</api_key><Password>p</Password>"
+        f"</form><table>{cells}</table><p>Authorization: Bearer {token}</p></body></html>"
+    )
+
+
+def test_a_page_is_redacted_as_the_whole_text_substitutions_do() -> None:
+    page = catalog_page()
+    redacted = redact_markup(page)
+    assert redacted == whole_text_markup(page)
+    assert "IjQ3" in redacted  # in the <p>: credentials are redact_credentials' part
+    assert 'value="hunter2"' not in redacted
+    assert "<api_key>[redacted]</api_key>" in redacted
+    body = Redactor().response_body(page, [("Content-Type", "text/html; charset=utf-8")])
+    assert "IjQ3" not in body
+    assert body == whole_text_credentials(whole_text_markup(page))
+
+
+#: Pieces markup is made of here: secret words, words holding them, the
+#: letters IGNORECASE takes for ASCII ones, and the characters the patterns
+#: turn on.
+_PIECES = (
+    "<", ">", "</", "/>", " ", "\n", "=", '"', "'", "-", "_", ":", ".", "a", "b", "x",
+    "input", "meta", "name", "id", "value", "content", "property", "data-", "password",
+    "csrf_token", "api_key", "token", "Token", "session", "author", "keyboard", "key",
+    "pin", "design", "PASSWD", "Bearer ", "basic ", "Bot ", "digest ", "eyJhbGciOi",
+    "\u0130", "\u0131", "\u017f", "\u212a", "\u017fecret", "jwt", "<!--", "-->",
+)  # fmt: skip
+markup = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(markup)
+def test_any_markup_is_redacted_as_the_whole_text_substitutions_do(text: str) -> None:
+    assert redact_markup(text) == whole_text_markup(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(markup)
+def test_with_a_user_name_any_markup_is_redacted_as_before(text: str) -> None:
+    add_secret_names(["jwt", "x-b"])
+    assert redact_markup(text) == whole_text_markup(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(markup)
+def test_any_text_has_its_credentials_redacted_as_before(text: str) -> None:
+    assert redact_credentials(text) == whole_text_credentials(text)
+
+
+def test_an_element_named_like_a_secret_with_a_tag_after_it() -> None:
+    # the element pass changes the text, and the tag pass then looks anew
+    text = '<password>hunter2</password><input name="token" value="t-1"><b>key</b>'
+    assert redact_markup(text) == whole_text_markup(text)
+    assert redact_markup(text) == (
+        '<password>[redacted]</password><input name="token" value="[redacted]"><b>key</b>'
+    )
+
+
+# -- what the scan must find ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *redact._denied,
+        "X-Auth-Token", "Proxy-Authorization", "X-Api-Key", "HTTP_X_CSRFTOKEN", "PHPSESSID",
+        "user_password", "passphrase", "otp", "pin", "ssn", "sig", "cvv", "private-key",
+        "signature", "credential", "symfony", "Set-Cookie", "connect.sid",
+    ],
+)  # fmt: skip
+def test_every_name_the_rules_take_holds_a_secret_word(name: str) -> None:
+    assert is_secret_field(name) or is_secret_header(name)
+    assert maybe_secret(name)
+    assert maybe_secret(name.upper())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcdeikopstxyPSTK_-.\u0130\u0131\u017f\u212a"))))
+def test_a_name_taken_as_secret_is_never_missed_by_the_scan(name: str) -> None:
+    if is_secret_field(name) or is_secret_header(name):
+        assert maybe_secret(name)
+        assert maybe_secret(f"x {name}=1")
+
+
+def test_the_letters_ignorecase_takes_for_ascii_ones_are_found() -> None:
+    for name in ("\u017fecret", "pa\u017f\u017f", "\u212aey", "p\u0130n", "ap\u0131key"):
+        assert is_secret_field(name)
+        assert maybe_secret(name)
+        body = Redactor().response_body(f'{{"{name}": "v-1"}}', [("Content-Type", "text/json")])
+        assert "v-1" not in body
+
+
+# -- what it used to miss -------------------------------------------------------------
+
+
+def test_a_user_name_is_redacted_in_response_bodies_and_reprs() -> None:
+    # --redact jwt: the scan did not know the user's names, so bodies and
+    # reprs holding no built-in word kept the value
+    add_secret_names(["jwt"])
+    redactor = Redactor()
+    json_type = [("Content-Type", "application/json")]
+    json_body = redactor.response_body('{"jwt": "abc", "n": 1}', json_type)
+    assert json_body == '{"jwt": "[redacted]", "n": 1}'
+    html_type = [("Content-Type", "text/html")]
+    html = redactor.response_body('<input name="jwt" value="abc">', html_type)
+    assert html == '<input name="jwt" value="[redacted]">'
+    assert redact_repr_text("User(jwt='abc')") == "User(jwt='[redacted]')"
+    assert redact_text("jwt=abc&n=1") == "jwt=[redacted]&n=1"
+
+
+def test_symfony_session_names_are_redacted_in_bodies() -> None:
+    body = Redactor().response_body('{"symfony": "s-1"}', [("Content-Type", "application/json")])
+    assert body == '{"symfony": "[redacted]"}'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("with Bot MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.x done", "with Bot [redacted] done"),
+        ("Digest 6629fae49393a05397450978507c4ef1", "Digest [redacted]"),
+        ("robot arms, both of them", "robot arms, both of them"),
+    ],
+)
+def test_digest_and_bot_credentials_in_free_text(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
