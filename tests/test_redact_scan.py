@@ -9,6 +9,7 @@ word is: they must give exactly what the whole-text substitutions give.
 
 from __future__ import annotations
 
+import json
 import random
 import typing as t
 
@@ -195,3 +196,58 @@ def test_symfony_session_names_are_redacted_in_bodies() -> None:
 )
 def test_digest_and_bot_credentials_in_free_text(text: str, expected: str) -> None:
     assert redact_text(text) == expected
+
+
+# -- JSON --------------------------------------------------------------------------------
+
+
+def walked_json(text: str) -> str:
+    """What ``redact_json_text`` did before it looked at the keys while parsing."""
+    if redact.json_depth(text) > redact.MAX_JSON_DEPTH:
+        return redact._unparsed(text, f"JSON nested deeper than {redact.MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return redact._unparsed(text, "unparseable JSON")
+    changed = False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            for key, inner in item.items():
+                if is_secret_field(key):
+                    item[key] = REDACTED
+                    changed = True
+                elif type(inner) in (dict, list):
+                    stack.append(inner)
+        elif type(item) is list:
+            stack.extend(inner for inner in item if type(inner) in (dict, list))
+    return json.dumps(value) if changed else text
+
+
+json_keys = st.sampled_from(["id", "name", "token", "api_key", "author", "x", "jwt", "\u017fecret"])
+json_values = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='ab"\\[]{}', max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(json_keys, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_any_json_is_redacted_as_the_walk_after_parsing_did(value: t.Any) -> None:
+    text = json.dumps(value)
+    assert redact.redact_json_text(text) == walked_json(text)
+    cut = text[: len(text) // 2]  # a preview cut by the cap: not JSON
+    assert redact.redact_json_text(cut) == walked_json(cut)
+
+
+@pytest.mark.parametrize("depth", [99, 100, 101, 150, 5000])
+@pytest.mark.parametrize("secret", [True, False])
+def test_deep_json_as_before(depth: int, secret: bool) -> None:
+    inner = '{"token": "t"}' if secret else '{"n": 1}'
+    text = '{"a": [' * depth + inner + "]}" * depth
+    escaped = '{"s": "\\\\\\"[[[", "d": ' + "[" * depth + "]" * depth + ', "token": 1}'
+    backslash = '{"s": "a\\\\", "d": ' + "[" * depth + "]" * depth + ', "token": 1}'
+    for doc in (text, escaped, backslash, '["\\\\", ' + "{" * depth):
+        assert redact.redact_json_text(doc) == walked_json(doc)

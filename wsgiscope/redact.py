@@ -25,6 +25,7 @@ with ``show_secrets=True`` it only stringifies.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -108,6 +109,7 @@ def add_secret_names(names: t.Iterable[str]) -> None:
     _header_actions.clear()
     _environ_actions.clear()
     _plain_keys.clear()
+    _plain_fields.clear()
 
 
 def reset_secret_names() -> None:
@@ -120,6 +122,7 @@ def reset_secret_names() -> None:
     _header_actions.clear()
     _environ_actions.clear()
     _plain_keys.clear()
+    _plain_fields.clear()
 
 
 def _from_environment() -> None:
@@ -486,20 +489,58 @@ def _unparsed(text: str, why: str) -> str:
     return f"{REDACTED} ({len(text)} characters of {why} naming a secret)"
 
 
+def _valid_json_depth(text: str) -> int:
+    """How deep the brackets of *valid* JSON text nest: as :func:`json_depth`,
+    with its strings taken out by plain string operations (valid JSON has a
+    backslash only in a string, where each one begins an escape)."""
+    if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return json_depth(text)
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(text.split('"')[::2]).encode()  # (ASCII: valid JSON outside strings)
+    steps = map(_BRACKET_STEP.__getitem__, outside.translate(None, _NOT_BRACKETS))
+    return max(itertools.accumulate(steps), default=0)
+
+
+#: What a bracket (its byte) does to the depth.
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
 def redact_json_text(text: str) -> str:
     """JSON text with the values of secret-named keys redacted, at any depth.
 
     Fails closed: text that does not parse as JSON (cut by a cap, invalid,
     nested deeper than :data:`MAX_JSON_DEPTH`) and names a secret is
     replaced whole.
+
+    The keys are looked at while the text is parsed (``object_hook``: one
+    call per object, not a walk of every value afterwards), and only the
+    objects with a key not yet known to be plain.
     """
-    if json_depth(text) > MAX_JSON_DEPTH:
-        return _unparsed(text, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    changed = False
+
+    def hook(item: dict[str, t.Any]) -> dict[str, t.Any]:
+        nonlocal changed
+        if item.keys() <= _plain_fields:
+            return item
+        for key in item:
+            if is_secret_field(key):
+                item[key] = REDACTED
+                changed = True
+            elif len(_plain_fields) < 4096:  # names repeat; arbitrary ones must not grow it
+                _plain_fields.add(key)
+        return item
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_hook=hook)
     except (ValueError, RecursionError):
+        value = _UNPARSED
+    if value is _UNPARSED or _valid_json_depth(text) > MAX_JSON_DEPTH:
+        if json_depth(text) > MAX_JSON_DEPTH:
+            return _unparsed(text, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         return _unparsed(text, "unparseable JSON")
-    if not _redact_json(value):
+    if not changed:
         return text
     try:
         return json.dumps(value)
@@ -507,23 +548,9 @@ def redact_json_text(text: str) -> str:
         return _unparsed(text, "JSON")
 
 
-def _redact_json(value: t.Any) -> bool:
-    """Redact, in place, the values of secret-named keys in a parsed JSON value
-    (walked with a stack, not recursion); whether anything was."""
-    changed = False
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            for key, inner in item.items():
-                if is_secret_field(key):
-                    item[key] = REDACTED
-                    changed = True
-                elif type(inner) is dict or type(inner) is list:
-                    stack.append(inner)
-        elif type(item) is list:
-            stack.extend(inner for inner in item if type(inner) is dict or type(inner) is list)
-    return changed
+_UNPARSED = object()
+#: Keys :func:`is_secret_field` said are not secret (cleared with its verdicts).
+_plain_fields: set[str] = set()
 
 
 #: Response headers whose value is a URL (its query may echo secrets).
