@@ -251,3 +251,45 @@ def test_deep_json_as_before(depth: int, secret: bool) -> None:
     backslash = '{"s": "a\\\\", "d": ' + "[" * depth + "]" * depth + ', "token": 1}'
     for doc in (text, escaped, backslash, '["\\\\", ' + "{" * depth):
         assert redact.redact_json_text(doc) == walked_json(doc)
+
+
+# -- free text ---------------------------------------------------------------------------
+
+
+def whole_free_text(text: str) -> str:
+    """What ``redact_text`` did before it looked only at the lines that matter."""
+    if not maybe_secret(text):
+        return text
+    text = redact._JSON_MEMBER.sub(redact._redact_member, text)
+    text = redact._TEXT_PARAM.sub(redact._redact_param, text)
+    if "<" in text:
+        text = whole_text_markup(text)
+    return whole_text_credentials(text)
+
+
+_TEXT_PIECES = (
+    " ", "\n", "\r\n", "\t", "\u00a0", "=", "&", ";", "?", "%", "+", "%74oken", "to+ken", '"', ":",
+    "a", "x1", "token", "api_key", "pass", "my key", "my+key", "id", "value", "<b>", "<input ",
+    "name=", "Bearer ", "abcdef12", "\u017fecret", "key",
+)  # fmt: skip
+free_text = st.lists(st.sampled_from(_TEXT_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(free_text)
+def test_any_free_text_is_redacted_as_the_whole_text_substitutions_do(text: str) -> None:
+    assert redact_text(text) == whole_free_text(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(free_text)
+def test_with_a_spaced_user_name_any_free_text_is_redacted_as_before(text: str) -> None:
+    add_secret_names(["my key"])  # unquote_plus("my+key") names it
+    assert redact_text(text) == whole_free_text(text)
+
+
+def test_a_percent_escaped_name_on_a_line_of_its_own() -> None:
+    text = "lorem ipsum\n%74oken=abc&n=1\ndolor n=2\nx=1 api_key=k"
+    expected = "lorem ipsum\n%74oken=[redacted]&n=1\ndolor n=2\nx=1 api_key=[redacted]"
+    assert redact_text(text) == expected
+    assert redact_text(text) == whole_free_text(text)

@@ -370,13 +370,19 @@ def _sub_at(
     finds there.
     """
     parts: list[str] = []
-    done = 0
-    tried = -1
+    done = 0  # text[:done] is settled
+    searched = 0  # text[:searched] was searched for "<"
+    opening = tried = -1  # the last "<" found at or after done; the last one matched at
     for start in starts:
         if start < done:
             continue  # in the match replaced last
-        opening = text.rfind("<", done, start)
-        if opening < 0 or opening == tried:
+        found = text.rfind("<", max(searched, done), start)
+        searched = start
+        if found >= 0:
+            opening = found
+        elif opening < done:
+            continue  # no "<" since the last match: not in one
+        if opening == tried:
             continue
         tried = opening
         match = pattern.match(text, opening)
@@ -585,11 +591,40 @@ def redact_text(text: str) -> str:
     elements or attributes redacted, and ``Bearer ...`` credentials."""
     if not maybe_secret(text):
         return text
-    text = _JSON_MEMBER.sub(_redact_member, text)
-    text = _TEXT_PARAM.sub(_redact_param, text)
+    if '"' in text and ":" in text:  # (what a member needs)
+        text = _JSON_MEMBER.sub(_redact_member, text)
+    if "=" in text:
+        text = _redact_params(text)
     if "<" in text:
         text = redact_markup(text)
     return redact_credentials(text)
+
+
+def _redact_params(text: str) -> str:
+    """``_TEXT_PARAM.sub(_redact_param, text)``, line by line, on the lines
+    where a parameter can be named like a secret: those holding a secret
+    word, or a ``%`` (a name is unquoted before it is judged; it holds no
+    ``+``). A parameter holds no whitespace, and a line begins where ``^``
+    or the lookbehind's ``\\s`` lets one begin: each line is one on its own."""
+    marks = secret_word_starts(text)
+    found = text.find("%")
+    while found >= 0:
+        marks.append(found)
+        found = text.find("%", found + 1)
+    if not marks:
+        return text
+    parts: list[str] = []
+    done = 0  # text[:done] is settled
+    for mark in sorted(marks):
+        if mark < done:
+            continue  # on the line done last
+        begin = text.rfind("\n", done, mark) + 1 or done
+        end = text.find("\n", mark)
+        end = len(text) if end < 0 else end
+        parts += (text[done:begin], _TEXT_PARAM.sub(_redact_param, text[begin:end]))
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 #: ``'name': value`` (a dict's repr) or ``name=value`` (a dataclass's, keyword
