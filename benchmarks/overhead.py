@@ -92,7 +92,7 @@ MEGABYTE_TEXT = (b"lorem ipsum dolor amet consectetur adipiscing elit " * 20600)
 
 
 def megabyte_app(mimetype: str, body: bytes) -> Flask:
-    """A view answering 1 MB of ``body`` as ``mimetype``."""
+    """A view answering ``body`` (1 MB, or a page) as ``mimetype``."""
     app = Flask("megabyte")
 
     @app.get("/")
@@ -100,6 +100,54 @@ def megabyte_app(mimetype: str, body: bytes) -> Flask:
         return app.response_class(body, mimetype=mimetype)
 
     return app
+
+
+def catalog_page(rows: int = 300) -> bytes:
+    """An 80 KB HTML page as a shop renders it: a csrf meta tag and a hidden
+    input, a login form, a 300-row table whose cells hold everyday words
+    that contain secret words (author, keyboard, design, spinner, basic)."""
+    words = ["the", "design", "author", "keyboard", "spinner", "signup", "basic", "token"]
+    cells = "".join(
+        f'<tr class="row"><td><a href="/products/{i}?ref=list&amp;page=2">Product {i}</a></td>'
+        f'<td class="price" data-id="{i}">${i * 3}.99</td><td><span title="In stock">'
+        f'{words[i % 8]} {words[i * 7 % 8]}</span></td><td><button type="button" '
+        f'class="btn btn-sm" onclick="add({i})">Add</button></td></tr>'
+        for i in range(rows)
+    )
+    token = "IjQ3ZDk2YmQ2ZjYxYjY1NzQ0NDA2ZjY1N2QyZWVkNzM5NzVmN2E0NTAi.Z3Bw.abc"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="csrf-token" content="{token}"><title>Catalog</title>'
+        '<link rel="stylesheet" href="/static/app.css"></head><body><nav><a href="/">Shop</a>'
+        '<form method="post" action="/login" class="login">'
+        f'<input type="hidden" name="csrf_token" value="{token}">'
+        '<input name="username"><input type="password" name="password"><button>Sign in</button>'
+        f"</form></nav><main><h1>Catalog</h1><table>{cells}</table></main></body></html>"
+    ).encode()
+
+
+def api_listing(items: int = 300) -> bytes:
+    """A 72 KB JSON API answer: 300 objects, each with an ``author`` (a key
+    holding the secret word "auth") and a description with "key" and "basic"."""
+    import json
+
+    return json.dumps(
+        {
+            "items": [
+                {
+                    "id": i,
+                    "name": f"Item {i}",
+                    "author": {"id": i % 7, "name": "ada", "url": f"/users/{i % 7}"},
+                    "tags": ["a", "b", "design"],
+                    "price": i * 1.5,
+                    "description": "A keyboard for the monkey in the office, basic model",
+                    "links": {"self": f"/api/items/{i}"},
+                }
+                for i in range(items)
+            ],
+            "next": "/api/items?page=2",
+        }
+    ).encode()
 
 
 def _start_response(status: str, headers: list[t.Any], exc_info: t.Any = None) -> t.Any:
@@ -207,8 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=9, help="rounds per variant")
     parser.add_argument(
         "--apps",
-        default="hello,hooks,text1mb,binary1mb",
-        help="which apps, comma-separated (hello, hooks, text1mb, binary1mb)",
+        default="hello,hooks,text1mb,html80kb,json72kb,binary1mb",
+        help="which apps, comma-separated (hello, hooks, text1mb, html80kb, json72kb, binary1mb)",
     )
     args = parser.parse_args(argv)
     chosen = args.apps.split(",")
@@ -227,6 +275,18 @@ def main(argv: list[str] | None = None) -> None:
             lambda: megabyte_app("text/plain", MEGABYTE_TEXT),
             "/",
             20,
+        ),
+        "html80kb": (
+            "80 KB HTML page (csrf token, a 300-row table)",
+            lambda: megabyte_app("text/html", catalog_page()),
+            "/",
+            4,
+        ),
+        "json72kb": (
+            "72 KB JSON API answer (300 objects)",
+            lambda: megabyte_app("application/json", api_listing()),
+            "/",
+            4,
         ),
         "binary1mb": (
             "1 MB application/octet-stream response",
