@@ -78,8 +78,9 @@ def catalog_page(rows: int = 300, seed: int = 1) -> str:
 
 def test_a_page_is_redacted_as_the_whole_text_substitutions_do() -> None:
     page = catalog_page()
-    redacted = redact_markup(page)
+    redacted, starts = redact._markup(page)
     assert redacted == whole_text_markup(page)
+    assert starts == redact.secret_word_starts(redacted)
     assert "IjQ3" in redacted  # in the <p>: credentials are redact_credentials' part
     assert 'value="hunter2"' not in redacted
     assert "<api_key>[redacted]</api_key>" in redacted
@@ -98,13 +99,56 @@ _PIECES = (
     "pin", "design", "PASSWD", "Bearer ", "basic ", "Bot ", "digest ", "eyJhbGciOi",
     "\u0130", "\u0131", "\u017f", "\u212a", "\u017fecret", "jwt", "<!--", "-->",
 )  # fmt: skip
-markup = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+_loose = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+_names = st.sampled_from(
+    ["input", "meta", "password", "api_key", "b", "x-token", "Pa\u017f\u017fwd"]
+)
+_attribute = st.builds(
+    "{}={}{}{}".format,
+    st.sampled_from(["name", "id", "value", "content", "title", "data-token", "class"]),
+    st.sampled_from(['"', "'", ""]),
+    st.sampled_from(
+        ["csrf_token", "token", "x", "Bearer abcdefgh", "basic key", "\u017fecret", ""]
+    ),
+    st.sampled_from(['"', "'", ""]),
+)
+_tag = st.builds(
+    lambda name, attributes: f"<{name} {' '.join(attributes)}>",
+    _names,
+    st.lists(_attribute, max_size=3),
+)
+_element = st.builds(
+    "<{0}{1}>{2}</{0}>".format,
+    _names,
+    st.sampled_from(["", ' class="x"', ' name="token"']),
+    st.sampled_from(["hunter2", "Bearer abcdefgh", "key", ""]),
+)
+#: Markup: loose pieces, and whole tags and elements among them.
+markup = st.one_of(
+    _loose,
+    st.lists(st.one_of(_tag, _element, st.sampled_from(_PIECES)), max_size=15).map("".join),
+)
 
 
 @settings(max_examples=400, deadline=None)
 @given(markup)
 def test_any_markup_is_redacted_as_the_whole_text_substitutions_do(text: str) -> None:
     assert redact_markup(text) == whole_text_markup(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(markup)
+def test_the_words_found_after_markup_are_where_a_new_search_finds_them(text: str) -> None:
+    redacted, starts = redact._markup(text)
+    assert starts == redact.secret_word_starts(redacted)
+
+
+@settings(max_examples=300, deadline=None)
+@given(markup)
+def test_any_html_body_is_redacted_as_the_whole_text_substitutions_do(text: str) -> None:
+    body = Redactor().response_body(text, [("Content-Type", "text/html")])
+    expected = whole_text_credentials(whole_text_markup(text)) if maybe_secret(text) else text
+    assert body == expected
 
 
 @settings(max_examples=200, deadline=None)

@@ -258,7 +258,7 @@ def redact_sniffed(text: str, mime: str = "") -> str:
         inner = stripped.rstrip().rstrip(";")[jsonp.end() : -1]
         return stripped[: jsonp.end()] + redact_json_text(inner) + ")"
     if stripped[:1] == "<" or "xml" in mime or "html" in mime:
-        return redact_credentials(redact_markup(text))
+        return _redact_credentials(*_markup(text))
     if _FORM_LIKE.match(text.strip()):
         return redact_query(text)
     return redact_credentials(redact_text(text))
@@ -274,20 +274,31 @@ _CREDENTIALS = re.compile(
 _SCHEMES = re.compile(r"b(?:earer|asic|ot)|digest|token|apikey")
 
 
-def redact_credentials(text: str) -> str:
-    """Free text with ``Bearer <token>`` (``Basic``, ``Token``...) credentials redacted.
+#: The schemes :data:`_CREDENTIALS` takes, in lower case, for ``str.startswith``.
+_SCHEME_NAMES = ("bearer", "basic", "bot", "digest", "token", "apikey")
 
-    ``_CREDENTIALS.sub`` tried only where a scheme's name begins (the
-    search for the names is the fast one, and most text holds none).
-    """
+
+def redact_credentials(text: str) -> str:
+    """Free text with ``Bearer <token>`` (``Basic``, ``Token``...) credentials redacted."""
+    return _redact_credentials(text, None)
+
+
+def _redact_credentials(text: str, starts: list[int] | None) -> str:
+    """:func:`redact_credentials`, with ``_CREDENTIALS.sub`` tried only where a
+    scheme's name begins: found by a search of the lower-cased text, or
+    among ``starts`` (:func:`secret_word_starts` of ``text``: a credential
+    begins a word, so its scheme is a word found there)."""
     lower = folded(text)
-    first = _SCHEMES.search(lower)
-    if first is None:
-        return text
+    if starts is None:
+        first = _SCHEMES.search(lower)
+        if first is None:
+            return text
+        starts = [scheme.start() for scheme in _SCHEMES.finditer(lower, first.start())]
+    else:
+        starts = [start for start in starts if lower.startswith(_SCHEME_NAMES, start)]
     parts: list[str] = []
     done = 0
-    for scheme in _SCHEMES.finditer(lower, first.start()):
-        start = scheme.start()
+    for start in starts:
         if start < done:
             continue  # inside the credential before
         match = _CREDENTIALS.match(text, start)
@@ -342,16 +353,24 @@ def redact_markup(text: str) -> str:
     tag), with the same result as ``_TAG.sub`` then ``_ELEMENT.sub`` over
     all of it (the tests compare them). Elements come first here: that
     changes nothing (a tag's attributes stay in an element's start tag,
-    and neither pass adds or takes a ``<`` or ``>``), and the positions of
-    the words then hold for the tags unless an element changed (rare).
+    and neither pass adds or takes a ``<`` or ``>``).
     """
+    return _markup(text)[0]
+
+
+def _markup(text: str) -> tuple[str, list[int]]:
+    """:func:`redact_markup`, and the :func:`secret_word_starts` of what it gives."""
     starts = secret_word_starts(text)
     if not starts:
-        return text
-    elements = _sub_at(_ELEMENT, text, starts, _redact_element)
-    if elements != text:
-        starts = secret_word_starts(elements)
-    return _sub_at(_TAG, elements, starts, _redact_tag)
+        return text, starts
+    elements, edits = _sub_at(_ELEMENT, text, starts, _redact_element)
+    starts = _moved(starts, edits, elements)
+    tagged, edits = _sub_at(_TAG, elements, starts, _redact_tag)
+    return tagged, _moved(starts, edits, tagged)
+
+
+#: A replacement :func:`_sub_at` made: ``(begin, end, new text)``.
+Edit = tuple[int, int, str]
 
 
 def _sub_at(
@@ -359,9 +378,10 @@ def _sub_at(
     text: str,
     starts: list[int],
     replace: t.Callable[[re.Match[str]], str],
-) -> str:
+) -> tuple[str, list[Edit]]:
     """``pattern.sub(replace, text)`` for the matches that hold one of
-    ``starts``, where ``replace`` keeps every other match as it is.
+    ``starts``, where ``replace`` keeps every other match as it is; and
+    the replacements that changed something.
 
     ``pattern`` matches from a ``<`` and holds no other ``<`` that could
     begin a match (a tag; an element's content has none, and its end tag's
@@ -369,7 +389,7 @@ def _sub_at(
     last ``<`` before it, and is the one ``sub``, scanning from the left,
     finds there.
     """
-    parts: list[str] = []
+    edits: list[Edit] = []
     done = 0  # text[:done] is settled
     searched = 0  # text[:searched] was searched for "<"
     opening = tried = -1  # the last "<" found at or after done; the last one matched at
@@ -388,12 +408,45 @@ def _sub_at(
         match = pattern.match(text, opening)
         if match is None or match.end() <= start:
             continue
-        parts += (text[done:opening], replace(match))
+        new = replace(match)
+        if new != match.group(0):
+            edits.append((opening, match.end(), new))
         done = match.end()
-    if not parts:
-        return text
+    if not edits:
+        return text, edits
+    parts: list[str] = []
+    done = 0
+    for begin, end, new in edits:
+        parts += (text[done:begin], new)
+        done = end
     parts.append(text[done:])
-    return "".join(parts)
+    return "".join(parts), edits
+
+
+def _moved(starts: list[int], edits: list[Edit], edited: str) -> list[int]:
+    """``starts`` (:func:`secret_word_starts` of a text) in ``edited``, that
+    text with ``edits`` made: the ones before and after an edit moved by
+    what the edits before them changed, the ones in an edit found anew in
+    its new text. (An edit is a whole tag or element, from ``<`` to ``>``:
+    no word runs across its ends. A user's name may: then all anew.)"""
+    if not edits:
+        return starts
+    if _user_pattern is not None:
+        return secret_word_starts(edited)
+    moved: list[int] = []
+    shift = 0
+    index = 0
+    count = len(starts)
+    for begin, end, new in edits:
+        while index < count and starts[index] < begin:
+            moved.append(starts[index] + shift)
+            index += 1
+        while index < count and starts[index] < end:
+            index += 1
+        moved += [begin + shift + start for start in secret_word_starts(new)]
+        shift += len(new) - (end - begin)
+    moved += [start + shift for start in starts[index:]]
+    return moved
 
 
 #: A word a secret name holds (in lower case): text without one names no
@@ -596,7 +649,7 @@ def redact_text(text: str) -> str:
     if "=" in text:
         text = _redact_params(text)
     if "<" in text:
-        text = redact_markup(text)
+        return _redact_credentials(*_markup(text))
     return redact_credentials(text)
 
 
