@@ -214,6 +214,57 @@ def test_a_secret_key_at_any_depth_in_g_is_never_shown(value: t.Any) -> None:
     assert SECRET not in json.dumps(records[0])
 
 
+user_names = st.sampled_from(["customer_ref", "Customer-Ref", "CUSTOMER_REF", "jwt"])
+
+
+@st.composite
+def json_with_a_user_secret(draw: st.DrawFn) -> t.Any:
+    """A JSON value holding ``{<a name the user added>: SECRET}`` somewhere
+    inside, and no built-in secret name."""
+    value: t.Any = {draw(user_names): SECRET}
+    for _ in range(draw(st.integers(0, 30))):
+        if draw(st.booleans()):
+            value = {draw(names): value, **draw(st.dictionaries(names, plain, max_size=2))}
+        else:
+            value = [*draw(st.lists(plain, max_size=2)), value]
+    return value
+
+
+class Account:
+    def __init__(self, value: t.Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Account(jwt={SECRET!r}, value={self.value!r})"
+
+
+@budget
+@given(value=json_with_a_user_secret(), where=st.sampled_from(["body", "text", "g"]))
+def test_a_name_the_user_added_is_never_shown_at_any_depth(value: t.Any, where: str) -> None:
+    # Without a built-in secret word in the text, the scan that decides
+    # whether a body or a repr is parsed must know the user's names.
+    from flask import Flask, Response, g
+
+    from wsgiscope.redact import reset_secret_names
+
+    app = Flask(__name__)
+
+    @app.get("/")
+    def index() -> t.Any:
+        if where == "g":
+            g.account = Account(value)
+            return "ok"
+        return Response(json.dumps(value), mimetype="application/json" if where == "body" else "")
+
+    records: list[dict[str, t.Any]] = []
+    try:
+        mw = TraceMiddleware(app.wsgi_app, sink=records.append, redact=["customer_ref", "jwt"])
+        Client(mw).get("/", buffered=True)
+    finally:
+        reset_secret_names()
+    assert SECRET not in json.dumps(records[0])
+
+
 def test_sentry_and_otel_defaults_are_the_floor() -> None:
     from wsgiscope.redact import OTEL_QUERY_DENYLIST, is_secret_field, is_secret_header
 
