@@ -286,12 +286,14 @@ def test_greenlets_timeout_moves_on(shop: str) -> None:
     data = json_document(result.stdout)
     assert data["label"] == "greenlets=8"
     # The 20 ms checkout is cut at 5 ms: an exception, and the greenlet moves
-    # on. (On a loaded machine another request may pass 5 ms too: timeouts
-    # are then more than the ten checkouts, never other exceptions.)
+    # on. On a loaded machine the hub may wake only after both the timeout
+    # and the checkout's sleep have expired, and run the sleep's timer first
+    # (libev runs expired timers last in, first out): that checkout is then
+    # late rather than cut. Every checkout is a timeout either way, and
+    # other requests may pass 5 ms too.
     assert list(data["exceptions"]) == ["RequestTimeout"]
-    assert data["exceptions"]["RequestTimeout"] >= 10
     checkout = next(r for r in data["endpoint_stats"] if r["rule"] == "/orders/checkout")
-    assert checkout["errors"] == 10
+    assert 1 <= checkout["errors"] <= data["exceptions"]["RequestTimeout"]
     assert checkout["p50_ms"] >= 5
     assert data["timeouts"] >= 10
     assert data["isolation"]["context_checks"] > 0  # the Flask app is still found
