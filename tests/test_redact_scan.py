@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import typing as t
+from urllib.parse import unquote_plus
 
 import pytest
 from hypothesis import given, settings
@@ -337,3 +338,70 @@ def test_a_percent_escaped_name_on_a_line_of_its_own() -> None:
     expected = "lorem ipsum\n%74oken=[redacted]&n=1\ndolor n=2\nx=1 api_key=[redacted]"
     assert redact_text(text) == expected
     assert redact_text(text) == whole_free_text(text)
+
+
+# -- forms -------------------------------------------------------------------------------
+
+
+def whole_multipart(text: str) -> str:
+    """What multipart redaction was: one ``sub`` of the whole-part pattern."""
+    return redact._MULTIPART_PART.sub(
+        lambda m: m.group(1) + REDACTED if is_secret_field(m.group(2)) else m.group(0), text
+    )
+
+
+_MULTIPART_PIECES = (
+    "--b\r\n", "--b--\r\n", "\r\n", "\n", "\r", "--", "Content-Disposition: form-data; ",
+    "content-disposition: form-data; ", 'name="password"', 'name="title"', 'name="csrf_token"',
+    '; filename="a.txt"', 'filename="x"', "Content-Type: text/plain\r\n", "x", "hunter2",
+    "data\r\n--b", " ", "\r\n\r\n",
+)  # fmt: skip
+multipart = st.lists(st.sampled_from(_MULTIPART_PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(multipart)
+def test_any_multipart_body_is_redacted_as_the_whole_pattern_did(text: str) -> None:
+    assert redact.redact_multipart(text) == whole_multipart(text)
+
+
+def test_an_upload_next_to_secret_fields() -> None:
+    boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
+    upload = "lorem ipsum\n" * 2000 + 'Content-Disposition: form-data; name="password"\r\n\r\nx'
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\nabc123\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="upload"; filename="a.txt"\r\n'
+        f"Content-Type: text/plain\r\n\r\n{upload}\r\n--{boundary}--\r\n"
+    )
+    redacted = Redactor().body(body, f"multipart/form-data; boundary={boundary}")
+    assert redacted == whole_multipart(body)
+    assert "abc123" not in redacted
+    assert upload in redacted  # a secret name inside a file's content is its content
+
+
+form_pieces = st.sampled_from(
+    ["a=1", "password=x", "%70assword=y", "pass+word=z", "to%20ken=1", "&", ";", "=", " "]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(form_pieces, max_size=20).map("".join))
+def test_any_form_is_redacted_as_when_every_name_was_unquoted(text: str) -> None:
+    expected = (
+        "".join(
+            f"{part.partition('=')[0]}={REDACTED}"
+            if part.partition("=")[1]
+            and is_secret_field(unquote_plus(part.partition("=")[0].strip()))
+            else part
+            for part in redact._PARAM_SEPARATOR.split(text)
+        )
+        if "=" in text
+        else text
+    )
+    assert redact.redact_query(text) == expected
+
+
+def test_a_plus_in_a_form_name_is_a_space_before_it_is_judged() -> None:
+    add_secret_names(["my key"])
+    assert redact.redact_query("my+key=1&n=2") == f"my+key={REDACTED}&n=2"
+    assert redact.redact_query("my%20key=1") == f"my%20key={REDACTED}"

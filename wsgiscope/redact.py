@@ -202,8 +202,12 @@ def redact_query(query: str) -> str:
     parts = _PARAM_SEPARATOR.split(query)
     for i in range(0, len(parts), 2):  # odd items are the separators
         name, sep, _value = parts[i].partition("=")
-        if sep and is_secret_field(unquote_plus(name.strip())):
-            parts[i] = f"{name}={REDACTED}"
+        if sep:
+            key = name.strip()
+            if "%" in key or "+" in key:  # (else unquoting gives it back as it is)
+                key = unquote_plus(key)
+            if is_secret_field(key):
+                parts[i] = f"{name}={REDACTED}"
     return "".join(parts)
 
 
@@ -217,6 +221,35 @@ _MULTIPART_PART = re.compile(
     r"(.*?)(?=\r?\n--)",
     re.IGNORECASE | re.DOTALL,
 )
+#: Its headers alone.
+_MULTIPART_HEAD = re.compile(_MULTIPART_PART.pattern.partition("(.*?)")[0], re.IGNORECASE)
+
+
+def redact_multipart(text: str) -> str:
+    """A multipart body with the content of its secret-named parts redacted:
+    ``_MULTIPART_PART.sub`` (each part's headers, and its content up to the
+    next ``\\r\\n--``), with the end of each content found by ``str.find``
+    rather than by the pattern's lazy ``.*?`` trying its lookahead at every
+    character of an uploaded file."""
+    parts: list[str] = []
+    done = position = 0
+    while True:
+        head = _MULTIPART_HEAD.search(text, position)
+        if head is None:
+            break
+        end = text.find("\n--", head.end())
+        if end < 0:
+            break  # no part ends after it: neither this one nor a later one matches
+        if end > head.end() and text[end - 1] == "\r":
+            end -= 1
+        if is_secret_field(head.group(2)):
+            parts += (text[done : head.end()], REDACTED)
+            done = end
+        position = end  # where sub looks next: the match (never empty) ends there
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def redact_body(text: str, content_type: str) -> str:
@@ -230,9 +263,7 @@ def redact_body(text: str, content_type: str) -> str:
     if mime == "application/x-www-form-urlencoded":
         return redact_credentials(redact_query(text))
     if mime == "multipart/form-data":
-        return _MULTIPART_PART.sub(
-            lambda m: m.group(1) + REDACTED if is_secret_field(m.group(2)) else m.group(0), text
-        )
+        return redact_multipart(text)
     if mime == "application/json" or mime.endswith("+json"):
         return redact_credentials(redact_json_text(text))
     return redact_sniffed(text, mime)
