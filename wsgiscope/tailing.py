@@ -135,7 +135,7 @@ def parse_line(data: bytes, line: int) -> TraceLine | BadLine | None:
         found = record.get("format")
         reason = f"format is {found!r}, not {TRACE_FORMAT!r}" if found else "no 'format' field"
         return BadLine(line, f"not a trace record ({reason})", _preview(text))
-    problem = record_problem(record, text)
+    problem = record_problem(record, text, strict)
     if problem is not None:
         return BadLine(line, f"not a valid trace record ({problem})", _preview(text))
     return TraceLine(record, text)
