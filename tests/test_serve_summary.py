@@ -1,7 +1,10 @@
-"""serve's summary, checked against the plain definition it shortcuts.
+"""serve's summary and the "raised" verdict on records read from a file,
+checked against the plain definitions they shortcut.
 
 ``Summary.add`` builds the entry of a request (its decoded path) only when
-it enters the slowest five: the result is that of building every entry.
+it enters the slowest five, and ``record_raised`` looks only at the events
+``judge`` reads (hooks and exceptions): the results are those of building
+every entry and judging every event.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import typing as t
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.test_hostile_tail import REAL, fuzz
+from tests.test_hostile_tail import PATHS, REAL, _mutate, fuzz, json_values
+from wsgiscope.outcome import judge, record_raised
 from wsgiscope.serving.summary import Summary
 from wsgiscope.tailing import record_path, record_status
 
@@ -61,3 +65,30 @@ def test_the_slowest_are_those_of_an_entry_per_record(items: list[tuple[t.Any, s
         summary.add(record)
     assert summary.as_dict()["slowest"] == _every_entry_slowest(records)
     assert summary.requests == len(records)
+
+
+@fuzz
+@given(path=st.sampled_from(PATHS), value=json_values)
+def test_record_raised_is_judge_of_every_event(path: tuple[t.Any, ...], value: t.Any) -> None:
+    record = _mutate(REAL, path, value)
+    record["error"] = None if path[:1] != ("error",) else record.get("error")
+    events = record.get("events")
+    assert record_raised(record) == judge(
+        record.get("error"), events if isinstance(events, list) else ()
+    )
+
+
+def _verdict(events: list[t.Any]) -> tuple[str, str] | None:
+    found = record_raised({"events": events})
+    return None if found is None else (found.kind, found.message)
+
+
+def test_a_raising_hook_among_many_events_is_found() -> None:
+    hook = {"kind": "hook", "hook": "view", "function": "m.v", "raised": "E: boom"}
+    teardown = {"kind": "hook", "hook": "teardown_request", "exception": "E: boom"}
+    other = [{"kind": "signal", "name": "x", "raised": "not a hook"}, 5, None, {"kind": ["hook"]}]
+    assert _verdict([*other, hook, *other, teardown]) == ("raised", "E: boom")
+    assert _verdict([*other, teardown]) == ("teardown", "E: boom")
+    assert _verdict(other) is None
+    escaped = {"kind": "exception", "type": "E", "message": "in the body"}
+    assert _verdict([*other, teardown, escaped]) == ("raised", "E: in the body")
