@@ -165,3 +165,58 @@ def test_a_terminal_sees_the_escaped_sql_suffix() -> None:
     printed = console.file.getvalue()  # type: ignore[attr-defined]
     assert "\\x1b[2J dup" in printed
     assert "\x1b[2J" not in printed
+
+
+def _stamps() -> st.SearchStrategy[str]:
+    digits = st.text("0123456789", min_size=1, max_size=8)
+    offset = st.sampled_from(["", "Z", "+00:00", "-05:00", "+05:30", "+14:00", "-23:59", "Zx"])
+    day = st.sampled_from(
+        ["2026-12-07", "2026-03-29", "2026-10-25", "2026-03-08", "2026-11-01", "0001-01-01",
+         "9999-12-31", "2026-13-45", "2026-02-30", "2024-02-29"]
+    )  # fmt: skip
+    clock = st.sampled_from(
+        ["00:00:00", "01:59:59", "02:00:00", "02:30:00", "03:00:00", "23:59:59", "24:00:00",
+         "99:99:99", "12:00:61"]
+    )  # fmt: skip
+    built = st.builds(lambda d, c, f, o: f"{d}T{c}.{f}{o}", day, clock, digits, offset)
+    return built | st.text(max_size=30)
+
+
+@fuzz
+@given(stamps=st.lists(_stamps(), max_size=8), zone=st.sampled_from(["UTC", "Europe/Paris",
+       "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]))  # fmt: skip
+def test_the_time_of_a_line_is_the_one_it_was(stamps: list[str], zone: str) -> None:
+    import os
+    import time
+
+    from wsgiscope.render import tail
+
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    tail._SECONDS.clear()
+    try:
+        for stamp in stamps * 2:  # the second time from the cache
+            try:
+                expected = tail._format_time(stamp)
+            except (OverflowError, ValueError) as exc:  # the year 1 moved before UTC's
+                with pytest.raises(type(exc)):
+                    format_time(stamp)
+                continue
+            assert format_time(stamp) == expected, stamp
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+        tail._SECONDS.clear()
+
+
+def test_one_second_with_other_offsets_is_another_time() -> None:
+    from wsgiscope.render import tail
+
+    second = "2026-12-07T12:00:00"
+    stamps = [f"{second}.123456{o}" for o in ("Z", "+05:30", "", "-05:00", "+00:00", "Z")]
+    stamps.append(f"{second}.999999Z")
+    assert [format_time(s) for s in stamps] == [tail._format_time(s) for s in stamps]

@@ -32,10 +32,34 @@ _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "bold red"}
 _STATUS_STYLES = {key: (style,) for key, style in _STATUS_STYLE.items()}
 
 
+#: A record's ``started`` as sinks write it: the local time of its second is
+#: looked up (:data:`_SECONDS`), its milliseconds are its first digits.
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})\d{3}(Z|[+-]\d\d:\d\d)?", re.ASCII)
+#: ``HH:MM:SS.`` (local) by the second and offset of a timestamp, or ``None``
+#: when that does not parse.
+_SECONDS: dict[tuple[str, str], str | None] = {}
+
+
 def format_time(started: object) -> str:
     """``HH:MM:SS.mmm`` in local time of an ISO-8601 timestamp (as given if unparsable)."""
     if not isinstance(started, str):
         return "--:--:--.---"
+    found = _STAMP.fullmatch(started)
+    if found is not None:  # the usual shape: one conversion per second
+        second, millis, offset = found.group(1, 2, 3)
+        key = (second, offset or "")
+        head = _SECONDS.get(key, "")
+        if head == "":
+            if len(_SECONDS) >= 4096:
+                _SECONDS.clear()
+            whole = _format_time(f"{second}.000000{offset or ''}")
+            head = _SECONDS[key] = whole[:9] if whole.endswith(".000") else None
+        if head is not None:
+            return head + millis
+    return _format_time(started)
+
+
+def _format_time(started: str) -> str:
     try:
         moment = datetime.datetime.fromisoformat(started.replace("Z", "+00:00"))
     except ValueError:
