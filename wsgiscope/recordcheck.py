@@ -272,7 +272,12 @@ def _str_values(value: t.Any) -> bool:
 
 
 def _str_pairs(value: t.Any) -> bool:
-    return all(type(pair) is list and len(pair) == 2 and _strs(pair) for pair in value)
+    return all(
+        [
+            type(pair) is list and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str
+            for pair in value
+        ]
+    )
 
 
 class _Shape:
@@ -303,7 +308,7 @@ class _Shape:
             checks = self.learn(mapping, shape)
             if checks is None:
                 return False
-        return all(check(mapping[key]) for key, check in checks)
+        return all([check(mapping[key]) for key, check in checks])
 
     def learn(
         self, mapping: dict[str, t.Any], shape: tuple[t.Any, ...]
