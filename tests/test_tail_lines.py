@@ -220,3 +220,18 @@ def test_one_second_with_other_offsets_is_another_time() -> None:
     stamps = [f"{second}.123456{o}" for o in ("Z", "+05:30", "", "-05:00", "+00:00", "Z")]
     stamps.append(f"{second}.999999Z")
     assert [format_time(s) for s in stamps] == [tail._format_time(s) for s in stamps]
+
+
+def test_a_record_whose_error_is_text_shows_as_a_tree() -> None:
+    # recordcheck lets a record give its error as one text; the one-line view
+    # said RAISED with it, the tree (tail -v, serve -v) failed on it
+    from wsgiscope.render.trace import render_trace
+
+    record = make_record(1, status=500)
+    record["error"] = "ValueError: boom \x1b[2J"
+    console = _console("never", 100)
+    console.print(render_trace(record))
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "the app raised ValueError: boom \\x1b[2J" in printed
+    print_request_lines(console, [record])
+    assert "RAISED ValueError: boom \\x1b[2J" in console.file.getvalue()  # type: ignore[attr-defined]
