@@ -117,5 +117,17 @@ def event_fields(event: t.Any) -> tuple[t.Any, t.Any, t.Any, t.Any, t.Any]:
 
 def record_raised(record: t.Mapping[str, t.Any]) -> Raised | None:
     """:func:`judge` of a ``wsgiscope.trace/1`` record."""
-    events = record.get("events")
-    return judge(record.get("error"), events if isinstance(events, list) else ())
+    events: t.Any = record.get("events")
+    error = record.get("error")
+    if not isinstance(events, list):
+        events = ()
+    elif not error:
+        # only hooks and exceptions count; most events are neither (a
+        # record read by serve or tail: their fields are not looked at)
+        events = [e for e in events if isinstance(e, dict) and e.get("kind") in _COUNTED]
+    return judge(error, events)
+
+
+#: The event kinds :func:`judge` reads (a tuple: a hostile record's kind may
+#: be a list, which a set could not look up).
+_COUNTED = ("hook", "exception")

@@ -95,13 +95,56 @@ class FileNotice:
 TailItem: t.TypeAlias = "TraceLine | BadLine | FileNotice"
 
 
+_strict_loads: t.Callable[[bytes], t.Any] | None
+try:  # a dependency where it ships wheels (setup.cfg); json elsewhere
+    from orjson import loads as _strict_loads
+except ImportError:  # pragma: no cover
+    _strict_loads = None
+
+#: Digits as NUL bytes, to find a run of 19: orjson reads an integer beyond
+#: 64 bits as a float where json keeps it an int (and a record check refuses
+#: it), so text holding one is left to json.
+_DIGITS = bytes.maketrans(b"0123456789", b"\0" * 10)
+_LONG_NUMBER = b"\0" * 19
+
+
 def parse_line(data: bytes, line: int) -> TraceLine | BadLine | None:
-    """Decode one line (without its newline); ``None`` for a blank line."""
+    """Decode one line (without its newline); ``None`` for a blank line.
+
+    orjson decodes it when it can, about twice as fast as json: it is
+    strict (no lone surrogates, no ``NaN``, no byte-order mark) and, on text
+    with no run of 19 digits, gives what json would. Anything it refuses is
+    read by json, as before, which decides and words the verdict.
+    """
     text = data.strip()
     if not text:
         return None
+    loads, strict, record = _strict_loads, False, None
+    if loads is not None and _LONG_NUMBER not in text.translate(_DIGITS):
+        try:
+            record, strict = loads(text), True
+        except ValueError:  # json decides, and words the reason
+            record = None
+    if not strict:
+        record = _loads(text, line)
+        if isinstance(record, BadLine):
+            return record
+    if not isinstance(record, dict):
+        return BadLine(line, "not a JSON object", _preview(text))
+    if record.get("format") != TRACE_FORMAT:
+        found = record.get("format")
+        reason = f"format is {found!r}, not {TRACE_FORMAT!r}" if found else "no 'format' field"
+        return BadLine(line, f"not a trace record ({reason})", _preview(text))
+    problem = record_problem(record, text, strict)
+    if problem is not None:
+        return BadLine(line, f"not a valid trace record ({problem})", _preview(text))
+    return TraceLine(record, text)
+
+
+def _loads(text: bytes, line: int) -> t.Any:
+    """``json.loads``, or the :class:`BadLine` that says why not."""
     try:
-        record = json.loads(text)
+        return json.loads(text)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         if not isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
@@ -109,16 +152,6 @@ def parse_line(data: bytes, line: int) -> TraceLine | BadLine | None:
         return BadLine(line, f"not JSON ({reason})", _preview(text))
     except RecursionError:
         return BadLine(line, "not a trace record (nested too deep)", _preview(text))
-    if not isinstance(record, dict):
-        return BadLine(line, "not a JSON object", _preview(text))
-    if record.get("format") != TRACE_FORMAT:
-        found = record.get("format")
-        reason = f"format is {found!r}, not {TRACE_FORMAT!r}" if found else "no 'format' field"
-        return BadLine(line, f"not a trace record ({reason})", _preview(text))
-    problem = record_problem(record, text)
-    if problem is not None:
-        return BadLine(line, f"not a valid trace record ({problem})", _preview(text))
-    return TraceLine(record, text)
 
 
 def _preview(text: bytes) -> str:

@@ -234,6 +234,7 @@ def _touch(path: str, private: bool = False) -> None:
 def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> int:
     """Start the server, tail the record file while it serves; the signal that
     stopped it (SIGINT for Ctrl-C, SIGTERM), else 0."""
+    import gc
     import signal
     import sys
 
@@ -273,6 +274,10 @@ def _serve(plan: ServePlan, printer: RecordPrinter, keep: bool) -> int:
         with ServerProcess.start(plan) as child:
             ready = child.wait_ready(cancel=lambda: bool(stopping))
             started = True
+            # What is loaded by now lives as long as serve: the collector need
+            # not walk it again and again while records are read (it did,
+            # for 7% of the time per record)
+            gc.freeze()
             url = f"http://{host_port(str(ready.get('host') or plan.host), ready['port'])}/"
             click.echo(
                 f"wsgiscope: serving {plan.import_path} with "

@@ -192,12 +192,24 @@ class RecordPrinter:
 
             # the line as the sink wrote it when it is plain ASCII (JSON
             # cannot hold raw control characters); anything else re-encoded
-            click.echo(
-                "\n".join(
-                    line.raw.decode("ascii") if line.raw.isascii() else dumps_line(line.record)
-                    for line in lines
-                )
+            # (ASCII too); the batch in one write of bytes, not through
+            # click.echo's search for ANSI codes that JSON cannot hold
+            data = b"\n".join(
+                [
+                    *(
+                        line.raw if line.raw.isascii() else dumps_line(line.record).encode()
+                        for line in lines
+                    ),
+                    b"",
+                ]
             )
+            stdout = sys.stdout
+            binary = getattr(stdout, "buffer", None)
+            if binary is None or os.linesep != "\n":  # (text mode ends lines its own way)
+                click.echo(data.decode("ascii"), nl=False)
+            else:
+                stdout.flush()
+                binary.write(data)
         elif self.verbose:
             from wsgiscope.render.trace import render_trace
 

@@ -14,7 +14,9 @@ the record is data: escaped, never markup.
 from __future__ import annotations
 
 import datetime
+import re
 import typing as t
+import weakref
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -22,17 +24,42 @@ from rich.text import Text
 
 from wsgiscope.render.capture import tail_suffix
 from wsgiscope.render.console import data, label
-from wsgiscope.render.text import TARGET_LIMIT, cap
+from wsgiscope.render.text import TARGET_LIMIT, cap, escape_control
 from wsgiscope.tailing import record_error, record_path, record_status
 from wsgiscope.wsgistr import display_query
 
 _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "bold red"}
+_STATUS_STYLES = {key: (style,) for key, style in _STATUS_STYLE.items()}
+
+
+#: A record's ``started`` as sinks write it: the local time of its second is
+#: looked up (:data:`_SECONDS`), its milliseconds are its first digits.
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})\d{3}(Z|[+-]\d\d:\d\d)?", re.ASCII)
+#: ``HH:MM:SS.`` (local) by the second and offset of a timestamp, or ``None``
+#: when that does not parse.
+_SECONDS: dict[tuple[str, str], str | None] = {}
 
 
 def format_time(started: object) -> str:
     """``HH:MM:SS.mmm`` in local time of an ISO-8601 timestamp (as given if unparsable)."""
     if not isinstance(started, str):
         return "--:--:--.---"
+    found = _STAMP.fullmatch(started)
+    if found is not None:  # the usual shape: one conversion per second
+        second, millis, offset = found.group(1, 2, 3)
+        key = (second, offset or "")
+        head = _SECONDS.get(key, "")
+        if head == "":
+            if len(_SECONDS) >= 4096:
+                _SECONDS.clear()
+            whole = _format_time(f"{second}.000000{offset or ''}")
+            head = _SECONDS[key] = whole[:9] if whole.endswith(".000") else None
+        if head is not None:
+            return head + millis
+    return _format_time(started)
+
+
+def _format_time(started: str) -> str:
     try:
         moment = datetime.datetime.fromisoformat(started.replace("Z", "+00:00"))
     except ValueError:
@@ -69,57 +96,155 @@ def worker_ident(record: t.Mapping[str, t.Any]) -> str:
     return str(pid)
 
 
-def request_line(record: t.Mapping[str, t.Any]) -> Text:
-    """The compact line for one record."""
+#: A part of a compact line: escaped text, and the styles of the spans over
+#: it, outer first (the inner one wins where both set something).
+Part: t.TypeAlias = "tuple[str, tuple[str, ...]]"
+
+_PLAIN: tuple[str, ...] = ()
+_RAISED, _RAISED_MESSAGE = ("bold red",), ("bold red", "red")
+_TEARDOWN, _TEARDOWN_MESSAGE = ("yellow",), ("yellow", "yellow")
+
+
+def _safe(value: object, limit: int = 0) -> str:
+    """:func:`~wsgiscope.render.text.safe`, without its search when the text
+    is printable ASCII (most of a line)."""
+    text = value if isinstance(value, str) else str(value)
+    if limit:
+        text = cap(text, limit)
+    return text if text.isascii() and text.isprintable() else escape_control(text)
+
+
+def request_parts(record: t.Mapping[str, t.Any]) -> list[Part]:
+    """The compact line for one record, as (text, styles) parts."""
     request = record.get("request") or {}
     target = record_path(record)  # decoded as the framework reads it
     if request.get("query_string"):
         target = f"{target}?{display_query(request['query_string'])}"
     status = record_status(record)
     status_text = str(status) if status is not None else "---"
-    status_style = _STATUS_STYLE.get((status or 0) // 100, "bold red")
+    status_style = _STATUS_STYLES.get((status or 0) // 100, ("bold red",))
     response = record.get("response") or {}
-    line = label(
-        (format_time(record.get("started")), "dim"),
-        "  ",
-        (worker_ident(record), "blue"),
-        "  ",
-        (request.get("method") or "?", "bold"),
-        " ",
-        (cap(target, TARGET_LIMIT), ""),
-        "  ",
-        (status_text, status_style),
-        "  ",
-        (format_duration(record.get("duration_ms")), "magenta"),
-        "  ",
-        (format_size(response.get("body_bytes") if isinstance(response, dict) else None), "dim"),
-    )
+    size = response.get("body_bytes") if isinstance(response, dict) else None
+    parts: list[Part] = [
+        (_safe(format_time(record.get("started"))), ("dim",)),
+        ("  ", _PLAIN),
+        (_safe(worker_ident(record)), ("blue",)),
+        ("  ", _PLAIN),
+        (_safe(request.get("method") or "?"), ("bold",)),
+        (" ", _PLAIN),
+        (_safe(cap(target, TARGET_LIMIT)), _PLAIN),
+        ("  ", _PLAIN),
+        (_safe(status_text), status_style),
+        ("  ", _PLAIN),
+        (_safe(format_duration(record.get("duration_ms"))), ("magenta",)),
+        ("  ", _PLAIN),
+        (_safe(format_size(size)), ("dim",)),
+    ]
     queries = tail_suffix(record)
     if queries is not None:
-        line.append(f"  {queries}", style="blue")
+        parts.append((_safe(f"  {queries}"), ("blue",)))
     error = record_error(record)
     if error is not None:
         kind, message = error
-        line.append("  ")
+        parts.append(("  ", _PLAIN))
         if kind == "raised":
-            line.append_text(data("RAISED ", "bold red") + data(message, "red", limit=120))
+            parts += [("RAISED ", _RAISED), (_safe(message, 120), _RAISED_MESSAGE)]
         else:
-            line.append_text(data("teardown saw ", "yellow") + data(message, "yellow", limit=120))
-    return line
+            parts += [("teardown saw ", _TEARDOWN), (_safe(message, 120), _TEARDOWN_MESSAGE)]
+    return parts
+
+
+def request_line(record: t.Mapping[str, t.Any]) -> Text:
+    """The compact line for one record."""
+    return _text(request_parts(record))
+
+
+def _text(parts: list[Part]) -> Text:
+    text = Text()
+    for value, styles in parts:
+        if not value:
+            continue
+        start = len(text)
+        text.append(value)
+        for style in styles:
+            text.stylize(style, start, start + len(value))
+    return text
 
 
 def print_request_lines(console: Console, records: t.Iterable[t.Mapping[str, t.Any]]) -> None:
     """Print the compact lines of several records in one call.
 
-    rich's cost per ``print`` call is most of the cost of a line; without
-    colour the plain text (already escaped) is written directly, which
-    keeps up with thousands of requests per second.
+    rich's cost per ``print`` call, and per styled piece of text, is most of
+    the cost of a line: the lines are written directly, in plain text
+    without colour, and with the escape codes rich writes for each style
+    (asked of rich once per style and console) with colour: the same
+    bytes ``console.print`` wrote (``tests/test_tail_lines.py``). A console
+    rich must handle itself (recording, legacy Windows, Jupyter, quiet), and
+    a line longer than the console that ends in white space (which a rich
+    version could crop), go through rich.
     """
-    lines = [request_line(record) for record in records]
+    lines = [request_parts(record) for record in records]
     if console.color_system is None:
-        console.file.write("".join(f"{line.plain}\n" for line in lines))
+        console.file.write("".join(f"{''.join(text for text, _ in parts)}\n" for parts in lines))
         return
-    console.print(Text("\n").join(lines), soft_wrap=True)
+    rendered = _ansi_lines(console, lines)
+    if rendered is None:
+        console.print(Text("\n").join(_text(parts) for parts in lines), soft_wrap=True)
+        return
+    try:
+        console.file.write(rendered)
+        console.file.flush()
+    except UnicodeEncodeError:  # rich words this one (and nothing was written)
+        console.print(Text("\n").join(_text(parts) for parts in lines), soft_wrap=True)
+    except BrokenPipeError:
+        console.on_broken_pipe()
+
+
+#: Per console, per styles: the escape codes before and after a styled text.
+_CODES: weakref.WeakKeyDictionary[Console, dict[tuple[str, ...], tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_TRAILING_SPACE = re.compile(r"\s+$")
+
+
+def _ansi_lines(console: Console, lines: list[list[Part]]) -> str | None:
+    """What ``console.print`` writes for these lines, or ``None`` when rich
+    must do it."""
+    if console.record or console.legacy_windows or console.is_jupyter or console.quiet:
+        return None
+    codes = _CODES.get(console)
+    if codes is None:
+        codes = _CODES[console] = {}
+    width = console.width
+    out: list[str] = []
+    for parts in lines:
+        length = 0
+        for value, styles in parts:
+            if not value:
+                continue
+            length += len(value)
+            if not styles:
+                out.append(value)
+                continue
+            pair = codes.get(styles)
+            if pair is None:
+                pair = codes[styles] = _style_codes(console, styles)
+            out += (pair[0], value, pair[1])
+        if length > width and _TRAILING_SPACE.search("".join(value for value, _ in parts)):
+            return None  # rich's to crop or not
+        out.append("\n")
+    return "".join(out)
+
+
+def _style_codes(console: Console, styles: tuple[str, ...]) -> tuple[str, str]:
+    """The codes ``console`` writes before and after a text with these spans."""
+    sample = Text("x")
+    for style in styles:
+        sample.stylize(style)
+    with console.capture() as capture:
+        console.print(sample, end="", soft_wrap=True)
+    before, _, after = capture.get().partition("x")
+    return before, after
 
 
 def render_summary(summary: t.Mapping[str, t.Any]) -> RenderableType:

@@ -128,6 +128,8 @@ def render_trace(record: dict[str, t.Any], options: RenderOptions | None = None)
     if options.log:
         parts.append(log_tree(options.log, options.verbose))
     error = record.get("error")
+    if isinstance(error, str):  # a record may give it as one text (recordcheck allows it)
+        error = {"type": error}
     if error:
         parts.append(Text())
         parts.append(error_heading(error, record.get("response") or {}, options.interrupted))

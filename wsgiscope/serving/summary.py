@@ -45,19 +45,24 @@ class Summary:
         if record.get("capture_errors"):
             self.degraded += 1
         duration = record.get("duration_ms")
-        if isinstance(duration, (int, float)):
-            request = record.get("request") or {}
-            entry = {
-                "duration_ms": float(duration),
-                "method": request.get("method") or "?",
-                "path": record_path(record),
-                "status": status,
-            }
-            item = (float(duration), next(self._order), entry)
-            if len(self._slowest) < self._keep:
-                heapq.heappush(self._slowest, item)
-            elif item[0] > self._slowest[0][0]:
-                heapq.heapreplace(self._slowest, item)
+        if not isinstance(duration, (int, float)):
+            return
+        slowest = self._slowest
+        full = len(slowest) >= self._keep
+        if full and not float(duration) > slowest[0][0]:
+            return  # most requests are not among the slowest: no entry built
+        request = record.get("request") or {}
+        entry = {
+            "duration_ms": float(duration),
+            "method": request.get("method") or "?",
+            "path": record_path(record),
+            "status": status,
+        }
+        item = (float(duration), next(self._order), entry)
+        if full:
+            heapq.heapreplace(slowest, item)
+        else:
+            heapq.heappush(slowest, item)
 
     def drop(self, pid: t.Any, count: t.Any, reason: t.Any) -> bool:
         """Note a server process's count of records it could not write;
