@@ -105,3 +105,31 @@ def test_an_unparsable_status_is_one_error_with_one_latency() -> None:
     assert result.stats.hist.total() == 5
     assert result.stats.per_entry[0][:2] == [5, 5]
     assert result.stats.codes == {}
+
+
+def test_the_setup_garbage_is_collected_before_the_clock_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A full collection of what the baseline left must not fall in the
+    # measured run: start() collects after the baseline and the warm-up.
+    import gc
+
+    from wsgiscope.replay import engine
+    from wsgiscope.replay.plan import Mode, ReplayPlan
+    from wsgiscope.replay.sources import ReplayRequest
+
+    events: list[str] = []
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        events.append("request")
+        start_response("200 OK", [])  # type: ignore[operator]
+        return [b"ok"]
+
+    monkeypatch.setattr(gc, "collect", lambda *args: events.append("collect") or 0)
+    entries = engine.prepare([ReplayRequest("GET", "/")], app)
+    plan = ReplayPlan(requests=1, warmup=1)
+    shared = engine.make_shared(app, entries, Mode(), plan)
+    shared.ready = lambda shared: events.append("ready")
+    engine.start(shared, plan)
+    # two baseline answers and one warm-up request, then the collection
+    assert events == ["request", "request", "request", "collect", "ready"]

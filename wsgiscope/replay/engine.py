@@ -23,6 +23,7 @@ patched). Both return a :class:`LocalResult`.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import itertools
 import os
@@ -521,6 +522,12 @@ def start(shared: Shared, plan: ReplayPlan) -> None:
         warm_up(shared.app, shared.entries, plan.warmup)
     if shared.checker is not None:
         shared.checker.install()
+    # What the baseline and the warm-up left (thousands of distinct requests'
+    # answers and templates) collected now, before the clock starts: a full
+    # collection of a heap that large fell in the measured run (45 ms at
+    # 10,000 distinct requests), and the next one waits for the heap to grow
+    # by a quarter.
+    gc.collect()
     if shared.ready is not None:
         shared.ready(shared)
     shared.t0 = time.perf_counter()
