@@ -23,6 +23,7 @@ patched). Both return a :class:`LocalResult`.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import itertools
 import os
@@ -33,7 +34,7 @@ import typing as t
 from wsgiscope.redact import cap
 from wsgiscope.replay import expect
 from wsgiscope.replay.isolation import REQUEST_ID, ContextChecker, Findings, flask_apps
-from wsgiscope.replay.stats import HIGHEST_US, Stats, new_histogram
+from wsgiscope.replay.stats import HIGHEST_US, Stats, clamped, new_histogram
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.plan import Mode, ReplayPlan
@@ -255,14 +256,16 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
     track = shared.track
     lock = shared.lock
     perf = time.perf_counter
-    # Latencies go to the one histogram of this process (``shared.latencies``,
-    # ~190 KB) in batches: a worker holds at most LATENCY_BATCH values, so
-    # 10,000 threads cost no 10,000 histograms.
-    latencies: list[int] = []
+    # Each request's latency and source request index (``~index`` for an
+    # error) are kept in ``stats`` (Stats.kept_*) and counted in batches of
+    # LATENCY_BATCH (_flush): the latencies into the one histogram of this
+    # process (``shared.latencies``, ~190 KB), so 10,000 threads cost no
+    # 10,000 histograms. Status codes are counted per status line
+    # (Stats.lines), for the few distinct lines an app answers with.
+    latencies = stats.kept_latencies
     keep_latency = latencies.append
-    count_entry = stats.count_entry
-    status_counts = stats.status
-    codes = stats.codes
+    keep_index = stats.kept_indices.append
+    lines = stats.lines
     if shared.groups is not None:
         stats.groups, stats.group_names = shared.groups
     bytes_io = io.BytesIO
@@ -281,17 +284,19 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
         answer[1] = headers
         return write
 
-    # Status line -> code, for the few distinct lines an app answers with.
-    codes_of: dict[str, int] = {}
     compared = 0
     entry = None
     try:
-        while not shared.stop:
-            i = next(counter)
+        # A for loop over the counter, not ``while not stop: next(counter)``:
+        # 0.5 us (5,000 instructions) less per request on CPython 3.11.
+        for i in counter:
+            if shared.stop:
+                break
             number = offset + i * stride
             if total is not None and number >= total:
                 break
-            entry = entries[number % size]
+            index = number % size
+            entry = entries[index]
             start = _due(shared, i) if paced else perf()
             environ = entry.environ.copy()
             environ["wsgi.input"] = bytes_io(entry.body)
@@ -313,22 +318,17 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
                 if status is _NO_STATUS:
                     status = ""
                 end = perf()
-                # Stats.record, inlined: this loop is the replay's hot path.
-                micros = int((end - start) * 1_000_000)
-                keep_latency(micros if 0 < micros < HIGHEST_US else max(1, min(micros, HIGHEST_US)))
-                if len(latencies) >= LATENCY_BATCH:
-                    _flush_latencies(shared, latencies)
-                code = codes_of.get(status)  # type: ignore[assignment]
-                if code is None:
-                    code = int(status[:3] or 0)
-                    if len(codes_of) < STATUS_LINES:
-                        codes_of[status] = code
-                status_counts[code // 100 if 0 < code < 600 else 0] += 1
-                codes[code] = codes.get(code, 0) + 1
-                if code >= 500:
+                line = lines.get(status)
+                if line is None:
+                    line = _status_line(status, lines)
+                line[1] += 1
+                keep_latency(int((end - start) * 1_000_000))
+                if line[0] >= 500:
                     stats.errors += 1
+                    keep_index(~index)
+                else:
+                    keep_index(index)
                 stats.count += 1
-                count_entry(number % size, micros, code >= 500)
             except (Exception, SystemExit, KeyboardInterrupt) as exc:
                 # the app's own sys.exit() or KeyboardInterrupt too: this request's error
                 if is_ctrl_c(exc):
@@ -336,9 +336,8 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
                 end = perf()
                 written.clear()
                 stats.record_exception(end - start, exc, entry.request.describe(), latency=False)
-                micros = max(1, min(int((end - start) * 1_000_000), HIGHEST_US))
-                keep_latency(micros)
-                count_entry(number % size, micros, True)
+                keep_latency(max(1, min(int((end - start) * 1_000_000), HIGHEST_US)))
+                keep_index(~index)
                 status, body = "", b""
             if track:
                 with lock:
@@ -353,13 +352,16 @@ def worker_loop(shared: Shared, stats: Stats, ident: int) -> None:  # noqa: C901
                     or expected.headers != headers
                 ):
                     compared -= _mismatch(shared, entry, status, headers, body, ident, number)
+            if len(latencies) >= LATENCY_BATCH:
+                _flush(shared, stats)
             if deadline is not None and end >= deadline:
                 break
             if shared.report is not None and end >= shared.next_report:
                 shared.next_report = end + REPORT_EVERY
                 shared.report()
     finally:
-        _flush_latencies(shared, latencies)
+        _flush(shared, stats)
+        stats.count_codes(lines.values())
         _worker_ended(shared, stats, ident, entry is not None, compared, slot)
 
 
@@ -392,7 +394,7 @@ def _mismatch(
     return 0
 
 
-#: Latencies a worker keeps before adding them to the shared histogram.
+#: Requests a worker keeps (latency, index) before counting them.
 LATENCY_BATCH = 64
 #: Distinct status lines a worker keeps the code of.
 STATUS_LINES = 64
@@ -400,16 +402,31 @@ STATUS_LINES = 64
 _NO_STATUS: t.Any = object()
 
 
-def _flush_latencies(shared: Shared, latencies: list[int]) -> None:
-    """Add a worker's kept latencies to the process's histogram, and forget them."""
+def _status_line(status: str, lines: dict[str | int, list[int]]) -> list[int]:
+    """The ``[code, requests]`` row of :attr:`Stats.lines` a status line not
+    seen yet is counted in: its own among the first STATUS_LINES, then its
+    code's. An unparsable status raises (ValueError): that request's exception."""
+    code = int(status[:3] or 0)
+    if len(lines) < STATUS_LINES:
+        line = lines[status] = [code, 0]
+        return line
+    return lines.setdefault(code, [code, 0])
+
+
+def _flush(shared: Shared, stats: Stats) -> None:
+    """Count the requests a worker kept (:meth:`Stats.count_batch`), their
+    latencies into the process's histogram, and forget them."""
+    indices, latencies = stats.kept_indices, stats.kept_latencies
+    if len(indices) != len(latencies):  # a Ctrl-C between the two appends
+        del indices[len(latencies) :], latencies[len(indices) :]
     if not latencies:
         return
+    stats.count_batch(indices, latencies)
+    indices.clear()
     with shared.latencies_lock:
         if shared.latencies is None:
             shared.latencies = new_histogram()
-        record = shared.latencies.record_value
-        for micros in latencies:
-            record(micros)
+        shared.latencies.record_values(clamped(latencies))
     latencies.clear()
 
 
@@ -508,6 +525,12 @@ def start(shared: Shared, plan: ReplayPlan) -> None:
         warm_up(shared.app, shared.entries, plan.warmup)
     if shared.checker is not None:
         shared.checker.install()
+    # What the baseline and the warm-up left (thousands of distinct requests'
+    # answers and templates) collected now, before the clock starts: a full
+    # collection of a heap that large fell in the measured run (45 ms at
+    # 10,000 distinct requests), and the next one waits for the heap to grow
+    # by a quarter.
+    gc.collect()
     if shared.ready is not None:
         shared.ready(shared)
     shared.t0 = time.perf_counter()

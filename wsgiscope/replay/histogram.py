@@ -62,6 +62,16 @@ class Histogram:
             shift = value.bit_length() - 11
             self.counts[shift * _SUB + (value >> shift)] += 1
 
+    def record_values(self, values: t.Iterable[int]) -> None:
+        """:meth:`record_value` of each of ``values``, in one call."""
+        counts = self.counts
+        for value in values:
+            if value < _EXACT:
+                counts[value] += 1
+            else:
+                shift = value.bit_length() - 11
+                counts[shift * _SUB + (value >> shift)] += 1
+
     def add(self, other: Histogram) -> None:
         """Add ``other``'s counts to these."""
         counts = self.counts

@@ -33,7 +33,7 @@ import functools
 import threading
 import typing as t
 
-from wsgiscope.frameworks.flask import request_context_getter, session_of
+from wsgiscope.frameworks.flask import request_context_getter
 from wsgiscope.redact import redact_query, redact_text
 
 if t.TYPE_CHECKING:
@@ -197,6 +197,9 @@ class ContextChecker:
         #: through its ``__getattr__``, which raises (about 1 us per request),
         #: and ``setattr`` through its ``__setattr__``.
         self._plain_g = getattr(flask_ctx, "_AppCtxGlobals", None)
+        #: Flask 3.0/3.1's request context variable, read directly (``None``
+        #: on 3.2, where ``_request_ctx`` finds the request in the app context).
+        self._request_var = vars(flask_globals).get("_cv_request")
         self._undo: list[t.Callable[[], None]] = []
 
     def slot(self, ident: int) -> Slot:
@@ -287,7 +290,8 @@ class ContextChecker:
         # A context without our id (an internal redirect's nested request, a
         # test_request_context inside a view) is not a replayed request: it
         # is neither checked nor a leak.
-        ctx = self._request_ctx()
+        request_var = self._request_var
+        ctx = request_var.get(None) if request_var is not None else self._request_ctx()
         if ctx is not None:
             environ = ctx.request.environ
             seen = environ.get(REQUEST_ID, _MISSING)
@@ -298,7 +302,12 @@ class ContextChecker:
                     # Tagged like g: a session object first seen by another
                     # replayed request is a leak (an internal redirect's
                     # nested context has its own session, tagged alike).
-                    session = session_of(ctx)
+                    # frameworks.flask_contexts.session_of, inlined (a call
+                    # and vars() per hook).
+                    context = ctx.__dict__
+                    session = (
+                        context["_session"] if "_session" in context else context.get("session")
+                    )
                     if session is not None:
                         owner = getattr(session, _G_ATTRIBUTE, _MISSING)
                         if owner is _MISSING:

@@ -31,6 +31,14 @@ def new_histogram() -> Histogram:
     return Histogram()
 
 
+def clamped(latencies: list[int]) -> list[int]:
+    """``latencies`` (us), each brought into the histogram's range
+    (1 to :data:`HIGHEST_US`): the list itself when all are."""
+    if latencies and (min(latencies) < 1 or max(latencies) > HIGHEST_US):
+        return [max(1, min(micros, HIGHEST_US)) for micros in latencies]
+    return latencies
+
+
 #: Distinct source requests one worker counts separately (``endpoints``).
 ENTRY_CAP = 1000
 #: The index the requests beyond :data:`ENTRY_CAP` are counted under.
@@ -62,6 +70,8 @@ class Stats:
     #: The latency histogram, made on first use (a worker that serves
     #: nothing costs no ~190 KB histogram).
     _hist: Histogram | None = None
+    #: ``(groups, the one group they all are or None)``, for :meth:`count_batch`.
+    _one_group: tuple[list[int], int | None] | None = None
 
     @property
     def hist(self) -> Histogram:
@@ -95,6 +105,15 @@ class Stats:
         self.group_names: list[str] = []
         #: Per group: ``[count, errors, total us, max us, min us, {bucket: count}]``.
         self.per_group: dict[int, list[t.Any]] = {}
+        #: What a worker loop keeps of each request before counting it
+        #: (:meth:`count_batch`, :meth:`settle`): the source request's index
+        #: (``~index`` for an error) and the latency (us); and per status line
+        #: ``[code, requests]`` (:meth:`count_codes`; keyed by the code itself
+        #: beyond the first few lines). ``count`` and ``errors`` are counted
+        #: at once: the progress reads them.
+        self.kept_indices: list[int] = []
+        self.kept_latencies: list[int] = []
+        self.lines: dict[str | int, list[int]] = {}
 
     def record(self, latency_s: float, status_code: int) -> None:
         """One response: its latency and status code."""
@@ -119,8 +138,23 @@ class Stats:
         if len(self.examples) < 5:
             self.examples.append(cap(f"{where}: {name}: {exc}", EXAMPLE_CAP))
 
+    def settle(self) -> None:
+        """Count what a worker loop kept and has not counted yet (all of it,
+        once the loop ended; its last requests, for a worker left in a
+        request the app did not finish): the latencies into :attr:`hist`."""
+        self.count_codes(self.lines.values())
+        kept, latencies = self.kept_indices, self.kept_latencies
+        if len(kept) != len(latencies):  # a Ctrl-C between the two appends
+            del kept[len(latencies) :], latencies[len(kept) :]
+        if latencies:
+            self.count_batch(kept, latencies)
+            self.hist.record_values(clamped(latencies))
+            kept.clear()
+            latencies.clear()
+
     def merge(self, other: Stats) -> None:
         """Add ``other``'s counts and latencies to these."""
+        other.settle()
         if other._hist is not None:
             self.hist.add(other._hist)
         self.count += other.count
@@ -167,6 +201,7 @@ class Stats:
 
     def to_payload(self) -> dict[str, t.Any]:
         """Picklable and compact: the histogram as its non-empty counters."""
+        self.settle()
         return {
             "hist": self.hist.to_pairs(),
             "count": self.count,
@@ -226,6 +261,80 @@ class Stats:
         row[2] += micros
         if micros > row[3]:
             row[3] = micros
+
+    def count_batch(self, indices: list[int], latencies: list[int]) -> None:
+        """Requests in bulk, what a worker loop kept of each: its source
+        request's index (``~index`` for an error: a 5xx or an exception) and
+        its latency (us); :meth:`count_entry` for each.
+
+        The counts of :meth:`record` (``count``, ``errors``, status codes)
+        are the caller's to keep: they are read while the run goes on.
+        """
+        groups = self.groups
+        if groups is not None:
+            if self._one_group is None or self._one_group[0] is not groups:
+                self._one_group = (groups, groups[0] if len(set(groups)) == 1 else None)
+            group = self._one_group[1]
+            if group is not None and latencies and min(indices) >= 0:
+                self._count_one_group(group, latencies)
+            else:
+                for index, micros in zip(indices, latencies, strict=True):
+                    if index < 0:
+                        self._count_group(groups[~index], micros, True)
+                    else:
+                        self._count_group(groups[index], micros, False)
+        per_entry = self.per_entry
+        entry_row = per_entry.get
+        for index, micros in zip(indices, latencies, strict=True):
+            error = index < 0
+            if error:
+                index = ~index
+            row = entry_row(index)
+            if row is None:
+                if len(per_entry) >= ENTRY_CAP:
+                    index = OTHER_ENTRIES
+                    row = entry_row(index)
+                if row is None:
+                    row = per_entry[index] = [0, 0, 0, 0]
+            row[0] += 1
+            if error:
+                row[1] += 1
+            row[2] += micros
+            if micros > row[3]:
+                row[3] = micros
+
+    def _count_one_group(self, group: int, latencies: list[int]) -> None:
+        """:meth:`_count_group` of a batch of requests of one group, none an
+        error: the sums and extremes by builtins, only the buckets one by one."""
+        row = self.per_group.get(group)
+        if row is None:
+            row = self.per_group[group] = [0, 0, 0, 0, latencies[0], {}]
+        row[0] += len(latencies)
+        row[2] += sum(latencies)
+        high, low = max(latencies), min(latencies)
+        if high > row[3]:
+            row[3] = high
+        if low < row[4]:
+            row[4] = low
+        buckets = row[5]
+        for micros in latencies:
+            if micros < GROUP_EXACT:
+                bucket = micros
+            else:
+                shift = micros.bit_length() - 6
+                bucket = (shift << 6) + (micros >> shift)
+            buckets[bucket] = buckets.get(bucket, 0) + 1
+
+    def count_codes(self, lines: t.Iterable[list[int]]) -> None:
+        """Add ``[code, count]`` rows (see :attr:`lines`) to the status code
+        counts of :meth:`record`, and set each count to 0."""
+        status, codes = self.status, self.codes
+        for line in lines:
+            code, count = line
+            if count:
+                status[code // 100 if 0 < code < 600 else 0] += count
+                codes[code] = codes.get(code, 0) + count
+                line[1] = 0
 
     def _count_group(self, group: int, micros: int, error: bool) -> None:
         """One request of endpoint group ``group`` (see :data:`GROUP_EXACT`)."""
