@@ -301,12 +301,10 @@ _CREDENTIALS = re.compile(
 )
 
 
-#: The schemes :data:`_CREDENTIALS` takes, in lower case.
-_SCHEMES = re.compile(r"b(?:earer|asic|ot)|digest|token|apikey")
-
-
-#: The schemes :data:`_CREDENTIALS` takes, in lower case, for ``str.startswith``.
+#: The schemes :data:`_CREDENTIALS` takes, in lower case (``str.startswith``),
+#: and a search for them.
 _SCHEME_NAMES = ("bearer", "basic", "bot", "digest", "token", "apikey")
+_SCHEMES = re.compile("|".join(_SCHEME_NAMES))
 
 
 def redact_credentials(text: str) -> str:
@@ -321,10 +319,7 @@ def _redact_credentials(text: str, starts: list[int] | None) -> str:
     begins a word, so its scheme is a word found there)."""
     lower = folded(text)
     if starts is None:
-        first = _SCHEMES.search(lower)
-        if first is None:
-            return text
-        starts = [scheme.start() for scheme in _SCHEMES.finditer(lower, first.start())]
+        starts = [scheme.start() for scheme in _SCHEMES.finditer(lower)]
     else:
         starts = [start for start in starts if lower.startswith(_SCHEME_NAMES, start)]
     parts: list[str] = []
