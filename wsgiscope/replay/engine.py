@@ -34,7 +34,7 @@ import typing as t
 from wsgiscope.redact import cap
 from wsgiscope.replay import expect
 from wsgiscope.replay.isolation import REQUEST_ID, ContextChecker, Findings, flask_apps
-from wsgiscope.replay.stats import HIGHEST_US, Stats, clamped, new_histogram
+from wsgiscope.replay.stats import HIGHEST_US, Stats, new_histogram
 
 if t.TYPE_CHECKING:
     from wsgiscope.replay.plan import Mode, ReplayPlan
@@ -414,20 +414,16 @@ def _status_line(status: str, lines: dict[str | int, list[int]]) -> list[int]:
 
 
 def _flush(shared: Shared, stats: Stats) -> None:
-    """Count the requests a worker kept (:meth:`Stats.count_batch`), their
-    latencies into the process's histogram, and forget them."""
-    indices, latencies = stats.kept_indices, stats.kept_latencies
-    if len(indices) != len(latencies):  # a Ctrl-C between the two appends
-        del indices[len(latencies) :], latencies[len(indices) :]
-    if not latencies:
-        return
-    stats.count_batch(indices, latencies)
-    indices.clear()
-    with shared.latencies_lock:
-        if shared.latencies is None:
-            shared.latencies = new_histogram()
-        shared.latencies.record_values(clamped(latencies))
-    latencies.clear()
+    """Count the requests a worker kept (:meth:`Stats.count_kept`), their
+    latencies into the process's histogram."""
+
+    def into_shared(latencies: list[int]) -> None:
+        with shared.latencies_lock:
+            if shared.latencies is None:
+                shared.latencies = new_histogram()
+            shared.latencies.record_values(latencies)
+
+    stats.count_kept(into_shared)
 
 
 def _worker_ended(

@@ -143,12 +143,18 @@ class Stats:
         once the loop ended; its last requests, for a worker left in a
         request the app did not finish): the latencies into :attr:`hist`."""
         self.count_codes(self.lines.values())
+        self.count_kept(lambda latencies: self.hist.record_values(latencies))
+
+    def count_kept(self, record_latencies: t.Callable[[list[int]], None]) -> None:
+        """Count the requests a worker loop kept (:meth:`count_batch`), hand
+        their latencies (in the histogram's range) to ``record_latencies``,
+        and forget them."""
         kept, latencies = self.kept_indices, self.kept_latencies
         if len(kept) != len(latencies):  # a Ctrl-C between the two appends
             del kept[len(latencies) :], latencies[len(kept) :]
         if latencies:
             self.count_batch(kept, latencies)
-            self.hist.record_values(clamped(latencies))
+            record_latencies(clamped(latencies))
             kept.clear()
             latencies.clear()
 
