@@ -57,10 +57,16 @@ def child(app_name: str, variant: str, count: int) -> None:
 
 def instructions(app_name: str, variant: str, count: int) -> int:
     """Instructions callgrind counted for a child running ``count`` requests."""
+    return callgrind_count(__file__, "--child", app_name, variant, str(count))
+
+
+def callgrind_count(script: str, *arguments: str) -> int:
+    """Instructions callgrind counted for ``python script ARGUMENTS``
+    (``PYTHONHASHSEED=0``: the same dict layouts every run)."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     command = [
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, os.path.abspath(__file__), "--child", app_name, variant, str(count),
+        sys.executable, os.path.abspath(script), *arguments,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     found = re.search(r"Collected : (\d+)", done.stderr)

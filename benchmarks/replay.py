@@ -54,20 +54,7 @@ def cpu():
 
 def plain_loop(app: object, environ: dict[str, object], count: int) -> float:
     """Requests per second of the bare loop: copy the environ, call, join, close."""
-
-    def start_response(status: str, headers: object, exc_info: object = None) -> None:
-        return None
-
-    start = time.perf_counter()
-    for _ in range(count):
-        env = environ.copy()
-        env["wsgi.input"] = io.BytesIO(b"")
-        result = app(env, start_response)  # type: ignore[operator]
-        b"".join(result)
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    return count / (time.perf_counter() - start)
+    return plain_loop_many(app, [environ], count)
 
 
 def plain_loop_many(app: object, environs: list[dict[str, object]], count: int) -> float:

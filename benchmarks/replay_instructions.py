@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import typing as t
@@ -75,17 +73,10 @@ def child(variant: str, distinct: int, count: int) -> None:
 
 def instructions(variant: str, distinct: int, count: int) -> int:
     """Instructions callgrind counted for a child running ``count`` requests."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, os.path.abspath(__file__),
-        "--child", variant, str(distinct), str(count),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if not found:
-        raise SystemExit(f"no callgrind summary in:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    sys.path.insert(0, HERE)
+    from instructions import callgrind_count
+
+    return callgrind_count(__file__, "--child", variant, str(distinct), str(count))
 
 
 def main(argv: list[str] | None = None) -> None:
